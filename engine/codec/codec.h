@@ -1,0 +1,62 @@
+// codec.h — the block codec interface and the block value format.
+//
+// A block value is a 16-byte header (format.h) followed by a codec payload.
+// EncodeBlock picks the stored codec (falling back to raw when a codec does not
+// shrink the data) and DecodeBlock verifies the checksum of the decoded bytes.
+//
+// Decode stands alone: decode.cc links only the decoders (no encoder, no
+// trainer). Encoders live in encode.cc.
+//
+// Thread safety: all functions are safe to call concurrently; codecs keep
+// per-thread contexts internally.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "engine/common/status.h"
+#include "engine/format.h"
+
+namespace pmklc {
+
+using format::CodecId;
+
+// Human-readable codec name ("raw", "zstd"), or nullptr for an unknown id.
+const char* CodecName(CodecId id);
+// Parses a codec name; NotFound for unknown names.
+Result<CodecId> CodecFromName(std::string_view name);
+
+// Parsed block header.
+struct BlockHeader {
+  uint8_t version = format::kBlockVersion;
+  CodecId codec = CodecId::kRaw;
+  uint16_t flags = 0;
+  uint32_t raw_len = 0;
+  uint64_t checksum = 0;  // XXH3-64 of the raw bytes
+};
+
+// Parses and validates the header of a stored block value (no decoding).
+// Corruption on short input, wrong version or non-zero flags.
+Result<BlockHeader> ParseBlockHeader(std::string_view value);
+
+// Decodes a block value into *out (replacing its contents). Verifies the codec
+// id is known, the decoded length and the XXH3-64 checksum. On any mismatch
+// returns Corruption and leaves *out empty: wrong bytes are never returned.
+Status DecodeBlock(std::string_view value, std::string* out);
+
+// Checksum used by the block format.
+uint64_t BlockChecksum(std::string_view raw);
+
+// Encoder options. Default: zstd, level 3.
+struct EncodeOptions {
+  CodecId codec = CodecId::kZstd;  // Default: kZstd
+  int zstd_level = 3;              // Default: 3
+};
+
+// Encodes raw bytes into a full block value (header + payload) in *value.
+// If the chosen codec does not make the payload smaller than the raw bytes,
+// the block is stored with the raw codec. Fails only on encoder errors.
+Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string* value);
+
+}  // namespace pmklc

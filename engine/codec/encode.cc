@@ -1,0 +1,50 @@
+// Block encoding: codec selection with raw fallback, header write.
+#include <zstd.h>
+
+#include "engine/codec/codec.h"
+#include "engine/codec/endian.h"
+
+namespace pmklc {
+
+namespace {
+
+Status EncodeZstd(std::string_view raw, int level, std::string* out, size_t offset) {
+  thread_local ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  if (cctx == nullptr) return Status::IOError("zstd: cannot allocate context");
+  size_t bound = ZSTD_compressBound(raw.size());
+  out->resize(offset + bound);
+  size_t n = ZSTD_compressCCtx(cctx, out->data() + offset, bound, raw.data(), raw.size(), level);
+  if (ZSTD_isError(n)) return Status::IOError(std::string("zstd: ") + ZSTD_getErrorName(n));
+  out->resize(offset + n);
+  return Status::OK();
+}
+
+void WriteHeader(CodecId codec, std::string_view raw, char* p) {
+  p[0] = static_cast<char>(format::kBlockVersion);
+  p[1] = static_cast<char>(codec);
+  StoreLE16(p + 2, 0);
+  StoreLE32(p + 4, static_cast<uint32_t>(raw.size()));
+  StoreLE64(p + 8, BlockChecksum(raw));
+}
+
+}  // namespace
+
+Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string* value) {
+  if (raw.size() > format::kMaxBlockRawLen) return Status::InvalidArgument("block too large");
+  constexpr size_t H = format::kBlockHeaderSize;
+  CodecId used = opts.codec;
+  if (opts.codec == CodecId::kZstd) {
+    PMKLC_RETURN_IF_ERROR(EncodeZstd(raw, opts.zstd_level, value, H));
+    if (value->size() - H >= raw.size()) used = CodecId::kRaw;
+  } else if (opts.codec != CodecId::kRaw) {
+    return Status::NotSupported("no encoder for codec id " + std::to_string(static_cast<int>(opts.codec)));
+  }
+  if (used == CodecId::kRaw) {
+    value->resize(H + raw.size());
+    if (!raw.empty()) std::memcpy(value->data() + H, raw.data(), raw.size());
+  }
+  WriteHeader(used, raw, value->data());
+  return Status::OK();
+}
+
+}  // namespace pmklc

@@ -1,0 +1,50 @@
+// format.h — every on-disk format constant of pmklcfs, in one place.
+//
+// docs/format.md (block and container formats) and docs/store.md (RocksDB
+// schema) describe the layouts these constants belong to. Changing any value
+// here is a format change: bump the matching version byte.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace pmklc::format {
+
+// ---- Block value (docs/format.md §Block) ---------------------------------
+// [0]     u8   block format version (kBlockVersion)
+// [1]     u8   codec id (CodecId)
+// [2..3]  u16  flags, little-endian; must be 0 in version 1
+// [4..7]  u32  raw (decoded) length, little-endian
+// [8..15] u64  XXH3-64 (seed 0) of the raw bytes, little-endian
+// [16..]       codec payload
+inline constexpr uint8_t kBlockVersion = 1;
+inline constexpr size_t kBlockHeaderSize = 16;
+inline constexpr uint32_t kMaxBlockRawLen = 64u << 20;  // sanity bound on decode
+
+// Codec ids. Ids are never reused; an unknown id is a decode error.
+enum class CodecId : uint8_t {
+  kRaw = 0,   // payload is the raw bytes
+  kZstd = 1,  // zstd frame of the raw bytes
+};
+
+// ---- Store (docs/store.md) ------------------------------------------------
+inline constexpr uint32_t kStoreVersion = 1;
+// Logical block size of file data. Default 128 KiB: see docs/store.md §Block size.
+inline constexpr uint32_t kDefaultBlockSize = 128u << 10;
+inline constexpr uint32_t kMinBlockSize = 4u << 10;
+inline constexpr uint32_t kMaxBlockSize = 16u << 20;
+
+inline constexpr uint64_t kRootIno = 1;
+inline constexpr size_t kMaxNameLen = 255;
+inline constexpr size_t kMaxSymlinkLen = 4095;
+inline constexpr uint32_t kMaxLinks = 65000;
+inline constexpr size_t kMaxXattrValue = 64u << 10;
+inline constexpr size_t kMaxXattrName = 255;
+// Largest file: 2^63-1 bytes is what off_t allows; we cap at 2^53 so block
+// indices and byte counts stay exact everywhere.
+inline constexpr uint64_t kMaxFileSize = uint64_t{1} << 53;
+
+// Inode record version byte (first byte of every value in the inodes CF).
+inline constexpr uint8_t kInodeRecordVersion = 1;
+
+}  // namespace pmklc::format

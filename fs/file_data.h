@@ -1,0 +1,60 @@
+// file_data.h — block-level read/write/truncate of one file (internal to fs/).
+//
+// A file is split into blocks of Store::block_size() bytes; block i covers
+// [i*bs, (i+1)*bs). A block absent from the store is a hole and reads as
+// zeros; a block whose bytes are all zero is stored as a hole. Dirty blocks
+// live in Node::dirty until stored. Stored blocks are never longer than the
+// file: truncation shortens the last block.
+//
+// All methods require the caller to hold node->mu (exclusively for anything
+// that mutates, shared for ReadLocked).
+// Errors: a block that fails its checksum yields Corruption (logged with the
+// inode and block); nothing else is returned in its place.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "engine/codec/codec.h"
+#include "fs/block_cache.h"
+#include "fs/inode_table.h"
+#include "store/store.h"
+
+namespace pmklc {
+
+struct FsOptions;
+
+class FileData {
+ public:
+  FileData(Store* store, const FsOptions& opts);
+
+  Result<size_t> ReadLocked(Node* n, uint64_t off, size_t size, char* buf);
+  // Writes and stores every block the write completes. May store all dirty
+  // blocks of n when the dirty limits are exceeded.
+  Result<size_t> WriteLocked(Node* n, uint64_t off, const char* data, size_t size);
+  // Sets the size; adds the block changes and the inode record to b.
+  // Call ApplyTruncate after b is written.
+  Status TruncateLocked(Node* n, uint64_t new_size, Store::Batch* b);
+  // Stores all dirty blocks and the inode record (if changed); sync=true makes it durable.
+  Status FlushLocked(Node* n, bool sync);
+  // Forgets cached and dirty blocks of an inode being deleted.
+  void DropLocked(Node* n);
+  size_t total_dirty() const { return total_dirty_.load(); }
+
+ private:
+  // Current image of block idx from the store/cache, trimmed to the file size.
+  Status LoadImage(Node* n, uint64_t idx, std::string* out);
+  // Encodes the given dirty blocks into b (hole for all-zero blocks).
+  Status EncodeInto(Node* n, const std::vector<uint64_t>& idxs, Store::Batch* b);
+  Status StoreBlocks(Node* n, const std::vector<uint64_t>& idxs, bool sync);
+  void SetDirty(Node* n, uint64_t idx, std::string img);
+
+  Store* store_;
+  uint32_t bs_;
+  size_t dirty_file_limit_, dirty_total_limit_;
+  EncodeOptions enc_;
+  BlockCache cache_;
+  std::atomic<size_t> total_dirty_{0};
+};
+
+}  // namespace pmklc

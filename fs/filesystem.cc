@@ -1,0 +1,702 @@
+#include "fs/filesystem.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+
+#include "engine/format.h"
+#include "fs/file_data.h"
+#include "fs/inode_table.h"
+
+namespace pmklc {
+
+namespace {
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+Status CheckName(const std::string& name) {
+  if (name.empty() || name == "." || name == "..") return Status::InvalidArgument("bad name");
+  if (name.size() > format::kMaxNameLen) return Status::NameTooLong();
+  if (name.find('/') != std::string::npos) return Status::InvalidArgument("name contains '/'");
+  return Status::OK();
+}
+
+bool IsDir(uint32_t mode) { return S_ISDIR(mode); }
+
+}  // namespace
+
+bool Caller::InGroup(uint32_t g) const {
+  if (g == gid) return true;
+  return std::find(groups.begin(), groups.end(), g) != groups.end();
+}
+
+struct Filesystem::Impl {
+  Impl(Store* s, const FsOptions& o) : store(s), opts(o), table(s), data(s, o) {
+    next_ino = store->MaxIno() + 1;
+  }
+
+  Store* store;
+  FsOptions opts;
+  InodeTable table;
+  FileData data;
+  std::mutex ns_mu;  // serialises namespace changes
+  std::atomic<uint64_t> next_ino;
+
+  Result<std::shared_ptr<Node>> Dir(uint64_t ino) {
+    auto r = table.Get(ino);
+    if (!r.ok()) return r.status();
+    if (!IsDir((*r)->attr.mode)) return Status::NotDir();
+    return r;
+  }
+
+  // Deletes an inode with nlink 0 from the store (blocks, xattrs, record).
+  Status Purge(const std::shared_ptr<Node>& n) {
+    std::unique_lock<std::shared_mutex> l(n->mu);
+    data.DropLocked(n.get());
+    Store::Batch b;
+    b.DeleteBlocksFrom(n->attr.ino, 0);
+    b.DeleteAllXattrs(n->attr.ino);
+    b.DeleteInode(n->attr.ino);
+    b.DeleteOrphan(n->attr.ino);
+    return store->Write(b, false);
+  }
+
+  // Called when a node lost its last kernel reference.
+  void Release(const std::shared_ptr<Node>& n) {
+    if (!n) return;
+    uint64_t ino = n->attr.ino;
+    {
+      std::unique_lock<std::shared_mutex> l(n->mu);
+      if (n->attr.nlink > 0) {
+        Status s = data.FlushLocked(n.get(), false);
+        if (!s.ok()) {
+          spdlog::error("inode {}: storing dirty data failed: {} (kept in memory)", ino, s.ToString());
+          return;  // keep the node so the data is not dropped
+        }
+      }
+    }
+    std::lock_guard<std::mutex> g(ns_mu);
+    if (table.IsReferenced(ino)) return;
+    if (n->attr.nlink == 0) {
+      Status s = Purge(n);
+      if (!s.ok()) spdlog::error("inode {}: purge failed: {} (left as orphan)", ino, s.ToString());
+    }
+    table.Evict(ino);
+  }
+
+  // New inode owned by the caller, group from a setgid parent.
+  InodeAttr NewInode(const Caller& c, const InodeAttr& parent, uint32_t mode) {
+    InodeAttr a;
+    a.ino = next_ino.fetch_add(1);
+    a.uid = c.uid;
+    a.gid = c.gid;
+    if (parent.mode & S_ISGID) {
+      a.gid = parent.gid;
+      if (S_ISDIR(mode)) mode |= S_ISGID;
+    }
+    if (!S_ISDIR(mode) && (mode & S_ISGID) && c.uid != 0 && !c.InGroup(a.gid)) mode &= ~S_ISGID;
+    a.mode = mode;
+    a.nlink = S_ISDIR(mode) ? 2 : 1;
+    a.atime_ns = a.mtime_ns = a.ctime_ns = NowNs();
+    if (S_ISDIR(mode)) a.parent = parent.ino;
+    return a;
+  }
+
+  Status CreateNode(const Caller& c, uint64_t parent, const std::string& name, uint32_t mode,
+                    uint64_t rdev, const std::string& symlink, InodeAttr* out) {
+    PMKLC_RETURN_IF_ERROR(CheckName(name));
+    std::lock_guard<std::mutex> g(ns_mu);
+    auto pr = Dir(parent);
+    if (!pr.ok()) return pr.status();
+    auto p = *pr;
+    std::unique_lock<std::shared_mutex> pl(p->mu);
+    if (p->attr.nlink == 0) return Status::NotFound("directory was removed");
+    auto e = store->Lookup(parent, name);
+    if (e.ok()) return Status::Exists();
+    if (!e.status().IsNotFound()) return e.status();
+    if (S_ISDIR(mode) && p->attr.nlink >= format::kMaxLinks) return Status::TooManyLinks();
+    InodeAttr a = NewInode(c, p->attr, mode);
+    a.rdev = rdev;
+    if (S_ISLNK(mode)) {
+      a.symlink = symlink;
+      a.size = symlink.size();
+    }
+    InodeAttr np = p->attr;
+    np.mtime_ns = np.ctime_ns = a.ctime_ns;
+    if (S_ISDIR(mode)) np.nlink++;
+    Store::Batch b;
+    b.PutInode(a);
+    b.PutDirent(parent, name, a.ino, mode & S_IFMT);
+    b.PutInode(np);
+    PMKLC_RETURN_IF_ERROR(store->Write(b, false));
+    p->attr = np;
+    auto n = table.Insert(a);
+    table.AddLookup(n);
+    *out = a;
+    return Status::OK();
+  }
+
+  // Drops one link of child (already locked by caller); adds to batch.
+  void DropLink(InodeAttr* a, int64_t now, Store::Batch* b) {
+    if (IsDir(a->mode)) a->nlink = 0;
+    else if (a->nlink) a->nlink--;
+    a->ctime_ns = now;
+    if (a->nlink == 0) {
+      if (table.IsReferenced(a->ino)) {
+        b->PutInode(*a);
+        b->PutOrphan(a->ino);
+      } else {
+        b->DeleteBlocksFrom(a->ino, 0);
+        b->DeleteAllXattrs(a->ino);
+        b->DeleteInode(a->ino);
+      }
+    } else {
+      b->PutInode(*a);
+    }
+  }
+
+  Status RemoveEntry(uint64_t parent, const std::string& name, bool dir) {
+    if (name.size() > format::kMaxNameLen) return Status::NameTooLong();
+    std::lock_guard<std::mutex> g(ns_mu);
+    auto pr = Dir(parent);
+    if (!pr.ok()) return pr.status();
+    auto p = *pr;
+    auto e = store->Lookup(parent, name);
+    if (!e.ok()) return e.status();
+    auto cr = table.Get(e->ino);
+    if (!cr.ok()) return cr.status();
+    auto ch = *cr;
+    std::unique_lock<std::shared_mutex> pl(p->mu);
+    std::unique_lock<std::shared_mutex> cl(ch->mu);
+    if (dir) {
+      if (!IsDir(ch->attr.mode)) return Status::NotDir();
+      auto empty = store->DirEmpty(ch->attr.ino);
+      if (!empty.ok()) return empty.status();
+      if (!*empty) return Status::NotEmpty();
+    } else if (IsDir(ch->attr.mode)) {
+      return Status::IsDir();
+    }
+    int64_t now = NowNs();
+    InodeAttr np = p->attr, nc = ch->attr;
+    np.mtime_ns = np.ctime_ns = now;
+    if (dir) np.nlink--;
+    Store::Batch b;
+    b.DeleteDirent(parent, name);
+    b.PutInode(np);
+    DropLink(&nc, now, &b);
+    PMKLC_RETURN_IF_ERROR(store->Write(b, false));
+    p->attr = np;
+    ch->attr = nc;
+    if (nc.nlink == 0) {
+      if (!table.IsReferenced(nc.ino)) data.DropLocked(ch.get());
+    }
+    return Status::OK();
+  }
+};
+
+Filesystem::Filesystem(Store* store, const FsOptions& opts)
+    : impl_(std::make_unique<Impl>(store, opts)) {}
+Filesystem::~Filesystem() = default;
+
+uint32_t Filesystem::block_size() const { return impl_->store->block_size(); }
+
+Status Filesystem::Recover() {
+  std::vector<uint64_t> orphans;
+  PMKLC_RETURN_IF_ERROR(impl_->store->ListOrphans(&orphans));
+  for (uint64_t ino : orphans) {
+    Store::Batch b;
+    b.DeleteBlocksFrom(ino, 0);
+    b.DeleteAllXattrs(ino);
+    b.DeleteInode(ino);
+    b.DeleteOrphan(ino);
+    PMKLC_RETURN_IF_ERROR(impl_->store->Write(b, false));
+    spdlog::info("recovery: purged unlinked inode {} that was open at the crash", ino);
+  }
+  if (!orphans.empty()) PMKLC_RETURN_IF_ERROR(impl_->store->SyncWAL());
+  return Status::OK();
+}
+
+Status Filesystem::Shutdown() {
+  Status first;
+  for (auto& n : impl_->table.All()) {
+    std::unique_lock<std::shared_mutex> l(n->mu);
+    if (n->attr.nlink == 0) {
+      l.unlock();
+      Status s = impl_->Purge(n);
+      if (!s.ok() && first.ok()) first = s;
+      continue;
+    }
+    Status s = impl_->data.FlushLocked(n.get(), false);
+    if (!s.ok()) {
+      spdlog::error("inode {}: storing dirty data at unmount failed: {}", n->attr.ino, s.ToString());
+      if (first.ok()) first = s;
+    }
+  }
+  Status s = impl_->store->SyncWAL();
+  return first.ok() ? s : first;
+}
+
+Status Filesystem::Lookup(uint64_t parent, const std::string& name, InodeAttr* out) {
+  if (name.size() > format::kMaxNameLen) return Status::NameTooLong();
+  auto pr = impl_->Dir(parent);
+  if (!pr.ok()) return pr.status();
+  uint64_t ino;
+  if (name == ".") {
+    ino = parent;
+  } else if (name == "..") {
+    std::shared_lock<std::shared_mutex> l((*pr)->mu);
+    ino = (*pr)->attr.parent ? (*pr)->attr.parent : format::kRootIno;
+  } else {
+    auto e = impl_->store->Lookup(parent, name);
+    if (!e.ok()) return e.status();
+    ino = e->ino;
+  }
+  auto nr = impl_->table.Get(ino);
+  if (!nr.ok()) {
+    if (nr.status().IsNotFound())
+      return Status::Corruption("dirent " + name + " in " + std::to_string(parent) +
+                                " points to missing inode " + std::to_string(ino));
+    return nr.status();
+  }
+  impl_->table.AddLookup(*nr);
+  std::shared_lock<std::shared_mutex> l((*nr)->mu);
+  *out = (*nr)->attr;
+  return Status::OK();
+}
+
+Status Filesystem::LookupIno(uint64_t ino, InodeAttr* out) {
+  auto nr = impl_->table.Get(ino);
+  if (!nr.ok()) return nr.status();
+  impl_->table.AddLookup(*nr);
+  std::shared_lock<std::shared_mutex> l((*nr)->mu);
+  *out = (*nr)->attr;
+  return Status::OK();
+}
+
+void Filesystem::Forget(uint64_t ino, uint64_t nlookup) {
+  if (ino == format::kRootIno) return;
+  impl_->Release(impl_->table.DropLookup(ino, nlookup));
+}
+
+Status Filesystem::GetAttr(uint64_t ino, InodeAttr* out) {
+  auto nr = impl_->table.Get(ino);
+  if (!nr.ok()) return nr.status();
+  std::shared_lock<std::shared_mutex> l((*nr)->mu);
+  *out = (*nr)->attr;
+  return Status::OK();
+}
+
+Status Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrRequest& r, InodeAttr* out) {
+  auto nr = impl_->table.Get(ino);
+  if (!nr.ok()) return nr.status();
+  auto n = *nr;
+  std::unique_lock<std::shared_mutex> l(n->mu);
+  InodeAttr a = n->attr;
+  int64_t now = NowNs();
+  Store::Batch b;
+  if (r.valid & SetAttrRequest::kSize) {
+    if (IsDir(a.mode)) return Status::IsDir();
+    if (!S_ISREG(a.mode)) return Status::InvalidArgument("truncate of a special file");
+    PMKLC_RETURN_IF_ERROR(impl_->data.TruncateLocked(n.get(), r.size, &b));
+    a.size = r.size;
+    a.mtime_ns = now;
+  }
+  if (r.valid & SetAttrRequest::kMode) {
+    uint32_t m = r.mode & 07777;
+    if (c.uid != 0 && !c.InGroup(a.gid) && c.uid == a.uid && !IsDir(a.mode)) m &= ~S_ISGID;
+    a.mode = (a.mode & S_IFMT) | m;
+  }
+  if (r.valid & SetAttrRequest::kUid) a.uid = r.uid;
+  if (r.valid & SetAttrRequest::kGid) a.gid = r.gid;
+  if (r.valid & SetAttrRequest::kAtimeNow) a.atime_ns = now;
+  else if (r.valid & SetAttrRequest::kAtime) a.atime_ns = r.atime_ns;
+  if (r.valid & SetAttrRequest::kMtimeNow) a.mtime_ns = now;
+  else if (r.valid & SetAttrRequest::kMtime) a.mtime_ns = r.mtime_ns;
+  a.ctime_ns = (r.valid & SetAttrRequest::kCtime) ? r.ctime_ns : now;
+  b.PutInode(a);
+  PMKLC_RETURN_IF_ERROR(impl_->store->Write(b, false));
+  n->attr = a;
+  n->attr_dirty = false;
+  *out = a;
+  return Status::OK();
+}
+
+Status Filesystem::Mknod(const Caller& c, uint64_t parent, const std::string& name, uint32_t mode,
+                         uint64_t rdev, InodeAttr* out) {
+  if ((mode & S_IFMT) == 0) mode |= S_IFREG;
+  if (S_ISDIR(mode) || S_ISLNK(mode)) return Status::InvalidArgument("mknod of dir or symlink");
+  if (!S_ISCHR(mode) && !S_ISBLK(mode)) rdev = 0;
+  return impl_->CreateNode(c, parent, name, mode, rdev, {}, out);
+}
+
+Status Filesystem::Mkdir(const Caller& c, uint64_t parent, const std::string& name, uint32_t mode,
+                         InodeAttr* out) {
+  return impl_->CreateNode(c, parent, name, S_IFDIR | (mode & 07777), 0, {}, out);
+}
+
+Status Filesystem::Symlink(const Caller& c, uint64_t parent, const std::string& name,
+                           const std::string& target, InodeAttr* out) {
+  if (target.size() > format::kMaxSymlinkLen) return Status::NameTooLong();
+  if (target.empty()) return Status::NotFound("empty symlink target");
+  return impl_->CreateNode(c, parent, name, S_IFLNK | 0777, 0, target, out);
+}
+
+Status Filesystem::Link(uint64_t ino, uint64_t newparent, const std::string& newname, InodeAttr* out) {
+  PMKLC_RETURN_IF_ERROR(CheckName(newname));
+  std::lock_guard<std::mutex> g(impl_->ns_mu);
+  auto pr = impl_->Dir(newparent);
+  if (!pr.ok()) return pr.status();
+  auto nr = impl_->table.Get(ino);
+  if (!nr.ok()) return nr.status();
+  auto p = *pr, n = *nr;
+  if (IsDir(n->attr.mode)) return Status::Permission("hard link to a directory");
+  auto e = impl_->store->Lookup(newparent, newname);
+  if (e.ok()) return Status::Exists();
+  if (!e.status().IsNotFound()) return e.status();
+  std::unique_lock<std::shared_mutex> pl(p->mu);
+  std::unique_lock<std::shared_mutex> nl(n->mu);
+  if (p->attr.nlink == 0) return Status::NotFound("directory was removed");
+  if (n->attr.nlink == 0) return Status::NotFound("file was removed");
+  if (n->attr.nlink >= format::kMaxLinks) return Status::TooManyLinks();
+  int64_t now = NowNs();
+  InodeAttr na = n->attr, np = p->attr;
+  na.nlink++;
+  na.ctime_ns = now;
+  np.mtime_ns = np.ctime_ns = now;
+  Store::Batch b;
+  b.PutInode(na);
+  b.PutInode(np);
+  b.PutDirent(newparent, newname, ino, na.mode & S_IFMT);
+  PMKLC_RETURN_IF_ERROR(impl_->store->Write(b, false));
+  n->attr = na;
+  n->attr_dirty = false;
+  p->attr = np;
+  impl_->table.AddLookup(n);
+  *out = na;
+  return Status::OK();
+}
+
+Status Filesystem::Unlink(uint64_t parent, const std::string& name) {
+  return impl_->RemoveEntry(parent, name, false);
+}
+Status Filesystem::Rmdir(uint64_t parent, const std::string& name) {
+  if (name == ".") return Status::InvalidArgument();
+  if (name == "..") return Status::NotEmpty();
+  return impl_->RemoveEntry(parent, name, true);
+}
+
+Status Filesystem::Rename(uint64_t parent, const std::string& name, uint64_t newparent,
+                          const std::string& newname, unsigned flags) {
+  if (name.size() > format::kMaxNameLen) return Status::NameTooLong();
+  PMKLC_RETURN_IF_ERROR(CheckName(newname));
+  if ((flags & kRenameExchange) && (flags & kRenameNoReplace)) return Status::InvalidArgument();
+  if (flags & ~(kRenameExchange | kRenameNoReplace)) return Status::InvalidArgument("rename flags");
+  auto& I = *impl_;
+  std::lock_guard<std::mutex> g(I.ns_mu);
+  auto spr = I.Dir(parent);
+  if (!spr.ok()) return spr.status();
+  auto dpr = I.Dir(newparent);
+  if (!dpr.ok()) return dpr.status();
+  auto sp = *spr, dp = *dpr;
+  auto se = I.store->Lookup(parent, name);
+  if (!se.ok()) return se.status();
+  auto sr = I.table.Get(se->ino);
+  if (!sr.ok()) return sr.status();
+  auto src = *sr;
+  auto de = I.store->Lookup(newparent, newname);
+  if (!de.ok() && !de.status().IsNotFound()) return de.status();
+  std::shared_ptr<Node> dst;
+  if (de.ok()) {
+    if (flags & kRenameNoReplace) return Status::Exists();
+    auto dr = I.table.Get(de->ino);
+    if (!dr.ok()) return dr.status();
+    dst = *dr;
+  } else if (flags & kRenameExchange) {
+    return Status::NotFound();
+  }
+  // Lock each distinct node once (all namespace changes hold ns_mu, so order is free).
+  std::vector<Node*> nodes{sp.get(), dp.get(), src.get()};
+  if (dst) nodes.push_back(dst.get());
+  std::sort(nodes.begin(), nodes.end());
+  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+  std::vector<std::unique_lock<std::shared_mutex>> locks;
+  for (Node* n : nodes) locks.emplace_back(n->mu);
+
+  if (dst && dst.get() == src.get()) return Status::OK();  // same inode: no-op
+  const bool sdir = IsDir(src->attr.mode);
+  if (sdir && newparent != parent) {
+    // A directory must not move below itself.
+    uint64_t cur = newparent;
+    for (int guard = 0; guard < 100000 && cur != format::kRootIno; ++guard) {
+      if (cur == src->attr.ino) return Status::InvalidArgument("move into own subdirectory");
+      auto cr = I.table.Get(cur);
+      if (!cr.ok()) break;
+      cur = (*cr)->attr.parent;
+      if (cur == 0) break;
+    }
+  }
+  int64_t now = NowNs();
+  // Work on copies, commit after the batch is written.
+  std::map<Node*, InodeAttr> nv;
+  for (Node* n : nodes) nv[n] = n->attr;
+  InodeAttr& SP = nv[sp.get()];
+  SP.mtime_ns = SP.ctime_ns = now;
+  InodeAttr& DP = nv[dp.get()];
+  DP.mtime_ns = DP.ctime_ns = now;
+  Store::Batch b;
+
+  if (flags & kRenameExchange) {
+    const bool ddir = IsDir(dst->attr.mode);
+    InodeAttr& S = nv[src.get()];
+    InodeAttr& D = nv[dst.get()];
+    if (ddir && dst->attr.ino == sp->attr.ino) return Status::InvalidArgument();
+    if (sdir && src->attr.ino == dp->attr.ino) return Status::InvalidArgument();
+    b.PutDirent(parent, name, dst->attr.ino, dst->attr.mode & S_IFMT);
+    b.PutDirent(newparent, newname, src->attr.ino, src->attr.mode & S_IFMT);
+    if (parent != newparent) {
+      if (sdir) { S.parent = newparent; nv[sp.get()].nlink--; nv[dp.get()].nlink++; }
+      if (ddir) { D.parent = parent; nv[dp.get()].nlink--; nv[sp.get()].nlink++; }
+    }
+    S.ctime_ns = now;
+    D.ctime_ns = now;
+  } else {
+    if (dst) {
+      const bool ddir = IsDir(dst->attr.mode);
+      if (sdir && !ddir) return Status::NotDir();
+      if (!sdir && ddir) return Status::IsDir();
+      if (ddir) {
+        auto empty = I.store->DirEmpty(dst->attr.ino);
+        if (!empty.ok()) return empty.status();
+        if (!*empty) return Status::NotEmpty();
+      }
+    }
+    if (sdir && !dst && parent != newparent && dp->attr.nlink >= format::kMaxLinks)
+      return Status::TooManyLinks();
+    InodeAttr& S = nv[src.get()];
+    S.ctime_ns = now;
+    b.DeleteDirent(parent, name);
+    b.PutDirent(newparent, newname, src->attr.ino, src->attr.mode & S_IFMT);
+    if (sdir) {
+      S.parent = newparent;
+      if (parent != newparent) { nv[sp.get()].nlink--; nv[dp.get()].nlink++; }
+    }
+    if (dst) {
+      InodeAttr& D = nv[dst.get()];
+      if (IsDir(D.mode)) nv[dp.get()].nlink--;
+      I.DropLink(&D, now, &b);
+    }
+  }
+  for (auto& [n, a] : nv) {
+    if (dst && n == dst.get() && a.nlink == 0) continue;  // DropLink wrote it
+    b.PutInode(a);
+  }
+  PMKLC_RETURN_IF_ERROR(I.store->Write(b, false));
+  for (auto& [n, a] : nv) {
+    n->attr = a;
+    if (n == src.get()) n->attr_dirty = false;
+  }
+  if (dst && dst->attr.nlink == 0 && !I.table.IsReferenced(dst->attr.ino)) I.data.DropLocked(dst.get());
+  return Status::OK();
+}
+
+Status Filesystem::Readlink(uint64_t ino, std::string* target) {
+  auto nr = impl_->table.Get(ino);
+  if (!nr.ok()) return nr.status();
+  std::shared_lock<std::shared_mutex> l((*nr)->mu);
+  if (!S_ISLNK((*nr)->attr.mode)) return Status::InvalidArgument("not a symlink");
+  *target = (*nr)->attr.symlink;
+  return Status::OK();
+}
+
+Status Filesystem::Open(uint64_t ino, int) {
+  auto nr = impl_->table.Get(ino);
+  if (!nr.ok()) return nr.status();
+  impl_->table.AddOpen(*nr);
+  return Status::OK();
+}
+
+Status Filesystem::Release(uint64_t ino) {
+  auto nr = impl_->table.Get(ino);
+  if (!nr.ok()) return nr.status();
+  Status s;
+  {
+    std::unique_lock<std::shared_mutex> l((*nr)->mu);
+    if ((*nr)->attr.nlink > 0) s = impl_->data.FlushLocked(nr->get(), false);
+  }
+  impl_->Release(impl_->table.DropOpen(ino));
+  return s;
+}
+
+Status Filesystem::Flush(uint64_t ino, bool sync) {
+  auto nr = impl_->table.Get(ino);
+  if (!nr.ok()) return nr.status();
+  std::unique_lock<std::shared_mutex> l((*nr)->mu);
+  if ((*nr)->attr.nlink == 0) return Status::OK();
+  return impl_->data.FlushLocked(nr->get(), sync);
+}
+
+Result<size_t> Filesystem::Read(uint64_t ino, uint64_t off, size_t size, char* buf) {
+  auto nr = impl_->table.Get(ino);
+  if (!nr.ok()) return nr.status();
+  auto n = *nr;
+  Result<size_t> r = size_t{0};
+  {
+    std::shared_lock<std::shared_mutex> l(n->mu);
+    if (IsDir(n->attr.mode)) return Status::IsDir();
+    r = impl_->data.ReadLocked(n.get(), off, size, buf);
+  }
+  if (r.ok() && !impl_->opts.noatime) {
+    // relatime: update atime if it is not newer than mtime/ctime or is a day old.
+    std::unique_lock<std::shared_mutex> l(n->mu);
+    int64_t now = NowNs();
+    auto& a = n->attr;
+    if (a.atime_ns <= a.mtime_ns || a.atime_ns <= a.ctime_ns ||
+        now - a.atime_ns > int64_t{86400} * 1000000000) {
+      a.atime_ns = now;
+      n->attr_dirty = true;
+    }
+  }
+  return r;
+}
+
+Result<size_t> Filesystem::Write(uint64_t ino, uint64_t off, const char* data, size_t size, bool append) {
+  auto nr = impl_->table.Get(ino);
+  if (!nr.ok()) return nr.status();
+  auto n = *nr;
+  std::unique_lock<std::shared_mutex> l(n->mu);
+  if (!S_ISREG(n->attr.mode)) return Status::InvalidArgument("write to a non-regular file");
+  if (append) off = n->attr.size;
+  auto r = impl_->data.WriteLocked(n.get(), off, data, size);
+  if (r.ok()) {
+    n->attr.mtime_ns = n->attr.ctime_ns = NowNs();
+    n->attr_dirty = true;
+  }
+  return r;
+}
+
+Status Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len) {
+  if (mode != 0) return Status::NotSupported("fallocate mode " + std::to_string(mode));
+  auto nr = impl_->table.Get(ino);
+  if (!nr.ok()) return nr.status();
+  auto n = *nr;
+  std::unique_lock<std::shared_mutex> l(n->mu);
+  if (!S_ISREG(n->attr.mode)) return Status::NotSupported("fallocate of a non-regular file");
+  if (off + len > format::kMaxFileSize || off + len < off) return Status::TooBig();
+  if (off + len > n->attr.size) {
+    InodeAttr a = n->attr;
+    a.size = off + len;
+    a.ctime_ns = NowNs();
+    Store::Batch b;
+    b.PutInode(a);
+    PMKLC_RETURN_IF_ERROR(impl_->store->Write(b, false));
+    n->attr = a;
+  }
+  return Status::OK();
+}
+
+Status Filesystem::ReadDir(uint64_t ino, std::vector<DirEntry>* out) {
+  auto pr = impl_->Dir(ino);
+  if (!pr.ok()) return pr.status();
+  uint64_t parent;
+  {
+    std::shared_lock<std::shared_mutex> l((*pr)->mu);
+    parent = (*pr)->attr.parent ? (*pr)->attr.parent : format::kRootIno;
+  }
+  std::vector<DirEntry> v;
+  PMKLC_RETURN_IF_ERROR(impl_->store->ListDir(ino, &v));
+  out->clear();
+  out->reserve(v.size() + 2);
+  out->push_back({".", ino, S_IFDIR});
+  out->push_back({"..", parent, S_IFDIR});
+  for (auto& e : v) out->push_back(std::move(e));
+  return Status::OK();
+}
+
+Status Filesystem::FsyncDir(uint64_t) { return impl_->store->SyncWAL(); }
+
+Status Filesystem::StatFs(struct statvfs* out) {
+  if (statvfs(impl_->store->path().c_str(), out) != 0)
+    return Status::IOError("statvfs of the store failed");
+  out->f_namemax = format::kMaxNameLen;
+  return Status::OK();
+}
+
+namespace {
+Status CheckXattrName(const std::string& name) {
+  if (name.empty()) return Status::InvalidArgument("empty xattr name");
+  if (name.size() > format::kMaxXattrName) return Status::Range("xattr name too long");
+  // POSIX ACLs are not implemented; refuse them rather than store them unenforced.
+  if (name.rfind("system.", 0) == 0) return Status::NotSupported("system.* xattrs");
+  if (name.rfind("user.", 0) && name.rfind("trusted.", 0) && name.rfind("security.", 0))
+    return Status::NotSupported("unknown xattr namespace");
+  return Status::OK();
+}
+}  // namespace
+
+Status Filesystem::SetXattr(uint64_t ino, const std::string& name, const std::string& value, int flags) {
+  PMKLC_RETURN_IF_ERROR(CheckXattrName(name));
+  if (value.size() > format::kMaxXattrValue) return Status::TooBig("xattr value too large");
+  auto nr = impl_->table.Get(ino);
+  if (!nr.ok()) return nr.status();
+  auto n = *nr;
+  std::unique_lock<std::shared_mutex> l(n->mu);
+  std::string old;
+  Status g = impl_->store->GetXattr(ino, name, &old);
+  if (g.ok() && (flags & XATTR_CREATE)) return Status::Exists();
+  if (g.code() == Status::Code::kNoData && (flags & XATTR_REPLACE)) return Status::NoData();
+  if (!g.ok() && g.code() != Status::Code::kNoData) return g;
+  InodeAttr a = n->attr;
+  a.ctime_ns = NowNs();
+  Store::Batch b;
+  b.PutXattr(ino, name, value);
+  b.PutInode(a);
+  PMKLC_RETURN_IF_ERROR(impl_->store->Write(b, false));
+  n->attr = a;
+  n->attr_dirty = false;
+  return Status::OK();
+}
+
+Status Filesystem::GetXattr(uint64_t ino, const std::string& name, std::string* value) {
+  if (name.size() > format::kMaxXattrName) return Status::Range("xattr name too long");
+  auto nr = impl_->table.Get(ino);
+  if (!nr.ok()) return nr.status();
+  return impl_->store->GetXattr(ino, name, value);
+}
+
+Status Filesystem::ListXattr(uint64_t ino, std::vector<std::string>* names) {
+  auto nr = impl_->table.Get(ino);
+  if (!nr.ok()) return nr.status();
+  return impl_->store->ListXattrs(ino, names);
+}
+
+Status Filesystem::RemoveXattr(uint64_t ino, const std::string& name) {
+  if (name.size() > format::kMaxXattrName) return Status::Range("xattr name too long");
+  auto nr = impl_->table.Get(ino);
+  if (!nr.ok()) return nr.status();
+  auto n = *nr;
+  std::unique_lock<std::shared_mutex> l(n->mu);
+  std::string old;
+  PMKLC_RETURN_IF_ERROR(impl_->store->GetXattr(ino, name, &old));
+  InodeAttr a = n->attr;
+  a.ctime_ns = NowNs();
+  Store::Batch b;
+  b.DeleteXattr(ino, name);
+  b.PutInode(a);
+  PMKLC_RETURN_IF_ERROR(impl_->store->Write(b, false));
+  n->attr = a;
+  n->attr_dirty = false;
+  return Status::OK();
+}
+
+}  // namespace pmklc

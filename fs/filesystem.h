@@ -1,0 +1,130 @@
+// filesystem.h — POSIX filesystem semantics over a Store, independent of FUSE.
+//
+// Each do_x-style method returns a Status; fs/fuse_ops.cc turns it into a
+// reply (fs/errno_map.cc maps Status to errno). No codec logic lives here: file
+// data goes through FileData, which uses the codec interface of engine/codec.
+//
+// Ownership: Filesystem borrows the Store (which must outlive it).
+// Thread safety: every method is safe to call from the FUSE worker threads
+// concurrently. Namespace changes serialise on one mutex; data operations lock
+// only their inode.
+// Errors: permission checks are the kernel's (default_permissions); this layer
+// checks existence, types, emptiness, name lengths and link limits.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/codec/codec.h"
+#include "store/store.h"
+
+struct statvfs;
+
+namespace pmklc {
+
+// The caller of one request.
+struct Caller {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::vector<uint32_t> groups;  // supplementary groups, if known
+  bool InGroup(uint32_t g) const;
+};
+
+struct FsOptions {
+  size_t cache_bytes = 128u << 20;        // decoded-block LRU cache. Default: 128 MiB
+  size_t dirty_file_bytes = 32u << 20;    // dirty (unstored) data per file. Default: 32 MiB
+  size_t dirty_total_bytes = 256u << 20;  // dirty data over all files. Default: 256 MiB
+  EncodeOptions encode;                   // codec for new blocks. Default: zstd level 3
+  bool noatime = false;                   // Default: false (relatime rules)
+};
+
+// Attributes to change in SetAttr; bit set in `valid`.
+struct SetAttrRequest {
+  enum : uint32_t {
+    kMode = 1, kUid = 2, kGid = 4, kSize = 8, kAtime = 16, kMtime = 32,
+    kAtimeNow = 64, kMtimeNow = 128, kCtime = 256,
+  };
+  uint32_t valid = 0;
+  uint32_t mode = 0, uid = 0, gid = 0;
+  uint64_t size = 0;
+  int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
+};
+
+// Rename flags (values of the Linux renameat2 flags).
+inline constexpr unsigned kRenameNoReplace = 1;
+inline constexpr unsigned kRenameExchange = 2;
+
+class Filesystem {
+ public:
+  Filesystem(Store* store, const FsOptions& opts);
+  ~Filesystem();
+  Filesystem(const Filesystem&) = delete;
+  Filesystem& operator=(const Filesystem&) = delete;
+
+  // Purges orphans left by a crash. Call once before serving.
+  Status Recover();
+  // Stores all dirty data and purges open-unlinked inodes. Call at unmount.
+  Status Shutdown();
+
+  uint32_t block_size() const;
+
+  // ---- Inode references (kernel lookup counts) ----
+  // On success the inode's lookup count is incremented.
+  Status Lookup(uint64_t parent, const std::string& name, InodeAttr* out);
+  void Forget(uint64_t ino, uint64_t nlookup);
+  // Attributes of ino, incrementing its lookup count (readdirplus).
+  Status LookupIno(uint64_t ino, InodeAttr* out);
+
+  Status GetAttr(uint64_t ino, InodeAttr* out);
+  Status SetAttr(const Caller& c, uint64_t ino, const SetAttrRequest& req, InodeAttr* out);
+
+  // ---- Namespace (each new inode is returned looked-up once) ----
+  Status Mknod(const Caller& c, uint64_t parent, const std::string& name, uint32_t mode,
+               uint64_t rdev, InodeAttr* out);
+  Status Mkdir(const Caller& c, uint64_t parent, const std::string& name, uint32_t mode,
+               InodeAttr* out);
+  Status Symlink(const Caller& c, uint64_t parent, const std::string& name,
+                 const std::string& target, InodeAttr* out);
+  Status Link(uint64_t ino, uint64_t newparent, const std::string& newname, InodeAttr* out);
+  Status Unlink(uint64_t parent, const std::string& name);
+  Status Rmdir(uint64_t parent, const std::string& name);
+  Status Rename(uint64_t parent, const std::string& name, uint64_t newparent,
+                const std::string& newname, unsigned flags);
+  Status Readlink(uint64_t ino, std::string* target);
+
+  // ---- Files ----
+  // Create = Mknod(S_IFREG) + Open. Open counts keep unlinked files alive.
+  Status Open(uint64_t ino, int flags);
+  Status Release(uint64_t ino);
+  // Stores the inode's dirty blocks (flush/release), durable with sync=true (fsync).
+  Status Flush(uint64_t ino, bool sync);
+  // Reads up to size bytes at off into buf; returns bytes read (0 at EOF).
+  Result<size_t> Read(uint64_t ino, uint64_t off, size_t size, char* buf);
+  // Writes; append=true writes at the current end of file. Returns bytes written.
+  Result<size_t> Write(uint64_t ino, uint64_t off, const char* data, size_t size, bool append);
+  Status Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len);
+
+  // ---- Directories ----
+  // Snapshot of entries, "." and ".." first; the dir handle keeps it.
+  Status ReadDir(uint64_t ino, std::vector<DirEntry>* out);
+  Status FsyncDir(uint64_t ino);
+
+  Status StatFs(struct statvfs* out);
+
+  // ---- Extended attributes ----
+  Status SetXattr(uint64_t ino, const std::string& name, const std::string& value, int flags);
+  Status GetXattr(uint64_t ino, const std::string& name, std::string* value);
+  Status ListXattr(uint64_t ino, std::vector<std::string>* names);
+  Status RemoveXattr(uint64_t ino, const std::string& name);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pmklc

@@ -1,0 +1,67 @@
+// inode_table.h — in-memory inodes that the kernel references (internal to fs/).
+//
+// A Node is loaded from the Store on first use and stays while the kernel holds
+// lookups or open handles on it. Its `attr` is authoritative while loaded:
+// every namespace and attribute change is written through to the Store in the
+// same WriteBatch; size/mtime changes from writes reach the Store when the
+// dirty blocks are stored (flush, fsync, release, or a full block).
+//
+// Thread safety: Node::mu guards attr, dirty and dirty_bytes. nlookup and
+// nopen are guarded by the table mutex. Lock order: Filesystem's namespace
+// mutex, then Node::mu (several nodes only under the namespace mutex), then
+// the table mutex.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+#include "store/store.h"
+
+namespace pmklc {
+
+struct Node {
+  std::shared_mutex mu;
+  InodeAttr attr;
+  bool attr_dirty = false;                 // attr differs from the stored record
+  std::map<uint64_t, std::string> dirty;   // block index -> image (<= block size)
+  size_t dirty_bytes = 0;
+  // Guarded by the table mutex:
+  uint64_t nlookup = 0;
+  uint32_t nopen = 0;
+};
+
+class InodeTable {
+ public:
+  explicit InodeTable(Store* store) : store_(store) {}
+
+  // Returns the loaded node, loading it from the store if needed.
+  Result<std::shared_ptr<Node>> Get(uint64_t ino);
+  // Inserts a freshly created node (not yet referenced).
+  std::shared_ptr<Node> Insert(const InodeAttr& attr);
+
+  void AddLookup(const std::shared_ptr<Node>& n, uint64_t count = 1);
+  void AddOpen(const std::shared_ptr<Node>& n);
+  // Drop references. Returns the node if it is now unreferenced (the caller
+  // then stores or purges it and calls Evict), else nullptr.
+  std::shared_ptr<Node> DropLookup(uint64_t ino, uint64_t count);
+  std::shared_ptr<Node> DropOpen(uint64_t ino);
+  // Removes an unreferenced node from the table (no-op if referenced again).
+  void Evict(uint64_t ino);
+  bool IsOpen(uint64_t ino);
+  bool IsReferenced(uint64_t ino);
+  // All loaded nodes (for shutdown).
+  std::vector<std::shared_ptr<Node>> All();
+
+ private:
+  Store* store_;
+  std::mutex mu_;
+  std::unordered_map<uint64_t, std::shared_ptr<Node>> map_;
+};
+
+}  // namespace pmklc

@@ -1,0 +1,252 @@
+// The mount daemon: option parsing, store open, FUSE session, daemonizing,
+// readiness notification (sd_notify) and orderly shutdown.
+#include "fs/mount.h"
+
+#include <fcntl.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/syslog_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include "engine/format.h"
+#include "fs/filesystem.h"
+#include "fs/fuse_ops.h"
+#include "store/store.h"
+
+namespace pmklc {
+
+namespace {
+
+Result<uint64_t> ParseSize(const std::string& key, const std::string& v) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+  if (errno || end == v.c_str()) return Status::InvalidArgument("option " + key + "=: not a number: " + v);
+  std::string suf(end);
+  uint64_t mul = 1;
+  if (suf == "" ) mul = 1;
+  else if (suf == "K" || suf == "k") mul = 1ull << 10;
+  else if (suf == "M" || suf == "m") mul = 1ull << 20;
+  else if (suf == "G" || suf == "g") mul = 1ull << 30;
+  else return Status::InvalidArgument("option " + key + "=: bad size suffix: " + v);
+  return static_cast<uint64_t>(n) * mul;
+}
+
+struct Parsed {
+  FsOptions fs;
+  StoreOptions store;
+  std::string log_level = "info";
+  bool allow_other = false;
+  unsigned threads = 10;
+  std::vector<std::string> fuse_opts;  // passed through to libfuse
+};
+
+Result<Parsed> ParseOptions(const MountOptions& m) {
+  Parsed p;
+  for (const std::string& o : m.options) {
+    if (o.empty()) continue;
+    auto eq = o.find('=');
+    std::string k = o.substr(0, eq), v = eq == std::string::npos ? "" : o.substr(eq + 1);
+    if (k == "allow_other") p.allow_other = true;
+    else if (k == "default_permissions") {}  // always on: the kernel enforces modes
+    else if (k == "log_level") {
+      if (spdlog::level::from_str(v) == spdlog::level::off && v != "off")
+        return Status::InvalidArgument("log_level must be trace|debug|info|warn|error|critical|off");
+      p.log_level = v;
+    } else if (k == "cache_size") {
+      auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.fs.cache_bytes = *r;
+    } else if (k == "dirty_limit") {
+      auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.fs.dirty_total_bytes = *r;
+    } else if (k == "dirty_file_limit") {
+      auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.fs.dirty_file_bytes = *r;
+    } else if (k == "block_size") {
+      auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.store.block_size = static_cast<uint32_t>(*r);
+    } else if (k == "zstd_level") {
+      int lv = std::atoi(v.c_str());
+      if (lv < 1 || lv > 19) return Status::InvalidArgument("zstd_level must be 1..19");
+      p.fs.encode.zstd_level = lv;
+    } else if (k == "codec") {
+      auto c = CodecFromName(v);
+      if (!c.ok()) return c.status();
+      p.fs.encode.codec = *c;
+    } else if (k == "noatime") {
+      p.fs.noatime = true;
+      p.fuse_opts.push_back(o);
+    } else if (k == "threads") {
+      p.threads = static_cast<unsigned>(std::atoi(v.c_str()));
+      if (p.threads < 1 || p.threads > 256) return Status::InvalidArgument("threads must be 1..256");
+    } else if (k == "archive_profile" || k == "archive_delay" || k == "archive_threads") {
+      return Status::NotSupported("option " + k + " needs the archiver, which this build does not have yet");
+    } else if (k == "_netdev" || k == "nofail" || k == "noauto" || k == "auto" || k == "user" ||
+               k == "nouser" || k == "users" || k == "defaults" || k.rfind("x-", 0) == 0 ||
+               k.rfind("comment", 0) == 0) {
+      // fstab-only options: mount(8) handles them.
+    } else {
+      p.fuse_opts.push_back(o);
+    }
+  }
+  return p;
+}
+
+void SetupLogging(bool foreground, const std::string& level) {
+  std::shared_ptr<spdlog::logger> lg;
+  if (foreground) lg = spdlog::stderr_color_mt("pmklcfs");
+  else lg = spdlog::syslog_logger_mt("pmklcfs", "pmklcfs", LOG_PID, LOG_DAEMON);
+  lg->set_level(spdlog::level::from_str(level));
+  lg->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(lg);
+}
+
+// Serves the mount; writes "" (success) or an error line to report_fd once
+// the mount is live or has failed, then keeps serving.
+Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
+  auto report = [&](const std::string& msg) {
+    if (report_fd >= 0) {
+      std::string line = msg + "\n";
+      (void)!write(report_fd, line.data(), line.size());
+      close(report_fd);
+      report_fd = -1;
+    }
+  };
+  std::error_code ec;
+  if (!std::filesystem::is_directory(m.mountpoint, ec)) {
+    Status s = Status::InvalidArgument("mountpoint " + m.mountpoint + " is not a directory");
+    report(s.ToString());
+    return s;
+  }
+  StoreOptions so = p.store;
+  so.root_uid = getuid();
+  so.root_gid = getgid();
+  auto st = Store::Open(m.store, so);
+  if (!st.ok()) {
+    report(st.status().ToString());
+    return st.status();
+  }
+  std::unique_ptr<Store> store = std::move(st).value();
+  Filesystem fs(store.get(), p.fs);
+  Status rs = fs.Recover();
+  if (!rs.ok()) {
+    report(rs.ToString());
+    return rs;
+  }
+
+  std::vector<std::string> args{"pmklcfs"};
+  if (m.debug) args.push_back("-d");
+  std::string fsname = std::filesystem::absolute(m.store, ec).string();
+  for (char& c : fsname) if (c == ',') c = '_';
+  std::string opts = "fsname=" + fsname + ",subtype=pmklcfs,default_permissions";
+  if (p.allow_other) opts += ",allow_other";
+  for (const auto& o : p.fuse_opts) opts += "," + o;
+  args.push_back("-o");
+  args.push_back(opts);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  struct fuse_args fargs = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+
+  FuseContext ctx;
+  ctx.fs = &fs;
+  struct fuse_session* se = fuse_session_new(&fargs, FuseOps(), sizeof(struct fuse_lowlevel_ops), &ctx);
+  if (se == nullptr) {
+    Status s = Status::InvalidArgument("FUSE rejected the mount options: " + opts);
+    report(s.ToString());
+    return s;
+  }
+  if (fuse_set_signal_handlers(se) != 0) {
+    fuse_session_destroy(se);
+    Status s = Status::IOError("cannot install signal handlers");
+    report(s.ToString());
+    return s;
+  }
+  if (fuse_session_mount(se, m.mountpoint.c_str()) != 0) {
+    fuse_remove_signal_handlers(se);
+    fuse_session_destroy(se);
+    Status s = Status::IOError("cannot mount on " + m.mountpoint +
+                               " (is /dev/fuse available and the directory not already mounted?)");
+    report(s.ToString());
+    return s;
+  }
+  spdlog::info("mounted {} on {} (block size {} KiB)", m.store, m.mountpoint, store->block_size() >> 10);
+  report("");
+  sd_notify(0, "READY=1\nSTATUS=serving");
+
+  struct fuse_loop_config* cfg = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_clone_fd(cfg, 0);
+  fuse_loop_cfg_set_max_threads(cfg, p.threads);
+  fuse_loop_cfg_set_idle_threads(cfg, std::min(p.threads, 4u));
+  int rc = fuse_session_loop_mt(se, cfg);
+  fuse_loop_cfg_destroy(cfg);
+  sd_notify(0, "STOPPING=1");
+  fuse_session_unmount(se);
+  fuse_remove_signal_handlers(se);
+  fuse_session_destroy(se);  // calls destroy -> Shutdown if init happened
+  Status fin = fs.Shutdown();
+  spdlog::info("unmounted {}", m.mountpoint);
+  spdlog::default_logger()->flush();
+  if (!fin.ok()) return fin;
+  if (rc != 0 && rc != SIGTERM && rc != SIGINT && rc != SIGHUP)
+    return Status::IOError("FUSE loop ended with error " + std::to_string(rc));
+  return Status::OK();
+}
+
+}  // namespace
+
+Status RunMount(const MountOptions& m) {
+  auto pr = ParseOptions(m);
+  if (!pr.ok()) return pr.status();
+  Parsed p = std::move(pr).value();
+  if (m.foreground) {
+    SetupLogging(true, p.log_level);
+    return Serve(m, p, -1);
+  }
+  // Daemonize first (RocksDB threads do not survive fork), then let the child
+  // report success or its error line back through a pipe.
+  int fds[2];
+  if (pipe(fds) != 0) return Status::IOError("pipe failed");
+  pid_t pid = fork();
+  if (pid < 0) return Status::IOError("fork failed");
+  if (pid > 0) {
+    close(fds[1]);
+    std::string msg;
+    char buf[512];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0) {
+      msg.append(buf, static_cast<size_t>(n));
+      if (msg.find('\n') != std::string::npos) break;
+    }
+    close(fds[0]);
+    if (msg == "\n") return Status::OK();
+    if (msg.empty()) {
+      int wst = 0;
+      waitpid(pid, &wst, 0);
+      return Status::IOError("mount daemon exited before the mount was live");
+    }
+    msg.pop_back();
+    return Status::IOError(msg);
+  }
+  close(fds[0]);
+  setsid();
+  // Stores and mountpoints may be relative to the caller's directory.
+  MountOptions abs = m;
+  std::error_code ec;
+  abs.store = std::filesystem::absolute(m.store, ec).string();
+  abs.mountpoint = std::filesystem::absolute(m.mountpoint, ec).string();
+  if (chdir("/") != 0) {}
+  int nul = open("/dev/null", O_RDWR);
+  if (nul >= 0) {
+    dup2(nul, 0); dup2(nul, 1); dup2(nul, 2);
+    if (nul > 2) close(nul);
+  }
+  SetupLogging(false, p.log_level);
+  Status s = Serve(abs, p, fds[1]);
+  if (!s.ok()) spdlog::error("{}", s.ToString());
+  _exit(s.ok() ? 0 : 1);
+}
+
+}  // namespace pmklc

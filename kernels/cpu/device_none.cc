@@ -1,0 +1,17 @@
+// Device detection for builds without CUDA.
+#include "kernels/device.h"
+#include "kernels/pack2bit.h"
+
+namespace pmklc::kernels {
+
+bool BuiltWithCuda() { return false; }
+
+Result<std::vector<GpuInfo>> ListGpus() {
+  return Status::NotSupported("this build has no CUDA kernels (nvcc was not found at build time)");
+}
+
+Status Pack2BitCuda(const uint8_t*, size_t, uint8_t*) {
+  return Status::NotSupported("this build has no CUDA kernels");
+}
+
+}  // namespace pmklc::kernels

@@ -1,0 +1,432 @@
+// RocksDB-backed implementation of store.h. Layouts: docs/store.md.
+#include "store/store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/table.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/utilities/options_util.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "engine/codec/endian.h"
+#include "engine/format.h"
+#include "store/codec_inode.h"
+
+namespace pmklc {
+
+namespace {
+
+constexpr const char* kCfNames[] = {"meta", "inodes", "dirents", "blocks", "xattrs", "models"};
+enum Cf { kMeta = 0, kInodes, kDirents, kBlocks, kXattrs, kModels, kNumCf };
+
+std::string Key64(uint64_t v) {
+  std::string k(8, '\0');
+  StoreBE64(k.data(), v);
+  return k;
+}
+std::string KeyName(uint64_t v, std::string_view name) {
+  std::string k = Key64(v);
+  k.append(name);
+  return k;
+}
+
+Status FromRocks(const rocksdb::Status& s) {
+  if (s.ok()) return Status::OK();
+  if (s.IsNotFound()) return Status::NotFound(s.ToString());
+  if (s.IsCorruption()) return Status::Corruption("rocksdb: " + s.ToString());
+  if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kNoSpace)
+    return Status::NoSpace("rocksdb: " + s.ToString());
+  if (s.IsIOError() && s.ToString().find("No space") != std::string::npos)
+    return Status::NoSpace("rocksdb: " + s.ToString());
+  return Status::IOError("rocksdb: " + s.ToString());
+}
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+std::string BlockKey(uint64_t ino, uint64_t idx) {
+  std::string k(16, '\0');
+  StoreBE64(k.data(), ino);
+  StoreBE64(k.data() + 8, idx);
+  return k;
+}
+
+struct Store::Rep {
+  std::string path;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> cf;
+  uint32_t block_size = 0;
+  uint32_t version = 0;
+  ~Rep() {
+    if (db) {
+      for (auto* h : cf) db->DestroyColumnFamilyHandle(h);
+      (void)db->Close();
+    }
+  }
+};
+
+struct Store::Batch::Rep {
+  rocksdb::WriteBatch wb;
+  // Column family handles are bound at Write time; record ops by CF index.
+  struct Op { int kind; int cf; std::string k, v; };
+  std::vector<Op> ops;  // 0 put, 1 delete, 2 delete-range (k..v)
+};
+
+Store::Batch::Batch() : rep_(std::make_unique<Rep>()) {}
+Store::Batch::~Batch() = default;
+Store::Batch::Batch(Batch&&) noexcept = default;
+size_t Store::Batch::Count() const { return rep_->ops.size(); }
+
+void Store::Batch::PutInode(const InodeAttr& a) {
+  rep_->ops.push_back({0, kInodes, Key64(a.ino), EncodeInode(a)});
+}
+void Store::Batch::DeleteInode(uint64_t ino) { rep_->ops.push_back({1, kInodes, Key64(ino), {}}); }
+void Store::Batch::PutDirent(uint64_t parent, std::string_view name, uint64_t ino, uint32_t type) {
+  std::string v(9, '\0');
+  StoreLE64(v.data(), ino);
+  v[8] = static_cast<char>(type >> 12);
+  rep_->ops.push_back({0, kDirents, KeyName(parent, name), std::move(v)});
+}
+void Store::Batch::DeleteDirent(uint64_t parent, std::string_view name) {
+  rep_->ops.push_back({1, kDirents, KeyName(parent, name), {}});
+}
+void Store::Batch::PutBlock(uint64_t ino, uint64_t idx, std::string_view value) {
+  rep_->ops.push_back({0, kBlocks, BlockKey(ino, idx), std::string(value)});
+}
+void Store::Batch::DeleteBlock(uint64_t ino, uint64_t idx) {
+  rep_->ops.push_back({1, kBlocks, BlockKey(ino, idx), {}});
+}
+void Store::Batch::DeleteBlocksFrom(uint64_t ino, uint64_t from_idx) {
+  // [ino|from, ino+1|0)
+  rep_->ops.push_back({2, kBlocks, BlockKey(ino, from_idx), BlockKey(ino + 1, 0)});
+}
+void Store::Batch::PutXattr(uint64_t ino, std::string_view name, std::string_view value) {
+  rep_->ops.push_back({0, kXattrs, KeyName(ino, name), std::string(value)});
+}
+void Store::Batch::DeleteXattr(uint64_t ino, std::string_view name) {
+  rep_->ops.push_back({1, kXattrs, KeyName(ino, name), {}});
+}
+void Store::Batch::DeleteAllXattrs(uint64_t ino) {
+  rep_->ops.push_back({2, kXattrs, Key64(ino), Key64(ino + 1)});
+}
+void Store::Batch::PutOrphan(uint64_t ino) {
+  rep_->ops.push_back({0, kMeta, "orphan/" + Key64(ino), {}});
+}
+void Store::Batch::DeleteOrphan(uint64_t ino) {
+  rep_->ops.push_back({1, kMeta, "orphan/" + Key64(ino), {}});
+}
+
+Store::Store(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+Store::~Store() = default;
+const std::string& Store::path() const { return rep_->path; }
+uint32_t Store::block_size() const { return rep_->block_size; }
+uint32_t Store::format_version() const { return rep_->version; }
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& o) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  bool exists = fs::exists(fs::path(path) / "CURRENT", ec);
+  if (!exists) {
+    if (!o.create_if_missing || o.read_only)
+      return Status::NotFound("no pmklcfs store at " + path);
+    if (fs::exists(path, ec) && !fs::is_directory(path, ec))
+      return Status::InvalidArgument(path + " exists and is not a directory");
+    if (fs::exists(path, ec) && !fs::is_empty(path, ec))
+      return Status::InvalidArgument(path + " is a non-empty directory that is not a pmklcfs store");
+    fs::create_directories(path, ec);
+    if (ec) return Status::IOError("cannot create " + path + ": " + ec.message());
+  }
+
+  auto rep = std::make_unique<Rep>();
+  rep->path = path;
+  rocksdb::DBOptions dbo;
+  dbo.create_if_missing = !exists;
+  dbo.create_missing_column_families = !exists;
+  dbo.max_background_jobs = 2;
+  dbo.info_log_level = rocksdb::WARN_LEVEL;
+  dbo.keep_log_file_num = 2;
+  dbo.max_total_wal_size = 256u << 20;
+  dbo.paranoid_checks = true;
+
+  auto cache = rocksdb::NewLRUCache(o.rocksdb_cache_bytes);
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
+  for (int i = 0; i < kNumCf; ++i) {
+    rocksdb::ColumnFamilyOptions cfo;
+    rocksdb::BlockBasedTableOptions t;
+    t.block_cache = cache;
+    if (i == kBlocks || i == kModels) {
+      cfo.compression = rocksdb::kNoCompression;  // payloads are already coded
+      t.block_size = 64 << 10;
+      cfo.write_buffer_size = 64u << 20;
+      cfo.target_file_size_base = 64u << 20;
+    } else {
+      t.filter_policy.reset();  // point lookups use the block index
+    }
+    cfo.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+    cfds.emplace_back(kCfNames[i], cfo);
+  }
+  cfds.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+
+  if (exists) {
+    // Refuse a RocksDB that is not ours before touching it.
+    std::vector<std::string> names;
+    auto ls = rocksdb::DB::ListColumnFamilies(dbo, path, &names);
+    if (!ls.ok()) return Status::InvalidArgument(path + " is not a pmklcfs store: " + ls.ToString());
+    for (const char* n : kCfNames)
+      if (std::find(names.begin(), names.end(), n) == names.end())
+        return Status::InvalidArgument(path + " is not a pmklcfs store (missing column family " + n + ")");
+  }
+
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s = o.read_only
+      ? rocksdb::DB::OpenForReadOnly(dbo, path, cfds, &handles, &raw)
+      : rocksdb::DB::Open(dbo, path, cfds, &handles, &raw);
+  if (!s.ok()) {
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
+      return Status::Busy("store " + path + " is in use by another process (" + s.ToString() + ")");
+    return FromRocks(s);
+  }
+  rep->db.reset(raw);
+  rep->cf = handles;
+
+  std::string v;
+  auto* meta = rep->cf[kMeta];
+  s = rep->db->Get(rocksdb::ReadOptions(), meta, "format_version", &v);
+  if (s.IsNotFound()) {
+    if (o.read_only) return Status::Corruption("store has no format version");
+    uint32_t bs = o.block_size ? o.block_size : format::kDefaultBlockSize;
+    if (bs < format::kMinBlockSize || bs > format::kMaxBlockSize || (bs & (bs - 1)))
+      return Status::InvalidArgument("block size must be a power of two in [4 KiB, 16 MiB]");
+    rocksdb::WriteBatch wb;
+    std::string ver(4, '\0'), bsz(4, '\0');
+    StoreLE32(ver.data(), format::kStoreVersion);
+    StoreLE32(bsz.data(), bs);
+    wb.Put(meta, "format_version", ver);
+    wb.Put(meta, "block_size", bsz);
+    wb.Put(meta, "default_codec", "zstd");
+    InodeAttr root;
+    root.ino = format::kRootIno;
+    root.mode = S_IFDIR | 0755;
+    root.uid = o.root_uid;
+    root.gid = o.root_gid;
+    root.nlink = 2;
+    root.parent = format::kRootIno;
+    root.atime_ns = root.mtime_ns = root.ctime_ns = NowNs();
+    wb.Put(rep->cf[kInodes], Key64(root.ino), EncodeInode(root));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = rep->db->Write(wo, &wb);
+    if (!s.ok()) return FromRocks(s);
+    rep->version = format::kStoreVersion;
+    rep->block_size = bs;
+  } else if (!s.ok()) {
+    return FromRocks(s);
+  } else {
+    if (v.size() != 4) return Status::Corruption("bad format_version record");
+    rep->version = LoadLE32(v.data());
+    if (rep->version != format::kStoreVersion)
+      return Status::NotSupported("store format version " + std::to_string(rep->version) +
+                                  " is not supported by this build (expects " +
+                                  std::to_string(format::kStoreVersion) + ")");
+    s = rep->db->Get(rocksdb::ReadOptions(), meta, "block_size", &v);
+    if (!s.ok() || v.size() != 4) return Status::Corruption("store has no valid block_size record");
+    rep->block_size = LoadLE32(v.data());
+    if (rep->block_size < format::kMinBlockSize || rep->block_size > format::kMaxBlockSize)
+      return Status::Corruption("store block_size out of range");
+  }
+  return std::unique_ptr<Store>(new Store(std::move(rep)));
+}
+
+Status Store::Write(Batch& b, bool sync) {
+  rocksdb::WriteBatch wb;
+  for (auto& op : b.rep_->ops) {
+    auto* h = rep_->cf[op.cf];
+    rocksdb::Status s;
+    if (op.kind == 0) s = wb.Put(h, op.k, op.v);
+    else if (op.kind == 1) s = wb.Delete(h, op.k);
+    else s = wb.DeleteRange(h, op.k, op.v);
+    if (!s.ok()) return FromRocks(s);
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(rep_->db->Write(wo, &wb));
+}
+
+Status Store::SyncWAL() { return FromRocks(rep_->db->SyncWAL()); }
+
+Result<InodeAttr> Store::GetInode(uint64_t ino) {
+  rocksdb::PinnableSlice v;
+  auto s = rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kInodes], Key64(ino), &v);
+  if (s.IsNotFound()) return Status::NotFound("inode " + std::to_string(ino));
+  if (!s.ok()) return FromRocks(s);
+  InodeAttr a;
+  PMKLC_RETURN_IF_ERROR(DecodeInode(ino, std::string_view(v.data(), v.size()), &a));
+  return a;
+}
+
+Result<DirEntry> Store::Lookup(uint64_t parent, std::string_view name) {
+  rocksdb::PinnableSlice v;
+  auto s = rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kDirents], KeyName(parent, name), &v);
+  if (s.IsNotFound()) return Status::NotFound();
+  if (!s.ok()) return FromRocks(s);
+  if (v.size() != 9) return Status::Corruption("bad dirent value");
+  DirEntry e;
+  e.name = std::string(name);
+  e.ino = LoadLE64(v.data());
+  e.type = static_cast<uint32_t>(static_cast<unsigned char>(v.data()[8])) << 12;
+  return e;
+}
+
+namespace {
+template <typename Fn>
+Status ScanPrefix(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h, const std::string& prefix, Fn fn) {
+  rocksdb::ReadOptions ro;
+  std::string upper;
+  if (!prefix.empty()) {
+    upper = prefix;
+    // prefix here is always an 8-byte BE id; upper bound = id+1
+    uint64_t id = LoadBE64(prefix.data());
+    upper = Key64(id + 1);
+  }
+  rocksdb::Slice ub(upper);
+  if (!prefix.empty()) ro.iterate_upper_bound = &ub;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, h));
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    if (!fn(it->key(), it->value())) break;
+  }
+  return FromRocks(it->status());
+}
+}  // namespace
+
+Status Store::ListDir(uint64_t parent, std::vector<DirEntry>* out) {
+  out->clear();
+  Status bad;
+  PMKLC_RETURN_IF_ERROR(ScanPrefix(rep_->db.get(), rep_->cf[kDirents], Key64(parent),
+      [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+        if (v.size() != 9) { bad = Status::Corruption("bad dirent value"); return false; }
+        DirEntry e;
+        e.name.assign(k.data() + 8, k.size() - 8);
+        e.ino = LoadLE64(v.data());
+        e.type = static_cast<uint32_t>(static_cast<unsigned char>(v.data()[8])) << 12;
+        out->push_back(std::move(e));
+        return true;
+      }));
+  return bad;
+}
+
+Result<bool> Store::DirEmpty(uint64_t parent) {
+  bool empty = true;
+  PMKLC_RETURN_IF_ERROR(ScanPrefix(rep_->db.get(), rep_->cf[kDirents], Key64(parent),
+      [&](const rocksdb::Slice&, const rocksdb::Slice&) { empty = false; return false; }));
+  return empty;
+}
+
+Status Store::GetBlock(uint64_t ino, uint64_t idx, std::string* value) {
+  auto s = rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kBlocks], BlockKey(ino, idx), value);
+  if (s.IsNotFound()) return Status::NotFound();
+  return FromRocks(s);
+}
+
+Status Store::GetXattr(uint64_t ino, std::string_view name, std::string* value) {
+  auto s = rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kXattrs], KeyName(ino, name), value);
+  if (s.IsNotFound()) return Status::NoData();
+  return FromRocks(s);
+}
+
+Status Store::ListXattrs(uint64_t ino, std::vector<std::string>* names) {
+  names->clear();
+  return ScanPrefix(rep_->db.get(), rep_->cf[kXattrs], Key64(ino),
+      [&](const rocksdb::Slice& k, const rocksdb::Slice&) {
+        names->emplace_back(k.data() + 8, k.size() - 8);
+        return true;
+      });
+}
+
+uint64_t Store::MaxIno() {
+  std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(rocksdb::ReadOptions(), rep_->cf[kInodes]));
+  it->SeekToLast();
+  uint64_t m = format::kRootIno;
+  if (it->Valid() && it->key().size() == 8) m = std::max(m, LoadBE64(it->key().data()));
+  // Orphans and blocks may reference numbers above the last inode after a crash
+  // mid-purge; never reuse those either.
+  std::unique_ptr<rocksdb::Iterator> bt(rep_->db->NewIterator(rocksdb::ReadOptions(), rep_->cf[kBlocks]));
+  bt->SeekToLast();
+  if (bt->Valid() && bt->key().size() == 16) m = std::max(m, LoadBE64(bt->key().data()));
+  return m;
+}
+
+Status Store::ListOrphans(std::vector<uint64_t>* out) {
+  out->clear();
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(ro, rep_->cf[kMeta]));
+  for (it->Seek("orphan/"); it->Valid() && it->key().starts_with("orphan/"); it->Next()) {
+    if (it->key().size() == 15) out->push_back(LoadBE64(it->key().data() + 7));
+  }
+  return FromRocks(it->status());
+}
+
+Status Store::ForEachInode(const std::function<bool(const InodeAttr&)>& fn) {
+  Status bad;
+  PMKLC_RETURN_IF_ERROR(ScanPrefix(rep_->db.get(), rep_->cf[kInodes], "",
+      [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+        InodeAttr a;
+        if (k.size() != 8) { bad = Status::Corruption("bad inode key"); return false; }
+        Status s = DecodeInode(LoadBE64(k.data()), std::string_view(v.data(), v.size()), &a);
+        if (!s.ok()) { bad = s; return false; }
+        return fn(a);
+      }));
+  return bad;
+}
+
+Status Store::ForEachDirent(const std::function<bool(uint64_t, const DirEntry&)>& fn) {
+  Status bad;
+  PMKLC_RETURN_IF_ERROR(ScanPrefix(rep_->db.get(), rep_->cf[kDirents], "",
+      [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+        if (k.size() < 9 || v.size() != 9) { bad = Status::Corruption("bad dirent record"); return false; }
+        DirEntry e;
+        e.name.assign(k.data() + 8, k.size() - 8);
+        e.ino = LoadLE64(v.data());
+        e.type = static_cast<uint32_t>(static_cast<unsigned char>(v.data()[8])) << 12;
+        return fn(LoadBE64(k.data()), e);
+      }));
+  return bad;
+}
+
+Status Store::ForEachBlock(const std::function<bool(uint64_t, uint64_t, std::string_view)>& fn) {
+  return ScanPrefix(rep_->db.get(), rep_->cf[kBlocks], "",
+      [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+        if (k.size() != 16) return fn(0, 0, std::string_view(v.data(), v.size()));
+        return fn(LoadBE64(k.data()), LoadBE64(k.data() + 8), std::string_view(v.data(), v.size()));
+      });
+}
+
+Status Store::ForEachBlockOf(uint64_t ino, const std::function<bool(uint64_t, std::string_view)>& fn) {
+  return ScanPrefix(rep_->db.get(), rep_->cf[kBlocks], Key64(ino),
+      [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+        if (k.size() != 16) return true;
+        return fn(LoadBE64(k.data() + 8), std::string_view(v.data(), v.size()));
+      });
+}
+
+uint64_t Store::DiskBytes() {
+  namespace fs = std::filesystem;
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(rep_->path, ec)) {
+    auto n = e.path().filename().string();
+    if (e.is_regular_file(ec) && (n.ends_with(".sst") || n.ends_with(".log") || n.ends_with(".blob")))
+      total += e.file_size(ec);
+  }
+  return total;
+}
+
+}  // namespace pmklc

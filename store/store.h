@@ -1,0 +1,131 @@
+// store.h — the RocksDB schema of pmklcfs (docs/store.md), behind a narrow API.
+//
+// Column families: meta, inodes, dirents, blocks, xattrs, models.
+// Every mutation is collected in a Store::Batch and applied with Store::Write
+// as one atomic RocksDB WriteBatch. Nothing here interprets block payloads.
+//
+// Ownership: Store owns the RocksDB instance; Batch is a value owned by the
+// caller. Thread safety: Store methods are safe to call concurrently (RocksDB
+// guarantees it); a Batch is not shared between threads.
+// Errors: RocksDB errors become IOError (NoSpace when the disk is full,
+// Corruption when RocksDB reports it); reads of absent keys return NotFound.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/common/status.h"
+
+namespace pmklc {
+
+// One inode record (inodes CF).
+struct InodeAttr {
+  uint64_t ino = 0;
+  uint32_t mode = 0;  // S_IFMT | permission bits
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint32_t nlink = 0;
+  uint64_t size = 0;  // bytes; for symlinks the target length
+  uint64_t rdev = 0;
+  uint64_t parent = 0;  // directories: the containing directory (root: itself)
+  int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
+  std::string symlink;  // target, symlinks only
+};
+
+struct DirEntry {
+  std::string name;
+  uint64_t ino = 0;
+  uint32_t type = 0;  // mode & S_IFMT of the child
+};
+
+struct StoreOptions {
+  bool create_if_missing = true;     // Default: true (creates an empty store with a root dir)
+  bool read_only = false;            // Default: false
+  uint32_t block_size = 0;           // for a new store; 0 = format::kDefaultBlockSize. Default: 0
+  size_t rocksdb_cache_bytes = 32u << 20;  // RocksDB block cache. Default: 32 MiB
+  uint32_t root_uid = 0, root_gid = 0;     // owner of a new store's root. Default: 0/0
+};
+
+class Store {
+ public:
+  class Batch {
+   public:
+    Batch();
+    ~Batch();
+    Batch(Batch&&) noexcept;
+    void PutInode(const InodeAttr& a);
+    void DeleteInode(uint64_t ino);
+    void PutDirent(uint64_t parent, std::string_view name, uint64_t ino, uint32_t type);
+    void DeleteDirent(uint64_t parent, std::string_view name);
+    void PutBlock(uint64_t ino, uint64_t idx, std::string_view value);
+    void DeleteBlock(uint64_t ino, uint64_t idx);
+    // Deletes blocks [from_idx, end) of ino.
+    void DeleteBlocksFrom(uint64_t ino, uint64_t from_idx);
+    void PutXattr(uint64_t ino, std::string_view name, std::string_view value);
+    void DeleteXattr(uint64_t ino, std::string_view name);
+    void DeleteAllXattrs(uint64_t ino);
+    // Orphans: inodes with nlink 0 that are still open; purged at next open.
+    void PutOrphan(uint64_t ino);
+    void DeleteOrphan(uint64_t ino);
+    size_t Count() const;
+
+   private:
+    friend class Store;
+    struct Rep;
+    std::unique_ptr<Rep> rep_;
+  };
+
+  // Opens (or creates) a store at path. Fails with a clear message if the
+  // path is not a pmklcfs store or its format version is unknown.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path, const StoreOptions& opts);
+  ~Store();
+
+  const std::string& path() const;
+  uint32_t block_size() const;
+  uint32_t format_version() const;
+
+  // Applies a batch atomically. sync=true makes it durable (fsync'ed WAL).
+  Status Write(Batch& b, bool sync);
+  // Makes every previous write durable.
+  Status SyncWAL();
+
+  Result<InodeAttr> GetInode(uint64_t ino);
+  // NotFound if absent.
+  Result<DirEntry> Lookup(uint64_t parent, std::string_view name);
+  // Entries of parent in name order.
+  Status ListDir(uint64_t parent, std::vector<DirEntry>* out);
+  // True if parent has no entries.
+  Result<bool> DirEmpty(uint64_t parent);
+  // NotFound for a hole.
+  Status GetBlock(uint64_t ino, uint64_t idx, std::string* value);
+  Status GetXattr(uint64_t ino, std::string_view name, std::string* value);  // NoData if absent
+  Status ListXattrs(uint64_t ino, std::vector<std::string>* names);
+
+  uint64_t MaxIno();
+  Status ListOrphans(std::vector<uint64_t>* out);
+
+  // Full scans, for stat and fsck. Callbacks return false to stop.
+  Status ForEachInode(const std::function<bool(const InodeAttr&)>& fn);
+  Status ForEachDirent(const std::function<bool(uint64_t parent, const DirEntry&)>& fn);
+  Status ForEachBlock(const std::function<bool(uint64_t ino, uint64_t idx, std::string_view value)>& fn);
+  // Block keys of one inode, in index order.
+  Status ForEachBlockOf(uint64_t ino, const std::function<bool(uint64_t idx, std::string_view value)>& fn);
+
+  // Bytes the store uses on disk (SST + WAL files).
+  uint64_t DiskBytes();
+
+  struct Rep;
+
+ private:
+  explicit Store(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+// Exposed for tests (corruption injection) and fsck: raw key of a block.
+std::string BlockKey(uint64_t ino, uint64_t idx);
+
+}  // namespace pmklc

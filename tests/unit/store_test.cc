@@ -1,0 +1,128 @@
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "engine/format.h"
+#include "tests/unit/test_util.h"
+
+namespace pmklc {
+namespace {
+
+using testing::TempDir;
+
+TEST(Store, CreatesRootAndPersistsMeta) {
+  TempDir d;
+  {
+    StoreOptions o;
+    o.block_size = 64 << 10;
+    auto s = Store::Open(d.sub("s"), o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    auto root = (*s)->GetInode(format::kRootIno);
+    ASSERT_TRUE(root.ok());
+    EXPECT_TRUE(S_ISDIR(root->mode));
+    EXPECT_EQ(root->nlink, 2u);
+  }
+  auto s = Store::Open(d.sub("s"), StoreOptions{});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ((*s)->block_size(), 64u << 10);  // the stored size wins over the default
+  EXPECT_EQ((*s)->format_version(), format::kStoreVersion);
+}
+
+TEST(Store, RefusesForeignDirectoriesAndMissingStores) {
+  TempDir d;
+  std::filesystem::create_directories(d.sub("x"));
+  std::ofstream(d.sub("x/file")) << "hello";
+  auto s = Store::Open(d.sub("x"), StoreOptions{});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("not a pmklcfs store"), std::string::npos);
+  StoreOptions ro;
+  ro.create_if_missing = false;
+  EXPECT_TRUE(Store::Open(d.sub("none"), ro).status().IsNotFound());
+}
+
+TEST(Store, SecondWriterIsRefusedWithClearError) {
+  TempDir d;
+  auto a = Store::Open(d.sub("s"), StoreOptions{});
+  ASSERT_TRUE(a.ok());
+  auto b = Store::Open(d.sub("s"), StoreOptions{});
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), Status::Code::kBusy);
+}
+
+TEST(Store, BatchIsAtomicAndTyped) {
+  TempDir d;
+  auto s = Store::Open(d.sub("s"), StoreOptions{});
+  ASSERT_TRUE(s.ok());
+  Store& st = **s;
+  InodeAttr a;
+  a.ino = 5;
+  a.mode = S_IFLNK | 0777;
+  a.symlink = "target/path";
+  a.size = a.symlink.size();
+  a.mtime_ns = -5;  // before the epoch
+  Store::Batch b;
+  b.PutInode(a);
+  b.PutDirent(1, "link", 5, S_IFLNK);
+  b.PutXattr(5, "user.a", "1");
+  b.PutXattr(5, "user.b", "2");
+  for (uint64_t i = 0; i < 4; ++i) b.PutBlock(5, i, "v" + std::to_string(i));
+  ASSERT_TRUE(st.Write(b, true).ok());
+  auto g = st.GetInode(5);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->symlink, "target/path");
+  EXPECT_EQ(g->mtime_ns, -5);
+  auto e = st.Lookup(1, "link");
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->ino, 5u);
+  EXPECT_EQ(e->type, static_cast<uint32_t>(S_IFLNK));
+  std::vector<std::string> names;
+  ASSERT_TRUE(st.ListXattrs(5, &names).ok());
+  EXPECT_EQ(names, (std::vector<std::string>{"user.a", "user.b"}));
+
+  Store::Batch t;
+  t.DeleteBlocksFrom(5, 2);
+  t.DeleteAllXattrs(5);
+  ASSERT_TRUE(st.Write(t, false).ok());
+  std::string v;
+  EXPECT_TRUE(st.GetBlock(5, 1, &v).ok());
+  EXPECT_TRUE(st.GetBlock(5, 2, &v).IsNotFound());
+  EXPECT_TRUE(st.GetBlock(5, 3, &v).IsNotFound());
+  EXPECT_EQ(st.GetXattr(5, "user.a", &v).code(), Status::Code::kNoData);
+  EXPECT_EQ(st.MaxIno(), 5u);
+}
+
+TEST(Store, ListDirIsScopedToOneDirectory) {
+  TempDir d;
+  auto s = Store::Open(d.sub("s"), StoreOptions{});
+  ASSERT_TRUE(s.ok());
+  Store::Batch b;
+  b.PutDirent(1, "a", 10, S_IFREG);
+  b.PutDirent(2, "b", 11, S_IFREG);
+  b.PutDirent(256, "c", 12, S_IFREG);  // 256 = 0x100: shares no prefix bytes
+  ASSERT_TRUE((*s)->Write(b, false).ok());
+  std::vector<DirEntry> v;
+  ASSERT_TRUE((*s)->ListDir(1, &v).ok());
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].name, "a");
+  EXPECT_FALSE(*(*s)->DirEmpty(2));
+  EXPECT_TRUE(*(*s)->DirEmpty(3));
+}
+
+TEST(Store, OrphansAreListed) {
+  TempDir d;
+  auto s = Store::Open(d.sub("s"), StoreOptions{});
+  ASSERT_TRUE(s.ok());
+  Store::Batch b;
+  b.PutOrphan(42);
+  b.PutOrphan(7);
+  ASSERT_TRUE((*s)->Write(b, false).ok());
+  std::vector<uint64_t> o;
+  ASSERT_TRUE((*s)->ListOrphans(&o).ok());
+  EXPECT_EQ(o, (std::vector<uint64_t>{7, 42}));
+}
+
+}  // namespace
+}  // namespace pmklc

@@ -1,0 +1,142 @@
+// pmklc — the one command-line tool of pmklcfs.
+//
+// Invoked as `pmklcfs` or `mount.pmklcfs` (the names mount.fuse3 runs for an
+// fstab line of type fuse.pmklcfs) it behaves as `pmklc mount`.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "fs/mount.h"
+#include "kernels/device.h"
+#include "tools/commands.h"
+
+#ifndef PMKLC_VERSION
+#define PMKLC_VERSION "0.1.0"
+#endif
+
+namespace {
+
+std::vector<std::string> SplitOpts(const std::vector<std::string>& raw) {
+  std::vector<std::string> out;
+  for (const auto& r : raw) {
+    size_t start = 0;
+    while (start <= r.size()) {
+      size_t c = r.find(',', start);
+      if (c == std::string::npos) c = r.size();
+      if (c > start) out.push_back(r.substr(start, c - start));
+      start = c + 1;
+    }
+  }
+  return out;
+}
+
+int DoMount(const std::string& store, const std::string& mnt, bool fg, bool debug,
+            const std::vector<std::string>& o) {
+  pmklc::MountOptions m;
+  m.store = store;
+  m.mountpoint = mnt;
+  m.foreground = fg || debug;
+  m.debug = debug;
+  m.options = SplitOpts(o);
+  pmklc::Status s = pmklc::RunMount(m);
+  if (!s.ok()) {
+    std::fprintf(stderr, "pmklc mount: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+// mount.fuse3 runs: pmklcfs STORE MOUNTPOINT [-o opts]
+int MountHelperMain(int argc, char** argv) {
+  std::vector<std::string> pos, opts;
+  bool fg = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "-o") && i + 1 < argc) opts.push_back(argv[++i]);
+    else if (!std::strncmp(argv[i], "-o", 2)) opts.push_back(argv[i] + 2);
+    else if (!std::strcmp(argv[i], "-f")) fg = true;
+    else if (argv[i][0] == '-' && argv[i][1]) {}  // -n, -s, -v from mount(8): ignored
+    else pos.push_back(argv[i]);
+  }
+  if (pos.size() != 2) {
+    std::fprintf(stderr, "usage: %s STORE MOUNTPOINT [-o opts]\n", argv[0]);
+    return 1;
+  }
+  return DoMount(pos[0], pos[1], fg, false, opts);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string self = argv[0];
+  auto slash = self.rfind('/');
+  if (slash != std::string::npos) self = self.substr(slash + 1);
+  if (self == "pmklcfs" || self == "mount.pmklcfs") return MountHelperMain(argc, argv);
+
+  CLI::App app{"pmklc — a transparent compressed filesystem for genome databases"};
+  app.set_version_flag("--version", std::string("pmklc ") + PMKLC_VERSION);
+  app.require_subcommand(1);
+  app.footer(R"(Examples:
+  pmklc mount ~/.local/share/pmklcfs/default ~/genomes      # mount (creates the store)
+  cp hg38.fa ~/genomes/ && md5sum ~/genomes/hg38.fa          # use it like any folder
+  fusermount3 -u ~/genomes                                  # unmount
+  pmklc stat ~/.local/share/pmklcfs/default                 # sizes and ratio per codec
+  pmklc fsck ~/.local/share/pmklcfs/default                 # verify every block
+fstab:
+  /srv/pmklc/store  /data/genomes  fuse.pmklcfs  defaults,allow_other,_netdev  0 0)");
+
+  std::string store, mnt;
+  bool fg = false, debug = false, json = false;
+  std::vector<std::string> opts;
+
+  auto* mount = app.add_subcommand("mount", "mount STORE on MOUNTPOINT (creates an empty store if missing)");
+  mount->add_option("STORE", store, "store directory (RocksDB)")->required();
+  mount->add_option("MOUNTPOINT", mnt, "an existing directory")->required();
+  mount->add_flag("-f,--foreground", fg, "stay in the foreground and log to stderr");
+  mount->add_flag("-d,--debug", debug, "foreground with FUSE request tracing");
+  mount->add_option("-o", opts,
+                    "comma-separated options: allow_other, log_level=LEVEL, cache_size=SIZE, "
+                    "dirty_limit=SIZE, dirty_file_limit=SIZE, zstd_level=N, codec=zstd|raw, "
+                    "block_size=SIZE (new stores), threads=N, noatime, and FUSE/mount options")
+      ->allow_extra_args(false);
+  mount->footer("Example: pmklc mount -o allow_other,log_level=debug /srv/store /data/genomes");
+
+  auto* stat = app.add_subcommand("stat", "files, logical and stored bytes, ratio and bytes per codec");
+  stat->add_option("STORE", store, "store directory")->required();
+  stat->add_flag("--json", json, "print one JSON object");
+  stat->footer("Example: pmklc stat ~/.local/share/pmklcfs/default");
+
+  auto* fsck = app.add_subcommand("fsck", "verify every block checksum and the inode/dirent links");
+  fsck->add_option("STORE", store, "store directory")->required();
+  fsck->footer("Exit status: 0 clean, 1 problems found, 2 store unreadable.\n"
+               "Example: pmklc fsck ~/.local/share/pmklcfs/default");
+
+  auto* dev = app.add_subcommand("devices", "list the GPUs the codec kernels can use");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (*mount) return DoMount(store, mnt, fg, debug, opts);
+    if (*stat) return pmklc::cli::RunStat(store, json);
+    if (*fsck) return pmklc::cli::RunFsck(store);
+    if (*dev) {
+      auto r = pmklc::kernels::ListGpus();
+      if (!r.ok()) {
+        std::printf("no GPU: %s; using the CPU kernels\n", r.status().message().c_str());
+        return 0;
+      }
+      for (auto& d : *r) std::printf("GPU %d: %s (sm_%d%d, %zu MiB)\n", d.index, d.name.c_str(),
+                                     d.major, d.minor, d.memory_bytes >> 20);
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pmklc: %s\n", e.what());
+    return 1;
+  }
+  return 1;
+}
