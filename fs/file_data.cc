@@ -31,7 +31,10 @@ FileData::FileData(Store* store, const FsOptions& o)
       dirty_file_limit_(o.dirty_file_bytes),
       dirty_total_limit_(o.dirty_total_bytes),
       enc_(o.encode),
-      cache_(o.cache_bytes) {}
+      cache_(o.cache_bytes),
+      pool_(2, 16) {}
+
+FileData::~FileData() = default;
 
 Status FileData::LoadImage(Node* n, uint64_t idx, std::string* out) {
   const uint64_t ino = n->attr.ino;
@@ -39,7 +42,10 @@ Status FileData::LoadImage(Node* n, uint64_t idx, std::string* out) {
   const uint64_t limit = n->attr.size > start ? std::min<uint64_t>(bs_, n->attr.size - start) : 0;
   out->clear();
   if (limit == 0) return Status::OK();
-  if (auto c = cache_.Get(ino, idx)) {
+  auto p = n->pending.find(idx);
+  if (p != n->pending.end()) {
+    out->assign(*p->second, 0, std::min<size_t>(p->second->size(), limit));
+  } else if (auto c = cache_.Get(ino, idx)) {
     out->assign(*c, 0, std::min<size_t>(c->size(), limit));
   } else {
     std::string value;
@@ -81,6 +87,11 @@ Result<size_t> FileData::ReadLocked(Node* n, uint64_t off, size_t size, char* bu
       size_t have = img.size() > in ? std::min(len, img.size() - in) : 0;
       if (have) std::memcpy(buf + done, img.data() + in, have);
       if (have < len) std::memset(buf + done + have, 0, len - have);
+    } else if (auto p = n->pending.find(idx); p != n->pending.end()) {
+      const std::string& img = *p->second;
+      size_t have = img.size() > in ? std::min(len, img.size() - in) : 0;
+      if (have) std::memcpy(buf + done, img.data() + in, have);
+      if (have < len) std::memset(buf + done + have, 0, len - have);
     } else if (auto c = cache_.Get(ino, idx)) {
       size_t have = c->size() > in ? std::min(len, c->size() - in) : 0;
       if (have) std::memcpy(buf + done, c->data() + in, have);
@@ -114,19 +125,26 @@ Result<size_t> FileData::ReadLocked(Node* n, uint64_t off, size_t size, char* bu
 void FileData::SetDirty(Node* n, uint64_t idx, std::string img) {
   auto it = n->dirty.find(idx);
   if (it != n->dirty.end()) {
-    n->dirty_bytes -= it->second.capacity();
-    total_dirty_ -= it->second.capacity();
+    n->dirty_bytes -= size_t{bs_};
+    total_dirty_ -= size_t{bs_};
     it->second = std::move(img);
-    n->dirty_bytes += it->second.capacity();
-    total_dirty_ += it->second.capacity();
+    n->dirty_bytes += size_t{bs_};
+    total_dirty_ += size_t{bs_};
   } else {
-    n->dirty_bytes += img.capacity();
-    total_dirty_ += img.capacity();
+    n->dirty_bytes += size_t{bs_};
+    total_dirty_ += size_t{bs_};
     n->dirty.emplace(idx, std::move(img));
   }
 }
 
-Result<size_t> FileData::WriteLocked(Node* n, uint64_t off, const char* data, size_t size) {
+Result<size_t> FileData::WriteLocked(const std::shared_ptr<Node>& np, uint64_t off, const char* data,
+                                     size_t size) {
+  Node* n = np.get();
+  if (!n->async_error.ok()) {
+    Status e = n->async_error;
+    n->async_error = Status::OK();
+    return e;
+  }
   if (size == 0) return size_t{0};
   if (off + size > format::kMaxFileSize || off + size < off) return Status::TooBig("file too large");
   const uint64_t ino = n->attr.ino;
@@ -146,9 +164,10 @@ Result<size_t> FileData::WriteLocked(Node* n, uint64_t off, const char* data, si
         PMKLC_RETURN_IF_ERROR(LoadImage(n, idx, &img));
         img.reserve(bs_);
       }
+      DropPendingAt(n, idx);  // this write supersedes a queued image
       cache_.Erase(ino, idx);
-      n->dirty_bytes += img.capacity();
-      total_dirty_ += img.capacity();
+      n->dirty_bytes += size_t{bs_};
+      total_dirty_ += size_t{bs_};
       it = n->dirty.emplace(idx, std::move(img)).first;
     }
     std::string& img = it->second;
@@ -159,9 +178,16 @@ Result<size_t> FileData::WriteLocked(Node* n, uint64_t off, const char* data, si
   }
   if (off + size > n->attr.size) n->attr.size = off + size;
   n->attr_dirty = true;
-  if (!complete.empty()) PMKLC_RETURN_IF_ERROR(StoreBlocks(n, complete, false));
-  if (n->dirty_bytes > dirty_file_limit_ || total_dirty_.load() > dirty_total_limit_)
-    PMKLC_RETURN_IF_ERROR(FlushLocked(n, false));
+  std::vector<uint64_t> sync_store;
+  for (uint64_t idx : complete)
+    if (!SubmitLocked(np, idx)) sync_store.push_back(idx);
+  if (!sync_store.empty()) PMKLC_RETURN_IF_ERROR(StoreBlocks(n, sync_store, false));
+  if (n->dirty_bytes > dirty_file_limit_ || total_dirty_.load() > dirty_total_limit_) {
+    // Store this file's partial blocks synchronously (pending ones are on their way).
+    std::vector<uint64_t> idxs;
+    for (auto& [idx, img] : n->dirty) idxs.push_back(idx);
+    if (!idxs.empty()) PMKLC_RETURN_IF_ERROR(StoreBlocks(n, idxs, false));
+  }
   return size;
 }
 
@@ -203,8 +229,8 @@ Status FileData::StoreBlocks(Node* n, const std::vector<uint64_t>& idxs, bool sy
   const uint64_t ino = n->attr.ino;
   for (uint64_t idx : idxs) {
     auto it = n->dirty.find(idx);
-    n->dirty_bytes -= it->second.capacity();
-    total_dirty_ -= it->second.capacity();
+    n->dirty_bytes -= size_t{bs_};
+    total_dirty_ -= size_t{bs_};
     std::string img = std::move(it->second);
     n->dirty.erase(it);
     if (img.size() == bs_) cache_.Put(ino, idx, std::make_shared<const std::string>(std::move(img)));
@@ -213,7 +239,80 @@ Status FileData::StoreBlocks(Node* n, const std::vector<uint64_t>& idxs, bool sy
   return Status::OK();
 }
 
-Status FileData::FlushLocked(Node* n, bool sync) {
+bool FileData::SubmitLocked(const std::shared_ptr<Node>& n, uint64_t idx) {
+  auto it = n->dirty.find(idx);
+  auto img = std::make_shared<const std::string>(std::move(it->second));
+  // Accounting moves with the bytes: still counted until the job finishes.
+  n->dirty.erase(it);
+  n->pending[idx] = img;
+  n->inflight++;
+  bool ok = pool_.TrySubmit([this, n, idx, img] { RunJob(n, idx, img); });
+  if (!ok) {
+    n->inflight--;
+    n->pending.erase(idx);
+    n->dirty.emplace(idx, *img);
+  }
+  return ok;
+}
+
+void FileData::RunJob(const std::shared_ptr<Node>& n, uint64_t idx, std::shared_ptr<const std::string> img) {
+  std::string value;
+  const bool hole = img->empty() || AllZero(*img);
+  Status s = hole ? Status::OK() : EncodeBlock(*img, enc_, &value);
+  std::unique_lock<std::shared_mutex> l(n->mu);
+  auto it = n->pending.find(idx);
+  if (it != n->pending.end() && it->second == img) {
+    if (s.ok()) {
+      Store::Batch b;
+      if (hole) b.DeleteBlock(n->attr.ino, idx);
+      else b.PutBlock(n->attr.ino, idx, value);
+      b.PutInode(n->attr);
+      s = store_->Write(b, false);
+    }
+    n->pending.erase(it);
+    if (s.ok()) {
+      n->attr_dirty = false;
+      if (img->size() == bs_) cache_.Put(n->attr.ino, idx, img);
+      n->dirty_bytes -= size_t{bs_};
+      total_dirty_ -= size_t{bs_};
+    } else {
+      spdlog::error("inode {} block {}: background store failed: {} (data kept in memory)",
+                    n->attr.ino, idx, s.ToString());
+      if (n->async_error.ok()) n->async_error = s;
+      if (!n->dirty.count(idx)) n->dirty.emplace(idx, *img);
+      else { n->dirty_bytes -= size_t{bs_}; total_dirty_ -= size_t{bs_}; }
+    }
+  } else {
+    // Superseded by a newer image, a truncate or a purge: whoever replaced it
+    // took over the accounting.
+  }
+  n->inflight--;
+  n->idle.notify_all();
+}
+
+void FileData::DropPendingAt(Node* n, uint64_t idx) {
+  auto it = n->pending.find(idx);
+  if (it == n->pending.end()) return;
+  n->dirty_bytes -= bs_;
+  total_dirty_ -= bs_;
+  n->pending.erase(it);
+}
+
+void FileData::DropPendingFrom(Node* n, uint64_t from_idx) {
+  for (auto it = n->pending.lower_bound(from_idx); it != n->pending.end();) {
+    n->dirty_bytes -= size_t{bs_};
+    total_dirty_ -= size_t{bs_};
+    it = n->pending.erase(it);
+  }
+}
+
+Status FileData::FlushLocked(Node* n, std::unique_lock<std::shared_mutex>& l, bool sync) {
+  n->idle.wait(l, [n] { return n->inflight == 0; });
+  if (!n->async_error.ok()) {
+    Status e = n->async_error;
+    n->async_error = Status::OK();
+    return e;
+  }
   if (n->dirty.empty()) {
     if (n->attr_dirty) {
       Store::Batch b;
@@ -238,10 +337,11 @@ Status FileData::TruncateLocked(Node* n, uint64_t new_size, Store::Batch* b) {
     uint64_t keep = (new_size + bs_ - 1) / bs_;  // blocks [0, keep) remain
     // Drop dirty blocks past the end.
     for (auto it = n->dirty.lower_bound(keep); it != n->dirty.end();) {
-      n->dirty_bytes -= it->second.capacity();
-      total_dirty_ -= it->second.capacity();
+      n->dirty_bytes -= size_t{bs_};
+      total_dirty_ -= size_t{bs_};
       it = n->dirty.erase(it);
     }
+    DropPendingFrom(n, keep);
     b->DeleteBlocksFrom(ino, keep);
     cache_.EraseFrom(ino, keep);
     if (new_size % bs_) {
@@ -255,14 +355,15 @@ Status FileData::TruncateLocked(Node* n, uint64_t new_size, Store::Batch* b) {
         PMKLC_RETURN_IF_ERROR(LoadImage(n, last, &img));
         if (img.size() > tail) img.resize(tail);
         cache_.Erase(ino, last);
+        DropPendingFrom(n, last);  // its job, if any, is superseded
         SetDirty(n, last, std::move(img));
       }
       // Store the shortened block in the same batch, so the truncation is atomic.
       std::vector<uint64_t> one{last};
       PMKLC_RETURN_IF_ERROR(EncodeInto(n, one, b));
       auto d = n->dirty.find(last);
-      n->dirty_bytes -= d->second.capacity();
-      total_dirty_ -= d->second.capacity();
+      n->dirty_bytes -= size_t{bs_};
+      total_dirty_ -= size_t{bs_};
       n->dirty.erase(d);
       cache_.Erase(ino, last);
     }
@@ -272,7 +373,8 @@ Status FileData::TruncateLocked(Node* n, uint64_t new_size, Store::Batch* b) {
 }
 
 void FileData::DropLocked(Node* n) {
-  for (auto& [idx, img] : n->dirty) total_dirty_ -= img.capacity();
+  DropPendingFrom(n, 0);
+  for (auto& [idx, img] : n->dirty) total_dirty_ -= size_t{bs_};
   n->dirty.clear();
   n->dirty_bytes = 0;
   cache_.EraseFrom(n->attr.ino, 0);

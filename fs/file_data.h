@@ -6,6 +6,11 @@
 // live in Node::dirty until stored. Stored blocks are never longer than the
 // file: truncation shortens the last block.
 //
+// A block that a write completes goes to the encoder pool (Node::pending) and
+// is stored in the background; FlushLocked waits for those jobs. A failure of
+// a background store keeps the data in memory and is returned by the next
+// write, flush or fsync of that file.
+//
 // All methods require the caller to hold node->mu (exclusively for anything
 // that mutates, shared for ReadLocked).
 // Errors: a block that fails its checksum yields Corruption (logged with the
@@ -17,6 +22,7 @@
 
 #include "engine/codec/codec.h"
 #include "fs/block_cache.h"
+#include "fs/encoder_pool.h"
 #include "fs/inode_table.h"
 #include "store/store.h"
 
@@ -27,16 +33,18 @@ struct FsOptions;
 class FileData {
  public:
   FileData(Store* store, const FsOptions& opts);
+  ~FileData();
 
   Result<size_t> ReadLocked(Node* n, uint64_t off, size_t size, char* buf);
   // Writes and stores every block the write completes. May store all dirty
   // blocks of n when the dirty limits are exceeded.
-  Result<size_t> WriteLocked(Node* n, uint64_t off, const char* data, size_t size);
+  Result<size_t> WriteLocked(const std::shared_ptr<Node>& n, uint64_t off, const char* data, size_t size);
   // Sets the size; adds the block changes and the inode record to b.
   // Call ApplyTruncate after b is written.
   Status TruncateLocked(Node* n, uint64_t new_size, Store::Batch* b);
-  // Stores all dirty blocks and the inode record (if changed); sync=true makes it durable.
-  Status FlushLocked(Node* n, bool sync);
+  // Waits for the node's encoder jobs (releasing l meanwhile), then stores
+  // all dirty blocks and the inode record; sync=true makes it durable.
+  Status FlushLocked(Node* n, std::unique_lock<std::shared_mutex>& l, bool sync);
   // Forgets cached and dirty blocks of an inode being deleted.
   void DropLocked(Node* n);
   size_t total_dirty() const { return total_dirty_.load(); }
@@ -48,6 +56,11 @@ class FileData {
   Status EncodeInto(Node* n, const std::vector<uint64_t>& idxs, Store::Batch* b);
   Status StoreBlocks(Node* n, const std::vector<uint64_t>& idxs, bool sync);
   void SetDirty(Node* n, uint64_t idx, std::string img);
+  // Hands complete dirty block idx to the pool; false if the pool is full.
+  bool SubmitLocked(const std::shared_ptr<Node>& n, uint64_t idx);
+  void RunJob(const std::shared_ptr<Node>& n, uint64_t idx, std::shared_ptr<const std::string> img);
+  void DropPendingFrom(Node* n, uint64_t from_idx);
+  void DropPendingAt(Node* n, uint64_t idx);
 
   Store* store_;
   uint32_t bs_;
@@ -55,6 +68,7 @@ class FileData {
   EncodeOptions enc_;
   BlockCache cache_;
   std::atomic<size_t> total_dirty_{0};
+  EncoderPool pool_;  // last: joined first on destruction
 };
 
 }  // namespace pmklc

@@ -79,7 +79,7 @@ struct Filesystem::Impl {
     {
       std::unique_lock<std::shared_mutex> l(n->mu);
       if (n->attr.nlink > 0) {
-        Status s = data.FlushLocked(n.get(), false);
+        Status s = data.FlushLocked(n.get(), l, false);
         if (!s.ok()) {
           spdlog::error("inode {}: storing dirty data failed: {} (kept in memory)", ino, s.ToString());
           return;  // keep the node so the data is not dropped
@@ -237,7 +237,7 @@ Status Filesystem::Shutdown() {
       if (!s.ok() && first.ok()) first = s;
       continue;
     }
-    Status s = impl_->data.FlushLocked(n.get(), false);
+    Status s = impl_->data.FlushLocked(n.get(), l, false);
     if (!s.ok()) {
       spdlog::error("inode {}: storing dirty data at unmount failed: {}", n->attr.ino, s.ToString());
       if (first.ok()) first = s;
@@ -532,7 +532,7 @@ Status Filesystem::Release(uint64_t ino) {
   Status s;
   {
     std::unique_lock<std::shared_mutex> l((*nr)->mu);
-    if ((*nr)->attr.nlink > 0) s = impl_->data.FlushLocked(nr->get(), false);
+    if ((*nr)->attr.nlink > 0) s = impl_->data.FlushLocked(nr->get(), l, false);
   }
   impl_->Release(impl_->table.DropOpen(ino));
   return s;
@@ -543,7 +543,7 @@ Status Filesystem::Flush(uint64_t ino, bool sync) {
   if (!nr.ok()) return nr.status();
   std::unique_lock<std::shared_mutex> l((*nr)->mu);
   if ((*nr)->attr.nlink == 0) return Status::OK();
-  return impl_->data.FlushLocked(nr->get(), sync);
+  return impl_->data.FlushLocked(nr->get(), l, sync);
 }
 
 Result<size_t> Filesystem::Read(uint64_t ino, uint64_t off, size_t size, char* buf) {
@@ -577,7 +577,7 @@ Result<size_t> Filesystem::Write(uint64_t ino, uint64_t off, const char* data, s
   std::unique_lock<std::shared_mutex> l(n->mu);
   if (!S_ISREG(n->attr.mode)) return Status::InvalidArgument("write to a non-regular file");
   if (append) off = n->attr.size;
-  auto r = impl_->data.WriteLocked(n.get(), off, data, size);
+  auto r = impl_->data.WriteLocked(n, off, data, size);
   if (r.ok()) {
     n->attr.mtime_ns = n->attr.ctime_ns = NowNs();
     n->attr_dirty = true;

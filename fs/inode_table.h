@@ -6,13 +6,15 @@
 // same WriteBatch; size/mtime changes from writes reach the Store when the
 // dirty blocks are stored (flush, fsync, release, or a full block).
 //
-// Thread safety: Node::mu guards attr, dirty and dirty_bytes. nlookup and
+// Thread safety: Node::mu guards attr, dirty, pending, inflight and
+// async_error. nlookup and
 // nopen are guarded by the table mutex. Lock order: Filesystem's namespace
 // mutex, then Node::mu (several nodes only under the namespace mutex), then
 // the table mutex.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -31,6 +33,13 @@ struct Node {
   bool attr_dirty = false;                 // attr differs from the stored record
   std::map<uint64_t, std::string> dirty;   // block index -> image (<= block size)
   size_t dirty_bytes = 0;
+  // Complete blocks handed to the encoder pool, not yet stored. A job stores
+  // its image only if it is still the one mapped here (newer writes, a
+  // truncate or a purge replace or drop the entry).
+  std::map<uint64_t, std::shared_ptr<const std::string>> pending;
+  size_t inflight = 0;              // encoder jobs not finished
+  std::condition_variable_any idle; // signalled when inflight drops
+  Status async_error;               // first background store failure; reported by the next flush/fsync/write
   // Guarded by the table mutex:
   uint64_t nlookup = 0;
   uint32_t nopen = 0;

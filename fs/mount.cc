@@ -125,6 +125,12 @@ Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
   so.root_uid = getuid();
   so.root_gid = getgid();
   auto st = Store::Open(m.store, so);
+  // A daemon that was just unmounted may still be storing its last blocks:
+  // wait up to 10 s for it to release the store.
+  for (int i = 0; i < 100 && !st.ok() && st.status().code() == Status::Code::kBusy; ++i) {
+    usleep(100 * 1000);
+    st = Store::Open(m.store, so);
+  }
   if (!st.ok()) {
     report(st.status().ToString());
     return st.status();
