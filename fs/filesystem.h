@@ -38,7 +38,7 @@ struct FsOptions {
   size_t cache_bytes = 128u << 20;        // decoded-block LRU cache. Default: 128 MiB
   size_t dirty_file_bytes = 32u << 20;    // dirty (unstored) data per file. Default: 32 MiB
   size_t dirty_total_bytes = 256u << 20;  // dirty data over all files. Default: 256 MiB
-  EncodeOptions encode;                   // codec for new blocks. Default: zstd level 3
+  EncodeOptions encode;                   // codec for new blocks. Default: zstd level 1
   bool noatime = false;                   // Default: false (relatime rules)
 };
 
