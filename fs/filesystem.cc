@@ -51,6 +51,7 @@ struct Filesystem::Impl {
   InodeTable table;
   FileData data;
   std::mutex ns_mu;  // serialises namespace changes
+  std::vector<uint64_t> reclaim_after_write;  // guarded by ns_mu
   std::atomic<uint64_t> next_ino;
 
   Result<std::shared_ptr<Node>> Dir(uint64_t ino) {
@@ -58,6 +59,16 @@ struct Filesystem::Impl {
     if (!r.ok()) return r.status();
     if (!IsDir((*r)->attr.mode)) return Status::NotDir();
     return r;
+  }
+
+  // Writes a namespace batch, then schedules space reclaim for big files it
+  // deleted (DropLink). Requires ns_mu.
+  Status WriteAndReclaim(Store::Batch& b) {
+    Status s = store->Write(b, false);
+    if (s.ok())
+      for (uint64_t ino : reclaim_after_write) store->ScheduleReclaim(ino);
+    reclaim_after_write.clear();
+    return s;
   }
 
   // Deletes an inode with nlink 0 from the store (blocks, xattrs, record).
@@ -69,7 +80,9 @@ struct Filesystem::Impl {
     b.DeleteAllXattrs(n->attr.ino);
     b.DeleteInode(n->attr.ino);
     b.DeleteOrphan(n->attr.ino);
-    return store->Write(b, false);
+    Status s = store->Write(b, false);
+    if (s.ok() && S_ISREG(n->attr.mode) && n->attr.size >= (uint64_t{8} << 20)) store->ScheduleReclaim(n->attr.ino);
+    return s;
   }
 
   // Called when a node lost its last kernel reference.
@@ -116,6 +129,7 @@ struct Filesystem::Impl {
   Status CreateNode(const Caller& c, uint64_t parent, const std::string& name, uint32_t mode,
                     uint64_t rdev, const std::string& symlink, InodeAttr* out) {
     PMKLC_RETURN_IF_ERROR(CheckName(name));
+    PMKLC_RETURN_IF_ERROR(store->CheckSpace());
     std::lock_guard<std::mutex> g(ns_mu);
     auto pr = Dir(parent);
     if (!pr.ok()) return pr.status();
@@ -160,6 +174,7 @@ struct Filesystem::Impl {
         b->DeleteBlocksFrom(a->ino, 0);
         b->DeleteAllXattrs(a->ino);
         b->DeleteInode(a->ino);
+        if (S_ISREG(a->mode) && a->size >= (uint64_t{8} << 20)) reclaim_after_write.push_back(a->ino);
       }
     } else {
       b->PutInode(*a);
@@ -195,7 +210,7 @@ struct Filesystem::Impl {
     b.DeleteDirent(parent, name);
     b.PutInode(np);
     DropLink(&nc, now, &b);
-    PMKLC_RETURN_IF_ERROR(store->Write(b, false));
+    PMKLC_RETURN_IF_ERROR(WriteAndReclaim(b));
     p->attr = np;
     ch->attr = nc;
     if (nc.nlink == 0) {
@@ -354,6 +369,7 @@ Status Filesystem::Symlink(const Caller& c, uint64_t parent, const std::string& 
 
 Status Filesystem::Link(uint64_t ino, uint64_t newparent, const std::string& newname, InodeAttr* out) {
   PMKLC_RETURN_IF_ERROR(CheckName(newname));
+  PMKLC_RETURN_IF_ERROR(impl_->store->CheckSpace());
   std::lock_guard<std::mutex> g(impl_->ns_mu);
   auto pr = impl_->Dir(newparent);
   if (!pr.ok()) return pr.status();
@@ -501,7 +517,7 @@ Status Filesystem::Rename(uint64_t parent, const std::string& name, uint64_t new
     if (dst && n == dst.get() && a.nlink == 0) continue;  // DropLink wrote it
     b.PutInode(a);
   }
-  PMKLC_RETURN_IF_ERROR(I.store->Write(b, false));
+  PMKLC_RETURN_IF_ERROR(I.WriteAndReclaim(b));
   for (auto& [n, a] : nv) {
     n->attr = a;
     if (n == src.get()) n->attr_dirty = false;
@@ -574,6 +590,7 @@ Result<size_t> Filesystem::Write(uint64_t ino, uint64_t off, const char* data, s
   auto nr = impl_->table.Get(ino);
   if (!nr.ok()) return nr.status();
   auto n = *nr;
+  PMKLC_RETURN_IF_ERROR(impl_->store->CheckSpace());
   std::unique_lock<std::shared_mutex> l(n->mu);
   if (!S_ISREG(n->attr.mode)) return Status::InvalidArgument("write to a non-regular file");
   if (append) off = n->attr.size;
@@ -629,6 +646,10 @@ Status Filesystem::StatFs(struct statvfs* out) {
   if (statvfs(impl_->store->path().c_str(), out) != 0)
     return Status::IOError("statvfs of the store failed");
   out->f_namemax = format::kMaxNameLen;
+  // Report what files can use: the reserve kept for RocksDB is not available.
+  uint64_t usable = impl_->store->UsableFreeBytes() / (out->f_frsize ? out->f_frsize : 1);
+  out->f_bavail = std::min<uint64_t>(out->f_bavail, usable);
+  out->f_bfree = std::min<uint64_t>(out->f_bfree, usable);
   return Status::OK();
 }
 
@@ -647,6 +668,7 @@ Status CheckXattrName(const std::string& name) {
 Status Filesystem::SetXattr(uint64_t ino, const std::string& name, const std::string& value, int flags) {
   PMKLC_RETURN_IF_ERROR(CheckXattrName(name));
   if (value.size() > format::kMaxXattrValue) return Status::TooBig("xattr value too large");
+  PMKLC_RETURN_IF_ERROR(impl_->store->CheckSpace());
   auto nr = impl_->table.Get(ino);
   if (!nr.ok()) return nr.status();
   auto n = *nr;

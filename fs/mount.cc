@@ -66,6 +66,8 @@ Result<Parsed> ParseOptions(const MountOptions& m) {
       auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.fs.dirty_total_bytes = *r;
     } else if (k == "dirty_file_limit") {
       auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.fs.dirty_file_bytes = *r;
+    } else if (k == "min_free") {
+      auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.store.min_free_bytes = *r;
     } else if (k == "block_size") {
       auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.store.block_size = static_cast<uint32_t>(*r);
     } else if (k == "zstd_level") {
@@ -116,6 +118,14 @@ Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
     }
   };
   std::error_code ec;
+  struct stat mst;
+  if (stat(m.mountpoint.c_str(), &mst) != 0 && errno == ENOTCONN) {
+    Status s = Status::InvalidArgument("mountpoint " + m.mountpoint +
+                                       " is a dead FUSE mount (its daemon died); run: fusermount3 -u " +
+                                       m.mountpoint);
+    report(s.ToString());
+    return s;
+  }
   if (!std::filesystem::is_directory(m.mountpoint, ec)) {
     Status s = Status::InvalidArgument("mountpoint " + m.mountpoint + " is not a directory");
     report(s.ToString());

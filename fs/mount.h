@@ -15,7 +15,7 @@ struct MountOptions {
   bool debug = false;                    // -d: FUSE request tracing. Default: false
   // Comma-separated -o options, split. Ours: allow_other, default_permissions,
   // log_level=, cache_size=, dirty_limit=, dirty_file_limit=, zstd_level=,
-  // block_size= (new stores only), noatime, threads=. Others go to FUSE.
+  // block_size= (new stores only), min_free=, noatime, threads=. Others go to FUSE.
   std::vector<std::string> options;
 };
 

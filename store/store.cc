@@ -8,8 +8,13 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/utilities/options_util.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <filesystem>
 
 #include "engine/codec/endian.h"
@@ -65,7 +70,46 @@ struct Store::Rep {
   std::vector<rocksdb::ColumnFamilyHandle*> cf;
   uint32_t block_size = 0;
   uint32_t version = 0;
+  uint64_t min_free = 0;
+  // Reclaim worker.
+  std::mutex rmu;
+  std::condition_variable rcv;
+  std::set<uint64_t> rqueue;
+  bool rbusy = false, rstop = false;
+  std::thread rthread;
+
+  void ReclaimLoop() {
+    std::unique_lock<std::mutex> l(rmu);
+    for (;;) {
+      rcv.wait(l, [&] { return rstop || !rqueue.empty(); });
+      if (rqueue.empty()) return;
+      uint64_t ino = *rqueue.begin();
+      rqueue.erase(rqueue.begin());
+      rbusy = true;
+      l.unlock();
+      // Flush every CF first so the WAL files holding the deleted data go too.
+      (void)db->Flush(rocksdb::FlushOptions(), cf);
+      std::string b = BlockKey(ino, 0), e = BlockKey(ino + 1, 0);
+      rocksdb::Slice bs(b), es(e);
+      rocksdb::CompactRangeOptions o;
+      o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+      (void)db->CompactRange(o, cf[3], &bs, &es);
+      l.lock();
+      rbusy = false;
+      rcv.notify_all();
+    }
+  }
+
   ~Rep() {
+    if (rthread.joinable()) {
+      {
+        std::lock_guard<std::mutex> g(rmu);
+        rstop = true;
+        rqueue.clear();
+      }
+      rcv.notify_all();
+      rthread.join();
+    }
     if (db) {
       for (auto* h : cf) db->DestroyColumnFamilyHandle(h);
       (void)db->Close();
@@ -147,13 +191,16 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
 
   auto rep = std::make_unique<Rep>();
   rep->path = path;
+  rep->min_free = o.min_free_bytes;
   rocksdb::DBOptions dbo;
   dbo.create_if_missing = !exists;
   dbo.create_missing_column_families = !exists;
   dbo.max_background_jobs = 2;
   dbo.info_log_level = rocksdb::WARN_LEVEL;
   dbo.keep_log_file_num = 2;
-  dbo.max_total_wal_size = 256u << 20;
+  // WAL files are freed only once every column family has flushed past them;
+  // this bound forces the small metadata CFs to flush too. Default 64 MiB.
+  dbo.max_total_wal_size = 64u << 20;
   dbo.paranoid_checks = true;
 
   auto cache = rocksdb::NewLRUCache(o.rocksdb_cache_bytes);
@@ -164,9 +211,19 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
     t.block_cache = cache;
     if (i == kBlocks || i == kModels) {
       cfo.compression = rocksdb::kNoCompression;  // payloads are already coded
-      t.block_size = 64 << 10;
-      cfo.write_buffer_size = 64u << 20;
-      cfo.target_file_size_base = 64u << 20;
+      t.block_size = 16 << 10;
+      cfo.write_buffer_size = 32u << 20;
+      // Block values (KiBs each) live in blob files: compaction then rewrites
+      // only keys and blob references, so it needs little free space and
+      // little I/O. Garbage from overwritten/deleted blocks is collected when
+      // compaction reaches the older blob files.
+      cfo.enable_blob_files = true;
+      cfo.min_blob_size = 256;
+      cfo.blob_file_size = 64u << 20;
+      cfo.blob_compression_type = rocksdb::kNoCompression;
+      cfo.enable_blob_garbage_collection = true;
+      cfo.blob_garbage_collection_age_cutoff = 0.5;
+      cfo.blob_garbage_collection_force_threshold = 0.5;
     } else {
       t.filter_policy.reset();  // point lookups use the block index
     }
@@ -258,10 +315,47 @@ Status Store::Write(Batch& b, bool sync) {
   }
   rocksdb::WriteOptions wo;
   wo.sync = sync;
+  // A failed write (e.g. a full disk despite the min_free reserve) leaves
+  // RocksDB in a read-only error state until the store is reopened; every
+  // later write then fails cleanly and nothing already stored is affected.
   return FromRocks(rep_->db->Write(wo, &wb));
 }
 
-Status Store::SyncWAL() { return FromRocks(rep_->db->SyncWAL()); }
+void Store::ScheduleReclaim(uint64_t ino) {
+  if (rep_->rstop) return;
+  {
+    std::lock_guard<std::mutex> g(rep_->rmu);
+    if (!rep_->rthread.joinable()) rep_->rthread = std::thread([r = rep_.get()] { r->ReclaimLoop(); });
+    rep_->rqueue.insert(ino);
+  }
+  rep_->rcv.notify_all();
+}
+
+void Store::WaitForReclaim() {
+  std::unique_lock<std::mutex> l(rep_->rmu);
+  rep_->rcv.wait(l, [&] { return rep_->rqueue.empty() && !rep_->rbusy; });
+}
+
+uint64_t Store::UsableFreeBytes() {
+  struct statvfs v;
+  if (statvfs(rep_->path.c_str(), &v) != 0) return 0;
+  uint64_t free = static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
+  return free > rep_->min_free ? free - rep_->min_free : 0;
+}
+
+Status Store::CheckSpace() {
+  struct statvfs v;
+  if (statvfs(rep_->path.c_str(), &v) != 0) return Status::OK();
+  uint64_t free = static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
+  if (free < rep_->min_free)
+    return Status::NoSpace("store disk has " + std::to_string(free >> 20) + " MiB free, below the " +
+                           std::to_string(rep_->min_free >> 20) + " MiB reserve (min_free=)");
+  return Status::OK();
+}
+
+Status Store::SyncWAL() {
+  return FromRocks(rep_->db->SyncWAL());
+}
 
 Result<InodeAttr> Store::GetInode(uint64_t ino) {
   rocksdb::PinnableSlice v;

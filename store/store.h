@@ -48,6 +48,10 @@ struct StoreOptions {
   uint32_t block_size = 0;           // for a new store; 0 = format::kDefaultBlockSize. Default: 0
   size_t rocksdb_cache_bytes = 32u << 20;  // RocksDB block cache. Default: 32 MiB
   uint32_t root_uid = 0, root_gid = 0;     // owner of a new store's root. Default: 0/0
+  // Writes that add data fail with NoSpace while the store's disk has less
+  // free space than this, so RocksDB itself never runs out of space (it cannot
+  // recover cleanly from a full disk in its WAL). Default: 256 MiB
+  uint64_t min_free_bytes = 256ull << 20;
 };
 
 class Store {
@@ -92,6 +96,17 @@ class Store {
   Status Write(Batch& b, bool sync);
   // Makes every previous write durable.
   Status SyncWAL();
+  // NoSpace when the disk's free space is below StoreOptions::min_free_bytes.
+  // Call before any operation that adds data; deletions need no check.
+  Status CheckSpace();
+  // Free bytes usable by files: disk free space minus the reserve (>= 0).
+  uint64_t UsableFreeBytes();
+  // Asks a background thread to compact the block keys of ino, so the disk
+  // space of deleted blocks is returned soon rather than at some later
+  // compaction. Non-blocking; coalesces requests.
+  void ScheduleReclaim(uint64_t ino);
+  // Waits until scheduled reclaims are done (tests, shutdown).
+  void WaitForReclaim();
 
   Result<InodeAttr> GetInode(uint64_t ino);
   // NotFound if absent.
