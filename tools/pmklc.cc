@@ -1,7 +1,8 @@
 // pmklc — the one command-line tool of pmklcfs.
 //
-// Invoked as `pmklcfs` or `mount.pmklcfs` (the names mount.fuse3 runs for an
-// fstab line of type fuse.pmklcfs) it behaves as `pmklc mount`.
+// Invoked as `mount.fuse.pmklcfs` (what mount(8) runs for an fstab line of
+// type fuse.pmklcfs), `pmklcfs` (what mount.fuse3 runs) or `mount.pmklcfs`,
+// it behaves as `pmklc mount STORE MOUNTPOINT -o OPTIONS`.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -73,7 +74,8 @@ int main(int argc, char** argv) {
   std::string self = argv[0];
   auto slash = self.rfind('/');
   if (slash != std::string::npos) self = self.substr(slash + 1);
-  if (self == "pmklcfs" || self == "mount.pmklcfs") return MountHelperMain(argc, argv);
+  if (self == "pmklcfs" || self == "mount.pmklcfs" || self == "mount.fuse.pmklcfs")
+    return MountHelperMain(argc, argv);
 
   CLI::App app{"pmklc — a transparent compressed filesystem for genome databases"};
   app.set_version_flag("--version", std::string("pmklc ") + PMKLC_VERSION);
