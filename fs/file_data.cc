@@ -156,10 +156,12 @@ Result<size_t> FileData::WriteLocked(const std::shared_ptr<Node>& np, uint64_t o
     size_t in = static_cast<size_t>(pos % bs_);
     size_t len = std::min<size_t>(bs_ - in, size - done);
     auto it = n->dirty.find(idx);
+    bool fresh = false;
     if (it == n->dirty.end()) {
       std::string img;
       if (in == 0 && len == bs_) {
-        img.reserve(bs_);
+        img.assign(data + done, len);  // whole block: one copy, no zero-fill
+        fresh = true;
       } else {
         PMKLC_RETURN_IF_ERROR(LoadImage(n, idx, &img));
         img.reserve(bs_);
@@ -171,8 +173,10 @@ Result<size_t> FileData::WriteLocked(const std::shared_ptr<Node>& np, uint64_t o
       it = n->dirty.emplace(idx, std::move(img)).first;
     }
     std::string& img = it->second;
-    if (img.size() < in + len) img.resize(in + len, '\0');
-    std::memcpy(img.data() + in, data + done, len);
+    if (!fresh) {
+      if (img.size() < in + len) img.resize(in + len, '\0');
+      std::memcpy(img.data() + in, data + done, len);
+    }
     if (in + len == bs_) complete.push_back(idx);
     done += len;
   }
