@@ -106,6 +106,9 @@ void op_init(void* userdata, struct fuse_conn_info* conn) {
   conn->time_gran = 1;
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+  // O_TRUNC then arrives as SETATTR(size=0), which updates size, mtime and
+  // ctime and clears setuid/setgid like any truncate.
+  conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
   if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
   if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
