@@ -19,10 +19,10 @@ namespace pmklc {
 
 namespace {
 
-int64_t NowNs() {
+Time Now() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+  return Time{static_cast<int64_t>(ts.tv_sec), static_cast<uint32_t>(ts.tv_nsec)};
 }
 
 Status CheckName(const std::string& name) {
@@ -121,7 +121,7 @@ struct Filesystem::Impl {
     if (!S_ISDIR(mode) && (mode & S_ISGID) && c.uid != 0 && !c.InGroup(a.gid)) mode &= ~S_ISGID;
     a.mode = mode;
     a.nlink = S_ISDIR(mode) ? 2 : 1;
-    a.atime_ns = a.mtime_ns = a.ctime_ns = NowNs();
+    a.atime = a.mtime = a.ctime = Now();
     if (S_ISDIR(mode)) a.parent = parent.ino;
     return a;
   }
@@ -147,7 +147,7 @@ struct Filesystem::Impl {
       a.size = symlink.size();
     }
     InodeAttr np = p->attr;
-    np.mtime_ns = np.ctime_ns = a.ctime_ns;
+    np.mtime = np.ctime = a.ctime;
     if (S_ISDIR(mode)) np.nlink++;
     Store::Batch b;
     b.PutInode(a);
@@ -162,10 +162,10 @@ struct Filesystem::Impl {
   }
 
   // Drops one link of child (already locked by caller); adds to batch.
-  void DropLink(InodeAttr* a, int64_t now, Store::Batch* b) {
+  void DropLink(InodeAttr* a, Time now, Store::Batch* b) {
     if (IsDir(a->mode)) a->nlink = 0;
     else if (a->nlink) a->nlink--;
-    a->ctime_ns = now;
+    a->ctime = now;
     if (a->nlink == 0) {
       if (table.IsReferenced(a->ino)) {
         b->PutInode(*a);
@@ -202,9 +202,9 @@ struct Filesystem::Impl {
     } else if (IsDir(ch->attr.mode)) {
       return Status::IsDir();
     }
-    int64_t now = NowNs();
+    Time now = Now();
     InodeAttr np = p->attr, nc = ch->attr;
-    np.mtime_ns = np.ctime_ns = now;
+    np.mtime = np.ctime = now;
     if (dir) np.nlink--;
     Store::Batch b;
     b.DeleteDirent(parent, name);
@@ -318,14 +318,14 @@ Status Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrRequest& 
   auto n = *nr;
   std::unique_lock<std::shared_mutex> l(n->mu);
   InodeAttr a = n->attr;
-  int64_t now = NowNs();
+  Time now = Now();
   Store::Batch b;
   if (r.valid & SetAttrRequest::kSize) {
     if (IsDir(a.mode)) return Status::IsDir();
     if (!S_ISREG(a.mode)) return Status::InvalidArgument("truncate of a special file");
     PMKLC_RETURN_IF_ERROR(impl_->data.TruncateLocked(n.get(), r.size, &b));
     a.size = r.size;
-    a.mtime_ns = now;
+    a.mtime = now;
   }
   if (r.valid & SetAttrRequest::kMode) {
     uint32_t m = r.mode & 07777;
@@ -334,11 +334,11 @@ Status Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrRequest& 
   }
   if (r.valid & SetAttrRequest::kUid) a.uid = r.uid;
   if (r.valid & SetAttrRequest::kGid) a.gid = r.gid;
-  if (r.valid & SetAttrRequest::kAtimeNow) a.atime_ns = now;
-  else if (r.valid & SetAttrRequest::kAtime) a.atime_ns = r.atime_ns;
-  if (r.valid & SetAttrRequest::kMtimeNow) a.mtime_ns = now;
-  else if (r.valid & SetAttrRequest::kMtime) a.mtime_ns = r.mtime_ns;
-  a.ctime_ns = (r.valid & SetAttrRequest::kCtime) ? r.ctime_ns : now;
+  if (r.valid & SetAttrRequest::kAtimeNow) a.atime = now;
+  else if (r.valid & SetAttrRequest::kAtime) a.atime = r.atime;
+  if (r.valid & SetAttrRequest::kMtimeNow) a.mtime = now;
+  else if (r.valid & SetAttrRequest::kMtime) a.mtime = r.mtime;
+  a.ctime = (r.valid & SetAttrRequest::kCtime) ? r.ctime : now;
   b.PutInode(a);
   PMKLC_RETURN_IF_ERROR(impl_->store->Write(b, false));
   n->attr = a;
@@ -385,11 +385,11 @@ Status Filesystem::Link(uint64_t ino, uint64_t newparent, const std::string& new
   if (p->attr.nlink == 0) return Status::NotFound("directory was removed");
   if (n->attr.nlink == 0) return Status::NotFound("file was removed");
   if (n->attr.nlink >= format::kMaxLinks) return Status::TooManyLinks();
-  int64_t now = NowNs();
+  Time now = Now();
   InodeAttr na = n->attr, np = p->attr;
   na.nlink++;
-  na.ctime_ns = now;
-  np.mtime_ns = np.ctime_ns = now;
+  na.ctime = now;
+  np.mtime = np.ctime = now;
   Store::Batch b;
   b.PutInode(na);
   b.PutInode(np);
@@ -462,14 +462,14 @@ Status Filesystem::Rename(uint64_t parent, const std::string& name, uint64_t new
       if (cur == 0) break;
     }
   }
-  int64_t now = NowNs();
+  Time now = Now();
   // Work on copies, commit after the batch is written.
   std::map<Node*, InodeAttr> nv;
   for (Node* n : nodes) nv[n] = n->attr;
   InodeAttr& SP = nv[sp.get()];
-  SP.mtime_ns = SP.ctime_ns = now;
+  SP.mtime = SP.ctime = now;
   InodeAttr& DP = nv[dp.get()];
-  DP.mtime_ns = DP.ctime_ns = now;
+  DP.mtime = DP.ctime = now;
   Store::Batch b;
 
   if (flags & kRenameExchange) {
@@ -484,8 +484,8 @@ Status Filesystem::Rename(uint64_t parent, const std::string& name, uint64_t new
       if (sdir) { S.parent = newparent; nv[sp.get()].nlink--; nv[dp.get()].nlink++; }
       if (ddir) { D.parent = parent; nv[dp.get()].nlink--; nv[sp.get()].nlink++; }
     }
-    S.ctime_ns = now;
-    D.ctime_ns = now;
+    S.ctime = now;
+    D.ctime = now;
   } else {
     if (dst) {
       const bool ddir = IsDir(dst->attr.mode);
@@ -500,7 +500,7 @@ Status Filesystem::Rename(uint64_t parent, const std::string& name, uint64_t new
     if (sdir && !dst && parent != newparent && dp->attr.nlink >= format::kMaxLinks)
       return Status::TooManyLinks();
     InodeAttr& S = nv[src.get()];
-    S.ctime_ns = now;
+    S.ctime = now;
     b.DeleteDirent(parent, name);
     b.PutDirent(newparent, newname, src->attr.ino, src->attr.mode & S_IFMT);
     if (sdir) {
@@ -575,28 +575,26 @@ Result<size_t> Filesystem::Read(uint64_t ino, uint64_t off, size_t size, char* b
   if (r.ok() && !impl_->opts.noatime) {
     // relatime: update atime if it is not newer than mtime/ctime or is a day old.
     std::unique_lock<std::shared_mutex> l(n->mu);
-    int64_t now = NowNs();
+    Time now = Now();
     auto& a = n->attr;
-    if (a.atime_ns <= a.mtime_ns || a.atime_ns <= a.ctime_ns ||
-        now - a.atime_ns > int64_t{86400} * 1000000000) {
-      a.atime_ns = now;
+    if (a.atime <= a.mtime || a.atime <= a.ctime || now.sec - a.atime.sec > 86400) {
+      a.atime = now;
       n->attr_dirty = true;
     }
   }
   return r;
 }
 
-Result<size_t> Filesystem::Write(uint64_t ino, uint64_t off, const char* data, size_t size, bool append) {
+Result<size_t> Filesystem::Write(uint64_t ino, uint64_t off, const char* data, size_t size) {
   auto nr = impl_->table.Get(ino);
   if (!nr.ok()) return nr.status();
   auto n = *nr;
   PMKLC_RETURN_IF_ERROR(impl_->store->CheckSpace());
   std::unique_lock<std::shared_mutex> l(n->mu);
   if (!S_ISREG(n->attr.mode)) return Status::InvalidArgument("write to a non-regular file");
-  if (append) off = n->attr.size;
   auto r = impl_->data.WriteLocked(n, off, data, size);
   if (r.ok()) {
-    n->attr.mtime_ns = n->attr.ctime_ns = NowNs();
+    n->attr.mtime = n->attr.ctime = Now();
     n->attr_dirty = true;
   }
   return r;
@@ -613,7 +611,7 @@ Status Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len)
   if (off + len > n->attr.size) {
     InodeAttr a = n->attr;
     a.size = off + len;
-    a.ctime_ns = NowNs();
+    a.ctime = Now();
     Store::Batch b;
     b.PutInode(a);
     PMKLC_RETURN_IF_ERROR(impl_->store->Write(b, false));
@@ -679,7 +677,7 @@ Status Filesystem::SetXattr(uint64_t ino, const std::string& name, const std::st
   if (g.code() == Status::Code::kNoData && (flags & XATTR_REPLACE)) return Status::NoData();
   if (!g.ok() && g.code() != Status::Code::kNoData) return g;
   InodeAttr a = n->attr;
-  a.ctime_ns = NowNs();
+  a.ctime = Now();
   Store::Batch b;
   b.PutXattr(ino, name, value);
   b.PutInode(a);
@@ -711,7 +709,7 @@ Status Filesystem::RemoveXattr(uint64_t ino, const std::string& name) {
   std::string old;
   PMKLC_RETURN_IF_ERROR(impl_->store->GetXattr(ino, name, &old));
   InodeAttr a = n->attr;
-  a.ctime_ns = NowNs();
+  a.ctime = Now();
   Store::Batch b;
   b.DeleteXattr(ino, name);
   b.PutInode(a);

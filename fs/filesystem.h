@@ -51,7 +51,7 @@ struct SetAttrRequest {
   uint32_t valid = 0;
   uint32_t mode = 0, uid = 0, gid = 0;
   uint64_t size = 0;
-  int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
+  Time atime, mtime, ctime;
 };
 
 // Rename flags (values of the Linux renameat2 flags).
@@ -104,8 +104,9 @@ class Filesystem {
   Status Flush(uint64_t ino, bool sync);
   // Reads up to size bytes at off into buf; returns bytes read (0 at EOF).
   Result<size_t> Read(uint64_t ino, uint64_t off, size_t size, char* buf);
-  // Writes; append=true writes at the current end of file. Returns bytes written.
-  Result<size_t> Write(uint64_t ino, uint64_t off, const char* data, size_t size, bool append);
+  // Writes at off (O_APPEND offsets are already resolved by the kernel).
+  // Returns bytes written.
+  Result<size_t> Write(uint64_t ino, uint64_t off, const char* data, size_t size);
   Status Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len);
 
   // ---- Directories ----

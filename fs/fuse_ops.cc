@@ -47,12 +47,12 @@ void ToStat(const InodeAttr& a, uint32_t bs, struct stat* st) {
   st->st_rdev = a.rdev;
   st->st_blksize = bs;
   st->st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
-  st->st_atim.tv_sec = a.atime_ns / 1000000000;
-  st->st_atim.tv_nsec = a.atime_ns % 1000000000;
-  st->st_mtim.tv_sec = a.mtime_ns / 1000000000;
-  st->st_mtim.tv_nsec = a.mtime_ns % 1000000000;
-  st->st_ctim.tv_sec = a.ctime_ns / 1000000000;
-  st->st_ctim.tv_nsec = a.ctime_ns % 1000000000;
+  st->st_atim.tv_sec = a.atime.sec;
+  st->st_atim.tv_nsec = a.atime.nsec;
+  st->st_mtim.tv_sec = a.mtime.sec;
+  st->st_mtim.tv_nsec = a.mtime.nsec;
+  st->st_ctim.tv_sec = a.ctime.sec;
+  st->st_ctim.tv_nsec = a.ctime.nsec;
 }
 
 void ReplyErr(fuse_req_t req, const Status& s) {
@@ -78,7 +78,9 @@ void ReplyAttr(fuse_req_t req, const InodeAttr& a) {
   fuse_reply_attr(req, &st, Ctx(req)->attr_timeout);
 }
 
-int64_t ToNs(const timespec& t) { return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec; }
+Time ToTime(const timespec& t) {
+  return Time{static_cast<int64_t>(t.tv_sec), static_cast<uint32_t>(t.tv_nsec)};
+}
 
 // Runs a handler body; any exception becomes EIO.
 template <typename F>
@@ -173,10 +175,10 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
     if (to_set & FUSE_SET_ATTR_GID) { r.valid |= SetAttrRequest::kGid; r.gid = attr->st_gid; }
     if (to_set & FUSE_SET_ATTR_SIZE) { r.valid |= SetAttrRequest::kSize; r.size = attr->st_size; }
     if (to_set & FUSE_SET_ATTR_ATIME_NOW) r.valid |= SetAttrRequest::kAtimeNow;
-    else if (to_set & FUSE_SET_ATTR_ATIME) { r.valid |= SetAttrRequest::kAtime; r.atime_ns = ToNs(attr->st_atim); }
+    else if (to_set & FUSE_SET_ATTR_ATIME) { r.valid |= SetAttrRequest::kAtime; r.atime = ToTime(attr->st_atim); }
     if (to_set & FUSE_SET_ATTR_MTIME_NOW) r.valid |= SetAttrRequest::kMtimeNow;
-    else if (to_set & FUSE_SET_ATTR_MTIME) { r.valid |= SetAttrRequest::kMtime; r.mtime_ns = ToNs(attr->st_mtim); }
-    if (to_set & FUSE_SET_ATTR_CTIME) { r.valid |= SetAttrRequest::kCtime; r.ctime_ns = ToNs(attr->st_ctim); }
+    else if (to_set & FUSE_SET_ATTR_MTIME) { r.valid |= SetAttrRequest::kMtime; r.mtime = ToTime(attr->st_mtim); }
+    if (to_set & FUSE_SET_ATTR_CTIME) { r.valid |= SetAttrRequest::kCtime; r.ctime = ToTime(attr->st_ctim); }
     if ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size < 0) return (void)fuse_reply_err(req, EINVAL);
     InodeAttr a;
     Status s = FS(req)->SetAttr(GetCaller(req, (to_set & FUSE_SET_ATTR_MODE) != 0), ino, r, &a);
@@ -290,10 +292,12 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 }
 
 void op_write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size, off_t off,
-              struct fuse_file_info* fi) {
+              struct fuse_file_info*) {
   Guard(req, "write", [&] {
-    bool append = (static_cast<int>(fi->fh) & O_APPEND) != 0;
-    auto r = FS(req)->Write(ino, static_cast<uint64_t>(off), data, size, append);
+    // O_APPEND: the kernel already placed the write at the end of the file;
+    // page writeback of a shared mapping may also come through an O_APPEND
+    // handle, so the offset is always used as given.
+    auto r = FS(req)->Write(ino, static_cast<uint64_t>(off), data, size);
     if (!r.ok()) return ReplyErr(req, r.status());
     fuse_reply_write(req, *r);
   });

@@ -6,9 +6,9 @@
 namespace pmklc {
 
 // v1: u8 version | u32 mode | u32 uid | u32 gid | u32 nlink | u64 size |
-//     u64 rdev | i64 atime_ns | i64 mtime_ns | i64 ctime_ns | u64 parent |
+//     u64 rdev | (i64 sec, u32 nsec) x {atime, mtime, ctime} | u64 parent |
 //     symlink bytes
-static constexpr size_t kFixed = 1 + 4 * 4 + 8 * 6;
+static constexpr size_t kFixed = 1 + 4 * 4 + 8 * 2 + 12 * 3 + 8;  // 77
 
 std::string EncodeInode(const InodeAttr& a) {
   std::string v(kFixed + a.symlink.size(), '\0');
@@ -20,10 +20,12 @@ std::string EncodeInode(const InodeAttr& a) {
   StoreLE32(p + 13, a.nlink);
   StoreLE64(p + 17, a.size);
   StoreLE64(p + 25, a.rdev);
-  StoreLE64(p + 33, static_cast<uint64_t>(a.atime_ns));
-  StoreLE64(p + 41, static_cast<uint64_t>(a.mtime_ns));
-  StoreLE64(p + 49, static_cast<uint64_t>(a.ctime_ns));
-  StoreLE64(p + 57, a.parent);
+  const Time* t[3] = {&a.atime, &a.mtime, &a.ctime};
+  for (int i = 0; i < 3; ++i) {
+    StoreLE64(p + 33 + 12 * i, static_cast<uint64_t>(t[i]->sec));
+    StoreLE32(p + 41 + 12 * i, t[i]->nsec);
+  }
+  StoreLE64(p + 69, a.parent);
   if (!a.symlink.empty()) std::memcpy(p + kFixed, a.symlink.data(), a.symlink.size());
   return v;
 }
@@ -39,10 +41,13 @@ Status DecodeInode(uint64_t ino, std::string_view v, InodeAttr* a) {
   a->nlink = LoadLE32(p + 13);
   a->size = LoadLE64(p + 17);
   a->rdev = LoadLE64(p + 25);
-  a->atime_ns = static_cast<int64_t>(LoadLE64(p + 33));
-  a->mtime_ns = static_cast<int64_t>(LoadLE64(p + 41));
-  a->ctime_ns = static_cast<int64_t>(LoadLE64(p + 49));
-  a->parent = LoadLE64(p + 57);
+  Time* t[3] = {&a->atime, &a->mtime, &a->ctime};
+  for (int i = 0; i < 3; ++i) {
+    t[i]->sec = static_cast<int64_t>(LoadLE64(p + 33 + 12 * i));
+    t[i]->nsec = LoadLE32(p + 41 + 12 * i);
+    if (t[i]->nsec >= 1000000000u) return Status::Corruption("inode " + std::to_string(ino) + ": bad timestamp");
+  }
+  a->parent = LoadLE64(p + 69);
   a->symlink.assign(p + kFixed, v.size() - kFixed);
   return Status::OK();
 }

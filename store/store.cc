@@ -50,9 +50,10 @@ Status FromRocks(const rocksdb::Status& s) {
   return Status::IOError("rocksdb: " + s.ToString());
 }
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch()).count();
+Time NowTime() {
+  int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+  return Time{ns / 1000000000, static_cast<uint32_t>(ns % 1000000000)};
 }
 
 }  // namespace
@@ -277,7 +278,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
     root.gid = o.root_gid;
     root.nlink = 2;
     root.parent = format::kRootIno;
-    root.atime_ns = root.mtime_ns = root.ctime_ns = NowNs();
+    root.atime = root.mtime = root.ctime = NowTime();
     wb.Put(rep->cf[kInodes], Key64(root.ino), EncodeInode(root));
     rocksdb::WriteOptions wo;
     wo.sync = true;

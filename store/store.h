@@ -22,6 +22,18 @@
 
 namespace pmklc {
 
+// A timestamp: seconds since the epoch (negative before 1970) and
+// nanoseconds in [0, 1e9). Covers every time ext4 and struct timespec do.
+struct Time {
+  int64_t sec = 0;
+  uint32_t nsec = 0;
+  friend bool operator==(const Time& a, const Time& b) { return a.sec == b.sec && a.nsec == b.nsec; }
+  friend bool operator<(const Time& a, const Time& b) {
+    return a.sec < b.sec || (a.sec == b.sec && a.nsec < b.nsec);
+  }
+  friend bool operator<=(const Time& a, const Time& b) { return !(b < a); }
+};
+
 // One inode record (inodes CF).
 struct InodeAttr {
   uint64_t ino = 0;
@@ -32,7 +44,7 @@ struct InodeAttr {
   uint64_t size = 0;  // bytes; for symlinks the target length
   uint64_t rdev = 0;
   uint64_t parent = 0;  // directories: the containing directory (root: itself)
-  int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
+  Time atime, mtime, ctime;
   std::string symlink;  // target, symlinks only
 };
 

@@ -61,7 +61,7 @@ TEST_F(FsTest, WriteReadAcrossBlocksAndPersist) {
   std::string data(10000, '\0');
   std::mt19937 g(1);
   for (auto& c : data) c = "ACGT"[g() % 4];
-  ASSERT_TRUE(fs_->Write(ino, 0, data.data(), data.size(), false).ok());
+  ASSERT_TRUE(fs_->Write(ino, 0, data.data(), data.size()).ok());
   EXPECT_EQ(ReadAll(ino), data);
   Reopen();
   EXPECT_EQ(ReadAll(ino), data);
@@ -70,9 +70,9 @@ TEST_F(FsTest, WriteReadAcrossBlocksAndPersist) {
 TEST_F(FsTest, OverwriteIsReadModifyWrite) {
   uint64_t ino = Create("f");
   std::string data(9000, 'a');
-  ASSERT_TRUE(fs_->Write(ino, 0, data.data(), data.size(), false).ok());
+  ASSERT_TRUE(fs_->Write(ino, 0, data.data(), data.size()).ok());
   ASSERT_TRUE(fs_->Flush(ino, false).ok());
-  ASSERT_TRUE(fs_->Write(ino, 4090, "XYZXYZXYZXYZ", 12, false).ok());
+  ASSERT_TRUE(fs_->Write(ino, 4090, "XYZXYZXYZXYZ", 12).ok());
   data.replace(4090, 12, "XYZXYZXYZXYZ");
   EXPECT_EQ(ReadAll(ino), data);
   Reopen();
@@ -81,7 +81,7 @@ TEST_F(FsTest, OverwriteIsReadModifyWrite) {
 
 TEST_F(FsTest, HolesReadAsZerosAndAreNotStored) {
   uint64_t ino = Create("f");
-  ASSERT_TRUE(fs_->Write(ino, 100000, "end", 3, false).ok());
+  ASSERT_TRUE(fs_->Write(ino, 100000, "end", 3).ok());
   ASSERT_TRUE(fs_->Flush(ino, false).ok());
   std::string want(100003, '\0');
   want.replace(100000, 3, "end");
@@ -94,7 +94,7 @@ TEST_F(FsTest, HolesReadAsZerosAndAreNotStored) {
 TEST_F(FsTest, TruncateShrinksThenGrowsWithZeros) {
   uint64_t ino = Create("f");
   std::string data(12000, 'q');
-  ASSERT_TRUE(fs_->Write(ino, 0, data.data(), data.size(), false).ok());
+  ASSERT_TRUE(fs_->Write(ino, 0, data.data(), data.size()).ok());
   ASSERT_TRUE(fs_->Flush(ino, false).ok());
   SetAttrRequest r;
   r.valid = SetAttrRequest::kSize;
@@ -112,7 +112,7 @@ TEST_F(FsTest, TruncateShrinksThenGrowsWithZeros) {
 TEST_F(FsTest, UnlinkWhileOpenKeepsDataUntilRelease) {
   uint64_t ino = Create("f");
   ASSERT_TRUE(fs_->Open(ino, 0).ok());
-  ASSERT_TRUE(fs_->Write(ino, 0, "hello", 5, false).ok());
+  ASSERT_TRUE(fs_->Write(ino, 0, "hello", 5).ok());
   ASSERT_TRUE(fs_->Unlink(kRoot, "f").ok());
   InodeAttr a;
   EXPECT_TRUE(fs_->Lookup(kRoot, "f", &a).IsNotFound());
@@ -130,7 +130,7 @@ TEST_F(FsTest, UnlinkWhileOpenKeepsDataUntilRelease) {
 TEST_F(FsTest, OrphansArePurgedAfterACrash) {
   uint64_t ino = Create("f");
   ASSERT_TRUE(fs_->Open(ino, 0).ok());
-  ASSERT_TRUE(fs_->Write(ino, 0, "data", 4, false).ok());
+  ASSERT_TRUE(fs_->Write(ino, 0, "data", 4).ok());
   ASSERT_TRUE(fs_->Flush(ino, false).ok());
   ASSERT_TRUE(fs_->Unlink(kRoot, "f").ok());
   // Simulated crash: drop everything without Shutdown.
@@ -219,7 +219,7 @@ TEST_F(FsTest, NamesAndXattrs) {
 TEST_F(FsTest, CorruptBlockGivesCorruptionNeverBytes) {
   uint64_t ino = Create("f");
   std::string data(8192, 'G');
-  ASSERT_TRUE(fs_->Write(ino, 0, data.data(), data.size(), false).ok());
+  ASSERT_TRUE(fs_->Write(ino, 0, data.data(), data.size()).ok());
   ASSERT_TRUE(fs_->Flush(ino, false).ok());
   Reopen();  // empty caches
   std::string v;

@@ -62,7 +62,8 @@ TEST(Store, BatchIsAtomicAndTyped) {
   a.mode = S_IFLNK | 0777;
   a.symlink = "target/path";
   a.size = a.symlink.size();
-  a.mtime_ns = -5;  // before the epoch
+  a.mtime = Time{-5, 999999999};  // before the epoch, with nanoseconds
+  a.atime = Time{int64_t{1} << 40, 1};  // far beyond 2262
   Store::Batch b;
   b.PutInode(a);
   b.PutDirent(1, "link", 5, S_IFLNK);
@@ -73,7 +74,8 @@ TEST(Store, BatchIsAtomicAndTyped) {
   auto g = st.GetInode(5);
   ASSERT_TRUE(g.ok());
   EXPECT_EQ(g->symlink, "target/path");
-  EXPECT_EQ(g->mtime_ns, -5);
+  EXPECT_EQ(g->mtime, (Time{-5, 999999999}));
+  EXPECT_EQ(g->atime, (Time{int64_t{1} << 40, 1}));
   auto e = st.Lookup(1, "link");
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->ino, 5u);

@@ -1,0 +1,166 @@
+// The daemon's integration with its callers: systemd readiness (sd_notify),
+// the fstab mount helper name, and one-line errors from the CLI.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Tmp {
+  std::string path;
+  Tmp() {
+    std::string t = (fs::temp_directory_path() / "pmklc-cli-XXXXXX").string();
+    path = mkdtemp(t.data());
+  }
+  ~Tmp() {
+    std::string cmd = "fusermount3 -u -z " + path + "/mnt 2>/dev/null";
+    (void)!system(cmd.c_str());
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+bool CanMount() { return getuid() == 0 && access("/dev/fuse", R_OK | W_OK) == 0; }
+
+bool IsMounted(const std::string& mnt) {
+  struct stat a, b;
+  if (stat(mnt.c_str(), &a) != 0 || stat((mnt + "/..").c_str(), &b) != 0) return false;
+  return a.st_dev != b.st_dev;
+}
+
+bool WaitFor(const std::function<bool()>& f, int ms) {
+  for (int i = 0; i < ms / 20; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return f();
+}
+
+// Runs a shell command, returns {exit status, combined output}.
+std::pair<int, std::string> Sh(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+int Lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+TEST(Cli, SendsReadyOnlyOnceTheMountIsLive) {
+  if (!CanMount()) GTEST_SKIP() << "needs root and /dev/fuse";
+  Tmp t;
+  fs::create_directories(t.path + "/mnt");
+  std::string sock = t.path + "/notify.sock";
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock.c_str());
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  timeval tv{20, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    setenv("NOTIFY_SOCKET", sock.c_str(), 1);
+    std::string store = t.path + "/store", mnt = t.path + "/mnt", log = t.path + "/log";
+    freopen(log.c_str(), "w", stderr);
+    execl(PMKLC_BIN, "pmklc", "mount", "-f", store.c_str(), mnt.c_str(), nullptr);
+    _exit(127);
+  }
+  char buf[512];
+  ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+  ASSERT_GT(n, 0) << "no sd_notify message within 20 s";
+  buf[n] = '\0';
+  EXPECT_NE(std::string(buf).find("READY=1"), std::string::npos) << buf;
+  // READY is sent after the mount is live.
+  EXPECT_TRUE(IsMounted(t.path + "/mnt"));
+  std::ofstream(t.path + "/mnt/f") << "data";
+  EXPECT_EQ(Sh("fusermount3 -u " + t.path + "/mnt").first, 0);
+  int st = 0;
+  ASSERT_TRUE(WaitFor([&] { return waitpid(pid, &st, WNOHANG) == pid; }, 20000));
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  n = recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+  if (n > 0) {
+    buf[n] = '\0';
+    EXPECT_NE(std::string(buf).find("STOPPING=1"), std::string::npos);
+  }
+  close(fd);
+}
+
+TEST(Cli, FstabHelperNameMountsWithMountOptions) {
+  if (!CanMount()) GTEST_SKIP() << "needs root and /dev/fuse";
+  Tmp t;
+  fs::create_directories(t.path + "/mnt");
+  std::string helper = t.path + "/mount.fuse.pmklcfs";
+  fs::create_symlink(PMKLC_BIN, helper);
+  // mount(8) runs: /sbin/mount.fuse.pmklcfs SOURCE TARGET -o OPTIONS
+  auto [rc, out] = Sh(helper + " " + t.path + "/store " + t.path + "/mnt -o rw,nosuid,nodev,allow_other,_netdev");
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_TRUE(IsMounted(t.path + "/mnt"));
+  auto m = Sh("grep ' " + t.path + "/mnt ' /proc/self/mounts");
+  EXPECT_NE(m.second.find("fuse.pmklcfs"), std::string::npos) << m.second;
+  EXPECT_NE(m.second.find("allow_other"), std::string::npos) << m.second;
+  EXPECT_EQ(Sh("fusermount3 -u " + t.path + "/mnt").first, 0);
+}
+
+TEST(Cli, ErrorsAreOneLineAndNonZero) {
+  Tmp t;
+  fs::create_directories(t.path + "/notastore");
+  std::ofstream(t.path + "/notastore/x") << "user data";
+  fs::create_directories(t.path + "/mnt");
+  auto r = Sh(std::string(PMKLC_BIN) + " mount " + t.path + "/notastore " + t.path + "/mnt");
+  EXPECT_NE(r.first, 0);
+  EXPECT_EQ(Lines(r.second), 1) << r.second;
+  EXPECT_NE(r.second.find("not a pmklcfs store"), std::string::npos) << r.second;
+  EXPECT_TRUE(fs::exists(t.path + "/notastore/x"));  // nothing touched
+
+  r = Sh(std::string(PMKLC_BIN) + " stat " + t.path + "/missing");
+  EXPECT_EQ(r.first, 1);
+  EXPECT_EQ(Lines(r.second), 1) << r.second;
+  r = Sh(std::string(PMKLC_BIN) + " fsck " + t.path + "/missing");
+  EXPECT_EQ(r.first, 2);
+  EXPECT_EQ(Lines(r.second), 1) << r.second;
+  r = Sh(std::string(PMKLC_BIN) + " mount " + t.path + "/s " + t.path + "/nodir");
+  EXPECT_NE(r.first, 0);
+  EXPECT_EQ(Lines(r.second), 1) << r.second;
+  r = Sh(std::string(PMKLC_BIN) + " mount -o zstd_level=99 " + t.path + "/s " + t.path + "/mnt");
+  EXPECT_NE(r.first, 0);
+  EXPECT_NE(r.second.find("zstd_level"), std::string::npos) << r.second;
+  r = Sh(std::string(PMKLC_BIN) + " --version");
+  EXPECT_EQ(r.first, 0);
+  EXPECT_NE(r.second.find("pmklc "), std::string::npos);
+  r = Sh(std::string(PMKLC_BIN) + " --help");
+  EXPECT_EQ(r.first, 0);
+  EXPECT_NE(r.second.find("Examples:"), std::string::npos);
+}
+
+TEST(Cli, DevicesReportsNoGpuCleanly) {
+  auto r = Sh(std::string(PMKLC_BIN) + " devices");
+  EXPECT_EQ(r.first, 0) << r.second;
+  EXPECT_TRUE(r.second.find("GPU") != std::string::npos) << r.second;
+}
+
+}  // namespace
