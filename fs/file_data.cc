@@ -32,7 +32,38 @@ FileData::FileData(Store* store, const FsOptions& o)
       dirty_total_limit_(o.dirty_total_bytes),
       enc_(o.encode),
       cache_(o.cache_bytes),
+      prefetch_pool_(2, 64),
       pool_(2, 16) {}
+
+namespace {
+constexpr uint64_t kPrefetchBlocks = 8;  // 1 MiB at the default block size
+}
+
+void FileData::SchedulePrefetch(const std::shared_ptr<Node>& n, uint64_t from_idx, uint64_t end_idx) {
+  // Claim [from, end) so concurrent readers do not schedule the same blocks.
+  uint64_t cur = n->prefetch_next.load();
+  do {
+    if (cur >= end_idx) return;
+    from_idx = std::max(from_idx, cur);
+  } while (!n->prefetch_next.compare_exchange_weak(cur, end_idx));
+  const uint64_t gen = n->data_gen.load();
+  const uint64_t ino = n->attr.ino;
+  for (uint64_t idx = from_idx; idx < end_idx; ++idx) {
+    if (n->dirty.count(idx) || n->pending.count(idx) || cache_.Get(ino, idx)) continue;
+    if (!prefetch_pool_.TrySubmit([this, n, idx, gen] { Prefetch(n, idx, gen); })) break;
+  }
+}
+
+void FileData::Prefetch(const std::shared_ptr<Node>& n, uint64_t idx, uint64_t gen) {
+  const uint64_t ino = n->attr.ino;  // never changes
+  if (n->data_gen.load() != gen || cache_.Get(ino, idx)) return;
+  std::string value, raw;
+  if (!store_->GetBlock(ino, idx, &value).ok()) return;  // hole or error: the read will see it
+  if (!DecodeBlock(value, &raw).ok()) return;           // the read reports corruption itself
+  std::shared_lock<std::shared_mutex> l(n->mu);
+  if (n->data_gen.load() != gen || n->dirty.count(idx) || n->pending.count(idx)) return;
+  cache_.Put(ino, idx, std::make_shared<const std::string>(std::move(raw)));
+}
 
 FileData::~FileData() = default;
 
@@ -70,11 +101,23 @@ Status FileData::LoadImage(Node* n, uint64_t idx, std::string* out) {
   return Status::OK();
 }
 
-Result<size_t> FileData::ReadLocked(Node* n, uint64_t off, size_t size, char* buf) {
+Result<size_t> FileData::ReadLocked(const std::shared_ptr<Node>& np, uint64_t off, size_t size, char* buf) {
+  Node* n = np.get();
   const uint64_t fsize = n->attr.size;
   if (off >= fsize || size == 0) return size_t{0};
   size = static_cast<size_t>(std::min<uint64_t>(size, fsize - off));
   const uint64_t ino = n->attr.ino;
+  // Sequential, allowing for the kernel's readahead requests arriving out of
+  // order on several FUSE threads.
+  const uint64_t last = n->last_read_end.exchange(off + size);
+  const uint64_t slack = uint64_t{4} * bs_;
+  if (last != ~uint64_t{0} && off + slack >= last && off <= last + slack) {
+    uint64_t next = (off + size + bs_ - 1) / bs_;
+    uint64_t end = std::min<uint64_t>(next + kPrefetchBlocks, (fsize + bs_ - 1) / bs_);
+    if (next < end) SchedulePrefetch(np, next, end);
+  } else {
+    n->prefetch_next = 0;  // random access: a later sequential run starts afresh
+  }
   size_t done = 0;
   while (done < size) {
     uint64_t pos = off + done;
@@ -147,6 +190,7 @@ Result<size_t> FileData::WriteLocked(const std::shared_ptr<Node>& np, uint64_t o
   }
   if (size == 0) return size_t{0};
   if (off + size > format::kMaxFileSize || off + size < off) return Status::TooBig("file too large");
+  n->data_gen++;
   const uint64_t ino = n->attr.ino;
   std::vector<uint64_t> complete;
   size_t done = 0;
@@ -225,6 +269,7 @@ Status FileData::EncodeInto(Node* n, const std::vector<uint64_t>& idxs, Store::B
 }
 
 Status FileData::StoreBlocks(Node* n, const std::vector<uint64_t>& idxs, bool sync) {
+  n->data_gen++;
   Store::Batch b;
   PMKLC_RETURN_IF_ERROR(EncodeInto(n, idxs, &b));
   b.PutInode(n->attr);
@@ -266,6 +311,7 @@ void FileData::RunJob(const std::shared_ptr<Node>& n, uint64_t idx, std::shared_
   std::unique_lock<std::shared_mutex> l(n->mu);
   auto it = n->pending.find(idx);
   if (it != n->pending.end() && it->second == img) {
+    n->data_gen++;
     if (s.ok()) {
       Store::Batch b;
       if (hole) b.DeleteBlock(n->attr.ino, idx);
@@ -337,6 +383,8 @@ Status FileData::TruncateLocked(Node* n, uint64_t new_size, Store::Batch* b) {
   if (new_size > format::kMaxFileSize) return Status::TooBig("file too large");
   const uint64_t ino = n->attr.ino;
   const uint64_t old = n->attr.size;
+  n->data_gen++;
+  n->prefetch_next = 0;
   if (new_size < old) {
     uint64_t keep = (new_size + bs_ - 1) / bs_;  // blocks [0, keep) remain
     // Drop dirty blocks past the end.
@@ -377,6 +425,7 @@ Status FileData::TruncateLocked(Node* n, uint64_t new_size, Store::Batch* b) {
 }
 
 void FileData::DropLocked(Node* n) {
+  n->data_gen++;
   DropPendingFrom(n, 0);
   for (auto& [idx, img] : n->dirty) total_dirty_ -= size_t{bs_};
   n->dirty.clear();

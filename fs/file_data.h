@@ -6,6 +6,10 @@
 // live in Node::dirty until stored. Stored blocks are never longer than the
 // file: truncation shortens the last block.
 //
+// Read-ahead: up to kPrefetchBlocks blocks past a sequential read are fetched
+// and decoded into the cache by 2 background threads, so decoding uses both
+// cores while the kernel copies data out.
+//
 // A block that a write completes goes to the encoder pool (Node::pending) and
 // is stored in the background; FlushLocked waits for those jobs. A failure of
 // a background store keeps the data in memory and is returned by the next
@@ -35,7 +39,9 @@ class FileData {
   FileData(Store* store, const FsOptions& opts);
   ~FileData();
 
-  Result<size_t> ReadLocked(Node* n, uint64_t off, size_t size, char* buf);
+  // Reads; a sequential reader (this read starts where the last ended) gets
+  // the next blocks decoded ahead into the cache by the prefetch threads.
+  Result<size_t> ReadLocked(const std::shared_ptr<Node>& n, uint64_t off, size_t size, char* buf);
   // Writes and stores every block the write completes. May store all dirty
   // blocks of n when the dirty limits are exceeded.
   Result<size_t> WriteLocked(const std::shared_ptr<Node>& n, uint64_t off, const char* data, size_t size);
@@ -61,6 +67,8 @@ class FileData {
   void RunJob(const std::shared_ptr<Node>& n, uint64_t idx, std::shared_ptr<const std::string> img);
   void DropPendingFrom(Node* n, uint64_t from_idx);
   void DropPendingAt(Node* n, uint64_t idx);
+  void SchedulePrefetch(const std::shared_ptr<Node>& n, uint64_t from_idx, uint64_t end_idx);
+  void Prefetch(const std::shared_ptr<Node>& n, uint64_t idx, uint64_t gen);
 
   Store* store_;
   uint32_t bs_;
@@ -68,6 +76,7 @@ class FileData {
   EncodeOptions enc_;
   BlockCache cache_;
   std::atomic<size_t> total_dirty_{0};
+  EncoderPool prefetch_pool_;
   EncoderPool pool_;  // last: joined first on destruction
 };
 

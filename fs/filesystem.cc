@@ -570,7 +570,7 @@ Result<size_t> Filesystem::Read(uint64_t ino, uint64_t off, size_t size, char* b
   {
     std::shared_lock<std::shared_mutex> l(n->mu);
     if (IsDir(n->attr.mode)) return Status::IsDir();
-    r = impl_->data.ReadLocked(n.get(), off, size, buf);
+    r = impl_->data.ReadLocked(n, off, size, buf);
   }
   if (r.ok() && !impl_->opts.noatime) {
     // relatime: update atime if it is not newer than mtime/ctime or is a day old.

@@ -40,6 +40,12 @@ struct Node {
   size_t inflight = 0;              // encoder jobs not finished
   std::condition_variable_any idle; // signalled when inflight drops
   Status async_error;               // first background store failure; reported by the next flush/fsync/write
+  // Read-ahead state. data_gen changes (under the exclusive lock) whenever the
+  // file's blocks may change, so a prefetch that read the store before such a
+  // change never caches what it read.
+  std::atomic<uint64_t> data_gen{0};
+  std::atomic<uint64_t> last_read_end{~uint64_t{0}};
+  std::atomic<uint64_t> prefetch_next{0};
   // Guarded by the table mutex:
   uint64_t nlookup = 0;
   uint32_t nopen = 0;

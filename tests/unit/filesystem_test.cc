@@ -216,6 +216,36 @@ TEST_F(FsTest, NamesAndXattrs) {
   EXPECT_EQ(fs_->GetXattr(f, "user.k", &v).code(), Status::Code::kNoData);
 }
 
+// Read-ahead must never cache a block image that a write has replaced.
+TEST_F(FsTest, PrefetchNeverServesStaleBlocks) {
+  uint64_t ino = Create("f");
+  const size_t bs = fs_->block_size(), nblocks = 64;
+  std::string data(bs * nblocks, 'a');
+  ASSERT_TRUE(fs_->Write(ino, 0, data.data(), data.size()).ok());
+  ASSERT_TRUE(fs_->Flush(ino, false).ok());
+  std::mt19937 g(3);
+  std::string buf(bs, '\0');
+  for (int round = 0; round < 200; ++round) {
+    // Sequential reads start read-ahead of the following blocks...
+    uint64_t start = g() % (nblocks - 12);
+    for (uint64_t b = start; b < start + 3; ++b)
+      ASSERT_TRUE(fs_->Read(ino, b * bs, bs, buf.data()).ok());
+    // ...while writes replace some of them, sometimes storing at once.
+    uint64_t victim = start + 3 + g() % 8;
+    char c = static_cast<char>('b' + round % 20);
+    std::string patch(bs / 2, c);
+    ASSERT_TRUE(fs_->Write(ino, victim * bs + bs / 4, patch.data(), patch.size()).ok());
+    data.replace(victim * bs + bs / 4, patch.size(), patch);
+    if (round % 2) ASSERT_TRUE(fs_->Flush(ino, false).ok());
+    for (uint64_t b = start + 3; b < start + 12; ++b) {
+      ASSERT_TRUE(fs_->Read(ino, b * bs, bs, buf.data()).ok());
+      ASSERT_EQ(buf, data.substr(b * bs, bs)) << "round " << round << " block " << b;
+    }
+  }
+  Reopen();
+  EXPECT_EQ(ReadAll(ino), data);
+}
+
 TEST_F(FsTest, CorruptBlockGivesCorruptionNeverBytes) {
   uint64_t ino = Create("f");
   std::string data(8192, 'G');
