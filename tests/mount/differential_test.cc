@@ -1033,12 +1033,7 @@ TEST_F(DiffTest, XattrLargeValues) {
     EXPECT_EQ(b.substr(0, 60000), v60k) << when;
     EXPECT_EQ(PMKLC_SYS(getxattr(P("f").c_str(), "user.big", b.data(), 65535)), Err(ERANGE)) << when;
   };
-  check("mounted");
-  ASSERT_TRUE(Remount());
-  check("after remount");
-  ASSERT_TRUE(Unmount());
-  std::string out;
-  EXPECT_EQ(Fsck(&out), 0) << out;
+  CheckAcrossRemount(check);
 }
 
 TEST_F(DiffTest, ReaddirAfterManyCreatesAndUnlinks) {

@@ -25,6 +25,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,16 @@ class MountTest : public ::testing::Test {
 
   // `pmklc fsck STORE`: exit status, output in *out.
   int Fsck(std::string* out = nullptr);
+  // check("mounted"), remount, check("after remount"), unmount, and expect
+  // a clean fsck.
+  void CheckAcrossRemount(const std::function<void(const char* when)>& check) {
+    check("mounted");
+    ASSERT_TRUE(Remount());
+    check("after remount");
+    ASSERT_TRUE(Unmount());
+    std::string out;
+    EXPECT_EQ(Fsck(&out), 0) << out;
+  }
   // The daemon log so far.
   std::string DaemonLog() const;
 

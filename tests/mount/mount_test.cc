@@ -425,12 +425,7 @@ TEST_F(Scale, SparseFileOf5GiB) {
   ASSERT_EQ(pwrite(fd, "MIDDLE", 6, static_cast<off_t>(mid)), 6);
   ASSERT_EQ(pwrite(fd, "beginning!", 10, 0), 10);
   ASSERT_EQ(close(fd), 0);
-  check("mounted");
-  ASSERT_TRUE(Remount());
-  check("after remount");
-  ASSERT_TRUE(Unmount());
-  std::string out;
-  EXPECT_EQ(Fsck(&out), 0) << out;
+  CheckAcrossRemount(check);
 }
 
 // (d) Data at offsets above 4 GiB, and a write straddling 4 GiB.
