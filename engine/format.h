@@ -23,8 +23,10 @@ inline constexpr uint32_t kMaxBlockRawLen = 64u << 20;  // sanity bound on decod
 
 // Codec ids. Ids are never reused; an unknown id is a decode error.
 enum class CodecId : uint8_t {
-  kRaw = 0,   // payload is the raw bytes
-  kZstd = 1,  // zstd frame of the raw bytes
+  kRaw = 0,           // payload is the raw bytes
+  kZstd = 1,          // zstd frame of the raw bytes
+  kFasta2Bit = 2,     // FASTA streams, 2-bit nucleotides (docs/format.md §fasta2bit)
+  kFastaProtein = 3,  // FASTA streams, zstd residues (docs/format.md §fasta-protein)
 };
 
 // ---- Store (docs/store.md) ------------------------------------------------

@@ -75,9 +75,15 @@ Result<Parsed> ParseOptions(const MountOptions& m) {
       if (lv < 1 || lv > 19) return Status::InvalidArgument("zstd_level must be 1..19");
       p.fs.encode.zstd_level = lv;
     } else if (k == "codec") {
-      auto c = CodecFromName(v);
-      if (!c.ok()) return c.status();
-      p.fs.encode.codec = *c;
+      if (v == "auto") {
+        p.fs.encode.fasta = true;
+        p.fs.encode.codec = CodecId::kZstd;
+      } else {
+        auto c = CodecFromName(v);
+        if (!c.ok()) return Status::InvalidArgument("codec must be auto, zstd, raw or fasta2bit");
+        p.fs.encode.codec = *c;
+        p.fs.encode.fasta = *c == CodecId::kFasta2Bit || *c == CodecId::kFastaProtein;
+      }
     } else if (k == "noatime") {
       p.fs.noatime = true;
       p.fuse_opts.push_back(o);

@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
   app.footer(R"(Examples:
   pmklc mount ~/.local/share/pmklcfs/default ~/genomes      # mount (creates the store)
   cp hg38.fa ~/genomes/ && md5sum ~/genomes/hg38.fa          # use it like any folder
+  pmklc compress hg38.fa && pmklc decompress hg38.fa.pmklc   # standalone container
   fusermount3 -u ~/genomes                                  # unmount
   pmklc stat ~/.local/share/pmklcfs/default                 # sizes and ratio per codec
   pmklc fsck ~/.local/share/pmklcfs/default                 # verify every block
@@ -100,7 +101,7 @@ fstab:
   mount->add_flag("-d,--debug", debug, "foreground with FUSE request tracing");
   mount->add_option("-o", opts,
                     "comma-separated options: allow_other, log_level=LEVEL, cache_size=SIZE, "
-                    "dirty_limit=SIZE, dirty_file_limit=SIZE, zstd_level=N, codec=zstd|raw, "
+                    "dirty_limit=SIZE, dirty_file_limit=SIZE, zstd_level=N, codec=auto|zstd|raw, "
                     "block_size=SIZE (new stores), threads=N, noatime, and FUSE/mount options")
       ->allow_extra_args(false);
   mount->footer("Example: pmklc mount -o allow_other,log_level=debug /srv/store /data/genomes");
@@ -115,6 +116,25 @@ fstab:
   fsck->footer("Exit status: 0 clean, 1 problems found, 2 store unreadable.\n"
                "Example: pmklc fsck ~/.local/share/pmklcfs/default");
 
+  pmklc::cli::CompressArgs ca;
+  std::string bsize = "1M";
+  auto* comp = app.add_subcommand("compress", "compress a file into a .pmklc container (FASTA-aware)");
+  comp->add_option("IN", ca.in, "input file, - for stdin")->required();
+  comp->add_option("OUT", ca.out, "output (default IN.pmklc; stdout for stdin)");
+  comp->add_option("-p,--profile", ca.profile, "fast (2-bit FASTA streams); balanced, max, neural come with the model tiers");
+  comp->add_flag("-c,--stdout", ca.to_stdout, "write to stdout");
+  comp->add_flag("-f,--force", ca.force, "overwrite OUT");
+  comp->add_flag("-v,--verbose", ca.verbose, "print sizes");
+  comp->add_option("-B,--block-size", bsize, "block size (K/M suffix), Default: 1M");
+  comp->footer("Examples:\n  pmklc compress genome.fa            # writes genome.fa.pmklc\n"
+               "  zcat reads.fa.gz | pmklc compress - > reads.fa.pmklc");
+  auto* decomp = app.add_subcommand("decompress", "decompress a .pmklc container");
+  decomp->add_option("IN", ca.in, "input container, - for stdin")->required();
+  decomp->add_option("OUT", ca.out, "output (default IN without .pmklc; stdout for stdin)");
+  decomp->add_flag("-c,--stdout", ca.to_stdout, "write to stdout");
+  decomp->add_flag("-f,--force", ca.force, "overwrite OUT");
+  decomp->footer("Example: pmklc decompress genome.fa.pmklc   # writes genome.fa");
+
   auto* dev = app.add_subcommand("devices", "list the GPUs the codec kernels can use");
 
   try {
@@ -125,6 +145,19 @@ fstab:
   try {
     if (*mount) return DoMount(store, mnt, fg, debug, opts);
     if (*stat) return pmklc::cli::RunStat(store, json);
+    if (*comp || *decomp) {
+      char* end = nullptr;
+      unsigned long long v = std::strtoull(bsize.c_str(), &end, 10);
+      std::string suf = end ? end : "";
+      if (suf == "K" || suf == "k") v <<= 10;
+      else if (suf == "M" || suf == "m") v <<= 20;
+      else if (!suf.empty()) {
+        std::fprintf(stderr, "pmklc: bad block size '%s'\n", bsize.c_str());
+        return 1;
+      }
+      ca.block_size = static_cast<uint32_t>(v);
+      return *comp ? pmklc::cli::RunCompress(ca) : pmklc::cli::RunDecompress(ca);
+    }
     if (*fsck) return pmklc::cli::RunFsck(store);
     if (*dev) {
       auto r = pmklc::kernels::ListGpus();

@@ -7,6 +7,7 @@
 
 #include "engine/codec/codec.h"
 #include "engine/codec/endian.h"
+#include "engine/fasta/fasta_codec.h"
 
 namespace pmklc {
 
@@ -14,6 +15,8 @@ const char* CodecName(CodecId id) {
   switch (id) {
     case CodecId::kRaw: return "raw";
     case CodecId::kZstd: return "zstd";
+    case CodecId::kFasta2Bit: return "fasta2bit";
+    case CodecId::kFastaProtein: return "fasta-protein";
   }
   return nullptr;
 }
@@ -21,6 +24,8 @@ const char* CodecName(CodecId id) {
 Result<CodecId> CodecFromName(std::string_view name) {
   if (name == "raw") return CodecId::kRaw;
   if (name == "zstd") return CodecId::kZstd;
+  if (name == "fasta2bit") return CodecId::kFasta2Bit;
+  if (name == "fasta-protein") return CodecId::kFastaProtein;
   return Status::NotFound("unknown codec '" + std::string(name) + "'");
 }
 
@@ -71,6 +76,12 @@ Status DecodeBlock(std::string_view value, std::string* out) {
       break;
     case CodecId::kZstd:
       s = DecodeZstd(payload, h.raw_len, buf.data());
+      break;
+    case CodecId::kFasta2Bit:
+      s = DecodeFasta2Bit(payload, h.raw_len, buf.data());
+      break;
+    case CodecId::kFastaProtein:
+      s = DecodeFastaProtein(payload, h.raw_len, buf.data());
       break;
     default:
       s = Status::Corruption("unknown codec id " + std::to_string(static_cast<int>(h.codec)));

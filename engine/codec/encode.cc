@@ -3,6 +3,7 @@
 
 #include "engine/codec/codec.h"
 #include "engine/codec/endian.h"
+#include "engine/fasta/fasta_codec.h"
 
 namespace pmklc {
 
@@ -32,11 +33,39 @@ void WriteHeader(CodecId codec, std::string_view raw, char* p) {
 Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string* value) {
   if (raw.size() > format::kMaxBlockRawLen) return Status::InvalidArgument("block too large");
   constexpr size_t H = format::kBlockHeaderSize;
-  CodecId used = opts.codec;
-  if (opts.codec == CodecId::kZstd) {
+  CodecId used = raw.empty() ? CodecId::kRaw : opts.codec;
+  const bool want_fasta = opts.fasta || opts.codec == CodecId::kFasta2Bit ||
+                          opts.codec == CodecId::kFastaProtein;
+  if (want_fasta && !raw.empty()) {
+    thread_local std::string payload;
+    FastaKind kind = FastaKind::kOther;
+    Status s = EncodeFasta2Bit(raw, opts.fasta_meta_level, &payload, &kind);
+    if (s.ok()) {
+      used = CodecId::kFasta2Bit;
+    } else if (kind == FastaKind::kProtein) {
+      PMKLC_RETURN_IF_ERROR(EncodeFastaProtein(raw, opts.protein_meta_level, opts.protein_level, &payload));
+      used = CodecId::kFastaProtein;
+    }
+    if (used == CodecId::kFasta2Bit || used == CodecId::kFastaProtein) {
+      if (payload.size() < raw.size()) {
+        value->resize(H + payload.size());
+        std::memcpy(value->data() + H, payload.data(), payload.size());
+      } else {
+        used = CodecId::kRaw;
+      }
+      if (used != CodecId::kRaw) {
+        WriteHeader(used, raw, value->data());
+        return Status::OK();
+      }
+    } else if (opts.codec == CodecId::kFasta2Bit || opts.codec == CodecId::kFastaProtein) {
+      used = CodecId::kZstd;  // forced FASTA codec on a non-FASTA block
+    }
+  }
+  if (used == CodecId::kZstd) {
     PMKLC_RETURN_IF_ERROR(EncodeZstd(raw, opts.zstd_level, value, H));
+    used = CodecId::kZstd;
     if (value->size() - H >= raw.size()) used = CodecId::kRaw;
-  } else if (opts.codec != CodecId::kRaw) {
+  } else if (used != CodecId::kRaw) {
     return Status::NotSupported("no encoder for codec id " + std::to_string(static_cast<int>(opts.codec)));
   }
   if (used == CodecId::kRaw) {

@@ -23,7 +23,7 @@ std::string Dna(size_t n, uint32_t seed) {
 }
 
 TEST(Codec, RoundTripAllCodecsAndSizes) {
-  for (CodecId c : {CodecId::kRaw, CodecId::kZstd}) {
+  for (CodecId c : {CodecId::kRaw, CodecId::kZstd, CodecId::kFasta2Bit, CodecId::kFastaProtein}) {
     for (size_t n : {0ul, 1ul, 2ul, 100ul, 4096ul, 131072ul, 1000003ul}) {
       for (const std::string& in : {Random(n, 1), Dna(n, 2), std::string(n, 'A')}) {
         EncodeOptions o;
@@ -47,10 +47,24 @@ TEST(Codec, IncompressibleFallsBackToRaw) {
   EXPECT_EQ(v.size(), in.size() + format::kBlockHeaderSize);
 }
 
-TEST(Codec, DnaCompressesWithZstd) {
-  std::string in = Dna(131072, 3);
-  std::string v;
+TEST(Codec, DnaUsesFasta2BitByDefault) {
+  std::string in = ">chr1 test\n" + Dna(131072, 3);
+  std::string v, out;
   ASSERT_TRUE(EncodeBlock(in, EncodeOptions{}, &v).ok());
+  auto h = ParseBlockHeader(v);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->codec, CodecId::kFasta2Bit);
+  EXPECT_LT(v.size(), in.size() / 4 + 200);  // 2 bits per base plus small streams
+  ASSERT_TRUE(DecodeBlock(v, &out).ok());
+  EXPECT_EQ(out, in);
+}
+
+TEST(Codec, DnaUsesZstdWhenFastaDetectionIsOff) {
+  std::string in = Dna(131072, 3);
+  EncodeOptions o;
+  o.fasta = false;
+  std::string v;
+  ASSERT_TRUE(EncodeBlock(in, o, &v).ok());
   auto h = ParseBlockHeader(v);
   ASSERT_TRUE(h.ok());
   EXPECT_EQ(h->codec, CodecId::kZstd);

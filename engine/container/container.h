@@ -1,0 +1,81 @@
+// container.h — the standalone compressed file format of `pmklc compress`
+// (docs/format.md §Container). Blocks are exactly the store's block values
+// (engine/codec/codec.h), so there is one block implementation.
+//
+// Streaming: the writer holds at most one block of input; the reader holds at
+// most one block value and one decoded block. Neither needs to seek.
+// Thread safety: one writer or reader per thread.
+// Errors: a truncated or corrupt container gives Corruption with a message
+// that says where; a reader never returns a block that failed its checksum.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/codec/codec.h"
+#include "engine/common/status.h"
+
+namespace pmklc {
+
+// Writes bytes to the destination; returns non-OK on failure (e.g. disk full).
+using Sink = std::function<Status(std::string_view)>;
+// Reads up to n bytes into buf; returns 0 at end of input.
+using Source = std::function<Result<size_t>(char* buf, size_t n)>;
+
+struct ContainerOptions {
+  uint32_t block_size = 1u << 20;                   // Default: 1 MiB
+  uint8_t profile = 0;                              // Default: 0 (fast)
+  EncodeOptions encode;                             // Default: EncodeOptions{}
+};
+
+class ContainerWriter {
+ public:
+  ContainerWriter(Sink sink, const ContainerOptions& opts);
+  // Appends input; encodes and writes every full block.
+  Status Append(std::string_view data);
+  // Writes the last partial block, the index and the trailer.
+  Status Finish();
+  uint64_t bytes_in() const { return bytes_in_; }
+  uint64_t bytes_out() const { return bytes_out_; }
+
+ private:
+  Status WriteBlock(std::string_view raw);
+  Status Emit(std::string_view bytes);
+  Sink sink_;
+  ContainerOptions opts_;
+  std::string pending_, value_, index_;
+  uint64_t bytes_in_ = 0, bytes_out_ = 0, blocks_ = 0;
+  bool started_ = false;
+};
+
+class ContainerReader {
+ public:
+  explicit ContainerReader(Source source);
+  // Decodes the next block into *block. *eof = true (and *block empty) after
+  // the last block, once the index and trailer have been verified.
+  Status Next(std::string* block, bool* eof);
+  uint64_t bytes_in() const { return bytes_in_; }
+  uint8_t profile() const { return profile_; }
+
+ private:
+  Status ReadExact(char* buf, size_t n, const char* what);
+  Status Start();
+  Status Finish();
+  Source source_;
+  std::string value_;
+  std::vector<std::pair<uint64_t, uint32_t>> seen_;  // offset, raw length
+  uint64_t bytes_in_ = 0, raw_total_ = 0, index_off_ = 0;
+  uint32_t block_size_ = 0;
+  uint8_t profile_ = 0;
+  bool started_ = false, done_ = false;
+};
+
+// Profiles of `pmklc compress -p`.
+Result<uint8_t> ProfileFromName(std::string_view name);
+const char* ProfileName(uint8_t id);
+
+}  // namespace pmklc

@@ -1,0 +1,12 @@
+// Container layout constants (internal to engine/container; documented in
+// docs/format.md §Container).
+#pragma once
+#include <cstdint>
+
+namespace pmklc::container {
+inline constexpr char kMagic[8] = {'\x89', 'P', 'M', 'K', 'L', 'C', '\r', '\n'};
+inline constexpr char kTrailerMagic[8] = {'P', 'M', 'K', 'L', 'C', 'E', 'N', 'D'};
+inline constexpr uint8_t kVersion = 1;
+inline constexpr uint32_t kIndexMarker = 0xffffffffu;
+inline constexpr uint32_t kMaxValue = (64u << 20) + 4096;  // a block value's upper bound
+}  // namespace pmklc::container

@@ -1,0 +1,102 @@
+#include <cstring>
+
+#include "engine/codec/endian.h"
+#include "engine/container/container.h"
+#include "engine/container/container_format.h"
+
+namespace pmklc {
+
+using namespace container;
+
+Result<uint8_t> ProfileFromName(std::string_view name) {
+  if (name == "fast") return uint8_t{0};
+  if (name == "balanced" || name == "max")
+    return Status::NotSupported("profile '" + std::string(name) +
+                                "' needs the context-model tier, which this build does not have yet; use -p fast");
+  if (name == "neural")
+    return Status::NotSupported("profile 'neural' needs the neural tier, which this build does not have yet; use -p fast");
+  return Status::InvalidArgument("unknown profile '" + std::string(name) + "' (fast, balanced, max, neural)");
+}
+
+const char* ProfileName(uint8_t id) {
+  switch (id) {
+    case 0: return "fast";
+    case 1: return "balanced";
+    case 2: return "max";
+    case 3: return "neural";
+  }
+  return nullptr;
+}
+
+ContainerWriter::ContainerWriter(Sink sink, const ContainerOptions& opts)
+    : sink_(std::move(sink)), opts_(opts) {}
+
+Status ContainerWriter::Emit(std::string_view bytes) {
+  PMKLC_RETURN_IF_ERROR(sink_(bytes));
+  bytes_out_ += bytes.size();
+  return Status::OK();
+}
+
+Status ContainerWriter::WriteBlock(std::string_view raw) {
+  if (!started_) {
+    char h[16];
+    std::memcpy(h, kMagic, 8);
+    h[8] = static_cast<char>(kVersion);
+    h[9] = static_cast<char>(opts_.profile);
+    StoreLE16(h + 10, 0);
+    StoreLE32(h + 12, opts_.block_size);
+    PMKLC_RETURN_IF_ERROR(Emit(std::string_view(h, 16)));
+    started_ = true;
+  }
+  if (raw.empty()) return Status::OK();
+  PMKLC_RETURN_IF_ERROR(EncodeBlock(raw, opts_.encode, &value_));
+  char idx[12];
+  StoreLE64(idx, bytes_out_);
+  StoreLE32(idx + 8, static_cast<uint32_t>(raw.size()));
+  index_.append(idx, 12);
+  char len[4];
+  StoreLE32(len, static_cast<uint32_t>(value_.size()));
+  PMKLC_RETURN_IF_ERROR(Emit(std::string_view(len, 4)));
+  PMKLC_RETURN_IF_ERROR(Emit(value_));
+  blocks_++;
+  return Status::OK();
+}
+
+Status ContainerWriter::Append(std::string_view data) {
+  bytes_in_ += data.size();
+  const size_t bs = opts_.block_size;
+  if (!pending_.empty()) {
+    size_t take = std::min(bs - pending_.size(), data.size());
+    pending_.append(data.substr(0, take));
+    data.remove_prefix(take);
+    if (pending_.size() < bs) return Status::OK();
+    PMKLC_RETURN_IF_ERROR(WriteBlock(pending_));
+    pending_.clear();
+  }
+  while (data.size() >= bs) {
+    PMKLC_RETURN_IF_ERROR(WriteBlock(data.substr(0, bs)));
+    data.remove_prefix(bs);
+  }
+  pending_.assign(data);
+  return Status::OK();
+}
+
+Status ContainerWriter::Finish() {
+  PMKLC_RETURN_IF_ERROR(WriteBlock(pending_));  // also writes the header of an empty input
+  pending_.clear();
+  // Index: marker | u64 block count | u64 raw bytes | (u64 offset, u32 raw length)* |
+  // u64 index offset | trailer magic
+  const uint64_t index_off = bytes_out_;
+  std::string tail(4 + 16, '\0');
+  StoreLE32(tail.data(), kIndexMarker);
+  StoreLE64(tail.data() + 4, blocks_);
+  StoreLE64(tail.data() + 12, bytes_in_);
+  tail += index_;
+  char t[16];
+  StoreLE64(t, index_off);
+  std::memcpy(t + 8, kTrailerMagic, 8);
+  tail.append(t, 16);
+  return Emit(tail);
+}
+
+}  // namespace pmklc

@@ -1,0 +1,156 @@
+// fasta2bit decoder (links without the encoder).
+#include <zstd.h>
+
+#include <array>
+#include <cstring>
+
+#include "engine/fasta/fasta_codec.h"
+#include "engine/fasta/fasta_lines.h"
+#include "engine/fasta/header_coder.h"
+#include "engine/fasta/varint.h"
+
+namespace pmklc {
+
+namespace {
+constexpr uint8_t kVersion = 1;
+}  // namespace
+
+Status fasta::GetPackedSection(Reader* r, std::string* raw) {
+  uint8_t kind;
+  uint64_t rawlen, stored;
+  std::string_view bytes;
+  if (!r->GetByte(&kind) || !r->GetVarint(&rawlen) || !r->GetVarint(&stored) ||
+      !r->GetBytes(static_cast<size_t>(stored), &bytes))
+    return Status::Corruption("fasta: truncated section");
+  if (rawlen > (uint64_t{1} << 31)) return Status::Corruption("fasta: section too large");
+  if (kind == 0) {
+    if (stored != rawlen) return Status::Corruption("fasta: raw section length");
+    raw->assign(bytes);
+    return Status::OK();
+  }
+  if (kind != 1) return Status::Corruption("fasta: unknown section kind");
+  thread_local ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  raw->resize(static_cast<size_t>(rawlen));
+  size_t n = ZSTD_decompressDCtx(dctx, raw->data(), raw->size(), bytes.data(), bytes.size());
+  if (ZSTD_isError(n) || n != rawlen) return Status::Corruption("fasta: bad zstd section");
+  return Status::OK();
+}
+
+namespace {
+
+// 4 bases (upper case) for every packed byte.
+struct UnpackTable {
+  uint32_t v[256];
+  UnpackTable() {
+    const char b[4] = {'A', 'C', 'G', 'T'};
+    for (int i = 0; i < 256; ++i) {
+      char s[4] = {b[i & 3], b[(i >> 2) & 3], b[(i >> 4) & 3], b[(i >> 6) & 3]};
+      std::memcpy(&v[i], s, 4);
+    }
+  }
+};
+const UnpackTable kUnpack;
+
+}  // namespace
+
+Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out) {
+  Reader r(payload);
+  uint8_t version, flags;
+  if (!r.GetByte(&version) || !r.GetByte(&flags)) return Status::Corruption("fasta2bit: truncated");
+  if (version != kVersion) return Status::Corruption("fasta2bit: unknown version");
+  if (flags & ~1u) return Status::Corruption("fasta2bit: unknown flags");
+  std::string meta;
+  PMKLC_RETURN_IF_ERROR(fasta::GetPackedSection(&r, &meta));
+  Reader m(meta);
+  uint64_t n_lines, n_text, n_nt, n_res;
+  if (!m.GetVarint(&n_lines) || !m.GetVarint(&n_text) || n_text > n_lines || n_lines > raw_len + 1)
+    return Status::Corruption("fasta2bit: bad line counts");
+  std::vector<std::string> text;
+  std::string_view rest = m.rest();
+  PMKLC_RETURN_IF_ERROR(DecodeTextLines(&rest, static_cast<size_t>(n_text), &text));
+  Reader m2(rest);
+  std::string_view layout, case_runs, exc;
+  if (!m2.GetSection(&layout) || !m2.GetSection(&case_runs) || !m2.GetSection(&exc) ||
+      !m2.GetVarint(&n_nt) || !m2.GetVarint(&n_res) || m2.remaining() != 0)
+    return Status::Corruption("fasta2bit: bad metadata");
+  if (n_nt > n_res || n_res > raw_len) return Status::Corruption("fasta2bit: bad residue counts");
+  std::string_view packed = r.rest();
+  if (packed.size() != (n_nt + 3) / 4) return Status::Corruption("fasta2bit: packed length");
+
+  // 1. Nucleotides, upper case.
+  std::string res(static_cast<size_t>(n_res) + 4, '\0');
+  std::string ntbuf;
+  const bool has_exc = !exc.empty();
+  char* nt = has_exc ? (ntbuf.resize(static_cast<size_t>(n_nt) + 4), ntbuf.data()) : res.data();
+  const uint8_t* pk = reinterpret_cast<const uint8_t*>(packed.data());
+  for (size_t i = 0; i < packed.size(); ++i) std::memcpy(nt + 4 * i, &kUnpack.v[pk[i]], 4);
+  // 2. Lower-case runs.
+  {
+    Reader cr(case_runs);
+    uint64_t pos = 0, run;
+    bool lower = false;
+    while (cr.remaining()) {
+      if (!cr.GetVarint(&run) || run > n_nt - pos) return Status::Corruption("fasta2bit: case runs");
+      if (lower)
+        for (uint64_t i = pos; i < pos + run; ++i) nt[i] |= 0x20;
+      pos += run;
+      lower = !lower;
+    }
+    if (pos != n_nt) return Status::Corruption("fasta2bit: case runs do not cover the nucleotides");
+  }
+  // 3. Merge non-ACGT runs.
+  if (has_exc) {
+    Reader er(exc);
+    uint64_t ni = 0, ri = 0;
+    while (er.remaining()) {
+      uint64_t gap, run;
+      uint8_t b;
+      if (!er.GetVarint(&gap) || !er.GetByte(&b) || !er.GetVarint(&run) || run == 0)
+        return Status::Corruption("fasta2bit: bad run");
+      if (gap > n_nt - ni || gap > n_res - ri) return Status::Corruption("fasta2bit: run gap");
+      std::memcpy(res.data() + ri, nt + ni, static_cast<size_t>(gap));
+      ni += gap;
+      ri += gap;
+      if (run > n_res - ri) return Status::Corruption("fasta2bit: run length");
+      std::memset(res.data() + ri, b, static_cast<size_t>(run));
+      ri += run;
+    }
+    uint64_t tail = n_nt - ni;
+    if (tail != n_res - ri) return Status::Corruption("fasta2bit: residue count");
+    std::memcpy(res.data() + ri, nt + ni, static_cast<size_t>(tail));
+  } else if (n_nt != n_res) {
+    return Status::Corruption("fasta2bit: residue count");
+  }
+  // 4. Lines.
+  fasta::LayoutReader lr(layout);
+  uint64_t token, lines = 0, rpos = 0;
+  size_t ti = 0, o = 0;
+  const bool unterminated = flags & 1;
+  while (lr.Next(&token)) {
+    ++lines;
+    if (lines > n_lines) return Status::Corruption("fasta2bit: too many lines");
+    const bool last = lines == n_lines;
+    if (token == 0) {
+      if (ti >= text.size()) return Status::Corruption("fasta2bit: missing text line");
+      const std::string& t = text[ti++];
+      if (t.size() > raw_len - o) return Status::Corruption("fasta2bit: output overflow");
+      std::memcpy(out + o, t.data(), t.size());
+      o += t.size();
+    } else {
+      uint64_t len = token - 1;
+      if (len > n_res - rpos || len > raw_len - o) return Status::Corruption("fasta2bit: line length");
+      std::memcpy(out + o, res.data() + rpos, static_cast<size_t>(len));
+      o += len;
+      rpos += len;
+    }
+    if (!(last && unterminated)) {
+      if (o >= raw_len) return Status::Corruption("fasta2bit: output overflow");
+      out[o++] = '\n';
+    }
+  }
+  if (!lr.ok() || lines != n_lines || ti != text.size() || rpos != n_res || o != raw_len)
+    return Status::Corruption("fasta2bit: layout does not match the block");
+  return Status::OK();
+}
+
+}  // namespace pmklc

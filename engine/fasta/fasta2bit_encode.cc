@@ -1,0 +1,184 @@
+// fasta2bit encoder: FASTA stream separation with 2-bit nucleotides.
+#include <zstd.h>
+
+#include <array>
+#include <cstring>
+
+#include "engine/fasta/fasta_codec.h"
+#include "engine/fasta/fasta_lines.h"
+#include "engine/fasta/header_coder.h"
+#include "engine/fasta/varint.h"
+#include "engine/format.h"
+#include "kernels/pack2bit.h"
+
+namespace pmklc {
+
+namespace {
+
+constexpr uint8_t kVersion = 1;
+constexpr uint8_t kOther = 0xff;
+
+// 0-3: ACGT, 4-7: acgt, kOther: anything else.
+constexpr std::array<uint8_t, 256> MakeClass() {
+  std::array<uint8_t, 256> t{};
+  for (auto& v : t) v = kOther;
+  t['A'] = 0; t['C'] = 1; t['G'] = 2; t['T'] = 3;
+  t['a'] = 4; t['c'] = 5; t['g'] = 6; t['t'] = 7;
+  return t;
+}
+constexpr std::array<uint8_t, 256> kClass = MakeClass();
+
+// Section compression: u8 kind (0 raw, 1 zstd), varint raw length, varint
+// stored length, bytes.
+}  // namespace
+
+void fasta::PutPackedSection(std::string* out, const std::string& raw, int level) {
+  if (raw.size() >= 64) {
+    thread_local ZSTD_CCtx* cctx = ZSTD_createCCtx();
+    std::string z(ZSTD_compressBound(raw.size()), '\0');
+    size_t n = ZSTD_compressCCtx(cctx, z.data(), z.size(), raw.data(), raw.size(), level);
+    if (!ZSTD_isError(n) && n < raw.size()) {
+      out->push_back(1);
+      PutVarint(out, raw.size());
+      PutVarint(out, n);
+      out->append(z.data(), n);
+      return;
+    }
+  }
+  out->push_back(0);
+  PutVarint(out, raw.size());
+  PutVarint(out, raw.size());
+  out->append(raw);
+}
+
+namespace {
+
+// Residue stream state while encoding.
+struct NtEncoder {
+  std::string nt;           // one code (0-3) per nucleotide
+  std::string case_runs;    // alternating run lengths: upper, lower, upper, ...
+  std::string exc;          // (gap, byte, run) triples
+  uint64_t n_nt = 0, n_res = 0, n_other = 0;
+  uint64_t case_run = 0;
+  bool lower = false;
+  // current exception run
+  bool in_exc = false;
+  uint8_t exc_byte = 0;
+  uint64_t exc_run = 0, exc_gap = 0;  // gap: residues since the previous run ended
+
+  void FlushExc() {
+    if (!in_exc) return;
+    PutVarint(&exc, exc_gap);
+    exc.push_back(static_cast<char>(exc_byte));
+    PutVarint(&exc, exc_run);
+    in_exc = false;
+    exc_gap = 0;
+  }
+
+  void Line(const char* p, size_t n) {
+    size_t base = nt.size();
+    nt.resize(base + n);
+    char* w = nt.data() + base;
+    size_t k = 0;  // nucleotides written this line
+    size_t i = 0;
+    while (i < n) {
+      uint8_t c = kClass[static_cast<uint8_t>(p[i])];
+      if (c < 4 && !lower && !in_exc) {
+        // Fast path: a run of upper-case ACGT.
+        size_t j = i;
+        do {
+          w[k++] = static_cast<char>(c);
+          ++j;
+        } while (j < n && (c = kClass[static_cast<uint8_t>(p[j])]) < 4);
+        case_run += j - i;
+        exc_gap += j - i;
+        i = j;
+        continue;
+      }
+      if (c != kOther) {
+        FlushExc();
+        bool l = c >= 4;
+        if (l != lower) {
+          PutVarint(&case_runs, case_run);
+          case_run = 0;
+          lower = l;
+        }
+        case_run++;
+        exc_gap++;
+        w[k++] = static_cast<char>(c & 3);
+        ++i;
+        continue;
+      }
+      // A non-ACGT byte: extend the current run or start one.
+      uint8_t b = static_cast<uint8_t>(p[i]);
+      if (in_exc && b == exc_byte) {
+        exc_run++;
+      } else {
+        FlushExc();
+        in_exc = true;
+        exc_byte = b;
+        exc_run = 1;
+      }
+      n_other++;
+      ++i;
+    }
+    nt.resize(base + k);
+    n_nt += k;
+    n_res += n;
+  }
+  void Finish() {
+    FlushExc();
+    PutVarint(&case_runs, case_run);
+  }
+};
+
+}  // namespace
+
+Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payload, FastaKind* kind) {
+  fasta::Lines lines;
+  NtEncoder enc;
+  enc.nt.reserve(raw.size());
+  // Give up early on blocks whose residues are mostly not ACGT (protein,
+  // text): their non-ACGT runs would cost more than 2 bits per residue.
+  bool aborted = !fasta::SplitLines(raw, &lines, [&](const char* p, size_t n) {
+    enc.Line(p, n);
+    return !(enc.n_res >= 16384 && enc.exc.size() * 4 > enc.n_res);
+  });
+  if (!aborted) enc.Finish();
+  if (aborted || (enc.n_res > 0 && enc.exc.size() * 4 > enc.n_res)) {
+    *kind = lines.text.empty() ? FastaKind::kOther : FastaKind::kProtein;
+    return Status::NotSupported("not nucleotide FASTA");
+  }
+  if (enc.n_res == 0) {
+    bool fasta = false;
+    for (auto t : lines.text) fasta |= !t.empty() && t[0] == '>';
+    if (!fasta) {
+      *kind = FastaKind::kOther;  // no sequence and no header: plain text or binary
+      return Status::NotSupported("no FASTA structure");
+    }
+  }
+  *kind = FastaKind::kNucleotide;
+
+  std::string meta;
+  PutVarint(&meta, lines.n_lines);
+  PutVarint(&meta, lines.text.size());
+  EncodeTextLines(lines.text, &meta);
+  PutSection(&meta, lines.layout);
+  PutSection(&meta, enc.case_runs);
+  PutSection(&meta, enc.exc);
+  PutVarint(&meta, enc.n_nt);
+  PutVarint(&meta, enc.n_res);
+
+  payload->clear();
+  payload->push_back(static_cast<char>(kVersion));
+  payload->push_back(static_cast<char>(lines.unterminated ? 1 : 0));
+  fasta::PutPackedSection(payload, meta, zstd_level);
+  size_t base = payload->size();
+  payload->resize(base + (enc.n_nt + 3) / 4);
+  kernels::Pack2BitCpu(reinterpret_cast<const uint8_t*>(enc.nt.data()), enc.n_nt,
+                       reinterpret_cast<uint8_t*>(payload->data() + base));
+  return Status::OK();
+}
+
+
+}  // namespace pmklc

@@ -1,0 +1,190 @@
+// pmklc compress / decompress: the standalone container (docs/format.md §Container).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "engine/container/container.h"
+#include "tools/commands.h"
+
+namespace pmklc::cli {
+
+namespace {
+
+// Output goes to a temporary file beside the target, renamed into place only
+// when everything succeeded, so a failure never leaves a wrong file behind.
+class Output {
+ public:
+  Status Open(const std::string& path, bool to_stdout, bool force) {
+    if (to_stdout) { fd_ = 1; return Status::OK(); }
+    path_ = path;
+    struct stat st;
+    if (!force && stat(path.c_str(), &st) == 0) return Status::Exists(path + " exists (use -f to overwrite)");
+    tmp_ = path + ".pmklc-tmp-" + std::to_string(getpid());
+    fd_ = open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) return Status::IOError("cannot create " + tmp_ + ": " + std::strerror(errno));
+    return Status::OK();
+  }
+  Status Write(std::string_view b) {
+    while (!b.empty()) {
+      ssize_t n = write(fd_, b.data(), b.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return errno == ENOSPC ? Status::NoSpace("writing output: disk full")
+                               : Status::IOError(std::string("writing output: ") + std::strerror(errno));
+      }
+      b.remove_prefix(static_cast<size_t>(n));
+    }
+    return Status::OK();
+  }
+  Status Commit() {
+    if (tmp_.empty()) return Status::OK();
+    if (fsync(fd_) != 0 || close(fd_) != 0) { fd_ = -1; return Status::IOError("closing output failed"); }
+    fd_ = -1;
+    if (rename(tmp_.c_str(), path_.c_str()) != 0) return Status::IOError("cannot rename output into place");
+    tmp_.clear();
+    return Status::OK();
+  }
+  ~Output() {
+    if (!tmp_.empty()) {
+      if (fd_ >= 0) close(fd_);
+      unlink(tmp_.c_str());
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  std::string path_, tmp_;
+};
+
+class Input {
+ public:
+  Status Open(const std::string& path) {
+    if (path == "-") { fd_ = 0; return Status::OK(); }
+    fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) return Status::NotFound("cannot open " + path + ": " + std::strerror(errno));
+    struct stat st;
+    if (fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) size_ = static_cast<uint64_t>(st.st_size);
+    if (fstat(fd_, &st) == 0 && S_ISDIR(st.st_mode)) return Status::IsDir(path + " is a directory");
+    return Status::OK();
+  }
+  Result<size_t> Read(char* buf, size_t n) {
+    for (;;) {
+      ssize_t r = read(fd_, buf, n);
+      if (r >= 0) return static_cast<size_t>(r);
+      if (errno != EINTR) return Status::IOError(std::string("reading input: ") + std::strerror(errno));
+    }
+  }
+  uint64_t size() const { return size_; }
+  ~Input() { if (fd_ > 2) close(fd_); }
+
+ private:
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
+class Progress {
+ public:
+  Progress(const char* verb, uint64_t total) : verb_(verb), total_(total), on_(isatty(2)) {}
+  void Update(uint64_t done) {
+    if (!on_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(250)) return;
+    last_ = now;
+    if (total_) std::fprintf(stderr, "\r%s %5.1f%% (%llu MiB)", verb_, 100.0 * done / total_, (unsigned long long)(done >> 20));
+    else std::fprintf(stderr, "\r%s %llu MiB", verb_, (unsigned long long)(done >> 20));
+  }
+  void Done() { if (on_ && last_ != std::chrono::steady_clock::time_point{}) std::fprintf(stderr, "\r\033[K"); }
+
+ private:
+  const char* verb_;
+  uint64_t total_;
+  bool on_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+int Fail(const char* cmd, const Status& s) {
+  std::fprintf(stderr, "pmklc %s: %s\n", cmd, s.ToString().c_str());
+  return 1;
+}
+
+}  // namespace
+
+int RunCompress(const CompressArgs& a) {
+  auto prof = ProfileFromName(a.profile);
+  if (!prof.ok()) return Fail("compress", prof.status());
+  if (a.block_size < format::kMinBlockSize || a.block_size > format::kMaxBlockSize)
+    return Fail("compress", Status::InvalidArgument("block size must be in [4 KiB, 16 MiB]"));
+  Input in;
+  Status s = in.Open(a.in);
+  if (!s.ok()) return Fail("compress", s);
+  bool to_stdout = a.to_stdout || (a.out.empty() && a.in == "-") || a.out == "-";
+  std::string out_path = a.out.empty() ? a.in + ".pmklc" : a.out;
+  Output out;
+  s = out.Open(out_path, to_stdout, a.force);
+  if (!s.ok()) return Fail("compress", s);
+  ContainerOptions co;
+  co.block_size = a.block_size;
+  co.profile = *prof;
+  ContainerWriter w([&](std::string_view b) { return out.Write(b); }, co);
+  std::string buf(1u << 20, '\0');
+  Progress prog("compressing", in.size());
+  for (;;) {
+    auto r = in.Read(buf.data(), buf.size());
+    if (!r.ok()) return Fail("compress", r.status());
+    if (*r == 0) break;
+    s = w.Append(std::string_view(buf.data(), *r));
+    if (!s.ok()) return Fail("compress", s);
+    prog.Update(w.bytes_in());
+  }
+  s = w.Finish();
+  if (s.ok()) s = out.Commit();
+  prog.Done();
+  if (!s.ok()) return Fail("compress", s);
+  if (a.verbose)
+    std::fprintf(stderr, "%s: %llu -> %llu bytes (%.3f)\n", a.in.c_str(), (unsigned long long)w.bytes_in(),
+                 (unsigned long long)w.bytes_out(), w.bytes_out() ? double(w.bytes_in()) / w.bytes_out() : 0.0);
+  return 0;
+}
+
+int RunDecompress(const CompressArgs& a) {
+  Input in;
+  Status s = in.Open(a.in);
+  if (!s.ok()) return Fail("decompress", s);
+  bool to_stdout = a.to_stdout || (a.out.empty() && a.in == "-") || a.out == "-";
+  std::string out_path = a.out;
+  if (out_path.empty() && !to_stdout) {
+    const std::string suf = ".pmklc";
+    if (a.in.size() <= suf.size() || a.in.compare(a.in.size() - suf.size(), suf.size(), suf) != 0)
+      return Fail("decompress", Status::InvalidArgument(a.in + " does not end in .pmklc; name the output or use -c"));
+    out_path = a.in.substr(0, a.in.size() - suf.size());
+  }
+  Output out;
+  s = out.Open(out_path, to_stdout, a.force);
+  if (!s.ok()) return Fail("decompress", s);
+  ContainerReader r([&](char* b, size_t n) { return in.Read(b, n); });
+  std::string block;
+  bool eof = false;
+  uint64_t done = 0;
+  Progress prog("decompressing", in.size());
+  while (!eof) {
+    s = r.Next(&block, &eof);
+    if (!s.ok()) { prog.Done(); return Fail("decompress", s); }
+    s = out.Write(block);
+    if (!s.ok()) { prog.Done(); return Fail("decompress", s); }
+    done += block.size();
+    prog.Update(r.bytes_in());
+  }
+  s = out.Commit();
+  prog.Done();
+  if (!s.ok()) return Fail("decompress", s);
+  return 0;
+}
+
+}  // namespace pmklc::cli
