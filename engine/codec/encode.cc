@@ -34,19 +34,22 @@ Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string*
   if (raw.size() > format::kMaxBlockRawLen) return Status::InvalidArgument("block too large");
   constexpr size_t H = format::kBlockHeaderSize;
   CodecId used = raw.empty() ? CodecId::kRaw : opts.codec;
+  if (used == CodecId::kFasta2Bit || used == CodecId::kFastaProtein) used = CodecId::kZstd;  // fallback
   const bool want_fasta = opts.fasta || opts.codec == CodecId::kFasta2Bit ||
                           opts.codec == CodecId::kFastaProtein;
   if (want_fasta && !raw.empty()) {
     thread_local std::string payload;
     FastaKind kind = FastaKind::kOther;
     Status s = EncodeFasta2Bit(raw, opts.fasta_meta_level, &payload, &kind);
+    CodecId fasta_codec = CodecId::kRaw;
     if (s.ok()) {
-      used = CodecId::kFasta2Bit;
+      fasta_codec = CodecId::kFasta2Bit;
     } else if (kind == FastaKind::kProtein) {
       PMKLC_RETURN_IF_ERROR(EncodeFastaProtein(raw, opts.protein_meta_level, opts.protein_level, &payload));
-      used = CodecId::kFastaProtein;
+      fasta_codec = CodecId::kFastaProtein;
     }
-    if (used == CodecId::kFasta2Bit || used == CodecId::kFastaProtein) {
+    if (fasta_codec != CodecId::kRaw) {
+      used = fasta_codec;
       if (payload.size() < raw.size()) {
         value->resize(H + payload.size());
         std::memcpy(value->data() + H, payload.data(), payload.size());
@@ -57,8 +60,6 @@ Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string*
         WriteHeader(used, raw, value->data());
         return Status::OK();
       }
-    } else if (opts.codec == CodecId::kFasta2Bit || opts.codec == CodecId::kFastaProtein) {
-      used = CodecId::kZstd;  // forced FASTA codec on a non-FASTA block
     }
   }
   if (used == CodecId::kZstd) {

@@ -30,7 +30,8 @@ TEST(Codec, RoundTripAllCodecsAndSizes) {
         o.codec = c;
         std::string v, out;
         ASSERT_TRUE(EncodeBlock(in, o, &v).ok());
-        ASSERT_TRUE(DecodeBlock(v, &out).ok()) << n;
+        Status ds = DecodeBlock(v, &out);
+        ASSERT_TRUE(ds.ok()) << n << " codec " << int(c) << " " << ds.ToString() << " in=" << testing::PrintToString(in.substr(0, 40));
         ASSERT_EQ(in, out);
       }
     }
