@@ -15,14 +15,14 @@ namespace {
 constexpr uint8_t kVersion = 1;
 }  // namespace
 
-Status fasta::GetPackedSection(Reader* r, std::string* raw) {
+Status fasta::GetPackedSection(Reader* r, std::string* raw, uint64_t max_raw) {
   uint8_t kind;
   uint64_t rawlen, stored;
   std::string_view bytes;
   if (!r->GetByte(&kind) || !r->GetVarint(&rawlen) || !r->GetVarint(&stored) ||
       !r->GetBytes(static_cast<size_t>(stored), &bytes))
     return Status::Corruption("fasta: truncated section");
-  if (rawlen > (uint64_t{1} << 31)) return Status::Corruption("fasta: section too large");
+  if (rawlen > max_raw) return Status::Corruption("fasta: section larger than the block allows");
   if (kind == 0) {
     if (stored != rawlen) return Status::Corruption("fasta: raw section length");
     raw->assign(bytes);
@@ -60,7 +60,8 @@ Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out) {
   if (version != kVersion) return Status::Corruption("fasta2bit: unknown version");
   if (flags & ~1u) return Status::Corruption("fasta2bit: unknown flags");
   std::string meta;
-  PMKLC_RETURN_IF_ERROR(fasta::GetPackedSection(&r, &meta));
+  // Metadata costs at most a few bytes per input byte (a run is >= 1 residue).
+  PMKLC_RETURN_IF_ERROR(fasta::GetPackedSection(&r, &meta, 4 * uint64_t{raw_len} + 256));
   Reader m(meta);
   uint64_t n_lines, n_text, n_nt, n_res;
   if (!m.GetVarint(&n_lines) || !m.GetVarint(&n_text) || n_text > n_lines || n_lines > raw_len + 1)

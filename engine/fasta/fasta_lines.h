@@ -89,7 +89,9 @@ bool SplitLines(std::string_view raw, Lines* out, SeqFn&& on_seq) {
 // A section stored raw or zstd-compressed, whichever is smaller:
 // u8 kind (0 raw, 1 zstd) | varint raw length | varint stored length | bytes.
 void PutPackedSection(std::string* out, const std::string& raw, int level);
-Status GetPackedSection(Reader* r, std::string* raw);
+// max_raw bounds the decoded size (Corruption above it), so a corrupt
+// length can never make the decoder allocate more than the block needs.
+Status GetPackedSection(Reader* r, std::string* raw, uint64_t max_raw);
 
 // Iterates a layout stream. Next() yields each line's token.
 class LayoutReader {

@@ -18,8 +18,8 @@ Status DecodeFastaProtein(std::string_view payload, size_t raw_len, char* out) {
   if (!r.GetByte(&version) || !r.GetByte(&flags)) return Status::Corruption("fasta-protein: truncated");
   if (version != kVersion || (flags & ~1u)) return Status::Corruption("fasta-protein: bad header");
   std::string meta, residues;
-  PMKLC_RETURN_IF_ERROR(fasta::GetPackedSection(&r, &meta));
-  PMKLC_RETURN_IF_ERROR(fasta::GetPackedSection(&r, &residues));
+  PMKLC_RETURN_IF_ERROR(fasta::GetPackedSection(&r, &meta, 4 * uint64_t{raw_len} + 256));
+  PMKLC_RETURN_IF_ERROR(fasta::GetPackedSection(&r, &residues, raw_len));
   if (r.remaining()) return Status::Corruption("fasta-protein: trailing bytes");
   Reader m(meta);
   uint64_t n_lines, n_text;

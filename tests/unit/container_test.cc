@@ -1,0 +1,111 @@
+// The standalone container: round trip, empty input, and honest errors for
+// truncated, corrupted or foreign input (never wrong bytes).
+#include "engine/container/container.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+namespace pmklc {
+namespace {
+
+std::string Pack(const std::string& data, uint32_t bs = 4096) {
+  std::string c;
+  ContainerOptions co;
+  co.block_size = bs;
+  ContainerWriter w([&](std::string_view b) { c.append(b); return Status::OK(); }, co);
+  EXPECT_TRUE(w.Append(data).ok());
+  EXPECT_TRUE(w.Finish().ok());
+  return c;
+}
+
+// Reads a container; returns the status, and in *out the bytes of every block
+// that was returned.
+Status Unpack(const std::string& c, std::string* out) {
+  size_t pos = 0;
+  ContainerReader r([&](char* buf, size_t n) -> Result<size_t> {
+    size_t k = std::min(n, c.size() - pos);
+    std::memcpy(buf, c.data() + pos, k);
+    pos += k;
+    return k;
+  });
+  out->clear();
+  std::string block;
+  bool eof = false;
+  while (!eof) {
+    Status s = r.Next(&block, &eof);
+    if (!s.ok()) return s;
+    out->append(block);
+  }
+  return Status::OK();
+}
+
+std::string Sample() {
+  std::string s;
+  std::mt19937 g(1);
+  for (int r = 0; r < 40; ++r) {
+    s += ">read" + std::to_string(r) + "\n";
+    for (int i = 0; i < 700; ++i) s.push_back("ACGTN"[g() % 5]);
+    s += "\n";
+  }
+  return s;
+}
+
+TEST(Container, RoundTripAndEmpty) {
+  std::string data = Sample(), out;
+  ASSERT_TRUE(Unpack(Pack(data), &out).ok());
+  EXPECT_EQ(out, data);
+  ASSERT_TRUE(Unpack(Pack(""), &out).ok());
+  EXPECT_EQ(out, "");
+}
+
+TEST(Container, EveryTruncationIsAnErrorAndOutputIsAPrefix) {
+  std::string data = Sample(), c = Pack(data), out;
+  for (size_t cut = 0; cut < c.size(); ++cut) {
+    Status s = Unpack(c.substr(0, cut), &out);
+    ASSERT_FALSE(s.ok()) << "cut at " << cut;
+    ASSERT_EQ(data.compare(0, out.size(), out), 0) << "wrong bytes before the error, cut " << cut;
+  }
+}
+
+TEST(Container, FlippedBytesNeverYieldWrongBytes) {
+  std::string data = Sample(), c = Pack(data), out;
+  std::mt19937 g(2);
+  int detected = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string bad = c;
+    size_t at = g() % bad.size();
+    bad[at] = static_cast<char>(bad[at] ^ (1 + g() % 255));
+    Status s = Unpack(bad, &out);
+    if (s.ok()) {
+      ASSERT_EQ(out, data) << "byte " << at;
+    } else {
+      detected++;
+      ASSERT_EQ(data.compare(0, out.size(), out), 0) << "byte " << at;
+    }
+  }
+  EXPECT_GT(detected, 2900);
+}
+
+TEST(Container, TrailingGarbageAndForeignInput) {
+  std::string out;
+  EXPECT_FALSE(Unpack(Pack(Sample()) + "x", &out).ok());
+  Status s = Unpack("hello world, not a container", &out);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("not a pmklc container"), std::string::npos);
+  EXPECT_FALSE(Unpack("", &out).ok());
+}
+
+TEST(Container, ProfilesNotBuiltYetAreClearErrors) {
+  EXPECT_TRUE(ProfileFromName("fast").ok());
+  for (const char* p : {"balanced", "max", "neural"}) {
+    auto r = ProfileFromName(p);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Status::Code::kNotSupported);
+  }
+  EXPECT_EQ(ProfileFromName("turbo").status().code(), Status::Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace pmklc
