@@ -25,6 +25,14 @@ class Output {
     if (to_stdout) { fd_ = 1; return Status::OK(); }
     path_ = path;
     struct stat st;
+    if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      // A FIFO, /dev/null or a device: write to it directly.
+      if (S_ISDIR(st.st_mode)) return Status::IsDir(path + " is a directory");
+      fd_ = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd_ < 0) return Status::IOError("cannot open " + path + ": " + std::strerror(errno));
+      direct_ = true;
+      return Status::OK();
+    }
     if (!force && stat(path.c_str(), &st) == 0) return Status::Exists(path + " exists (use -f to overwrite)");
     tmp_ = path + ".pmklc-tmp-" + std::to_string(getpid());
     fd_ = open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -44,6 +52,11 @@ class Output {
     return Status::OK();
   }
   Status Commit() {
+    if (direct_) {
+      int fd = fd_;
+      fd_ = -1;
+      return close(fd) == 0 ? Status::OK() : Status::IOError("closing output failed");
+    }
     if (tmp_.empty()) return Status::OK();
     if (fsync(fd_) != 0 || close(fd_) != 0) { fd_ = -1; return Status::IOError("closing output failed"); }
     fd_ = -1;
@@ -52,6 +65,7 @@ class Output {
     return Status::OK();
   }
   ~Output() {
+    if (direct_ && fd_ > 2) close(fd_);
     if (!tmp_.empty()) {
       if (fd_ >= 0) close(fd_);
       unlink(tmp_.c_str());
@@ -60,6 +74,7 @@ class Output {
 
  private:
   int fd_ = -1;
+  bool direct_ = false;
   std::string path_, tmp_;
 };
 

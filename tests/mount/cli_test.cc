@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -155,6 +156,101 @@ TEST(Cli, ErrorsAreOneLineAndNonZero) {
   r = Sh(std::string(PMKLC_BIN) + " --help");
   EXPECT_EQ(r.first, 0);
   EXPECT_NE(r.second.find("Examples:"), std::string::npos);
+}
+
+// pmklc compress/decompress: files, pipes, and honest errors.
+TEST(Cli, CompressDecompressFilesAndPipes) {
+  Tmp t;
+  std::string in = t.path + "/g.fa";
+  {
+    std::ofstream f(in);
+    for (int r = 0; r < 300; ++r) {
+      f << ">seq=" << r << " len=500\n";
+      for (int i = 0; i < 500; ++i) f << "ACGTNacgtRY"[(r * 7 + i * 13) % 11];
+      f << "\n";
+    }
+  }
+  std::string bin = PMKLC_BIN;
+  auto r = Sh(bin + " compress " + in);
+  ASSERT_EQ(r.first, 0) << r.second;
+  ASSERT_TRUE(fs::exists(in + ".pmklc"));
+  r = Sh(bin + " compress " + in);  // exists: refuse without -f
+  EXPECT_NE(r.first, 0);
+  EXPECT_NE(r.second.find("exists"), std::string::npos) << r.second;
+  r = Sh(bin + " decompress -c " + in + ".pmklc | cmp - " + in);
+  EXPECT_EQ(r.first, 0) << r.second;
+  r = Sh("cat " + in + " | " + bin + " compress - | " + bin + " decompress - | cmp - " + in);
+  EXPECT_EQ(r.first, 0) << r.second;
+  fs::rename(in, in + ".orig");
+  r = Sh(bin + " decompress " + in + ".pmklc && cmp " + in + " " + in + ".orig");
+  EXPECT_EQ(r.first, 0) << r.second;
+  // Truncated container: one-line error, non-zero exit, no output file left.
+  auto size = fs::file_size(in + ".pmklc");
+  fs::resize_file(in + ".pmklc", size - 7);
+  r = Sh(bin + " decompress -f " + in + ".pmklc " + t.path + "/out.fa");
+  EXPECT_NE(r.first, 0);
+  EXPECT_EQ(Lines(r.second), 1) << r.second;
+  EXPECT_NE(r.second.find("truncated"), std::string::npos) << r.second;
+  EXPECT_FALSE(fs::exists(t.path + "/out.fa"));
+  r = Sh(bin + " compress -p max " + in + ".orig " + t.path + "/x");
+  EXPECT_NE(r.first, 0);
+  EXPECT_EQ(Lines(r.second), 1) << r.second;
+  EXPECT_NE(r.second.find("max"), std::string::npos) << r.second;
+  r = Sh(bin + " decompress " + in + ".orig " + t.path + "/y");
+  EXPECT_NE(r.first, 0);
+  EXPECT_NE(r.second.find("not a pmklc container"), std::string::npos) << r.second;
+}
+
+// Memory stays bounded whatever the input: a 1 GiB line with no newline
+// goes through compress and decompress in a few MiB.
+TEST(Cli, OneGiBLineWithoutNewlineInBoundedMemory) {
+  Tmp t;
+  std::string bin = PMKLC_BIN;
+  std::string c = t.path + "/line.pmklc";
+  // 1 GiB of ACGT, no newline at all, generated on the fly.
+  const std::string gen = "yes ACGTTGCAACGTTGCAACGTTGCAACGTTGCAACGTTGCAACGTTGCAACGTTGCAACGTTGC | tr -d '\\n' | head -c 1073741824";
+  // Runs pmklc itself as the child (so its own peak RSS is measured), reading
+  // from `in` and writing to `out` (paths; FIFOs allowed).
+  auto run_pmklc = [&](std::vector<std::string> args, long* maxrss_kb) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      std::vector<char*> argv{const_cast<char*>("pmklc")};
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(PMKLC_BIN, argv.data());
+      _exit(127);
+    }
+    int st = 0;
+    struct rusage ru{};
+    wait4(pid, &st, 0, &ru);
+    *maxrss_kb = ru.ru_maxrss;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  };
+  std::string fifo = t.path + "/in.fifo", back = t.path + "/out.fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  ASSERT_EQ(mkfifo(back.c_str(), 0600), 0);
+  pid_t gpid = fork();
+  if (gpid == 0) {
+    execl("/bin/sh", "sh", "-c", (gen + " > " + fifo).c_str(), nullptr);
+    _exit(127);
+  }
+  long rss_c = 0;
+  ASSERT_EQ(run_pmklc({"compress", fifo, c}, &rss_c), 0);
+  waitpid(gpid, nullptr, 0);
+  EXPECT_LT(rss_c, 64 * 1024) << "compress peak RSS " << rss_c << " KiB";
+  EXPECT_LT(fs::file_size(c), (1u << 30) / 4 + (1u << 20));  // 2 bits per base
+  // Decompress into a FIFO that a checker compares with the generator.
+  pid_t cpid = fork();
+  if (cpid == 0) {
+    execl("/bin/bash", "bash", "-c", ("cmp " + back + " <(" + gen + ")").c_str(), nullptr);
+    _exit(127);
+  }
+  long rss_d = 0;
+  ASSERT_EQ(run_pmklc({"decompress", "-f", c, back}, &rss_d), 0);
+  int st = 0;
+  waitpid(cpid, &st, 0);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "decompressed bytes differ";
+  EXPECT_LT(rss_d, 64 * 1024) << "decompress peak RSS " << rss_d << " KiB";
 }
 
 TEST(Cli, DevicesReportsNoGpuCleanly) {
