@@ -1,4 +1,5 @@
 // fasta2bit encoder: FASTA stream separation with 2-bit nucleotides.
+#include <emmintrin.h>
 #include <zstd.h>
 
 #include <array>
@@ -84,12 +85,27 @@ struct NtEncoder {
     while (i < n) {
       uint8_t c = kClass[static_cast<uint8_t>(p[i])];
       if (c < 4 && !lower && !in_exc) {
-        // Fast path: a run of upper-case ACGT.
+        // Fast path: a run of upper-case ACGT, 16 bytes per step (SSE2:
+        // compare with A, C, G, T; code = ((b >> 1) ^ (b >> 2)) & 3 maps
+        // A,C,G,T to 0,1,2,3), then byte by byte to the end of the run.
         size_t j = i;
-        do {
+        const __m128i kA = _mm_set1_epi8('A'), kC = _mm_set1_epi8('C');
+        const __m128i kG = _mm_set1_epi8('G'), kT = _mm_set1_epi8('T');
+        const __m128i k3 = _mm_set1_epi8(3);
+        while (j + 16 <= n) {
+          __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + j));
+          __m128i ok = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, kA), _mm_cmpeq_epi8(v, kC)),
+                                    _mm_or_si128(_mm_cmpeq_epi8(v, kG), _mm_cmpeq_epi8(v, kT)));
+          if (_mm_movemask_epi8(ok) != 0xffff) break;
+          __m128i code = _mm_and_si128(_mm_xor_si128(_mm_srli_epi16(v, 1), _mm_srli_epi16(v, 2)), k3);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(w + k), code);
+          k += 16;
+          j += 16;
+        }
+        while (j < n && (c = kClass[static_cast<uint8_t>(p[j])]) < 4) {
           w[k++] = static_cast<char>(c);
           ++j;
-        } while (j < n && (c = kClass[static_cast<uint8_t>(p[j])]) < 4);
+        }
         case_run += j - i;
         exc_gap += j - i;
         i = j;
