@@ -41,7 +41,7 @@ for p in "${PROFILES[@]}"; do
 done
 hdr+=" zstd -3 bytes (bits/nt) | zstd -3 comp / dec MB/s | zstd -19 --long=27 | xz -9 | bzip2 -9 |"
 sep+="---|---|---|---|---|"
-echo "## bench/codec.sh, $(date -u +%F), $(nproc) cores, $(zstd --version | head -1 | awk '{print $NF}')"
+echo "## bench/codec.sh, $(date -u +%F), $(nproc) cores, zstd $(zstd --version | grep -o 'v[0-9.]*' | head -1)"
 echo
 echo "$hdr"
 echo "$sep"
