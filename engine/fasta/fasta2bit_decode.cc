@@ -123,35 +123,13 @@ Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out) {
     return Status::Corruption("fasta2bit: residue count");
   }
   // 4. Lines.
-  fasta::LayoutReader lr(layout);
-  uint64_t token, lines = 0, rpos = 0;
-  size_t ti = 0, o = 0;
-  const bool unterminated = flags & 1;
-  while (lr.Next(&token)) {
-    ++lines;
-    if (lines > n_lines) return Status::Corruption("fasta2bit: too many lines");
-    const bool last = lines == n_lines;
-    if (token == 0) {
-      if (ti >= text.size()) return Status::Corruption("fasta2bit: missing text line");
-      const std::string& t = text[ti++];
-      if (t.size() > raw_len - o) return Status::Corruption("fasta2bit: output overflow");
-      std::memcpy(out + o, t.data(), t.size());
-      o += t.size();
-    } else {
-      uint64_t len = token - 1;
-      if (len > n_res - rpos || len > raw_len - o) return Status::Corruption("fasta2bit: line length");
-      std::memcpy(out + o, res.data() + rpos, static_cast<size_t>(len));
-      o += len;
-      rpos += len;
-    }
-    if (!(last && unterminated)) {
-      if (o >= raw_len) return Status::Corruption("fasta2bit: output overflow");
-      out[o++] = '\n';
-    }
-  }
-  if (!lr.ok() || lines != n_lines || ti != text.size() || rpos != n_res || o != raw_len)
-    return Status::Corruption("fasta2bit: layout does not match the block");
-  return Status::OK();
+  fasta::LinesToRender lines;
+  lines.layout = layout;
+  lines.n_lines = n_lines;
+  lines.unterminated = flags & 1;
+  lines.text = &text;
+  lines.residues = std::string_view(res.data(), static_cast<size_t>(n_res));
+  return fasta::RenderLines(lines, raw_len, out);
 }
 
 }  // namespace pmklc

@@ -93,6 +93,18 @@ void PutPackedSection(std::string* out, const std::string& raw, int level);
 // length can never make the decoder allocate more than the block needs.
 Status GetPackedSection(Reader* r, std::string* raw, uint64_t max_raw);
 
+// Rebuilds a block: each layout line is a text line (next of *text) or the
+// next L residues, followed by '\n' unless it is the unterminated last line.
+// Corruption unless everything is used exactly and fills raw_len bytes.
+struct LinesToRender {
+  std::string_view layout;
+  uint64_t n_lines = 0;
+  bool unterminated = false;
+  const std::vector<std::string>* text = nullptr;
+  std::string_view residues;
+};
+Status RenderLines(const LinesToRender& in, size_t raw_len, char* out);
+
 // Iterates a layout stream. Next() yields each line's token.
 class LayoutReader {
  public:

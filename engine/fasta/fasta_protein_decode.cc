@@ -31,34 +31,13 @@ Status DecodeFastaProtein(std::string_view payload, size_t raw_len, char* out) {
   Reader m2(rest);
   std::string_view layout;
   if (!m2.GetSection(&layout) || m2.remaining()) return Status::Corruption("fasta-protein: bad layout");
-  fasta::LayoutReader lr(layout);
-  uint64_t token, lines = 0, rpos = 0;
-  size_t ti = 0, o = 0;
-  const bool unterminated = flags & 1;
-  while (lr.Next(&token)) {
-    ++lines;
-    if (lines > n_lines) return Status::Corruption("fasta-protein: too many lines");
-    if (token == 0) {
-      if (ti >= text.size()) return Status::Corruption("fasta-protein: missing text line");
-      const std::string& t = text[ti++];
-      if (t.size() > raw_len - o) return Status::Corruption("fasta-protein: output overflow");
-      std::memcpy(out + o, t.data(), t.size());
-      o += t.size();
-    } else {
-      uint64_t len = token - 1;
-      if (len > residues.size() - rpos || len > raw_len - o) return Status::Corruption("fasta-protein: line length");
-      std::memcpy(out + o, residues.data() + rpos, static_cast<size_t>(len));
-      o += len;
-      rpos += len;
-    }
-    if (!(lines == n_lines && unterminated)) {
-      if (o >= raw_len) return Status::Corruption("fasta-protein: output overflow");
-      out[o++] = '\n';
-    }
-  }
-  if (!lr.ok() || lines != n_lines || ti != text.size() || rpos != residues.size() || o != raw_len)
-    return Status::Corruption("fasta-protein: layout does not match the block");
-  return Status::OK();
+  fasta::LinesToRender lines;
+  lines.layout = layout;
+  lines.n_lines = n_lines;
+  lines.unterminated = flags & 1;
+  lines.text = &text;
+  lines.residues = residues;
+  return fasta::RenderLines(lines, raw_len, out);
 }
 
 }  // namespace pmklc

@@ -1,6 +1,7 @@
 // The standalone container: round trip, empty input, and honest errors for
 // truncated, corrupted or foreign input (never wrong bytes).
 #include "engine/container/container.h"
+#include "tests/unit/container_util.h"
 
 #include <gtest/gtest.h>
 
@@ -20,26 +21,7 @@ std::string Pack(const std::string& data, uint32_t bs = 4096) {
   return c;
 }
 
-// Reads a container; returns the status, and in *out the bytes of every block
-// that was returned.
-Status Unpack(const std::string& c, std::string* out) {
-  size_t pos = 0;
-  ContainerReader r([&](char* buf, size_t n) -> Result<size_t> {
-    size_t k = std::min(n, c.size() - pos);
-    std::memcpy(buf, c.data() + pos, k);
-    pos += k;
-    return k;
-  });
-  out->clear();
-  std::string block;
-  bool eof = false;
-  while (!eof) {
-    Status s = r.Next(&block, &eof);
-    if (!s.ok()) return s;
-    out->append(block);
-  }
-  return Status::OK();
-}
+Status Unpack(const std::string& c, std::string* out) { return testing::ReadContainer(c, out); }
 
 std::string Sample() {
   std::string s;

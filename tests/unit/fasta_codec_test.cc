@@ -11,6 +11,7 @@
 #include "engine/codec/codec.h"
 #include "engine/container/container.h"
 #include "engine/fasta/fasta_codec.h"
+#include "tests/unit/container_util.h"
 #include "tests/unit/corpus_util.h"
 
 namespace pmklc {
@@ -209,20 +210,9 @@ TEST_F(CorpusTest, EveryFileRoundTripsByteExact) {
         pos += n;
       }
       ASSERT_TRUE(w.Finish().ok());
-      size_t pos = 0;
-      ContainerReader r([&](char* buf, size_t n) -> Result<size_t> {
-        size_t k = std::min(n, c.size() - pos);
-        std::memcpy(buf, c.data() + pos, k);
-        pos += k;
-        return k;
-      });
-      std::string out, block;
-      bool eof = false;
-      while (!eof) {
-        Status s = r.Next(&block, &eof);
-        ASSERT_TRUE(s.ok()) << path << " bs " << bs << ": " << s.ToString();
-        out += block;
-      }
+      std::string out;
+      Status s = testing::ReadContainer(c, &out);
+      ASSERT_TRUE(s.ok()) << path << " bs " << bs << ": " << s.ToString();
       ASSERT_TRUE(out == data) << path << " bs " << bs;
     }
     for (int k = 0; k < 20 && !data.empty(); ++k) {
