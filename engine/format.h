@@ -27,6 +27,7 @@ enum class CodecId : uint8_t {
   kZstd = 1,          // zstd frame of the raw bytes
   kFasta2Bit = 2,     // FASTA streams, 2-bit nucleotides (docs/format.md §fasta2bit)
   kFastaProtein = 3,  // FASTA streams, zstd residues (docs/format.md §fasta-protein)
+  kFastaCm = 4,       // fasta2bit streams, nucleotides context-mixed (docs/format.md §fasta-cm)
 };
 
 // ---- Store (docs/store.md) ------------------------------------------------

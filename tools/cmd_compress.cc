@@ -147,6 +147,10 @@ int RunCompress(const CompressArgs& a) {
   ContainerOptions co;
   co.block_size = a.block_size;
   co.profile = *prof;
+  if (*prof == 2) {  // max: context-mixed nucleotides; models learn across 16 MiB blocks
+    co.encode.use_cm = true;
+    if (!a.block_size_given) co.block_size = 16u << 20;
+  }
   ContainerWriter w([&](std::string_view b) { return out.Write(b); }, co);
   std::string buf(1u << 20, '\0');
   Progress prog("compressing", in.size());

@@ -15,6 +15,7 @@ struct CompressArgs {
   // -B. Default: 1 MiB (protein FASTA needs the context: protein_uniprot is
   // 5.32 MB at 1 MiB vs 5.72 MB at 128 KiB; nucleotide FASTA differs < 0.2%).
   uint32_t block_size = 1u << 20;
+  bool block_size_given = false;  // -B was given (max then keeps it; else 16 MiB)
 };
 int RunCompress(const CompressArgs& a);
 int RunDecompress(const CompressArgs& a);

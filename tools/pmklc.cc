@@ -121,7 +121,7 @@ fstab:
   auto* comp = app.add_subcommand("compress", "compress a file into a .pmklc container (FASTA-aware)");
   comp->add_option("IN", ca.in, "input file, - for stdin")->required();
   comp->add_option("OUT", ca.out, "output (default IN.pmklc; stdout for stdin)");
-  comp->add_option("-p,--profile", ca.profile, "fast (2-bit FASTA streams); balanced, max, neural come with the model tiers");
+  comp->add_option("-p,--profile", ca.profile, "fast (2-bit FASTA streams, default) or max (context-mixed nucleotides, 16 MiB blocks); balanced and neural come later");
   comp->add_flag("-c,--stdout", ca.to_stdout, "write to stdout");
   comp->add_flag("-f,--force", ca.force, "overwrite OUT");
   comp->add_flag("-v,--verbose", ca.verbose, "print sizes");
@@ -156,6 +156,7 @@ fstab:
         return 1;
       }
       ca.block_size = static_cast<uint32_t>(v);
+      ca.block_size_given = comp->count("-B") > 0;
       return *comp ? pmklc::cli::RunCompress(ca) : pmklc::cli::RunDecompress(ca);
     }
     if (*fsck) return pmklc::cli::RunFsck(store);

@@ -17,6 +17,7 @@
 
 #include "engine/common/status.h"
 #include "engine/format.h"
+#include "engine/models/nucleotide_cm.h"
 
 namespace pmklc {
 
@@ -65,6 +66,10 @@ struct EncodeOptions {
   // 9 on protein_uniprot: 4.75 vs 5.12 MB) and headers/layout. Default: 3, 9
   int protein_level = 3;
   int protein_meta_level = 9;
+  // Context-mix the nucleotides of FASTA blocks (codec fasta-cm, profile max)
+  // with these models. Default: false (fasta2bit's 2-bit packing)
+  bool use_cm = false;
+  CmParams cm;
 };
 
 // Encodes raw bytes into a full block value (header + payload) in *value.

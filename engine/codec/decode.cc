@@ -17,6 +17,7 @@ const char* CodecName(CodecId id) {
     case CodecId::kZstd: return "zstd";
     case CodecId::kFasta2Bit: return "fasta2bit";
     case CodecId::kFastaProtein: return "fasta-protein";
+    case CodecId::kFastaCm: return "fasta-cm";
   }
   return nullptr;
 }
@@ -26,6 +27,7 @@ Result<CodecId> CodecFromName(std::string_view name) {
   if (name == "zstd") return CodecId::kZstd;
   if (name == "fasta2bit") return CodecId::kFasta2Bit;
   if (name == "fasta-protein") return CodecId::kFastaProtein;
+  if (name == "fasta-cm") return CodecId::kFastaCm;
   return Status::NotFound("unknown codec '" + std::string(name) + "'");
 }
 
@@ -82,6 +84,9 @@ Status DecodeBlock(std::string_view value, std::string* out) {
       break;
     case CodecId::kFastaProtein:
       s = DecodeFastaProtein(payload, h.raw_len, buf.data());
+      break;
+    case CodecId::kFastaCm:
+      s = DecodeFasta2Bit(payload, h.raw_len, buf.data(), /*cm=*/true);
       break;
     default:
       s = Status::Corruption("unknown codec id " + std::to_string(static_cast<int>(h.codec)));

@@ -40,10 +40,10 @@ Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string*
   if (want_fasta && !raw.empty()) {
     thread_local std::string payload;
     FastaKind kind = FastaKind::kOther;
-    Status s = EncodeFasta2Bit(raw, opts.fasta_meta_level, &payload, &kind);
+    Status s = EncodeFasta2Bit(raw, opts.fasta_meta_level, &payload, &kind, opts.use_cm ? &opts.cm : nullptr);
     CodecId fasta_codec = CodecId::kRaw;
     if (s.ok()) {
-      fasta_codec = CodecId::kFasta2Bit;
+      fasta_codec = opts.use_cm ? CodecId::kFastaCm : CodecId::kFasta2Bit;
     } else if (kind == FastaKind::kProtein) {
       PMKLC_RETURN_IF_ERROR(EncodeFastaProtein(raw, opts.protein_meta_level, opts.protein_level, &payload));
       fasta_codec = CodecId::kFastaProtein;

@@ -150,7 +150,8 @@ struct NtEncoder {
 
 }  // namespace
 
-Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payload, FastaKind* kind) {
+Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payload, FastaKind* kind,
+                       const CmParams* cm) {
   fasta::Lines lines;
   NtEncoder enc;
   enc.nt.reserve(raw.size());
@@ -187,8 +188,13 @@ Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payloa
 
   payload->clear();
   payload->push_back(static_cast<char>(kVersion));
-  payload->push_back(static_cast<char>(lines.unterminated ? 1 : 0));
+  payload->push_back(static_cast<char>((lines.unterminated ? 1 : 0) | (cm ? 2 : 0)));
   fasta::PutPackedSection(payload, meta, zstd_level);
+  if (cm) {
+    payload->append(cm->Serialize());
+    CmEncode(*cm, reinterpret_cast<const uint8_t*>(enc.nt.data()), enc.n_nt, payload);
+    return Status::OK();
+  }
   size_t base = payload->size();
   payload->resize(base + (enc.n_nt + 3) / 4);
   kernels::Pack2BitCpu(reinterpret_cast<const uint8_t*>(enc.nt.data()), enc.n_nt,

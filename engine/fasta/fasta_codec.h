@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "engine/common/status.h"
+#include "engine/models/nucleotide_cm.h"
 
 namespace pmklc {
 
@@ -27,8 +28,12 @@ enum class FastaKind { kNucleotide, kProtein, kOther };
 // unspecified) when the block is not nucleotide FASTA enough to gain
 // (more than 1/8 of its residues are not ACGT/acgt/N/n); *kind then tells
 // what it looks like instead.
-Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payload, FastaKind* kind);
-Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out);
+// With cm != nullptr the nucleotides are context-mixed (codec fasta-cm)
+// instead of 2-bit packed; everything else is identical.
+Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payload, FastaKind* kind,
+                       const CmParams* cm = nullptr);
+// cm: the block's codec is fasta-cm (the payload flag must agree).
+Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, bool cm = false);
 
 // Protein (or any text-line-structured) FASTA: text lines + layout + residues, zstd.
 Status EncodeFastaProtein(std::string_view raw, int meta_level, int residue_level, std::string* payload);

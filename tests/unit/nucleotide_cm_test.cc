@@ -1,0 +1,110 @@
+// The context-mixing nucleotide coder (profile max, codec fasta-cm): exact
+// round trips, determinism, compression on repetitive input, and errors.
+#include "engine/models/nucleotide_cm.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "engine/codec/codec.h"
+#include "engine/models/logistic.h"
+
+namespace pmklc {
+namespace {
+
+std::vector<uint8_t> Genome(size_t n, uint32_t seed) {
+  // Random sequence with repeats and mutated copies, like a real genome.
+  std::mt19937 g(seed);
+  std::vector<uint8_t> v;
+  while (v.size() < n) {
+    if (v.size() > 1000 && g() % 4 == 0) {
+      size_t from = g() % (v.size() - 500), len = 50 + g() % 400;
+      for (size_t i = 0; i < len && v.size() < n; ++i) v.push_back(g() % 50 ? v[from + i] : g() % 4);
+    } else {
+      for (int i = 0; i < 200 && v.size() < n; ++i) v.push_back(g() % 4);
+    }
+  }
+  return v;
+}
+
+CmParams Small() {
+  CmParams p;
+  p.orders = {1, 2, 3, 6, 11, 16};
+  p.hash_bits = 16;
+  return p;
+}
+
+TEST(NucleotideCm, RoundTripAndDeterminism) {
+  for (size_t n : {0ul, 1ul, 7ul, 1000ul, 300000ul}) {
+    auto v = Genome(n, static_cast<uint32_t>(n));
+    std::string a, b;
+    CmEncode(Small(), v.data(), v.size(), &a);
+    CmEncode(Small(), v.data(), v.size(), &b);
+    ASSERT_EQ(a, b) << "encoding is not deterministic";
+    std::vector<uint8_t> back(n);
+    ASSERT_TRUE(CmDecode(Small(), a, n, back.data()).ok());
+    ASSERT_EQ(back, v) << n;
+  }
+}
+
+TEST(NucleotideCm, LearnsRepeats) {
+  auto v = Genome(400000, 1);
+  std::string out;
+  CmEncode(Small(), v.data(), v.size(), &out);
+  EXPECT_LT(8.0 * out.size() / v.size(), 1.9);  // random bases cost 2 bits; repeats much less
+}
+
+TEST(NucleotideCm, ParamsRoundTripAndBadInput) {
+  CmParams p;
+  size_t used = 0;
+  auto q = CmParams::Parse(p.Serialize(), &used);
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->orders, p.orders);
+  EXPECT_EQ(q->hash_bits, p.hash_bits);
+  EXPECT_EQ(used, p.Serialize().size());
+  EXPECT_FALSE(CmParams::Parse("", &used).ok());
+  EXPECT_FALSE(CmParams::Parse(std::string("\x01\x00\x16", 3), &used).ok());  // order 0
+  EXPECT_FALSE(CmParams::Parse(std::string("\x01\x05\x30", 3), &used).ok());  // 2^48 slots
+  auto v = Genome(50000, 2);
+  std::string out;
+  CmEncode(Small(), v.data(), v.size(), &out);
+  std::vector<uint8_t> back(v.size());
+  EXPECT_FALSE(CmDecode(Small(), std::string_view(out).substr(0, out.size() / 2), v.size(), back.data()).ok());
+}
+
+TEST(NucleotideCm, LogisticTablesAreMonotoneInverses) {
+  uint32_t prev = 0;
+  for (int x = -2047; x <= 2047; ++x) {
+    uint32_t p = models::Squash(x);
+    ASSERT_GE(p, prev);
+    ASSERT_GE(p, 1u);
+    ASSERT_LE(p, 65535u);
+    prev = p;
+    ASSERT_LE(std::abs(models::Stretch(p) - x), 40) << x;
+  }
+  EXPECT_EQ(models::Squash(0), 32768u);
+}
+
+TEST(NucleotideCm, FastaCmBlocksRoundTripThroughTheCodec) {
+  std::string fa = ">chr test\nacgtNNNNRY\n";
+  auto v = Genome(200000, 3);
+  for (size_t i = 0; i < v.size(); ++i) {
+    fa.push_back("ACGT"[v[i]]);
+    if (i % 60 == 59) fa.push_back('\n');
+  }
+  EncodeOptions o;
+  o.use_cm = true;
+  o.cm = Small();
+  std::string value, out;
+  ASSERT_TRUE(EncodeBlock(fa, o, &value).ok());
+  EXPECT_EQ(ParseBlockHeader(value)->codec, CodecId::kFastaCm);
+  ASSERT_TRUE(DecodeBlock(value, &out).ok());
+  EXPECT_EQ(out, fa);
+  // The codec id and the payload flag must agree.
+  std::string bad = value;
+  bad[1] = static_cast<char>(CodecId::kFasta2Bit);
+  EXPECT_FALSE(DecodeBlock(bad, &out).ok());
+}
+
+}  // namespace
+}  // namespace pmklc
