@@ -4,6 +4,7 @@
 # sequences AeCa, HaHi, HePy).
 #
 #   bench/codec.sh [BUILD_DIR]            (default: build)
+#   PROFILES="fast max" FILES="HePy AeCa" bench/codec.sh   (subsets)
 #
 # Columns: input bytes and nucleotides (ACGT/acgt outside header lines); for
 # each pmklc profile (the container of `pmklc compress -p P`): output bytes,
@@ -18,7 +19,7 @@ build=${1:-$root/build}
 pmklc=$build/pmklc
 bench=$build/pmklc_codecbench
 [ -x "$pmklc" ] && [ -x "$bench" ] || { echo "build first: cmake --build $build" >&2; exit 1; }
-PROFILES=(fast)
+PROFILES=(${PROFILES:-fast max})
 
 corpus=${PMKLC_CORPUS:-/tmp/pmklc-bench-corpus}
 "$root/../shared/data/corpus" "$corpus" eval collection robust dnacorpus >/dev/null
@@ -28,6 +29,13 @@ while IFS=$'\t' read -r name role _; do
   case $role in eval|collection|robust) files+=("$corpus/$name.fa") ;; esac
 done < "$root/../shared/data/corpus.tsv"
 files+=("$corpus/AeCa" "$corpus/HaHi" "$corpus/HePy")
+if [ -n "${FILES:-}" ]; then
+  keep=()
+  for f in "${files[@]}"; do
+    for n in $FILES; do [ "$(basename "$f" .fa)" = "$n" ] && keep+=("$f"); done
+  done
+  files=("${keep[@]}")
+fi
 
 bits() { awk -v b="$1" -v n="$2" 'BEGIN { if (n > 0) printf "%.3f", 8 * b / n; else printf "n/a" }'; }
 size_of() { wc -c | tr -d ' '; }
@@ -50,10 +58,11 @@ for f in "${files[@]}"; do
   row="| $name |"
   first=1
   for p in "${PROFILES[@]}"; do
-    read -r bytes nt _ cmb dmb < <("$bench" "$f")
-    out=$(/usr/bin/time -f %M -o "$tmp/rss" "$pmklc" compress -p "$p" -c "$f" | size_of)
+    read -r bytes nt _ cmb dmb < <("$bench" "$f" "$p")
+    /usr/bin/time -f %M -o "$tmp/rss" "$pmklc" compress -p "$p" -c "$f" > "$tmp/c"
+    out=$(size_of < "$tmp/c")
     rss=$(awk '{printf "%.0f", $1/1024}' "$tmp/rss")
-    "$pmklc" compress -p "$p" -c "$f" | "$pmklc" decompress -c - | cmp -s - "$f" || { echo "ROUND TRIP FAILED: $f" >&2; exit 1; }
+    "$pmklc" decompress -c "$tmp/c" | cmp -s - "$f" || { echo "ROUND TRIP FAILED: $f" >&2; exit 1; }
     if [ $first = 1 ]; then row+=" $bytes | $nt |"; first=0; fi
     row+=" $out | $(bits "$out" "$nt") | $cmb | $dmb | $rss |"
   done

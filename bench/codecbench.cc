@@ -1,5 +1,5 @@
-// codecbench FILE [BLOCK_SIZE] — in-process, one-thread codec measurement of
-// the `fast` profile through the container: prints
+// codecbench FILE [PROFILE [BLOCK_SIZE]] — in-process, one-thread codec
+// measurement of a profile (default fast) through the container: prints
 //   input_bytes nucleotides output_bytes compress_MBps decompress_MBps
 // Each direction repeats until at least 1 s has passed; the MB/s are of input
 // (uncompressed) bytes. Output is verified byte-exact.
@@ -28,7 +28,7 @@ static uint64_t Nucleotides(const std::string& d) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: codecbench FILE [BLOCK_SIZE]\n");
+    std::fprintf(stderr, "usage: codecbench FILE [PROFILE [BLOCK_SIZE]]\n");
     return 2;
   }
   std::ifstream f(argv[1], std::ios::binary);
@@ -36,7 +36,18 @@ int main(int argc, char** argv) {
   ss << f.rdbuf();
   const std::string data = ss.str();
   ContainerOptions co;
-  if (argc > 2) co.block_size = static_cast<uint32_t>(std::atoi(argv[2]));
+  std::string profile = argc > 2 ? argv[2] : "fast";
+  auto prof = ProfileFromName(profile);
+  if (!prof.ok()) {
+    std::fprintf(stderr, "%s\n", prof.status().ToString().c_str());
+    return 2;
+  }
+  co.profile = *prof;
+  if (*prof == 2) {  // as `pmklc compress -p max`
+    co.encode.use_cm = true;
+    co.block_size = 16u << 20;
+  }
+  if (argc > 3) co.block_size = static_cast<uint32_t>(std::atoi(argv[3]));
   using clk = std::chrono::steady_clock;
   std::string c;
   double enc_s = 0;
