@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -72,6 +73,11 @@ struct Store::Rep {
   uint32_t block_size = 0;
   uint32_t version = 0;
   uint64_t min_free = 0;
+  // Set when an addition was refused for lack of space; cleared only once free
+  // space is back above min_free * 1.5, so background flushes freeing a few
+  // MB cannot make the mount flap between full and not full.
+  std::atomic<bool> full{false};
+  uint64_t Threshold() const { return full.load() ? min_free + min_free / 2 : min_free; }
   // Reclaim worker.
   std::mutex rmu;
   std::condition_variable rcv;
@@ -341,16 +347,21 @@ uint64_t Store::UsableFreeBytes() {
   struct statvfs v;
   if (statvfs(rep_->path.c_str(), &v) != 0) return 0;
   uint64_t free = static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
-  return free > rep_->min_free ? free - rep_->min_free : 0;
+  const uint64_t t = rep_->Threshold();
+  return free > t ? free - t : 0;
 }
 
 Status Store::CheckSpace() {
   struct statvfs v;
   if (statvfs(rep_->path.c_str(), &v) != 0) return Status::OK();
   uint64_t free = static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
-  if (free < rep_->min_free)
+  const uint64_t t = rep_->Threshold();
+  if (free < t) {
+    rep_->full = true;
     return Status::NoSpace("store disk has " + std::to_string(free >> 20) + " MiB free, below the " +
-                           std::to_string(rep_->min_free >> 20) + " MiB reserve (min_free=)");
+                           std::to_string(t >> 20) + " MiB reserve (min_free=)");
+  }
+  rep_->full = false;
   return Status::OK();
 }
 

@@ -846,7 +846,11 @@ TEST_F(Persistence, FullDiskGivesEnospcAndRecovers) {
   fd = -1;
   // New entries are refused too; reads of what was stored still work.
   EXPECT_EQ(PMKLC_SYS(mkdir(M("newdir").c_str(), 0755)), (SysR{-1, ENOSPC}));
-  EXPECT_EQ(PMKLC_SYS(open(M("newfile").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644)), (SysR{-1, ENOSPC}));
+  {
+    SysR r = PMKLC_SYS(open(M("newfile").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    if (r.ret >= 0) close(static_cast<int>(r.ret));  // keep the mount unmountable on failure
+    EXPECT_EQ(r, (SysR{-1, ENOSPC}));
+  }
   struct stat st;
   ASSERT_EQ(stat(p.c_str(), &st), 0);
   const uint64_t kept = static_cast<uint64_t>(st.st_size);
