@@ -1,5 +1,6 @@
 #include "engine/models/nucleotide_cm.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "engine/coder/binary_coder.h"
@@ -58,7 +59,8 @@ class Model {
       t.slots.assign(size_t{1} << t.bits, Slot{});
       tables_.push_back(std::move(t));
     }
-    n_in_ = tables_.size() + 1;
+    n_in_ = tables_.size() + 3;  // models, forward match, inverted-repeat match, bias
+    mm_.assign(size_t{1} << kMatchBits, 0);
     weights_.assign(3 * 16 * n_in_, 0);
     for (size_t i = 0; i < weights_.size(); ++i) weights_[i] = (1 << 16) / static_cast<int>(n_in_ - 1 > 0 ? n_in_ - 1 : 1);
     apm_.assign(3 * 256 * 33, 0);
@@ -70,6 +72,26 @@ class Model {
 
   // Prepares the slots of the current context (once per base).
   void Begin() {
+    const size_t n = seq_.size();
+    if (n >= kMatchMin) {
+      if (flen_ == 0) {  // forward repeat: the last kMatchMin bases seen before
+        uint32_t p = mm_[MatchSlot(hist_ & kMatchMask)];
+        if (p > 0 && p < n) {
+          uint32_t l = 0;
+          while (l < 32 && l < p && seq_[p - 1 - l] == seq_[n - 1 - l]) ++l;
+          if (l >= kMatchMin) { fptr_ = p; flen_ = l; }
+        }
+      }
+      if (ilen_ == 0) {  // inverted repeat: the reverse complement seen before
+        uint32_t e1 = mm_[MatchSlot(rc_)];
+        if (e1 >= kMatchMin + 1 && e1 <= n) {
+          uint32_t p = e1 - kMatchMin;  // first base of the occurrence
+          uint32_t l = 0;
+          while (l < 32 && p + l < n && seq_[p + l] == 3 - seq_[n - 1 - l]) ++l;
+          if (l >= kMatchMin) { iptr_ = p - 1; ilen_ = l; }
+        }
+      }
+    }
     for (size_t i = 0; i < tables_.size(); ++i) {
       Table& t = tables_[i];
       uint64_t ctx = t.order >= 32 ? hist_ : (hist_ & ((uint64_t{1} << (2 * t.order)) - 1));
@@ -81,7 +103,10 @@ class Model {
   // P(bit = 1) for decision node (0: high bit; 1/2: low bit given high 0/1).
   uint32_t P(int node) {
     for (size_t i = 0; i < tables_.size(); ++i) st_[i] = Stretch(cur_[i]->c[node].p);
-    st_[tables_.size()] = 256;  // bias
+    const size_t nt = tables_.size();
+    fbit_ = MatchInput(node, flen_ ? seq_[fptr_] : -1, flen_, fconf_, &st_[nt]);
+    ibit_ = MatchInput(node, ilen_ ? 3 - seq_[iptr_] : -1, ilen_, iconf_, &st_[nt + 1]);
+    st_[nt + 2] = 256;  // bias
     wsel_ = (static_cast<size_t>(node) * 16 + static_cast<size_t>(hist_ & 15)) * n_in_;
     int64_t dot = 0;
     for (size_t i = 0; i < n_in_; ++i) dot += static_cast<int64_t>(st_[i]) * weights_[wsel_ + i];
@@ -107,11 +132,42 @@ class Model {
     a0 = static_cast<uint16_t>(a0 + (((target - a0) * (128 - aw_)) >> 13));
     a1 = static_cast<uint16_t>(a1 + (((target - a1) * aw_) >> 13));
     for (size_t i = 0; i < tables_.size(); ++i) Update(cur_[i]->c[node], bit, tables_[i].limit);
+    if (fbit_ >= 0) Update(fconf_[std::min<uint32_t>(flen_, 31)], fbit_ == bit, 255);
+    if (ibit_ >= 0) Update(iconf_[std::min<uint32_t>(ilen_, 31)], ibit_ == bit, 255);
   }
 
-  void End(int base) { hist_ = (hist_ << 2) | static_cast<uint64_t>(base); }
+  void End(int base) {
+    if (flen_) {
+      if (seq_[fptr_] == base) { ++flen_; ++fptr_; } else flen_ = 0;
+    }
+    if (ilen_) {
+      if (3 - seq_[iptr_] == base && iptr_ > 0) { ++ilen_; --iptr_; } else ilen_ = 0;
+    }
+    seq_.push_back(static_cast<uint8_t>(base));
+    hist_ = (hist_ << 2) | static_cast<uint64_t>(base);
+    rc_ = (rc_ >> 2) | (static_cast<uint64_t>(3 - base) << (2 * kMatchMin - 2));
+    if (seq_.size() >= kMatchMin) mm_[MatchSlot(hist_ & kMatchMask)] = static_cast<uint32_t>(seq_.size());
+  }
 
  private:
+  static constexpr uint32_t kMatchMin = 20;  // bases hashed to find repeats
+  static constexpr uint64_t kMatchMask = (uint64_t{1} << (2 * kMatchMin)) - 1;
+  static constexpr int kMatchBits = 22;
+  static size_t MatchSlot(uint64_t kmer) { return static_cast<size_t>(Hash(kmer, 99) >> (64 - kMatchBits)); }
+  // Mixer input of a match model: +/- the stretched confidence of its
+  // predicted bit for this node; 0 (and -1 returned) when it predicts nothing.
+  static int MatchInput(int node, int pred, uint32_t len, const Counter* conf, int* st) {
+    *st = 0;
+    if (pred < 0) return -1;
+    int bit;
+    if (node == 0) bit = pred >> 1;
+    else if (node - 1 == (pred >> 1)) bit = pred & 1;
+    else return -1;
+    int s = Stretch(conf[std::min<uint32_t>(len, 31)].p);
+    *st = bit ? s : -s;
+    return bit;
+  }
+
   struct Slot { Counter c[3]; };
   struct Table {
     uint8_t order = 0, bits = 0, limit = 0;
@@ -128,6 +184,13 @@ class Model {
   int aw_ = 0;
   uint32_t pmix_ = 32768;
   uint64_t hist_ = 0;
+  // Repeat models.
+  std::vector<uint8_t> seq_;
+  std::vector<uint32_t> mm_;
+  uint64_t rc_ = 0;
+  uint32_t fptr_ = 0, flen_ = 0, iptr_ = 0, ilen_ = 0;
+  int fbit_ = -1, ibit_ = -1;
+  Counter fconf_[32], iconf_[32];
 };
 
 }  // namespace

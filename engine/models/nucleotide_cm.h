@@ -3,7 +3,10 @@
 //
 // Each base (code 0..3) is coded as two binary decisions. Order-k context
 // models (direct tables for 2k <= 24 bits, hashed beyond) give a probability
-// per decision from adaptive 16-bit counters; a logistic mixer with integer
+// per decision from adaptive 16-bit counters; two repeat models follow the
+// latest earlier occurrence of the last 20 bases, forward and as a reverse
+// complement (inverted repeat), each with a confidence learned per match
+// length; a logistic mixer with integer
 // weights (one weight set per decision node and previous base) combines them
 // in the stretch domain; an APM stage refines the result. Everything is
 // integer arithmetic in a fixed order: the same input gives the same bytes on
@@ -21,7 +24,7 @@
 namespace pmklc {
 
 struct CmParams {
-  std::vector<uint8_t> orders{1, 2, 3, 4, 6, 8, 11, 12, 14, 16, 18, 20, 24};  // Default: 13 models
+  std::vector<uint8_t> orders{1, 2, 3, 4, 6, 8, 11, 12, 14, 16, 20};  // Default: 11 models
   uint8_t hash_bits = 22;  // slots per hashed model = 2^hash_bits. Default: 22
   // Serialised form (stored with the coded data so the decoder rebuilds the same models).
   std::string Serialize() const;
