@@ -63,8 +63,10 @@ Status ContainerWriter::WriteBlock(std::string_view raw) {
 }
 
 Status ContainerWriter::Append(std::string_view data) {
-  bytes_in_ += data.size();
   const size_t bs = opts_.block_size;
+  if (bs < format::kMinBlockSize || bs > format::kMaxBlockSize)
+    return Status::InvalidArgument("container block size must be in [4 KiB, 16 MiB]");
+  bytes_in_ += data.size();
   if (!pending_.empty()) {
     size_t take = std::min(bs - pending_.size(), data.size());
     pending_.append(data.substr(0, take));

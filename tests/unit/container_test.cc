@@ -70,6 +70,15 @@ TEST(Container, FlippedBytesNeverYieldWrongBytes) {
   EXPECT_GT(detected, 2900);
 }
 
+TEST(Container, BadBlockSizeIsAnErrorNotALoop) {
+  for (uint32_t bs : {0u, 100u, 64u << 20}) {
+    ContainerOptions co;
+    co.block_size = bs;
+    ContainerWriter w([](std::string_view) { return Status::OK(); }, co);
+    EXPECT_EQ(w.Append("ACGT").code(), Status::Code::kInvalidArgument) << bs;
+  }
+}
+
 TEST(Container, TrailingGarbageAndForeignInput) {
   std::string out;
   EXPECT_FALSE(Unpack(Pack(Sample()) + "x", &out).ok());
