@@ -6,7 +6,6 @@
 #include <rocksdb/slice.h>
 #include <rocksdb/table.h>
 #include <rocksdb/cache.h>
-#include <rocksdb/utilities/options_util.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -125,7 +124,6 @@ struct Store::Rep {
 };
 
 struct Store::Batch::Rep {
-  rocksdb::WriteBatch wb;
   // Column family handles are bound at Write time; record ops by CF index.
   struct Op { int kind; int cf; std::string k, v; };
   std::vector<Op> ops;  // 0 put, 1 delete, 2 delete-range (k..v)

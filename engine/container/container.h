@@ -76,6 +76,5 @@ class ContainerReader {
 
 // Profiles of `pmklc compress -p`.
 Result<uint8_t> ProfileFromName(std::string_view name);
-const char* ProfileName(uint8_t id);
 
 }  // namespace pmklc

@@ -18,16 +18,6 @@ Result<uint8_t> ProfileFromName(std::string_view name) {
   return Status::InvalidArgument("unknown profile '" + std::string(name) + "' (fast, balanced, max, neural)");
 }
 
-const char* ProfileName(uint8_t id) {
-  switch (id) {
-    case 0: return "fast";
-    case 1: return "balanced";
-    case 2: return "max";
-    case 3: return "neural";
-  }
-  return nullptr;
-}
-
 ContainerWriter::ContainerWriter(Sink sink, const ContainerOptions& opts)
     : sink_(std::move(sink)), opts_(opts) {}
 

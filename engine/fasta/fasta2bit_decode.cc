@@ -6,7 +6,6 @@
 
 #include "engine/fasta/fasta_codec.h"
 #include "engine/fasta/fasta_lines.h"
-#include "engine/fasta/header_coder.h"
 #include "engine/fasta/varint.h"
 
 namespace pmklc {
@@ -63,16 +62,14 @@ Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, bool
   std::string meta;
   // Metadata costs at most a few bytes per input byte (a run is >= 1 residue).
   PMKLC_RETURN_IF_ERROR(fasta::GetPackedSection(&r, &meta, 4 * uint64_t{raw_len} + 256));
-  Reader m(meta);
-  uint64_t n_lines, n_text, n_nt, n_res;
-  if (!m.GetVarint(&n_lines) || !m.GetVarint(&n_text) || n_text > n_lines || n_lines > raw_len + 1)
-    return Status::Corruption("fasta2bit: bad line counts");
+  fasta::LinesToRender lines;
   std::vector<std::string> text;
-  std::string_view rest = m.rest();
-  PMKLC_RETURN_IF_ERROR(DecodeTextLines(&rest, static_cast<size_t>(n_text), &text));
+  std::string_view rest;
+  PMKLC_RETURN_IF_ERROR(fasta::ReadLineStreams(meta, raw_len, &lines, &text, &rest));
   Reader m2(rest);
-  std::string_view layout, case_runs, exc;
-  if (!m2.GetSection(&layout) || !m2.GetSection(&case_runs) || !m2.GetSection(&exc) ||
+  uint64_t n_nt, n_res;
+  std::string_view case_runs, exc;
+  if (!m2.GetSection(&case_runs) || !m2.GetSection(&exc) ||
       !m2.GetVarint(&n_nt) || !m2.GetVarint(&n_res) || m2.remaining() != 0)
     return Status::Corruption("fasta2bit: bad metadata");
   if (n_nt > n_res || n_res > raw_len) return Status::Corruption("fasta2bit: bad residue counts");
@@ -137,11 +134,7 @@ Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, bool
     return Status::Corruption("fasta2bit: residue count");
   }
   // 4. Lines.
-  fasta::LinesToRender lines;
-  lines.layout = layout;
-  lines.n_lines = n_lines;
   lines.unterminated = flags & 1;
-  lines.text = &text;
   lines.residues = std::string_view(res.data(), static_cast<size_t>(n_res));
   return fasta::RenderLines(lines, raw_len, out);
 }

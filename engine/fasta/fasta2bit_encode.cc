@@ -59,7 +59,7 @@ struct NtEncoder {
   std::string nt;           // one code (0-3) per nucleotide
   std::string case_runs;    // alternating run lengths: upper, lower, upper, ...
   std::string exc;          // (gap, byte, run) triples
-  uint64_t n_nt = 0, n_res = 0, n_other = 0;
+  uint64_t n_nt = 0, n_res = 0;
   uint64_t case_run = 0;
   bool lower = false;
   // current exception run
@@ -135,7 +135,6 @@ struct NtEncoder {
         exc_byte = b;
         exc_run = 1;
       }
-      n_other++;
       ++i;
     }
     nt.resize(base + k);

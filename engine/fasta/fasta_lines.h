@@ -105,6 +105,12 @@ struct LinesToRender {
 };
 Status RenderLines(const LinesToRender& in, size_t raw_len, char* out);
 
+// Reads the start of a FASTA metadata section, common to both codecs:
+// varint lines, varint text lines, the text-line coder, the layout section.
+// *rest is what follows. Corruption on malformed or inconsistent input.
+Status ReadLineStreams(std::string_view meta, size_t raw_len, LinesToRender* lines,
+                       std::vector<std::string>* text, std::string_view* rest);
+
 // Iterates a layout stream. Next() yields each line's token.
 class LayoutReader {
  public:

@@ -3,8 +3,25 @@
 #include <cstring>
 
 #include "engine/fasta/fasta_lines.h"
+#include "engine/fasta/header_coder.h"
 
 namespace pmklc::fasta {
+
+Status ReadLineStreams(std::string_view meta, size_t raw_len, LinesToRender* lines,
+                       std::vector<std::string>* text, std::string_view* rest) {
+  Reader m(meta);
+  uint64_t n_lines, n_text;
+  if (!m.GetVarint(&n_lines) || !m.GetVarint(&n_text) || n_text > n_lines || n_lines > raw_len + 1)
+    return Status::Corruption("fasta: bad line counts");
+  std::string_view after = m.rest();
+  PMKLC_RETURN_IF_ERROR(DecodeTextLines(&after, static_cast<size_t>(n_text), text));
+  Reader m2(after);
+  if (!m2.GetSection(&lines->layout)) return Status::Corruption("fasta: bad layout");
+  lines->n_lines = n_lines;
+  lines->text = text;
+  *rest = m2.rest();
+  return Status::OK();
+}
 
 Status RenderLines(const LinesToRender& in, size_t raw_len, char* out) {
   LayoutReader lr(in.layout);
