@@ -31,7 +31,15 @@ enum class CodecId : uint8_t {
 };
 
 // ---- Store (docs/store.md) ------------------------------------------------
-inline constexpr uint32_t kStoreVersion = 1;
+// 2: adds the "cold" column family (archived groups) and meta group_blocks.
+// Version 1 stores are upgraded in place when opened read-write.
+inline constexpr uint32_t kStoreVersion = 2;
+// Archived (cold-tier) group: by default this many bytes of a file, i.e.
+// group_blocks = kGroupBytes / block_size logical blocks, coded as one block
+// value; fixed per store at creation (meta group_blocks). Default 4 MiB: see
+// docs/store.md §Archive (ratio vs. random-read cost).
+inline constexpr uint32_t kGroupBytes = 4u << 20;
+inline constexpr uint64_t kMaxGroupBytes = 64u << 20;
 // Logical block size of file data. Default 128 KiB: see docs/store.md §Block size.
 inline constexpr uint32_t kDefaultBlockSize = 128u << 10;
 inline constexpr uint32_t kMinBlockSize = 4u << 10;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <future>
 #include <thread>
 
 #include "fs/filesystem.h"
@@ -28,6 +29,7 @@ bool AllZero(const std::string& s) {
 FileData::FileData(Store* store, const FsOptions& o)
     : store_(store),
       bs_(store->block_size()),
+      gb_(store->group_blocks()),
       dirty_file_limit_(o.dirty_file_bytes),
       dirty_total_limit_(o.dirty_total_bytes),
       enc_(o.encode),
@@ -57,12 +59,116 @@ void FileData::SchedulePrefetch(const std::shared_ptr<Node>& n, uint64_t from_id
 void FileData::Prefetch(const std::shared_ptr<Node>& n, uint64_t idx, uint64_t gen) {
   const uint64_t ino = n->attr.ino;  // never changes
   if (n->data_gen.load() != gen || cache_.Get(ino, idx)) return;
-  std::string value, raw;
-  if (!store_->GetBlock(ino, idx, &value).ok()) return;  // hole or error: the read will see it
-  if (!DecodeBlock(value, &raw).ok()) return;           // the read reports corruption itself
+  Fetched f;
+  if (!FetchStored(ino, idx, &f).ok()) return;  // the read reports errors itself
   std::shared_lock<std::shared_mutex> l(n->mu);
-  if (n->data_gen.load() != gen || n->dirty.count(idx) || n->pending.count(idx)) return;
-  cache_.Put(ino, idx, std::make_shared<const std::string>(std::move(raw)));
+  if (n->data_gen.load() != gen) return;
+  if (f.block && !n->dirty.count(idx) && !n->pending.count(idx)) cache_.Put(ino, idx, f.block);
+  CacheGroupLocked(n.get(), f);
+}
+
+// Fast tier first, then the archived group, else a hole. See file_data.h.
+Status FileData::FetchStored(uint64_t ino, uint64_t idx, Fetched* f) {
+  f->block.reset();
+  f->group.clear();
+  std::string value;
+  Status s = store_->GetBlock(ino, idx, &value);
+  if (s.ok()) {
+    std::string raw;
+    s = DecodeBlock(value, &raw);
+    if (!s.ok()) return BadBlock(ino, idx, s);
+    f->block = std::make_shared<const std::string>(std::move(raw));
+    return Status::OK();
+  }
+  if (!s.IsNotFound()) return s;
+  const uint64_t g = idx / gb_;
+  auto raw = DecodeGroup(ino, g);
+  if (!raw.ok()) return raw.status().IsNotFound() ? Status::OK() : raw.status();
+  const std::string& r = **raw;
+  f->from_group = true;
+  for (uint64_t j = 0; j < gb_ && j * bs_ < r.size(); ++j) {
+    auto img = std::make_shared<const std::string>(r, j * bs_, std::min<size_t>(bs_, r.size() - j * bs_));
+    if (g * gb_ + j == idx) f->block = img;
+    else f->group.emplace_back(g * gb_ + j, std::move(img));
+  }
+  return Status::OK();
+}
+
+Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, uint64_t g) {
+  using R = Result<std::shared_ptr<const std::string>>;
+  const auto key = std::make_pair(ino, g);
+  std::shared_future<R> fut;
+  std::promise<R> prom;
+  bool mine = false;
+  {
+    std::lock_guard<std::mutex> l(group_mu_);
+    auto it = group_inflight_.find(key);
+    if (it != group_inflight_.end()) {
+      fut = it->second;
+    } else {
+      fut = prom.get_future().share();
+      group_inflight_.emplace(key, fut);
+      mine = true;
+    }
+  }
+  if (!mine) return fut.get();  // another thread is decoding this group
+  R r = [&]() -> R {
+    std::string value, raw;
+    Status s = store_->GetGroup(ino, g, &value);
+    if (!s.ok()) return s;
+    s = DecodeBlock(value, &raw);
+    if (!s.ok()) {
+      spdlog::error("inode {} archived group {}: {} — returning EIO", ino, g, s.ToString());
+      return Status::Corruption("inode " + std::to_string(ino) + " archived group " + std::to_string(g) +
+                                ": " + s.message());
+    }
+    return std::make_shared<const std::string>(std::move(raw));
+  }();
+  prom.set_value(r);
+  std::lock_guard<std::mutex> l(group_mu_);
+  group_inflight_.erase(key);
+  return r;
+}
+
+void FileData::CacheGroupLocked(Node* n, const Fetched& f) {
+  for (auto& [j, img] : f.group)
+    if (!n->dirty.count(j) && !n->pending.count(j) && !cache_.Get(n->attr.ino, j)) cache_.Put(n->attr.ino, j, img);
+}
+
+Status FileData::BadBlock(uint64_t ino, uint64_t idx, const Status& s) {
+  spdlog::error("inode {} block {}: {} — returning EIO", ino, idx, s.ToString());
+  return Status::Corruption("inode " + std::to_string(ino) + " block " + std::to_string(idx) + ": " +
+                            s.message());
+}
+
+Status FileData::ExplodeGroupLocked(Node* n, uint64_t g) {
+  const uint64_t ino = n->attr.ino;
+  auto raw = DecodeGroup(ino, g);
+  if (!raw.ok()) return raw.status().IsNotFound() ? Status::OK() : raw.status();
+  // Recode the group's blocks for the fast tier and swap them in atomically,
+  // so the group is never without a valid copy.
+  const std::string& r = **raw;
+  Store::Batch b;
+  for (uint64_t j = 0; j < gb_ && j * bs_ < r.size(); ++j) {
+    std::string img(r, j * bs_, std::min<size_t>(bs_, r.size() - j * bs_));
+    if (AllZero(img)) continue;
+    std::string value;
+    PMKLC_RETURN_IF_ERROR(EncodeBlock(img, enc_, &value));
+    b.PutBlock(ino, g * gb_ + j, value);
+  }
+  b.DeleteGroup(ino, g);
+  b.PutPending(ino);
+  PMKLC_RETURN_IF_ERROR(store_->Write(b, false));
+  n->data_gen++;
+  return Status::OK();
+}
+
+Status FileData::EnsureFastTierLocked(Node* n, uint64_t idx) {
+  const uint64_t g = idx / gb_;
+  if (n->fast_group == g + 1) return Status::OK();  // checked since the last archive commit
+  PMKLC_RETURN_IF_ERROR(ExplodeGroupLocked(n, g));
+  n->fast_group = g + 1;
+  return Status::OK();
 }
 
 FileData::~FileData() = default;
@@ -79,23 +185,15 @@ Status FileData::LoadImage(Node* n, uint64_t idx, std::string* out) {
   } else if (auto c = cache_.Get(ino, idx)) {
     out->assign(*c, 0, std::min<size_t>(c->size(), limit));
   } else {
-    std::string value;
-    Status s = store_->GetBlock(ino, idx, &value);
-    if (s.IsNotFound()) {
+    Fetched f;
+    PMKLC_RETURN_IF_ERROR(FetchStored(ino, idx, &f));
+    CacheGroupLocked(n, f);
+    if (!f.block) {
       out->assign(limit, '\0');
       return Status::OK();
     }
-    if (!s.ok()) return s;
-    std::string raw;
-    s = DecodeBlock(value, &raw);
-    if (!s.ok()) {
-      spdlog::error("inode {} block {}: {} — returning EIO", ino, idx, s.ToString());
-      return Status::Corruption("inode " + std::to_string(ino) + " block " + std::to_string(idx) +
-                                ": " + s.message());
-    }
-    auto shared = std::make_shared<const std::string>(std::move(raw));
-    cache_.Put(ino, idx, shared);
-    out->assign(*shared, 0, std::min<size_t>(shared->size(), limit));
+    cache_.Put(ino, idx, f.block);
+    out->assign(*f.block, 0, std::min<size_t>(f.block->size(), limit));
   }
   if (out->size() < limit) out->resize(limit, '\0');
   return Status::OK();
@@ -111,7 +209,8 @@ Result<size_t> FileData::ReadLocked(const std::shared_ptr<Node>& np, uint64_t of
   // order on several FUSE threads.
   const uint64_t last = n->last_read_end.exchange(off + size);
   const uint64_t slack = uint64_t{4} * bs_;
-  if (last != ~uint64_t{0} && off + slack >= last && off <= last + slack) {
+  const bool sequential = last != ~uint64_t{0} && off + slack >= last && off <= last + slack;
+  if (sequential) {
     uint64_t next = (off + size + bs_ - 1) / bs_;
     uint64_t end = std::min<uint64_t>(next + kPrefetchBlocks, (fsize + bs_ - 1) / bs_);
     if (next < end) SchedulePrefetch(np, next, end);
@@ -140,24 +239,27 @@ Result<size_t> FileData::ReadLocked(const std::shared_ptr<Node>& np, uint64_t of
       if (have) std::memcpy(buf + done, c->data() + in, have);
       if (have < len) std::memset(buf + done + have, 0, len - have);
     } else {
-      std::string value;
-      Status s = store_->GetBlock(ino, idx, &value);
-      if (s.IsNotFound()) {
-        std::memset(buf + done, 0, len);
-      } else if (!s.ok()) {
-        return s;
-      } else {
-        std::string raw;
-        s = DecodeBlock(value, &raw);
-        if (!s.ok()) {
-          spdlog::error("inode {} block {}: {} — returning EIO", ino, idx, s.ToString());
-          return Status::Corruption("inode " + std::to_string(ino) + " block " +
-                                    std::to_string(idx) + ": " + s.message());
+      Fetched f;
+      PMKLC_RETURN_IF_ERROR(FetchStored(ino, idx, &f));
+      CacheGroupLocked(n, f);
+      if (f.from_group && sequential) {
+        // Archived groups decode slowly: a sequential reader gets the next two
+        // decoded in the background, one per prefetch thread.
+        const uint64_t gen = n->data_gen.load();
+        for (uint64_t k = 1; k <= 2; ++k) {
+          const uint64_t first = (idx / gb_ + k) * gb_;
+          if (first * bs_ >= fsize || cache_.Get(ino, first)) continue;
+          (void)prefetch_pool_.TrySubmit([this, np, first, gen] { Prefetch(np, first, gen); });
         }
+      }
+      if (!f.block) {
+        std::memset(buf + done, 0, len);
+      } else {
+        const std::string& raw = *f.block;
         size_t have = raw.size() > in ? std::min(len, raw.size() - in) : 0;
         if (have) std::memcpy(buf + done, raw.data() + in, have);
         if (have < len) std::memset(buf + done + have, 0, len - have);
-        cache_.Put(ino, idx, std::make_shared<const std::string>(std::move(raw)));
+        cache_.Put(ino, idx, f.block);
       }
     }
     done += len;
@@ -202,6 +304,7 @@ Result<size_t> FileData::WriteLocked(const std::shared_ptr<Node>& np, uint64_t o
     auto it = n->dirty.find(idx);
     bool fresh = false;
     if (it == n->dirty.end()) {
+      PMKLC_RETURN_IF_ERROR(EnsureFastTierLocked(n, idx));
       std::string img;
       if (in == 0 && len == bs_) {
         img.assign(data + done, len);  // whole block: one copy, no zero-fill
@@ -265,6 +368,7 @@ Status FileData::EncodeInto(Node* n, const std::vector<uint64_t>& idxs, Store::B
     if (hole[i]) b->DeleteBlock(ino, idxs[i]);
     else b->PutBlock(ino, idxs[i], values[i]);
   }
+  b->PutPending(ino);  // new fast-tier data for the archiver
   return Status::OK();
 }
 
@@ -316,6 +420,7 @@ void FileData::RunJob(const std::shared_ptr<Node>& n, uint64_t idx, std::shared_
       Store::Batch b;
       if (hole) b.DeleteBlock(n->attr.ino, idx);
       else b.PutBlock(n->attr.ino, idx, value);
+      b.PutPending(n->attr.ino);
       b.PutInode(n->attr);
       s = store_->Write(b, false);
     }
@@ -387,6 +492,9 @@ Status FileData::TruncateLocked(Node* n, uint64_t new_size, Store::Batch* b) {
   n->prefetch_next = 0;
   if (new_size < old) {
     uint64_t keep = (new_size + bs_ - 1) / bs_;  // blocks [0, keep) remain
+    // An archived group that straddles the new end goes back to the fast tier
+    // first: groups never hold bytes past the end of the file.
+    if (keep % gb_) PMKLC_RETURN_IF_ERROR(EnsureFastTierLocked(n, keep - 1));
     // Drop dirty blocks past the end.
     for (auto it = n->dirty.lower_bound(keep); it != n->dirty.end();) {
       n->dirty_bytes -= size_t{bs_};
@@ -427,7 +535,7 @@ Status FileData::TruncateLocked(Node* n, uint64_t new_size, Store::Batch* b) {
 void FileData::DropLocked(Node* n) {
   n->data_gen++;
   DropPendingFrom(n, 0);
-  for (auto& [idx, img] : n->dirty) total_dirty_ -= size_t{bs_};
+  total_dirty_ -= n->dirty.size() * size_t{bs_};
   n->dirty.clear();
   n->dirty_bytes = 0;
   cache_.EraseFrom(n->attr.ino, 0);

@@ -15,6 +15,14 @@
 // a background store keeps the data in memory and is returned by the next
 // write, flush or fsync of that file.
 //
+// Archived tier (docs/store.md §Archive): a block absent from the blocks CF is
+// read from its archived group (group_blocks() blocks coded as one value),
+// else it is a hole. Decoding a group caches all its blocks; concurrent
+// readers of one group share one decode. Before a block of an archived group
+// changes (write, truncate), the whole group is recoded into fast-tier blocks
+// in one atomic batch ("explode"), so a group never coexists with blocks.
+// Every store of fast-tier blocks marks the file pending for the archiver.
+//
 // All methods require the caller to hold node->mu (exclusively for anything
 // that mutates, shared for ReadLocked).
 // Errors: a block that fails its checksum yields Corruption (logged with the
@@ -22,6 +30,9 @@
 #pragma once
 
 #include <atomic>
+#include <future>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "engine/codec/codec.h"
@@ -54,8 +65,25 @@ class FileData {
   // Forgets cached and dirty blocks of an inode being deleted.
   void DropLocked(Node* n);
   size_t total_dirty() const { return total_dirty_.load(); }
+  // Drops the "group g is known to be fast tier" memo of n; the archiver calls
+  // it (under n->mu, exclusive) after archiving a group of n.
+  static void ForgetFastGroup(Node* n) { n->fast_group = 0; }
 
  private:
+  struct Fetched {
+    std::shared_ptr<const std::string> block;  // nullptr: a hole
+    bool from_group = false;                   // decoded from an archived group
+    std::vector<std::pair<uint64_t, std::shared_ptr<const std::string>>> group;  // other blocks decoded
+  };
+  // Stored image of block idx (not trimmed to the file size). No lock needed.
+  Status FetchStored(uint64_t ino, uint64_t idx, Fetched* f);
+  // Decoded archived group; NotFound if not archived. One decode per group at a time.
+  Result<std::shared_ptr<const std::string>> DecodeGroup(uint64_t ino, uint64_t g);
+  void CacheGroupLocked(Node* n, const Fetched& f);
+  static Status BadBlock(uint64_t ino, uint64_t idx, const Status& s);
+  // Moves archived group g of n back to fast-tier blocks (no-op if not archived).
+  Status ExplodeGroupLocked(Node* n, uint64_t g);
+  Status EnsureFastTierLocked(Node* n, uint64_t idx);
   // Current image of block idx from the store/cache, trimmed to the file size.
   Status LoadImage(Node* n, uint64_t idx, std::string* out);
   // Encodes the given dirty blocks into b (hole for all-zero blocks).
@@ -72,10 +100,14 @@ class FileData {
 
   Store* store_;
   uint32_t bs_;
+  uint32_t gb_;  // logical blocks per archived group
   size_t dirty_file_limit_, dirty_total_limit_;
   EncodeOptions enc_;
   BlockCache cache_;
   std::atomic<size_t> total_dirty_{0};
+  std::mutex group_mu_;
+  std::map<std::pair<uint64_t, uint64_t>, std::shared_future<Result<std::shared_ptr<const std::string>>>>
+      group_inflight_;
   EncoderPool prefetch_pool_;
   EncoderPool pool_;  // last: joined first on destruction
 };

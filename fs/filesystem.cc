@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "engine/format.h"
+#include "fs/archiver.h"
 #include "fs/file_data.h"
 #include "fs/inode_table.h"
 
@@ -53,6 +54,7 @@ struct Filesystem::Impl {
   std::mutex ns_mu;  // serialises namespace changes
   std::vector<uint64_t> reclaim_after_write;  // guarded by ns_mu
   std::atomic<uint64_t> next_ino;
+  std::unique_ptr<ArchiveHost> archive_host;
 
   Result<std::shared_ptr<Node>> Dir(uint64_t ino) {
     auto r = table.Get(ino);
@@ -240,6 +242,64 @@ Status Filesystem::Recover() {
   }
   if (!orphans.empty()) PMKLC_RETURN_IF_ERROR(impl_->store->SyncWAL());
   return Status::OK();
+}
+
+// ---- Archiver host (fs/archiver.h) ----------------------------------------
+
+namespace {
+class FsArchiveHost : public ArchiveHost {
+ public:
+  explicit FsArchiveHost(Filesystem::Impl* i) : i_(i) {}
+  Status CheckIdle(uint64_t ino, const Time* not_after) override;
+  Status Commit(uint64_t ino, const std::function<Status(const InodeAttr&, Store::Batch*)>& fn) override;
+
+ private:
+  Filesystem::Impl* i_;
+};
+}  // namespace
+
+Status FsArchiveHost::CheckIdle(uint64_t ino, const Time* not_after) {
+  if (auto n = i_->table.Peek(ino)) {
+    if (i_->table.IsOpenForWrite(ino)) return Status::Busy("open for writing");
+    std::shared_lock<std::shared_mutex> l(n->mu);
+    if (!n->dirty.empty() || !n->pending.empty() || n->inflight) return Status::Busy("unstored data");
+    if (n->attr.nlink == 0) return Status::Busy("unlinked");
+    if (not_after && *not_after < n->attr.ctime) return Status::Busy("changed recently");
+    return Status::OK();
+  }
+  auto a = i_->store->GetInode(ino);
+  if (!a.ok()) return a.status();
+  if (not_after && *not_after < a->ctime) return Status::Busy("changed recently");
+  return Status::OK();
+}
+
+Status FsArchiveHost::Commit(uint64_t ino, const std::function<Status(const InodeAttr&, Store::Batch*)>& fn) {
+  auto nr = i_->table.Get(ino);  // loads it, so a concurrent open waits on its lock
+  if (!nr.ok()) return nr.status();
+  auto n = *nr;
+  Status s;
+  {
+    std::unique_lock<std::shared_mutex> l(n->mu);
+    if (i_->table.IsOpenForWrite(ino)) s = Status::Busy("open for writing");
+    else if (!n->dirty.empty() || !n->pending.empty() || n->inflight) s = Status::Busy("unstored data");
+    else if (n->attr.nlink == 0) s = Status::Busy("unlinked");
+    if (s.ok()) {
+      Store::Batch b;
+      s = fn(n->attr, &b);
+      if (s.ok() && b.Count()) s = i_->store->Write(b, false);
+      if (s.ok()) {
+        FileData::ForgetFastGroup(n.get());  // a later write must explode the new group
+        n->data_gen++;
+      }
+    }
+  }
+  i_->table.Evict(ino);  // no-op if the kernel references it
+  return s;
+}
+
+ArchiveHost* Filesystem::archive_host() {
+  if (!impl_->archive_host) impl_->archive_host = std::make_unique<FsArchiveHost>(impl_.get());
+  return impl_->archive_host.get();
 }
 
 Status Filesystem::Shutdown() {
@@ -535,14 +595,18 @@ Status Filesystem::Readlink(uint64_t ino, std::string* target) {
   return Status::OK();
 }
 
-Status Filesystem::Open(uint64_t ino, int) {
+namespace {
+bool WriteAccess(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
+}  // namespace
+
+Status Filesystem::Open(uint64_t ino, int flags) {
   auto nr = impl_->table.Get(ino);
   if (!nr.ok()) return nr.status();
-  impl_->table.AddOpen(*nr);
+  impl_->table.AddOpen(*nr, WriteAccess(flags));
   return Status::OK();
 }
 
-Status Filesystem::Release(uint64_t ino) {
+Status Filesystem::Release(uint64_t ino, int flags) {
   auto nr = impl_->table.Get(ino);
   if (!nr.ok()) return nr.status();
   Status s;
@@ -550,7 +614,7 @@ Status Filesystem::Release(uint64_t ino) {
     std::unique_lock<std::shared_mutex> l((*nr)->mu);
     if ((*nr)->attr.nlink > 0) s = impl_->data.FlushLocked(nr->get(), l, false);
   }
-  impl_->Release(impl_->table.DropOpen(ino));
+  impl_->Release(impl_->table.DropOpen(ino, WriteAccess(flags)));
   return s;
 }
 

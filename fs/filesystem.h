@@ -25,6 +25,10 @@
 struct statvfs;
 
 namespace pmklc {
+class ArchiveHost;
+}
+
+namespace pmklc {
 
 // The caller of one request.
 struct Caller {
@@ -98,8 +102,10 @@ class Filesystem {
 
   // ---- Files ----
   // Create = Mknod(S_IFREG) + Open. Open counts keep unlinked files alive.
+  // flags: the open(2) flags; handles with write access pause the archiver
+  // for this file until they are released with the same flags.
   Status Open(uint64_t ino, int flags);
-  Status Release(uint64_t ino);
+  Status Release(uint64_t ino, int flags = 0);
   // Stores the inode's dirty blocks (flush/release), durable with sync=true (fsync).
   Status Flush(uint64_t ino, bool sync);
   // Reads up to size bytes at off into buf; returns bytes read (0 at EOF).
@@ -115,6 +121,10 @@ class Filesystem {
   Status FsyncDir(uint64_t ino);
 
   Status StatFs(struct statvfs* out);
+
+  // The archiver's view of this filesystem (fs/archiver.h): its open counts,
+  // dirty data and locks. Owned by the Filesystem.
+  ArchiveHost* archive_host();
 
   // ---- Extended attributes ----
   Status SetXattr(uint64_t ino, const std::string& name, const std::string& value, int flags);

@@ -253,7 +253,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
     if (!s.ok()) return ReplyErr(req, s);
     fi->fh = static_cast<uint64_t>(fi->flags);
     fi->keep_cache = 1;
-    if (fuse_reply_open(req, fi) == -ENOENT) (void)FS(req)->Release(ino);
+    if (fuse_reply_open(req, fi) == -ENOENT) (void)FS(req)->Release(ino, fi->flags);
   });
 }
 
@@ -275,7 +275,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
     e.attr_timeout = Ctx(req)->attr_timeout;
     e.entry_timeout = Ctx(req)->entry_timeout;
     if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-      (void)FS(req)->Release(a.ino);
+      (void)FS(req)->Release(a.ino, fi->flags);
       FS(req)->Forget(a.ino, 1);
     }
   });
@@ -307,8 +307,10 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info*) {
   Guard(req, "flush", [&] { fuse_reply_err(req, StatusToErrno(FS(req)->Flush(ino, false))); });
 }
 
-void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info*) {
-  Guard(req, "release", [&] { fuse_reply_err(req, StatusToErrno(FS(req)->Release(ino))); });
+void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
+  Guard(req, "release", [&] {
+    fuse_reply_err(req, StatusToErrno(FS(req)->Release(ino, static_cast<int>(fi->fh))));
+  });
 }
 
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int, struct fuse_file_info*) {

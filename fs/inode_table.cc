@@ -27,9 +27,22 @@ void InodeTable::AddLookup(const std::shared_ptr<Node>& n, uint64_t count) {
   n->nlookup += count;
 }
 
-void InodeTable::AddOpen(const std::shared_ptr<Node>& n) {
+void InodeTable::AddOpen(const std::shared_ptr<Node>& n, bool write) {
   std::lock_guard<std::mutex> l(mu_);
   n->nopen++;
+  if (write) n->nwrite++;
+}
+
+bool InodeTable::IsOpenForWrite(uint64_t ino) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = map_.find(ino);
+  return it != map_.end() && it->second->nwrite > 0;
+}
+
+std::shared_ptr<Node> InodeTable::Peek(uint64_t ino) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = map_.find(ino);
+  return it == map_.end() ? nullptr : it->second;
 }
 
 std::shared_ptr<Node> InodeTable::DropLookup(uint64_t ino, uint64_t count) {
@@ -42,12 +55,13 @@ std::shared_ptr<Node> InodeTable::DropLookup(uint64_t ino, uint64_t count) {
   return nullptr;
 }
 
-std::shared_ptr<Node> InodeTable::DropOpen(uint64_t ino) {
+std::shared_ptr<Node> InodeTable::DropOpen(uint64_t ino, bool write) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = map_.find(ino);
   if (it == map_.end()) return nullptr;
   auto& n = it->second;
   if (n->nopen) n->nopen--;
+  if (write && n->nwrite) n->nwrite--;
   if (n->nlookup == 0 && n->nopen == 0) return n;
   return nullptr;
 }

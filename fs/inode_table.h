@@ -46,9 +46,13 @@ struct Node {
   std::atomic<uint64_t> data_gen{0};
   std::atomic<uint64_t> last_read_end{~uint64_t{0}};
   std::atomic<uint64_t> prefetch_next{0};
+  // 1 + the archive group last checked to be in the fast tier (0: none);
+  // guarded by mu, reset when the archiver archives a group of this file.
+  uint64_t fast_group = 0;
   // Guarded by the table mutex:
   uint64_t nlookup = 0;
   uint32_t nopen = 0;
+  uint32_t nwrite = 0;  // open handles with write access
 };
 
 class InodeTable {
@@ -61,11 +65,15 @@ class InodeTable {
   std::shared_ptr<Node> Insert(const InodeAttr& attr);
 
   void AddLookup(const std::shared_ptr<Node>& n, uint64_t count = 1);
-  void AddOpen(const std::shared_ptr<Node>& n);
+  void AddOpen(const std::shared_ptr<Node>& n, bool write);
   // Drop references. Returns the node if it is now unreferenced (the caller
   // then stores or purges it and calls Evict), else nullptr.
   std::shared_ptr<Node> DropLookup(uint64_t ino, uint64_t count);
-  std::shared_ptr<Node> DropOpen(uint64_t ino);
+  std::shared_ptr<Node> DropOpen(uint64_t ino, bool write);
+  // True if ino is loaded and open for writing.
+  bool IsOpenForWrite(uint64_t ino);
+  // The loaded node of ino, or nullptr (never loads).
+  std::shared_ptr<Node> Peek(uint64_t ino);
   // Removes an unreferenced node from the table (no-op if referenced again).
   void Evict(uint64_t ino);
   bool IsOpen(uint64_t ino);

@@ -16,8 +16,11 @@
 #include <memory>
 
 #include "engine/format.h"
+#include "fs/archiver.h"
+#include "fs/control.h"
 #include "fs/filesystem.h"
 #include "fs/fuse_ops.h"
+#include "fs/store_report.h"
 #include "store/store.h"
 
 namespace pmklc {
@@ -45,6 +48,7 @@ struct Parsed {
   std::string log_level = "info";
   bool allow_other = false;
   unsigned threads = 10;
+  ArchiveOptions archive;
   std::vector<std::string> fuse_opts;  // passed through to libfuse
 };
 
@@ -70,6 +74,8 @@ Result<Parsed> ParseOptions(const MountOptions& m) {
       auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.store.min_free_bytes = *r;
     } else if (k == "block_size") {
       auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.store.block_size = static_cast<uint32_t>(*r);
+    } else if (k == "archive_group") {
+      auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.store.group_bytes = static_cast<uint32_t>(*r);
     } else if (k == "zstd_level") {
       int lv = std::atoi(v.c_str());
       if (lv < 1 || lv > 19) return Status::InvalidArgument("zstd_level must be 1..19");
@@ -90,8 +96,19 @@ Result<Parsed> ParseOptions(const MountOptions& m) {
     } else if (k == "threads") {
       p.threads = static_cast<unsigned>(std::atoi(v.c_str()));
       if (p.threads < 1 || p.threads > 256) return Status::InvalidArgument("threads must be 1..256");
-    } else if (k == "archive_profile" || k == "archive_delay" || k == "archive_threads") {
-      return Status::NotSupported("option " + k + " needs the archiver, which this build does not have yet");
+    } else if (k == "archive_profile") {
+      if (v != "off" && !ArchiveEncodeOptions(v).ok())
+        return Status::InvalidArgument("archive_profile must be max or off");
+      p.archive.profile = v;
+    } else if (k == "archive_delay") {
+      char* end = nullptr;
+      unsigned long d = std::strtoul(v.c_str(), &end, 10);
+      if (v.empty() || *end || d > 365ul * 86400) return Status::InvalidArgument("archive_delay must be seconds, 0..31536000");
+      p.archive.delay_s = static_cast<uint32_t>(d);
+    } else if (k == "archive_threads") {
+      int t = std::atoi(v.c_str());
+      if (t < 1 || t > 64) return Status::InvalidArgument("archive_threads must be 1..64");
+      p.archive.threads = static_cast<unsigned>(t);
     } else if (k == "_netdev" || k == "nofail" || k == "noauto" || k == "auto" || k == "user" ||
                k == "nouser" || k == "users" || k == "defaults" || k.rfind("x-", 0) == 0 ||
                k.rfind("comment", 0) == 0) {
@@ -194,7 +211,40 @@ Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
     report(s.ToString());
     return s;
   }
-  spdlog::info("mounted {} on {} (block size {} KiB)", m.store, m.mountpoint, store->block_size() >> 10);
+  // The archiver and the control socket that `pmklc archive` talks to.
+  std::unique_ptr<Archiver> archiver;
+  ControlServer control;
+  if (p.archive.profile != "off") {
+    archiver = std::make_unique<Archiver>(store.get(), fs.archive_host(), p.archive);
+    Status as = archiver->Init();
+    if (!as.ok()) {
+      fuse_session_unmount(se);
+      fuse_remove_signal_handlers(se);
+      fuse_session_destroy(se);
+      report(as.ToString());
+      return as;
+    }
+    archiver->Start();
+  }
+  Status cs = control.Start(m.store, [&](const std::string& req) -> std::string {
+    if (req == "stat" || req == "stat-json") {
+      auto r = StoreReport(*store, req == "stat-json");
+      return r.ok() ? "ok\n" + *r : "error " + r.status().ToString();
+    }
+    if (req != "archive" && req != "archive-wait") return "error unknown request: " + req;
+    if (!archiver) return "error archiving is off for this mount (archive_profile=off)";
+    if (req == "archive") {
+      archiver->Kick();
+      return "ok started";
+    }
+    uint64_t busy = 0;
+    Status ws = archiver->WaitPass(&busy);
+    if (!ws.ok()) return "error " + ws.ToString();
+    return "ok done, " + std::to_string(busy) + " file(s) skipped (open for writing or changed)";
+  });
+  if (!cs.ok()) spdlog::warn("control socket: {} (pmklc archive cannot reach this daemon)", cs.ToString());
+  spdlog::info("mounted {} on {} (block size {} KiB, archive_profile={})", m.store, m.mountpoint,
+               store->block_size() >> 10, p.archive.profile);
   report("");
   sd_notify(0, "READY=1\nSTATUS=serving");
 
@@ -205,6 +255,8 @@ Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
   int rc = fuse_session_loop_mt(se, cfg);
   fuse_loop_cfg_destroy(cfg);
   sd_notify(0, "STOPPING=1");
+  if (archiver) archiver->Stop();  // the group in progress finishes or is dropped
+  control.Stop();
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);  // calls destroy -> Shutdown if init happened

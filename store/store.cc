@@ -25,8 +25,10 @@ namespace pmklc {
 
 namespace {
 
-constexpr const char* kCfNames[] = {"meta", "inodes", "dirents", "blocks", "xattrs", "models"};
-enum Cf { kMeta = 0, kInodes, kDirents, kBlocks, kXattrs, kModels, kNumCf };
+constexpr const char* kCfNames[] = {"meta", "inodes", "dirents", "blocks", "xattrs", "models", "cold"};
+enum Cf { kMeta = 0, kInodes, kDirents, kBlocks, kXattrs, kModels, kCold, kNumCf };
+// Column families a store of format version 1 has (it lacks "cold").
+constexpr int kNumCfV1 = kCold;
 
 std::string Key64(uint64_t v) {
   std::string k(8, '\0');
@@ -56,6 +58,12 @@ Time NowTime() {
   return Time{ns / 1000000000, static_cast<uint32_t>(ns % 1000000000)};
 }
 
+// Logical blocks per archived group: format::kGroupBytes worth, at least 1.
+uint32_t GroupBlocksFor(uint32_t block_size, uint32_t group_bytes = 0) {
+  if (group_bytes == 0) group_bytes = format::kGroupBytes;
+  return block_size >= group_bytes ? 1 : group_bytes / block_size;
+}
+
 }  // namespace
 
 std::string BlockKey(uint64_t ino, uint64_t idx) {
@@ -70,6 +78,7 @@ struct Store::Rep {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> cf;
   uint32_t block_size = 0;
+  uint32_t group_blocks = 0;  // logical blocks per archived group
   uint32_t version = 0;
   uint64_t min_free = 0;
   // Set when an addition was refused for lack of space; cleared only once free
@@ -99,7 +108,8 @@ struct Store::Rep {
       rocksdb::Slice bs(b), es(e);
       rocksdb::CompactRangeOptions o;
       o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-      (void)db->CompactRange(o, cf[3], &bs, &es);
+      (void)db->CompactRange(o, cf[kBlocks], &bs, &es);
+      (void)db->CompactRange(o, cf[kCold], &bs, &es);
       l.lock();
       rbusy = false;
       rcv.notify_all();
@@ -126,7 +136,12 @@ struct Store::Rep {
 struct Store::Batch::Rep {
   // Column family handles are bound at Write time; record ops by CF index.
   struct Op { int kind; int cf; std::string k, v; };
-  std::vector<Op> ops;  // 0 put, 1 delete, 2 delete-range (k..v)
+  // 0 put, 1 delete, 2 delete-range (k..v), 3 delete blocks of inode `ino`
+  // from logical block `idx` in both tiers (expanded by Store::Write, which
+  // knows the archive group size).
+  std::vector<Op> ops;
+  struct Trunc { uint64_t ino, idx; };
+  std::vector<Trunc> truncs;  // op kind 3: k holds the index into truncs
 };
 
 Store::Batch::Batch() : rep_(std::make_unique<Rep>()) {}
@@ -154,8 +169,23 @@ void Store::Batch::DeleteBlock(uint64_t ino, uint64_t idx) {
   rep_->ops.push_back({1, kBlocks, BlockKey(ino, idx), {}});
 }
 void Store::Batch::DeleteBlocksFrom(uint64_t ino, uint64_t from_idx) {
-  // [ino|from, ino+1|0)
-  rep_->ops.push_back({2, kBlocks, BlockKey(ino, from_idx), BlockKey(ino + 1, 0)});
+  rep_->ops.push_back({3, kBlocks, std::to_string(rep_->truncs.size()), {}});
+  rep_->truncs.push_back({ino, from_idx});
+}
+void Store::Batch::PutGroup(uint64_t ino, uint64_t group, std::string_view value) {
+  rep_->ops.push_back({0, kCold, BlockKey(ino, group), std::string(value)});
+}
+void Store::Batch::DeleteGroup(uint64_t ino, uint64_t group) {
+  rep_->ops.push_back({1, kCold, BlockKey(ino, group), {}});
+}
+void Store::Batch::PutPending(uint64_t ino) {
+  rep_->ops.push_back({0, kMeta, "pending/" + Key64(ino), {}});
+}
+void Store::Batch::DeletePending(uint64_t ino) {
+  rep_->ops.push_back({1, kMeta, "pending/" + Key64(ino), {}});
+}
+void Store::Batch::PutMeta(std::string_view key, std::string_view value) {
+  rep_->ops.push_back({0, kMeta, "x/" + std::string(key), std::string(value)});
 }
 void Store::Batch::PutXattr(uint64_t ino, std::string_view name, std::string_view value) {
   rep_->ops.push_back({0, kXattrs, KeyName(ino, name), std::string(value)});
@@ -178,6 +208,7 @@ Store::~Store() = default;
 const std::string& Store::path() const { return rep_->path; }
 uint32_t Store::block_size() const { return rep_->block_size; }
 uint32_t Store::format_version() const { return rep_->version; }
+uint32_t Store::group_blocks() const { return rep_->group_blocks; }
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& o) {
   namespace fs = std::filesystem;
@@ -242,9 +273,16 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
     std::vector<std::string> names;
     auto ls = rocksdb::DB::ListColumnFamilies(dbo, path, &names);
     if (!ls.ok()) return Status::InvalidArgument(path + " is not a pmklcfs store: " + ls.ToString());
-    for (const char* n : kCfNames)
-      if (std::find(names.begin(), names.end(), n) == names.end())
-        return Status::InvalidArgument(path + " is not a pmklcfs store (missing column family " + n + ")");
+    for (int i = 0; i < kNumCfV1; ++i)
+      if (std::find(names.begin(), names.end(), kCfNames[i]) == names.end())
+        return Status::InvalidArgument(path + " is not a pmklcfs store (missing column family " +
+                                       kCfNames[i] + ")");
+    if (std::find(names.begin(), names.end(), kCfNames[kCold]) == names.end()) {
+      // Format 1 store: upgraded below (the "cold" CF is created empty).
+      if (o.read_only)
+        return Status::NotSupported(path + " has store format 1; mount it (or run pmklc fsck) once to upgrade it");
+      dbo.create_missing_column_families = true;
+    }
   }
 
   rocksdb::DB* raw = nullptr;
@@ -268,12 +306,18 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
     uint32_t bs = o.block_size ? o.block_size : format::kDefaultBlockSize;
     if (bs < format::kMinBlockSize || bs > format::kMaxBlockSize || (bs & (bs - 1)))
       return Status::InvalidArgument("block size must be a power of two in [4 KiB, 16 MiB]");
+    const uint32_t gbytes = o.group_bytes;
+    if (gbytes && ((gbytes & (gbytes - 1)) || gbytes < bs || gbytes > format::kMaxGroupBytes))
+      return Status::InvalidArgument("archive group size must be a power of two in [block size, 64 MiB]");
     rocksdb::WriteBatch wb;
     std::string ver(4, '\0'), bsz(4, '\0');
     StoreLE32(ver.data(), format::kStoreVersion);
     StoreLE32(bsz.data(), bs);
     wb.Put(meta, "format_version", ver);
     wb.Put(meta, "block_size", bsz);
+    std::string gb(4, '\0');
+    StoreLE32(gb.data(), GroupBlocksFor(bs, gbytes));
+    wb.Put(meta, "group_blocks", gb);
     wb.Put(meta, "default_codec", "zstd");
     InodeAttr root;
     root.ino = format::kRootIno;
@@ -290,12 +334,13 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
     if (!s.ok()) return FromRocks(s);
     rep->version = format::kStoreVersion;
     rep->block_size = bs;
+    rep->group_blocks = GroupBlocksFor(bs, gbytes);
   } else if (!s.ok()) {
     return FromRocks(s);
   } else {
     if (v.size() != 4) return Status::Corruption("bad format_version record");
     rep->version = LoadLE32(v.data());
-    if (rep->version != format::kStoreVersion)
+    if (rep->version != format::kStoreVersion && rep->version != 1)
       return Status::NotSupported("store format version " + std::to_string(rep->version) +
                                   " is not supported by this build (expects " +
                                   std::to_string(format::kStoreVersion) + ")");
@@ -304,6 +349,26 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
     rep->block_size = LoadLE32(v.data());
     if (rep->block_size < format::kMinBlockSize || rep->block_size > format::kMaxBlockSize)
       return Status::Corruption("store block_size out of range");
+    if (rep->version == 1) {
+      // Upgrade 1 -> 2: the "cold" CF now exists (created empty above); record
+      // the archive group size and the new version in one batch.
+      rocksdb::WriteBatch wb;
+      std::string ver(4, '\0'), gb(4, '\0');
+      StoreLE32(ver.data(), format::kStoreVersion);
+      StoreLE32(gb.data(), GroupBlocksFor(rep->block_size));
+      wb.Put(meta, "group_blocks", gb);
+      wb.Put(meta, "format_version", ver);
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      s = rep->db->Write(wo, &wb);
+      if (!s.ok()) return FromRocks(s);
+      rep->version = format::kStoreVersion;
+    }
+    s = rep->db->Get(rocksdb::ReadOptions(), meta, "group_blocks", &v);
+    if (!s.ok() || v.size() != 4) return Status::Corruption("store has no valid group_blocks record");
+    rep->group_blocks = LoadLE32(v.data());
+    if (rep->group_blocks == 0 || uint64_t{rep->group_blocks} * rep->block_size > format::kMaxGroupBytes)
+      return Status::Corruption("store group_blocks out of range");
   }
   return std::unique_ptr<Store>(new Store(std::move(rep)));
 }
@@ -315,7 +380,16 @@ Status Store::Write(Batch& b, bool sync) {
     rocksdb::Status s;
     if (op.kind == 0) s = wb.Put(h, op.k, op.v);
     else if (op.kind == 1) s = wb.Delete(h, op.k);
-    else s = wb.DeleteRange(h, op.k, op.v);
+    else if (op.kind == 2) s = wb.DeleteRange(h, op.k, op.v);
+    else {
+      const auto& t = b.rep_->truncs[std::stoul(op.k)];
+      // Fast tier: [ino|idx, ino+1|0). Archived groups that start at or after
+      // idx; a group straddling idx was exploded by the caller.
+      s = wb.DeleteRange(h, BlockKey(t.ino, t.idx), BlockKey(t.ino + 1, 0));
+      const uint64_t g = (t.idx + rep_->group_blocks - 1) / rep_->group_blocks;
+      if (s.ok()) s = wb.DeleteRange(rep_->cf[kCold], BlockKey(t.ino, g), BlockKey(t.ino + 1, 0));
+      if (s.ok() && t.idx == 0) s = wb.Delete(rep_->cf[kMeta], "pending/" + Key64(t.ino));
+    }
     if (!s.ok()) return FromRocks(s);
   }
   rocksdb::WriteOptions wo;
@@ -511,6 +585,39 @@ Status Store::ForEachBlock(const std::function<bool(uint64_t, uint64_t, std::str
         if (k.size() != 16) return fn(0, 0, std::string_view(v.data(), v.size()));
         return fn(LoadBE64(k.data()), LoadBE64(k.data() + 8), std::string_view(v.data(), v.size()));
       });
+}
+
+Status Store::GetGroup(uint64_t ino, uint64_t group, std::string* value) {
+  auto s = rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kCold], BlockKey(ino, group), value);
+  return FromRocks(s);
+}
+
+Status Store::ForEachGroup(const std::function<bool(uint64_t, uint64_t, std::string_view)>& fn) {
+  return ScanPrefix(rep_->db.get(), rep_->cf[kCold], "",
+      [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+        if (k.size() != 16) return fn(0, 0, std::string_view(v.data(), v.size()));
+        return fn(LoadBE64(k.data()), LoadBE64(k.data() + 8), std::string_view(v.data(), v.size()));
+      });
+}
+
+Status Store::ForEachGroupOf(uint64_t ino, const std::function<bool(uint64_t, std::string_view)>& fn) {
+  return ScanPrefix(rep_->db.get(), rep_->cf[kCold], Key64(ino),
+      [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+        if (k.size() != 16) return true;
+        return fn(LoadBE64(k.data() + 8), std::string_view(v.data(), v.size()));
+      });
+}
+
+Status Store::ListPending(std::vector<uint64_t>* out) {
+  out->clear();
+  std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(rocksdb::ReadOptions(), rep_->cf[kMeta]));
+  for (it->Seek("pending/"); it->Valid() && it->key().starts_with("pending/"); it->Next())
+    if (it->key().size() == 16) out->push_back(LoadBE64(it->key().data() + 8));
+  return FromRocks(it->status());
+}
+
+Status Store::GetMeta(std::string_view key, std::string* value) {
+  return FromRocks(rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kMeta], "x/" + std::string(key), value));
 }
 
 Status Store::ForEachBlockOf(uint64_t ino, const std::function<bool(uint64_t, std::string_view)>& fn) {

@@ -1,6 +1,6 @@
 // store.h — the RocksDB schema of pmklcfs (docs/store.md), behind a narrow API.
 //
-// Column families: meta, inodes, dirents, blocks, xattrs, models.
+// Column families: meta, inodes, dirents, blocks, xattrs, models, cold.
 // Every mutation is collected in a Store::Batch and applied with Store::Write
 // as one atomic RocksDB WriteBatch. Nothing here interprets block payloads.
 //
@@ -58,6 +58,9 @@ struct StoreOptions {
   bool create_if_missing = true;     // Default: true (creates an empty store with a root dir)
   bool read_only = false;            // Default: false
   uint32_t block_size = 0;           // for a new store; 0 = format::kDefaultBlockSize. Default: 0
+  // Archived group size of a new store (a power of two, >= block size, <= 64 MiB);
+  // 0 = format::kGroupBytes. Default: 0
+  uint32_t group_bytes = 0;
   size_t rocksdb_cache_bytes = 32u << 20;  // RocksDB block cache. Default: 32 MiB
   uint32_t root_uid = 0, root_gid = 0;     // owner of a new store's root. Default: 0/0
   // Writes that add data fail with NoSpace while the store's disk has less
@@ -79,8 +82,22 @@ class Store {
     void DeleteDirent(uint64_t parent, std::string_view name);
     void PutBlock(uint64_t ino, uint64_t idx, std::string_view value);
     void DeleteBlock(uint64_t ino, uint64_t idx);
-    // Deletes blocks [from_idx, end) of ino.
+    // Deletes the data of ino from logical block from_idx on, in both tiers:
+    // fast-tier blocks [from_idx, end) and archived groups that start at or
+    // after from_idx. A group that straddles from_idx must have been exploded
+    // back into blocks first (FileData does). from_idx == 0 also drops the
+    // inode's pending-archive mark.
     void DeleteBlocksFrom(uint64_t ino, uint64_t from_idx);
+    // Archived tier (docs/store.md §Archive): group g of ino holds logical
+    // blocks [g * group_blocks(), (g + 1) * group_blocks()) as one block value.
+    void PutGroup(uint64_t ino, uint64_t group, std::string_view value);
+    void DeleteGroup(uint64_t ino, uint64_t group);
+    // Pending-archive marks: files with fast-tier blocks the archiver has not
+    // looked at since they were written.
+    void PutPending(uint64_t ino);
+    void DeletePending(uint64_t ino);
+    // Small named records (e.g. archiver counters); GetMeta reads them.
+    void PutMeta(std::string_view key, std::string_view value);
     void PutXattr(uint64_t ino, std::string_view name, std::string_view value);
     void DeleteXattr(uint64_t ino, std::string_view name);
     void DeleteAllXattrs(uint64_t ino);
@@ -103,6 +120,8 @@ class Store {
   const std::string& path() const;
   uint32_t block_size() const;
   uint32_t format_version() const;
+  // Logical blocks per archived group (fixed when the store is created).
+  uint32_t group_blocks() const;
 
   // Applies a batch atomically. sync=true makes it durable (fsync'ed WAL).
   Status Write(Batch& b, bool sync);
@@ -131,6 +150,15 @@ class Store {
   Status GetBlock(uint64_t ino, uint64_t idx, std::string* value);
   Status GetXattr(uint64_t ino, std::string_view name, std::string* value);  // NoData if absent
   Status ListXattrs(uint64_t ino, std::vector<std::string>* names);
+
+  // Archived group g of ino; NotFound if that group is not archived.
+  Status GetGroup(uint64_t ino, uint64_t group, std::string* value);
+  Status ForEachGroup(const std::function<bool(uint64_t ino, uint64_t group, std::string_view value)>& fn);
+  Status ForEachGroupOf(uint64_t ino, const std::function<bool(uint64_t group, std::string_view value)>& fn);
+  // Inodes with a pending-archive mark, in inode order.
+  Status ListPending(std::vector<uint64_t>* out);
+  // NotFound if absent.
+  Status GetMeta(std::string_view key, std::string* value);
 
   uint64_t MaxIno();
   Status ListOrphans(std::vector<uint64_t>* out);

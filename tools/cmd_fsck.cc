@@ -78,11 +78,14 @@ int RunFsck(const std::string& path) {
     if (inodes[format::kRootIno].nlink != want) problem("root nlink " + std::to_string(inodes[format::kRootIno].nlink) + ", expected " + std::to_string(want));
   }
 
-  uint64_t blocks = 0;
+  uint64_t blocks = 0, groups = 0;
   const uint32_t bs = s.block_size();
+  const uint64_t gb = s.group_blocks();
+  std::set<std::pair<uint64_t, uint64_t>> fast_groups;  // (ino, group) with fast-tier blocks
   std::string raw;
   r = s.ForEachBlock([&](uint64_t ino, uint64_t idx, std::string_view v) {
     blocks++;
+    fast_groups.insert({ino, idx / gb});
     std::string where = "inode " + std::to_string(ino) + " block " + std::to_string(idx);
     auto it = inodes.find(ino);
     if (it == inodes.end()) { problem(where + ": block of a missing inode"); return true; }
@@ -96,8 +99,25 @@ int RunFsck(const std::string& path) {
   });
   if (!r.ok()) { std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str()); return 2; }
 
-  std::printf("checked %zu inodes, %llu blocks, %zu pending orphans: %s\n", inodes.size(),
-              (unsigned long long)blocks, orphans.size(),
+  // Archived groups: checksum, bounds, and never alongside fast-tier blocks.
+  r = s.ForEachGroup([&](uint64_t ino, uint64_t g, std::string_view v) {
+    groups++;
+    std::string where = "inode " + std::to_string(ino) + " archived group " + std::to_string(g);
+    auto it = inodes.find(ino);
+    if (it == inodes.end()) { problem(where + ": group of a missing inode"); return true; }
+    if (fast_groups.count({ino, g})) problem(where + ": also has fast-tier blocks in its range");
+    Status d = DecodeBlock(v, &raw);
+    if (!d.ok()) { problem(where + ": " + d.ToString()); return true; }
+    uint64_t start = g * gb * bs;
+    if (!S_ISREG(it->second.mode)) problem(where + ": data of a non-regular file");
+    else if (raw.size() > gb * bs) problem(where + ": longer than the group size");
+    else if (start + raw.size() > it->second.size) problem(where + ": extends past the file size");
+    return true;
+  });
+  if (!r.ok()) { std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str()); return 2; }
+
+  std::printf("checked %zu inodes, %llu blocks, %llu archived groups, %zu pending orphans: %s\n", inodes.size(),
+              (unsigned long long)blocks, (unsigned long long)groups, orphans.size(),
               problems ? (std::to_string(problems) + " problem(s)").c_str() : "clean");
   return problems ? 1 : 0;
 }

@@ -21,4 +21,12 @@ int RunCompress(const CompressArgs& a);
 int RunDecompress(const CompressArgs& a);
 int RunStat(const std::string& store, bool json);
 int RunFsck(const std::string& store);
+
+struct ArchiveArgs {
+  std::string store;
+  bool wait = false;             // --wait: return when the pass has ended. Default: false
+  std::string profile = "max";   // -p, offline only (a mount uses archive_profile=). Default: max
+  unsigned threads = 1;          // -j, offline only. Default: 1
+};
+int RunArchive(const ArchiveArgs& a);
 }  // namespace pmklc::cli

@@ -102,7 +102,9 @@ fstab:
   mount->add_option("-o", opts,
                     "comma-separated options: allow_other, log_level=LEVEL, cache_size=SIZE, "
                     "dirty_limit=SIZE, dirty_file_limit=SIZE, zstd_level=N, codec=auto|zstd|raw, "
-                    "block_size=SIZE (new stores), threads=N, noatime, and FUSE/mount options")
+                    "block_size=SIZE (new stores), threads=N, noatime, archive_profile=max|off, "
+                    "archive_delay=SECONDS (Default: 60), archive_threads=N (Default: 1), "
+                    "archive_group=SIZE (new stores; Default: 4M), and FUSE/mount options")
       ->allow_extra_args(false);
   mount->footer("Example: pmklc mount -o allow_other,log_level=debug /srv/store /data/genomes");
 
@@ -135,6 +137,18 @@ fstab:
   decomp->add_flag("-f,--force", ca.force, "overwrite OUT");
   decomp->footer("Example: pmklc decompress genome.fa.pmklc   # writes genome.fa");
 
+  pmklc::cli::ArchiveArgs aa;
+  auto* arch = app.add_subcommand("archive", "recode stored data with the archive profile now");
+  arch->add_option("STORE", aa.store, "store directory")->required();
+  arch->add_flag("--wait", aa.wait, "mounted store: return when the daemon's pass has ended");
+  arch->add_option("-p,--profile", aa.profile, "unmounted store: archive profile (max). Default: max");
+  arch->add_option("-j,--threads", aa.threads, "unmounted store: worker threads. Default: 1")
+      ->check(CLI::Range(1, 64));
+  arch->footer("A mounted store is archived by its daemon (archive_profile=, archive_threads=), which\n"
+               "skips the archive_delay for this pass; an unmounted store is archived by this command.\n"
+               "Examples:\n  pmklc archive --wait ~/.local/share/pmklcfs/default\n"
+               "  pmklc archive -j 2 /srv/store        # unmounted: progress on a terminal");
+
   auto* dev = app.add_subcommand("devices", "list the GPUs the codec kernels can use");
 
   try {
@@ -160,6 +174,7 @@ fstab:
       return *comp ? pmklc::cli::RunCompress(ca) : pmklc::cli::RunDecompress(ca);
     }
     if (*fsck) return pmklc::cli::RunFsck(store);
+    if (*arch) return pmklc::cli::RunArchive(aa);
     if (*dev) {
       auto r = pmklc::kernels::ListGpus();
       if (!r.ok()) {

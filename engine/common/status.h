@@ -64,6 +64,7 @@ class [[nodiscard]] Status {
   const std::string& message() const { return msg_; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }
   bool IsCorruption() const { return code_ == Code::kCorruption; }
+  bool IsBusy() const { return code_ == Code::kBusy; }
 
   // "Corruption: block 3 of inode 17 fails its checksum"
   std::string ToString() const;

@@ -1,0 +1,396 @@
+#include "fs/archiver.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+namespace pmklc {
+
+namespace {
+
+Time NowTime() {
+  int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+  return Time{ns / 1000000000, static_cast<uint32_t>(ns % 1000000000)};
+}
+
+// SCHED_IDLE, nice 19 and the idle I/O class for the calling thread; failures
+// (e.g. a seccomp filter) only cost priority, so they are ignored.
+void LowerPriority() {
+  const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(tid), 19);
+  sched_param sp{};
+  (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+  constexpr int kWhoProcess = 1, kClassIdle = 3, kClassShift = 13;
+  (void)syscall(SYS_ioprio_set, kWhoProcess, tid, kClassIdle << kClassShift);
+}
+
+constexpr const char* kStatsKey = "archive_stats";
+
+}  // namespace
+
+Result<EncodeOptions> ArchiveEncodeOptions(const std::string& profile) {
+  EncodeOptions e;
+  if (profile == "max") {
+    e.codec = CodecId::kZstd;  // groups that are not FASTA
+    e.zstd_level = 19;
+    e.fasta = true;
+    e.use_cm = true;
+    e.cm = CmParams{};
+    e.fasta_meta_level = 19;
+    e.protein_level = 19;
+    e.protein_meta_level = 19;
+    return e;
+  }
+  return Status::InvalidArgument("unknown archive profile '" + profile + "' (expected max or off)");
+}
+
+// ---- StoreArchiveHost ----------------------------------------------------
+
+Status StoreArchiveHost::CheckIdle(uint64_t ino, const Time* not_after) {
+  auto a = store_->GetInode(ino);
+  if (!a.ok()) return a.status();
+  if (not_after && *not_after < a->ctime) return Status::Busy("changed recently");
+  return Status::OK();
+}
+
+Status StoreArchiveHost::Commit(uint64_t ino,
+                                const std::function<Status(const InodeAttr&, Store::Batch*)>& fn) {
+  auto a = store_->GetInode(ino);
+  if (!a.ok()) return a.status();
+  Store::Batch b;
+  PMKLC_RETURN_IF_ERROR(fn(*a, &b));
+  return b.Count() ? store_->Write(b, false) : Status::OK();
+}
+
+// ---- ArchiveStats ----------------------------------------------------------
+
+std::string ArchiveStats::Serialize() const {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "v1 %llu %llu %llu %llu %.3f", static_cast<unsigned long long>(groups),
+                static_cast<unsigned long long>(raw_bytes), static_cast<unsigned long long>(before_bytes),
+                static_cast<unsigned long long>(after_bytes), busy_s);
+  return buf;
+}
+
+ArchiveStats ArchiveStats::Parse(std::string_view s) {
+  ArchiveStats a;
+  std::string str(s);
+  unsigned long long g, r, b, f;
+  double t;
+  if (std::sscanf(str.c_str(), "v1 %llu %llu %llu %llu %lf", &g, &r, &b, &f, &t) == 5) {
+    a.groups = g;
+    a.raw_bytes = r;
+    a.before_bytes = b;
+    a.after_bytes = f;
+    a.busy_s = t;
+  }
+  return a;
+}
+
+// ---- Archiver ----------------------------------------------------------------
+
+struct Archiver::FileJob {
+  uint64_t ino = 0;
+  Time ctime;
+  std::atomic<size_t> remaining{0};
+  std::atomic<bool> failed{false};
+};
+
+struct Archiver::Unit {
+  FileJob* job;
+  uint64_t group;
+};
+
+Archiver::Archiver(Store* store, ArchiveHost* host, ArchiveOptions opts)
+    : store_(store), host_(host), opts_(std::move(opts)) {
+  std::string v;
+  if (store_->GetMeta(kStatsKey, &v).ok()) persisted_ = ArchiveStats::Parse(v);
+}
+
+Archiver::~Archiver() { Stop(); }
+
+Status Archiver::Init() {
+  if (opts_.threads == 0 || opts_.threads > 64) return Status::InvalidArgument("archive_threads must be 1..64");
+  auto e = ArchiveEncodeOptions(opts_.profile);
+  if (!e.ok()) return e.status();
+  enc_ = *e;
+  return Status::OK();
+}
+
+void Archiver::Start() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Archiver::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Archiver::Kick() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    kicked_ = true;
+  }
+  cv_.notify_all();
+}
+
+Status Archiver::WaitPass(uint64_t* busy) {
+  std::unique_lock<std::mutex> l(mu_);
+  if (!thread_.joinable()) return Status::InvalidArgument("archiver is not running");
+  const uint64_t target = pass_started_ + 1;
+  kicked_ = true;
+  cv_.notify_all();
+  cv_.wait(l, [&] { return pass_ended_ >= target || stop_; });
+  if (pass_ended_ < target) return Status::Busy("archiver stopped");
+  if (busy) *busy = last_busy_;
+  return last_pass_;
+}
+
+void Archiver::Loop() {
+  if (opts_.idle_priority) LowerPriority();
+  // Poll often enough that a file is archived soon after its delay expires.
+  const auto poll = std::chrono::seconds(std::clamp<uint32_t>(opts_.delay_s / 4, 1, 10));
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    cv_.wait_for(l, poll, [&] { return stop_ || kicked_; });
+    if (stop_) break;
+    const bool ignore_delay = kicked_;
+    kicked_ = false;
+    const uint64_t id = ++pass_started_;
+    l.unlock();
+    uint64_t busy = 0;
+    Status s = RunPass(ignore_delay, &busy);
+    if (!s.ok()) spdlog::error("archiver: {}", s.ToString());
+    l.lock();
+    pass_ended_ = id;
+    last_pass_ = s;
+    last_busy_ = busy;
+    cv_.notify_all();
+  }
+}
+
+Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
+                         const std::function<void(uint64_t, uint64_t)>& progress) {
+  std::lock_guard<std::mutex> pass(pass_mu_);
+  *busy = 0;
+  std::vector<uint64_t> inos;
+  PMKLC_RETURN_IF_ERROR(store_->ListPending(&inos));
+  if (inos.empty()) return Status::OK();
+  Time not_after = NowTime();
+  not_after.sec -= opts_.delay_s;
+  const uint64_t gb = store_->group_blocks();
+  const uint64_t group_bytes = gb * store_->block_size();
+
+  std::vector<std::unique_ptr<FileJob>> jobs;
+  std::vector<Unit> units;
+  uint64_t total = 0;
+  for (uint64_t ino : inos) {
+    auto a = store_->GetInode(ino);
+    if (!a.ok() && !a.status().IsNotFound()) return a.status();
+    if (!a.ok() || !S_ISREG(a->mode)) {  // deleted, or not a file: nothing to do
+      Store::Batch b;
+      b.DeletePending(ino);
+      PMKLC_RETURN_IF_ERROR(store_->Write(b, false));
+      continue;
+    }
+    Status idle = host_->CheckIdle(ino, ignore_delay ? nullptr : &not_after);
+    if (idle.IsBusy()) { ++*busy; continue; }
+    if (idle.IsNotFound()) continue;
+    PMKLC_RETURN_IF_ERROR(idle);
+    std::vector<uint64_t> groups;
+    PMKLC_RETURN_IF_ERROR(store_->ForEachBlockOf(ino, [&](uint64_t idx, std::string_view) {
+      if (groups.empty() || groups.back() != idx / gb) groups.push_back(idx / gb);
+      return true;
+    }));
+    auto job = std::make_unique<FileJob>();
+    job->ino = ino;
+    job->ctime = a->ctime;
+    job->remaining = groups.size();
+    for (uint64_t g : groups) {
+      units.push_back({job.get(), g});
+      total += std::min<uint64_t>(group_bytes, a->size > g * group_bytes ? a->size - g * group_bytes : 0);
+    }
+    jobs.push_back(std::move(job));
+  }
+
+  // The mark goes once every group is done and the file did not change since
+  // the pass looked at it (a write in between sets ctime and a new mark).
+  auto finish = [&](FileJob* j) {
+    store_->ScheduleReclaim(j->ino);  // return the replaced blocks' space soon
+    Status s = host_->Commit(j->ino, [&](const InodeAttr& a, Store::Batch* b) {
+      if (!(a.ctime == j->ctime)) return Status::Busy("changed during archiving");
+      b->DeletePending(j->ino);
+      return Status::OK();
+    });
+    if (!s.ok() && !s.IsBusy() && !s.IsNotFound())
+      spdlog::warn("archiver: inode {}: {}", j->ino, s.ToString());
+  };
+  for (auto& j : jobs)
+    if (j->remaining == 0) finish(j.get());
+
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> done{0};
+  std::mutex progress_mu;
+  auto worker = [&](bool lower) {
+    if (lower) LowerPriority();
+    for (;;) {
+      size_t i = next++;
+      if (i >= units.size()) return;
+      Unit& u = units[i];
+      bool stopping;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        stopping = stop_;
+      }
+      uint64_t raw_len = 0;
+      GroupResult r = GroupResult::kBusy;
+      if (!stopping && !u.job->failed) r = ArchiveGroup(u.job->ino, u.group, &raw_len);
+      if (r == GroupResult::kBusy || r == GroupResult::kError) u.job->failed = true;
+      uint64_t d = done += raw_len;
+      if (progress) {
+        std::lock_guard<std::mutex> l(progress_mu);
+        progress(d, total);
+      }
+      if (--u.job->remaining == 0 && !u.job->failed) finish(u.job);
+    }
+  };
+  const size_t nthreads = std::min<size_t>(opts_.threads, units.size());
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < nthreads; ++t) threads.emplace_back(worker, opts_.idle_priority);
+  if (nthreads) worker(false);  // this thread's priority is the caller's choice
+  for (auto& t : threads) t.join();
+  for (auto& j : jobs)
+    if (j->failed) ++*busy;
+  PersistStats();
+  return Status::OK();
+}
+
+Archiver::GroupResult Archiver::ArchiveGroup(uint64_t ino, uint64_t g, uint64_t* raw_len) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t gb = store_->group_blocks();
+  const uint64_t bs = store_->block_size();
+  auto a = store_->GetInode(ino);
+  if (!a.ok()) return a.status().IsNotFound() ? GroupResult::kBusy : GroupResult::kError;
+  const uint64_t size = a->size;
+  const uint64_t start = g * gb * bs;
+  if (start >= size) return GroupResult::kNoGain;
+  const uint64_t len = std::min<uint64_t>(size - start, gb * bs);
+  // Read and decode the group's fast-tier blocks (holes stay zero).
+  std::string raw(len, '\0');
+  std::vector<std::pair<uint64_t, std::string>> values;
+  uint64_t before = 0;
+  for (uint64_t j = 0; j < gb; ++j) {
+    std::string v, img;
+    Status s = store_->GetBlock(ino, g * gb + j, &v);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return GroupResult::kError;
+    s = DecodeBlock(v, &img);
+    if (!s.ok()) {
+      spdlog::error("archiver: inode {} block {}: {} (left as it is)", ino, g * gb + j, s.ToString());
+      return GroupResult::kError;
+    }
+    if (j * bs + img.size() > len) {
+      spdlog::error("archiver: inode {} block {} extends past the end of the file (left as it is)", ino,
+                    g * gb + j);
+      return GroupResult::kError;
+    }
+    std::memcpy(raw.data() + j * bs, img.data(), img.size());
+    before += v.size();
+    values.emplace_back(g * gb + j, std::move(v));
+  }
+  *raw_len = len;
+  if (values.empty()) return GroupResult::kNoGain;
+  std::string value;
+  Status s = EncodeBlock(raw, enc_, &value);
+  if (!s.ok()) {
+    spdlog::error("archiver: inode {} group {}: {}", ino, g, s.ToString());
+    return GroupResult::kError;
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (value.size() >= before) return GroupResult::kNoGain;
+  // Swap, only if the file still holds exactly what was recoded.
+  s = host_->Commit(ino, [&](const InodeAttr& now, Store::Batch* b) {
+    if (now.size != size) return Status::Busy("size changed");
+    size_t k = 0;
+    for (uint64_t j = 0; j < gb; ++j) {
+      std::string v;
+      Status r = store_->GetBlock(ino, g * gb + j, &v);
+      if (r.IsNotFound()) {
+        if (k < values.size() && values[k].first == g * gb + j) return Status::Busy("block changed");
+        continue;
+      }
+      PMKLC_RETURN_IF_ERROR(r);
+      if (k >= values.size() || values[k].first != g * gb + j || values[k].second != v)
+        return Status::Busy("block changed");
+      ++k;
+    }
+    b->PutGroup(ino, g, value);
+    for (auto& [idx, v] : values) b->DeleteBlock(ino, idx);
+    return Status::OK();
+  });
+  if (s.IsBusy() || s.IsNotFound()) return GroupResult::kBusy;
+  if (!s.ok()) {
+    spdlog::error("archiver: inode {} group {}: {}", ino, g, s.ToString());
+    return GroupResult::kError;
+  }
+  std::lock_guard<std::mutex> l(stats_mu_);
+  stats_.groups++;
+  stats_.raw_bytes += len;
+  stats_.before_bytes += before;
+  stats_.after_bytes += value.size();
+  stats_.busy_s += secs;
+  return GroupResult::kArchived;
+}
+
+void Archiver::PersistStats() {
+  ArchiveStats a = stats();
+  Store::Batch b;
+  b.PutMeta(kStatsKey, a.Serialize());
+  Status s = store_->Write(b, false);
+  if (!s.ok()) spdlog::warn("archiver: saving counters: {}", s.ToString());
+}
+
+ArchiveStats Archiver::stats() {
+  std::lock_guard<std::mutex> l(stats_mu_);
+  ArchiveStats a = persisted_;
+  a.groups += stats_.groups;
+  a.raw_bytes += stats_.raw_bytes;
+  a.before_bytes += stats_.before_bytes;
+  a.after_bytes += stats_.after_bytes;
+  a.busy_s += stats_.busy_s;
+  return a;
+}
+
+Status Archiver::PendingBytes(Store* store, uint64_t* raw_bytes, uint64_t* stored_bytes) {
+  *raw_bytes = *stored_bytes = 0;
+  std::vector<uint64_t> inos;
+  PMKLC_RETURN_IF_ERROR(store->ListPending(&inos));
+  for (uint64_t ino : inos) {
+    PMKLC_RETURN_IF_ERROR(store->ForEachBlockOf(ino, [&](uint64_t, std::string_view v) {
+      auto h = ParseBlockHeader(v);
+      if (h.ok()) *raw_bytes += h->raw_len;
+      *stored_bytes += v.size();
+      return true;
+    }));
+  }
+  return Status::OK();
+}
+
+}  // namespace pmklc

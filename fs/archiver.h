@@ -1,0 +1,145 @@
+// archiver.h — the background archiver: recodes fast-tier blocks of idle
+// files into archived groups with a strong profile (docs/store.md §Archive).
+//
+// Work list: the store's pending-archive marks (every store of fast-tier
+// blocks sets one). For each marked file that is idle — not open for writing,
+// nothing unstored, ctime at least `delay_s` old — each group of
+// Store::group_blocks() logical blocks that has fast-tier blocks is decoded,
+// recoded as one block value with the archive profile, and swapped in: one
+// WriteBatch puts the group and deletes its blocks, under the file's lock and
+// only if the blocks and the file size are still exactly those that were
+// recoded. A crash at any point leaves either the old blocks or the new group,
+// never neither. A group whose recoding is not smaller stays in the fast tier.
+// The mark is removed once every group is done and the file did not change
+// meanwhile (its ctime is unchanged).
+//
+// The same code runs in the daemon (FsArchiveHost: the live Filesystem's
+// locks and open counts) and offline in `pmklc archive` (StoreArchiveHost).
+//
+// Thread safety: Start/Stop/Kick/WaitPass/stats may be called from any
+// thread. Workers run at idle CPU and I/O priority when idle_priority is set.
+// Memory: each worker holds one model of the profile (max: ~0.45 GiB) plus
+// about 3 groups of data.
+// Errors: a group that fails to decode or encode is logged and left as it
+// is; the file keeps its mark and is retried on the next pass.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/codec/codec.h"
+#include "store/store.h"
+
+namespace pmklc {
+
+struct ArchiveOptions {
+  // Profile of archived groups: "max" (fasta-cm) or "off". Default: "max"
+  std::string profile = "max";
+  // A file is archived once it has been closed and unchanged this long. Default: 60
+  uint32_t delay_s = 60;
+  // Worker threads. Default: 1
+  unsigned threads = 1;
+  // Run workers at SCHED_IDLE, nice 19 and the idle I/O class. Default: true
+  bool idle_priority = true;
+};
+
+// Encoder options of an archive profile; InvalidArgument for an unknown name.
+Result<EncodeOptions> ArchiveEncodeOptions(const std::string& profile);
+
+// What the archiver needs from whoever owns the files.
+class ArchiveHost {
+ public:
+  virtual ~ArchiveHost() = default;
+  // OK if ino may be archived now: not open for writing, no unstored data,
+  // and (when not_after is set) ctime <= *not_after. Busy otherwise.
+  virtual Status CheckIdle(uint64_t ino, const Time* not_after) = 0;
+  // Runs fn with the file's current attributes while no one can change the
+  // file, then writes the batch fn filled (if any). fn returns Busy to abort;
+  // Commit returns fn's status or the write's.
+  virtual Status Commit(uint64_t ino, const std::function<Status(const InodeAttr&, Store::Batch*)>& fn) = 0;
+};
+
+// Host for a store that is not mounted (pmklc archive): no other writer exists.
+class StoreArchiveHost : public ArchiveHost {
+ public:
+  explicit StoreArchiveHost(Store* store) : store_(store) {}
+  Status CheckIdle(uint64_t ino, const Time* not_after) override;
+  Status Commit(uint64_t ino, const std::function<Status(const InodeAttr&, Store::Batch*)>& fn) override;
+
+ private:
+  Store* store_;
+};
+
+struct ArchiveStats {
+  uint64_t groups = 0;        // groups archived
+  uint64_t raw_bytes = 0;     // file bytes in those groups
+  uint64_t before_bytes = 0;  // their fast-tier block values
+  uint64_t after_bytes = 0;   // their archived group values
+  double busy_s = 0;          // wall time spent recoding
+  std::string Serialize() const;
+  static ArchiveStats Parse(std::string_view s);  // zeros on malformed input
+};
+
+class Archiver {
+ public:
+  // Borrows store and host; both must outlive the Archiver.
+  Archiver(Store* store, ArchiveHost* host, ArchiveOptions opts);
+  ~Archiver();  // Stop()
+  Archiver(const Archiver&) = delete;
+  Archiver& operator=(const Archiver&) = delete;
+
+  // Validates the options (InvalidArgument for an unknown profile).
+  Status Init();
+  // Starts the background loop (a pass every few seconds, or at Kick).
+  void Start();
+  // Stops after the groups in progress (their swaps complete or are dropped).
+  void Stop();
+  // Makes the next pass start now and ignore the delay.
+  void Kick();
+  // Kicks, then waits until a pass that started after the call has ended.
+  // Returns that pass's status; `busy` gets the number of files skipped
+  // because they were open for writing.
+  Status WaitPass(uint64_t* busy);
+
+  // One pass over the pending files, on opts.threads threads (also used by
+  // the offline command). ignore_delay archives files regardless of age.
+  // progress(done_bytes, total_bytes) is called after each group.
+  Status RunPass(bool ignore_delay, uint64_t* busy,
+                 const std::function<void(uint64_t, uint64_t)>& progress = {});
+
+  // Counters of this process plus those persisted in the store.
+  ArchiveStats stats();
+  // Bytes of fast-tier data waiting (raw bytes of pending files' fast blocks).
+  static Status PendingBytes(Store* store, uint64_t* raw_bytes, uint64_t* stored_bytes);
+
+ private:
+  struct Unit;
+  struct FileJob;
+  enum class GroupResult { kArchived, kNoGain, kBusy, kError };
+  GroupResult ArchiveGroup(uint64_t ino, uint64_t g, uint64_t* raw_len);
+  void Loop();
+  void PersistStats();
+
+  Store* store_;
+  ArchiveHost* host_;
+  ArchiveOptions opts_;
+  EncodeOptions enc_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false, kicked_ = false, running_pass_ = false;
+  uint64_t pass_started_ = 0, pass_ended_ = 0;
+  Status last_pass_;
+  uint64_t last_busy_ = 0;
+  std::mutex pass_mu_;  // one pass at a time
+  std::mutex stats_mu_;
+  ArchiveStats stats_, persisted_;
+  std::thread thread_;
+};
+
+}  // namespace pmklc

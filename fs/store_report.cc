@@ -1,0 +1,122 @@
+// store_report.cc — see store_report.h.
+#include "fs/store_report.h"
+
+#include <sys/stat.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <map>
+
+#include "engine/codec/codec.h"
+#include "fs/archiver.h"
+
+namespace pmklc {
+
+namespace {
+__attribute__((format(printf, 2, 3))) void Appendf(std::string* out, const char* fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n > 0) out->append(buf, static_cast<size_t>(std::min<int>(n, sizeof buf - 1)));
+}
+}  // namespace
+
+Result<std::string> StoreReport(Store& s, bool json) {
+  std::string out;
+  uint64_t files = 0, dirs = 0, others = 0, logical = 0;
+  Status r = s.ForEachInode([&](const InodeAttr& a) {
+    if (S_ISREG(a.mode)) { files++; logical += a.size; }
+    else if (S_ISDIR(a.mode)) dirs++;
+    else others++;
+    return true;
+  });
+  struct PerCodec { uint64_t blocks = 0, raw = 0, stored = 0; };
+  // Keyed by (tier, codec): tier 0 fast-tier blocks, 1 archived groups.
+  std::map<std::pair<int, std::string>, PerCodec> per;
+  PerCodec tier[2];
+  uint64_t stored = 0, bad = 0;
+  auto count = [&](int t, std::string_view v) {
+    auto h = ParseBlockHeader(v);
+    if (!h.ok()) { bad++; return true; }
+    const char* n = CodecName(h->codec);
+    for (PerCodec* pc : {&per[{t, n ? n : "unknown"}], &tier[t]}) {
+      pc->blocks++;
+      pc->raw += h->raw_len;
+      pc->stored += v.size();
+    }
+    stored += v.size();
+    return true;
+  };
+  Status b = s.ForEachBlock([&](uint64_t, uint64_t, std::string_view v) { return count(0, v); });
+  if (b.ok()) b = s.ForEachGroup([&](uint64_t, uint64_t, std::string_view v) { return count(1, v); });
+  uint64_t pend_raw = 0, pend_stored = 0;
+  if (b.ok()) b = Archiver::PendingBytes(&s, &pend_raw, &pend_stored);
+  if (!r.ok()) return r;
+  if (!b.ok()) return b;
+  std::string av;
+  ArchiveStats as;
+  if (s.GetMeta("archive_stats", &av).ok()) as = ArchiveStats::Parse(av);
+  const double rate = as.busy_s > 0 ? as.raw_bytes / 1e6 / as.busy_s : 0.0;
+  uint64_t disk = s.DiskBytes();
+  double ratio = stored ? static_cast<double>(logical) / static_cast<double>(stored) : 0.0;
+  if (json) {
+    Appendf(&out, "{\"files\":%llu,\"dirs\":%llu,\"other\":%llu,\"logical_bytes\":%llu,"
+                "\"stored_bytes\":%llu,\"disk_bytes\":%llu,\"ratio\":%.4f,",
+                (unsigned long long)files, (unsigned long long)dirs, (unsigned long long)others,
+                (unsigned long long)logical, (unsigned long long)stored, (unsigned long long)disk, ratio);
+    Appendf(&out, "\"tiers\":{\"fast\":{\"blocks\":%llu,\"raw_bytes\":%llu,\"stored_bytes\":%llu},"
+                "\"archived\":{\"groups\":%llu,\"raw_bytes\":%llu,\"stored_bytes\":%llu}},"
+                "\"pending_raw_bytes\":%llu,\"pending_stored_bytes\":%llu,"
+                "\"archiver\":{\"groups\":%llu,\"raw_bytes\":%llu,\"before_bytes\":%llu,\"after_bytes\":%llu,"
+                "\"busy_seconds\":%.3f,\"rate_mb_per_s\":%.3f},\"codecs\":{",
+                (unsigned long long)tier[0].blocks, (unsigned long long)tier[0].raw,
+                (unsigned long long)tier[0].stored, (unsigned long long)tier[1].blocks,
+                (unsigned long long)tier[1].raw, (unsigned long long)tier[1].stored,
+                (unsigned long long)pend_raw, (unsigned long long)pend_stored, (unsigned long long)as.groups,
+                (unsigned long long)as.raw_bytes, (unsigned long long)as.before_bytes,
+                (unsigned long long)as.after_bytes, as.busy_s, rate);
+    for (int t = 0; t < 2; ++t) {
+      Appendf(&out, t ? ",\"archived_codecs\":{" : "");
+      bool first = true;
+      for (auto& [k, pc] : per) {
+        if (k.first != t) continue;
+        Appendf(&out, "%s\"%s\":{\"blocks\":%llu,\"raw_bytes\":%llu,\"stored_bytes\":%llu}",
+                    first ? "" : ",", k.second.c_str(), (unsigned long long)pc.blocks,
+                    (unsigned long long)pc.raw, (unsigned long long)pc.stored);
+        first = false;
+      }
+      Appendf(&out, "}");
+    }
+    Appendf(&out, "}\n");
+    return out;
+  }
+  Appendf(&out, "store          %s (format v%u, block size %u KiB)\n", s.path().c_str(), s.format_version(),
+              s.block_size() >> 10);
+  Appendf(&out, "files          %llu (+ %llu directories, %llu other)\n", (unsigned long long)files,
+              (unsigned long long)dirs, (unsigned long long)others);
+  Appendf(&out, "logical bytes  %llu\n", (unsigned long long)logical);
+  Appendf(&out, "stored bytes   %llu (block values)\n", (unsigned long long)stored);
+  Appendf(&out, "disk bytes     %llu (RocksDB files, incl. metadata and WAL)\n", (unsigned long long)disk);
+  Appendf(&out, "ratio          %.3f\n", ratio);
+  Appendf(&out, "fast tier      %llu bytes of file data in %llu stored bytes\n", (unsigned long long)tier[0].raw,
+              (unsigned long long)tier[0].stored);
+  Appendf(&out, "archived tier  %llu bytes of file data in %llu stored bytes (%llu groups)\n",
+              (unsigned long long)tier[1].raw, (unsigned long long)tier[1].stored,
+              (unsigned long long)tier[1].blocks);
+  Appendf(&out, "to archive     %llu bytes of file data (%llu stored bytes) in files marked pending\n",
+              (unsigned long long)pend_raw, (unsigned long long)pend_stored);
+  Appendf(&out, "archiver       %llu groups, %llu -> %llu stored bytes, %.2f MB/s per thread (%.1f s busy)\n",
+              (unsigned long long)as.groups, (unsigned long long)as.before_bytes,
+              (unsigned long long)as.after_bytes, rate, as.busy_s);
+  Appendf(&out, "%-22s %10s %16s %16s %8s\n", "tier codec", "blocks", "raw bytes", "stored bytes", "ratio");
+  for (auto& [k, pc] : per)
+    Appendf(&out, "%-22s %10llu %16llu %16llu %8.3f\n", ((k.first ? "archived " : "fast ") + k.second).c_str(), (unsigned long long)pc.blocks,
+                (unsigned long long)pc.raw, (unsigned long long)pc.stored,
+                pc.stored ? static_cast<double>(pc.raw) / static_cast<double>(pc.stored) : 0.0);
+  if (bad) Appendf(&out, "unreadable block headers: %llu (run pmklc fsck)\n", (unsigned long long)bad);
+  return out;
+}
+
+}  // namespace pmklc

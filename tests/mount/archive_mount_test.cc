@@ -1,0 +1,153 @@
+// The archiver in a real mount (issue #4): genomes copied in are recoded in
+// the background (or at `pmklc archive --wait`), keep reading back
+// byte-exact, come within 2% of `pmklc compress -p max`, survive kill -9 of
+// the daemon in the middle of archiving, and stay writable.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "tests/mount/mount_fixture.h"
+
+namespace pmklc::mt {
+namespace {
+
+// Value of "key": in a flat JSON object (first occurrence after `after`).
+uint64_t JsonField(const std::string& json, const std::string& key, const std::string& after = "") {
+  size_t from = after.empty() ? 0 : json.find("\"" + after + "\"");
+  if (from == std::string::npos) return 0;
+  auto p = json.find("\"" + key + "\":", from);
+  if (p == std::string::npos) return 0;
+  return std::stoull(json.substr(p + key.size() + 3));
+}
+
+class ArchiveMountTest : public MountTest {
+ protected:
+  std::vector<std::string> ExtraMountOptions() const override { return opts_; }
+  std::string StatJson() {
+    std::string json;
+    EXPECT_EQ(Sh(PmklcBin() + " stat --json " + store_dir(), &json), 0) << json;
+    return json;
+  }
+  std::vector<std::string> opts_{"archive_delay=3600", "archive_threads=2"};
+};
+
+TEST_F(ArchiveMountTest, ArchiveWaitRecodesWithin2PercentOfCompressMaxAndReadsBack) {
+  std::vector<CorpusFile> corpus;
+  if (!RequireCorpus(&corpus)) return;
+  std::vector<const CorpusFile*> files;
+  for (const char* name : {"ecoli_536", "kpn_hs11286", "lambda"}) {
+    const CorpusFile* f = FindCorpus(corpus, name);
+    ASSERT_NE(f, nullptr) << name;
+    files.push_back(f);
+    ASSERT_EQ(Sh("cp " + f->path + " " + M(f->name + ".fa")), 0);
+  }
+  ASSERT_EQ(Sh("head -c 1000000 /dev/urandom > " + T("rand.bin") + " && cp " + T("rand.bin") + " " + M("rand.bin")), 0);
+  ASSERT_EQ(Sh("sync"), 0);
+  std::string before = StatJson();
+  EXPECT_GT(JsonField(before, "pending_raw_bytes"), 0u) << before;
+
+  std::string out;
+  ASSERT_EQ(Sh(PmklcBin() + " archive --wait " + store_dir(), &out), 0) << out;
+  EXPECT_NE(out.find("ok done"), std::string::npos) << out;
+  std::string after = StatJson();
+  EXPECT_EQ(JsonField(after, "raw_bytes", "fast"), 0u) << after;
+  EXPECT_EQ(JsonField(after, "pending_raw_bytes"), 0u) << after;
+  EXPECT_GT(JsonField(after, "groups", "archiver"), 0u) << after;
+
+  // Reads while mounted (cache), and after a remount (groups decoded).
+  for (const CorpusFile* f : files) EXPECT_EQ(Md5OfFile(M(f->name + ".fa")), Md5OfFile(f->path)) << f->name;
+  ASSERT_TRUE(Remount());
+  for (const CorpusFile* f : files) EXPECT_EQ(Md5OfFile(M(f->name + ".fa")), Md5OfFile(f->path)) << f->name;
+  EXPECT_EQ(Md5OfFile(M("rand.bin")), Md5OfFile(T("rand.bin")));
+
+  // Stored bytes of the genomes vs. the standalone max profile.
+  uint64_t container = 0;
+  for (const CorpusFile* f : files) {
+    std::string c = T(f->name + ".pmklc");
+    ASSERT_EQ(Sh(PmklcBin() + " compress -p max -f " + f->path + " " + c), 0);
+    struct stat st;
+    ASSERT_EQ(stat(c.c_str(), &st), 0);
+    container += static_cast<uint64_t>(st.st_size);
+  }
+  std::string json = StatJson();
+  const uint64_t archived = JsonField(json, "stored_bytes", "archived");
+  const uint64_t rand_bytes = 1000000 + 16;  // the random file is stored raw
+  ASSERT_GT(archived, rand_bytes);
+  EXPECT_LE(static_cast<double>(archived - rand_bytes), 1.02 * static_cast<double>(container))
+      << "archived " << archived - rand_bytes << " vs compress -p max " << container << "\n" << json;
+
+  // An archived file stays writable: same pwrite on a native copy.
+  ASSERT_EQ(Sh("cp " + files[0]->path + " " + N("e.fa")), 0);
+  for (const std::string& p : {M("ecoli_536.fa"), N("e.fa")}) {
+    int fd = open(p.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0) << p;
+    ASSERT_EQ(PwriteAll(fd, "acgtNNNN", 8, 3000000), 8);
+    ASSERT_EQ(PwriteAll(fd, ">x\n", 3, 4500000), 3);
+    ASSERT_EQ(ftruncate(fd, 4700001), 0);
+    close(fd);
+  }
+  CheckAcrossRemount([&](const char* when) {
+    EXPECT_EQ(Md5OfFile(M("ecoli_536.fa")), Md5OfFile(N("e.fa"))) << when;
+    EXPECT_EQ(Md5OfFile(M("kpn_hs11286.fa")), Md5OfFile(files[1]->path)) << when;
+  });
+}
+
+TEST_F(ArchiveMountTest, BackgroundArchiverRunsAfterTheDelay) {
+  opts_ = {"archive_delay=1"};
+  ASSERT_TRUE(Remount());
+  std::vector<CorpusFile> corpus;
+  if (!RequireCorpus(&corpus)) return;
+  const CorpusFile* f = FindCorpus(corpus, "lambda");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(Sh("cp " + f->path + " " + M("l.fa")), 0);
+  bool archived = false;
+  for (int i = 0; i < 120 && !archived; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    archived = JsonField(StatJson(), "groups", "archived") > 0;
+  }
+  EXPECT_TRUE(archived) << StatJson();
+  EXPECT_EQ(Md5OfFile(M("l.fa")), Md5OfFile(f->path));
+}
+
+TEST_F(ArchiveMountTest, KillDuringArchivingLosesNothing) {
+  std::vector<CorpusFile> corpus;
+  if (!RequireCorpus(&corpus)) return;
+  std::vector<const CorpusFile*> files;
+  for (const auto& f : corpus)
+    if (f.role == "collection" || f.name == "ecoli_536") files.push_back(&f);
+  ASSERT_GE(files.size(), 4u);
+  for (const CorpusFile* f : files) ASSERT_EQ(Sh("cp " + f->path + " " + M(f->name + ".fa")), 0);
+  ASSERT_EQ(Sh("sync"), 0);
+  std::string out;
+  ASSERT_EQ(Sh(PmklcBin() + " archive " + store_dir(), &out), 0) << out;  // starts, returns at once
+  // Kill once some groups are swapped in but before the pass can finish.
+  bool some = false;
+  for (int i = 0; i < 200 && !some; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::string json = StatJson();
+    some = JsonField(json, "groups", "archived") > 0;
+  }
+  EXPECT_TRUE(some);
+  EXPECT_GT(JsonField(StatJson(), "raw_bytes", "fast"), 0u) << "archiving finished before the kill";
+  KillDaemon();
+  ASSERT_EQ(Fsck(&out), 0) << "right after kill -9:\n" << out;
+  opts_ = {"archive_profile=off"};
+  ASSERT_TRUE(Mount());
+  for (const CorpusFile* f : files) EXPECT_EQ(Md5OfFile(M(f->name + ".fa")), Md5OfFile(f->path)) << f->name;
+  ASSERT_TRUE(Unmount());
+  // The rest is archived offline; everything still reads back.
+  ASSERT_EQ(Sh(PmklcBin() + " archive -j 2 " + store_dir(), &out), 0) << out;
+  std::string json = StatJson();
+  EXPECT_EQ(JsonField(json, "raw_bytes", "fast"), 0u) << json;
+  ASSERT_TRUE(Mount());
+  for (const CorpusFile* f : files) EXPECT_EQ(Md5OfFile(M(f->name + ".fa")), Md5OfFile(f->path)) << f->name;
+  ASSERT_TRUE(Unmount());
+  EXPECT_EQ(Fsck(&out), 0) << out;
+}
+
+}  // namespace
+}  // namespace pmklc::mt

@@ -1,0 +1,301 @@
+// The archiver (fs/archiver.h) on a real RocksDB store and a live Filesystem:
+// groups replace fast-tier blocks atomically, reads decode groups, writes and
+// truncates move a group back to the fast tier first, busy files are skipped,
+// and a swap is refused when the file changed after it was recoded.
+#include "fs/archiver.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <random>
+
+#include "engine/format.h"
+#include "fs/filesystem.h"
+#include "tests/unit/test_util.h"
+
+namespace pmklc {
+namespace {
+
+using testing::TempDir;
+constexpr uint64_t kRoot = format::kRootIno;
+
+// FASTA with repeats (so the archive profile beats the fast tier), 60-column lines.
+std::string Genome(size_t bases, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string seq;
+  seq.reserve(bases);
+  static const char kAcgt[] = "ACGT";
+  while (seq.size() < bases) {
+    if (seq.size() > 5000 && rng() % 4 == 0) {  // copy an earlier stretch with a few mutations
+      size_t from = rng() % (seq.size() - 2000), len = 200 + rng() % 1500;
+      for (size_t i = 0; i < len && seq.size() < bases; ++i)
+        seq.push_back(rng() % 50 ? seq[from + i] : kAcgt[rng() % 4]);
+    } else {
+      for (int i = 0; i < 300 && seq.size() < bases; ++i) seq.push_back(kAcgt[rng() % 4]);
+    }
+  }
+  std::string out = ">chr" + std::to_string(seed) + " test genome\n";
+  for (size_t i = 0; i < seq.size(); i += 60) out += seq.substr(i, 60) + "\n";
+  return out;
+}
+
+class ArchiverTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+  void Open() {
+    StoreOptions so;
+    so.block_size = 16 << 10;   // 16 KiB blocks
+    so.group_bytes = 64 << 10;  // 4 blocks per group: boundaries are exercised
+    auto s = Store::Open(dir_.sub("store"), so);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+    FsOptions fo;
+    fo.encode.fasta = true;
+    fs_ = std::make_unique<Filesystem>(store_.get(), fo);
+    ASSERT_TRUE(fs_->Recover().ok());
+  }
+  void Reopen() {
+    ASSERT_TRUE(fs_->Shutdown().ok());
+    fs_.reset();
+    store_.reset();
+    Open();
+  }
+  uint64_t WriteNew(const std::string& name, const std::string& data) {
+    InodeAttr a;
+    EXPECT_TRUE(fs_->Mknod(caller_, kRoot, name, S_IFREG | 0644, 0, &a).ok());
+    EXPECT_TRUE(fs_->Open(a.ino, O_WRONLY).ok());
+    auto w = fs_->Write(a.ino, 0, data.data(), data.size());
+    EXPECT_TRUE(w.ok() && *w == data.size());
+    EXPECT_TRUE(fs_->Release(a.ino, O_WRONLY).ok());
+    return a.ino;
+  }
+  std::string ReadAll(uint64_t ino) {
+    InodeAttr a;
+    EXPECT_TRUE(fs_->GetAttr(ino, &a).ok());
+    std::string out(a.size, '\0');
+    auto r = fs_->Read(ino, 0, out.size(), out.data());
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    out.resize(r.ok() ? *r : 0);
+    return out;
+  }
+  size_t Blocks(uint64_t ino) {
+    size_t n = 0;
+    EXPECT_TRUE(store_->ForEachBlockOf(ino, [&](uint64_t, std::string_view) { ++n; return true; }).ok());
+    return n;
+  }
+  size_t Groups(uint64_t ino) {
+    size_t n = 0;
+    EXPECT_TRUE(store_->ForEachGroupOf(ino, [&](uint64_t, std::string_view) { ++n; return true; }).ok());
+    return n;
+  }
+  std::vector<uint64_t> Pending() {
+    std::vector<uint64_t> v;
+    EXPECT_TRUE(store_->ListPending(&v).ok());
+    return v;
+  }
+  // One pass that ignores the delay; returns the busy count.
+  uint64_t Pass(ArchiveHost* host, unsigned threads = 2) {
+    ArchiveOptions o;
+    o.threads = threads;
+    o.idle_priority = false;
+    Archiver ar(store_.get(), host, o);
+    EXPECT_TRUE(ar.Init().ok());
+    uint64_t busy = 0;
+    EXPECT_TRUE(ar.RunPass(true, &busy).ok());
+    return busy;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Filesystem> fs_;
+  Caller caller_;
+};
+
+TEST_F(ArchiverTest, GroupsReplaceBlocksAndReadBackAcrossReopen) {
+  const std::string g = Genome(300000, 1);  // ~5 groups, last one partial
+  const uint64_t ino = WriteNew("g.fa", g);
+  ASSERT_GT(Blocks(ino), 0u);
+  EXPECT_EQ(Pending(), std::vector<uint64_t>{ino});
+  EXPECT_EQ(Pass(fs_->archive_host()), 0u);
+  EXPECT_EQ(Blocks(ino), 0u);
+  EXPECT_EQ(Groups(ino), (g.size() + (64 << 10) - 1) / (64 << 10));
+  EXPECT_TRUE(Pending().empty());
+  EXPECT_EQ(ReadAll(ino), g);
+  // Random reads at group and block boundaries.
+  for (uint64_t off : {uint64_t{0}, uint64_t{16383}, uint64_t{65535}, uint64_t{65536}, uint64_t{131070},
+                       uint64_t{g.size() - 10}}) {
+    char buf[20];
+    auto r = fs_->Read(ino, off, sizeof buf, buf);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(std::string(buf, *r), g.substr(off, sizeof buf)) << off;
+  }
+  Reopen();
+  EXPECT_EQ(ReadAll(ino), g);
+  // Archived groups are smaller than the fast tier they replaced.
+  ArchiveOptions o;
+  Archiver ar(store_.get(), fs_->archive_host(), o);
+  ArchiveStats st = ar.stats();
+  EXPECT_EQ(st.groups, Groups(ino));
+  EXPECT_LT(st.after_bytes, st.before_bytes);
+  EXPECT_EQ(st.raw_bytes, g.size());
+}
+
+TEST_F(ArchiverTest, WritesAndTruncatesMoveAGroupBackFirst) {
+  std::string g = Genome(200000, 2);
+  const uint64_t ino = WriteNew("g.fa", g);
+  ASSERT_EQ(Pass(fs_->archive_host()), 0u);
+  // The short last group (one 6.8 KiB block) is not smaller recoded: it stays.
+  ASSERT_EQ(Blocks(ino), 1u);
+  const size_t groups = Groups(ino);
+  ASSERT_EQ(groups, 3u);
+  // A write in group 1 explodes only that group.
+  ASSERT_TRUE(fs_->Open(ino, O_RDWR).ok());
+  const std::string patch = "NNNNNNNNNNacgtacgt";
+  ASSERT_TRUE(fs_->Write(ino, 70000, patch.data(), patch.size()).ok());
+  g.replace(70000, patch.size(), patch);
+  ASSERT_TRUE(fs_->Release(ino, O_RDWR).ok());
+  EXPECT_EQ(Groups(ino), groups - 1);
+  EXPECT_EQ(ReadAll(ino), g);
+  EXPECT_EQ(Pending(), std::vector<uint64_t>{ino});
+  ASSERT_EQ(Pass(fs_->archive_host()), 0u);
+  EXPECT_EQ(Groups(ino), groups);
+  EXPECT_EQ(ReadAll(ino), g);
+  // Truncate into the middle of group 2, then extend: the tail reads as zeros.
+  SetAttrRequest t;
+  t.valid = SetAttrRequest::kSize;
+  t.size = 150000;
+  InodeAttr a;
+  ASSERT_TRUE(fs_->SetAttr(caller_, ino, t, &a).ok());
+  g.resize(150000);
+  EXPECT_EQ(ReadAll(ino), g);
+  t.size = 190000;
+  ASSERT_TRUE(fs_->SetAttr(caller_, ino, t, &a).ok());
+  g.resize(190000, '\0');
+  EXPECT_EQ(ReadAll(ino), g);
+  Reopen();
+  EXPECT_EQ(ReadAll(ino), g);
+  ASSERT_EQ(Pass(fs_->archive_host()), 0u);
+  EXPECT_EQ(ReadAll(ino), g);
+  // Unlinking removes the groups too.
+  ASSERT_TRUE(fs_->Unlink(kRoot, "g.fa").ok());
+  fs_->Forget(ino, 1);
+  Reopen();
+  EXPECT_EQ(Groups(ino), 0u);
+  EXPECT_EQ(Blocks(ino), 0u);
+  EXPECT_TRUE(Pending().empty());
+}
+
+TEST_F(ArchiverTest, FilesOpenForWritingOrRecentlyChangedWait) {
+  const std::string g = Genome(100000, 3);
+  const uint64_t ino = WriteNew("g.fa", g);
+  ASSERT_TRUE(fs_->Open(ino, O_WRONLY).ok());
+  EXPECT_EQ(Pass(fs_->archive_host()), 1u);
+  EXPECT_EQ(Groups(ino), 0u);
+  ASSERT_TRUE(fs_->Release(ino, O_WRONLY).ok());
+  // Closed, but changed less than archive_delay ago.
+  ArchiveOptions o;
+  o.delay_s = 3600;
+  o.idle_priority = false;
+  Archiver ar(store_.get(), fs_->archive_host(), o);
+  ASSERT_TRUE(ar.Init().ok());
+  uint64_t busy = 0;
+  ASSERT_TRUE(ar.RunPass(false, &busy).ok());
+  EXPECT_EQ(busy, 1u);
+  EXPECT_EQ(Groups(ino), 0u);
+  // Read-only opens do not hold it back.
+  ASSERT_TRUE(fs_->Open(ino, O_RDONLY).ok());
+  EXPECT_EQ(Pass(fs_->archive_host()), 0u);
+  EXPECT_GT(Groups(ino), 0u);
+  EXPECT_EQ(ReadAll(ino), g);
+  ASSERT_TRUE(fs_->Release(ino, O_RDONLY).ok());
+}
+
+// A host that lets the file change between recoding and the swap.
+class RacingHost : public ArchiveHost {
+ public:
+  RacingHost(ArchiveHost* inner, std::function<void()> change) : inner_(inner), change_(std::move(change)) {}
+  Status CheckIdle(uint64_t ino, const Time* t) override { return inner_->CheckIdle(ino, t); }
+  Status Commit(uint64_t ino, const std::function<Status(const InodeAttr&, Store::Batch*)>& fn) override {
+    if (change_) {
+      auto c = std::move(change_);
+      change_ = nullptr;
+      c();
+    }
+    return inner_->Commit(ino, fn);
+  }
+
+ private:
+  ArchiveHost* inner_;
+  std::function<void()> change_;
+};
+
+TEST_F(ArchiverTest, SwapIsRefusedWhenTheFileChangedMeanwhile) {
+  std::string g = Genome(60000, 4);  // one group
+  const uint64_t ino = WriteNew("g.fa", g);
+  const std::string patch = "TTTTTTTTTTTTTTTTTTTT";
+  RacingHost host(fs_->archive_host(), [&] {
+    ASSERT_TRUE(fs_->Open(ino, O_WRONLY).ok());
+    ASSERT_TRUE(fs_->Write(ino, 1000, patch.data(), patch.size()).ok());
+    ASSERT_TRUE(fs_->Release(ino, O_WRONLY).ok());
+  });
+  g.replace(1000, patch.size(), patch);
+  EXPECT_EQ(Pass(&host, 1), 1u);
+  EXPECT_EQ(Groups(ino), 0u);  // the stale recoding was not swapped in
+  EXPECT_EQ(ReadAll(ino), g);
+  EXPECT_EQ(Pending(), std::vector<uint64_t>{ino});
+  EXPECT_EQ(Pass(fs_->archive_host()), 0u);  // the next pass archives the new content
+  EXPECT_EQ(Groups(ino), 1u);
+  EXPECT_EQ(ReadAll(ino), g);
+}
+
+TEST_F(ArchiverTest, CorruptGroupIsAnErrorNotData) {
+  const std::string g = Genome(60000, 5);
+  const uint64_t ino = WriteNew("g.fa", g);
+  ASSERT_EQ(Pass(fs_->archive_host()), 0u);
+  std::string v;
+  ASSERT_TRUE(store_->GetGroup(ino, 0, &v).ok());
+  v[v.size() / 2] ^= 0x10;
+  Store::Batch b;
+  b.PutGroup(ino, 0, v);
+  ASSERT_TRUE(store_->Write(b, true).ok());
+  Reopen();  // empty caches
+  char buf[100];
+  auto r = fs_->Read(ino, 100, sizeof buf, buf);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
+}
+
+TEST_F(ArchiverTest, OfflineHostArchivesAnUnmountedStore) {
+  const std::string g = Genome(150000, 6);
+  const uint64_t ino = WriteNew("g.fa", g);
+  ASSERT_TRUE(fs_->Shutdown().ok());
+  fs_.reset();
+  StoreArchiveHost host(store_.get());
+  EXPECT_EQ(Pass(&host), 0u);
+  EXPECT_EQ(Blocks(ino), 0u);
+  EXPECT_TRUE(Pending().empty());
+  FsOptions fo;
+  fs_ = std::make_unique<Filesystem>(store_.get(), fo);
+  EXPECT_EQ(ReadAll(ino), g);
+}
+
+TEST_F(ArchiverTest, BackgroundLoopArchivesAfterTheDelayAndWaitPassReports) {
+  const std::string g = Genome(80000, 7);
+  const uint64_t ino = WriteNew("g.fa", g);
+  ArchiveOptions o;
+  o.delay_s = 3600;
+  o.idle_priority = false;
+  Archiver ar(store_.get(), fs_->archive_host(), o);
+  ASSERT_TRUE(ar.Init().ok());
+  ar.Start();
+  uint64_t busy = 7;
+  ASSERT_TRUE(ar.WaitPass(&busy).ok());  // a requested pass ignores the delay
+  EXPECT_EQ(busy, 0u);
+  EXPECT_GT(Groups(ino), 0u);
+  ar.Stop();
+  EXPECT_EQ(ReadAll(ino), g);
+}
+
+}  // namespace
+}  // namespace pmklc
