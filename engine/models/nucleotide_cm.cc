@@ -118,6 +118,7 @@ struct Repeat {
   uint32_t len = 0;   // consecutive hits (capped at 31)
   uint32_t miss = 0;  // 1 bits: recent misses (newest in bit 0)
   bool active = false;
+  int dir = 1;        // +1 forward, -1 inverted repeat
   int pred = -1;      // predicted base for the current position, -1 if none
   int bit = -1;       // predicted bit for the current node, -1 if none
   uint16_t cp[2][16 * 4];
@@ -157,19 +158,26 @@ class Model {
       t.mask = (k >= 32) ? ~uint64_t{0} : ((uint64_t{1} << (2 * k)) - 1);
       t.slots.Alloc(size_t{1} << t.bits);
     }
-    use_f_ = p.match_flags & 1;
-    use_i_ = (p.match_flags >> 1) & 1;
+    nfw_ = p.match_flags & 15;
+    nrep_ = nfw_ + (p.match_flags >> 4);
+    for (int j = 0; j < nrep_; ++j) rep_[j].dir = j < nfw_ ? 1 : -1;
     mm_min_ = p.match_min;
     mm_mask_ = mm_min_ >= 32 ? ~uint64_t{0} : ((uint64_t{1} << (2 * mm_min_)) - 1);
     mm_bits_ = p.match_bits;
-    if (use_f_ || use_i_) mm_.Alloc(size_t{1} << mm_bits_);
-    n_in_ = nt_ + 3;  // models, forward repeat, inverted repeat, bias
-    mix2_ = p.flags & 1;
+    if (nrep_) mm_.Alloc(size_t{1} << mm_bits_);
+    chained_ = nfw_ > 1 || nrep_ - nfw_ > 1;
+    if (chained_) chain_.reserve(1 << 20);
+    n_in_ = nt_ + static_cast<size_t>(nrep_) + 1;  // models, repeat models, bias
+    nmix_ = 1 + (p.flags & 1) + ((p.flags >> 2) & 1);
+    final_ = (p.flags >> 3) & 1;
     apm2_ = (p.flags >> 1) & 1;
     lr_ = p.mixer_lr;
     int w0 = (1 << 16) / static_cast<int>(n_in_ - 1);
-    w1_.assign(3 * 16 * n_in_, w0);
-    w2_.assign(3 * 16 * n_in_, w0);
+    w_[0].assign(3 * 64 * n_in_, w0);
+    w_[1].assign(3 * 16 * n_in_, w0);
+    w_[2].assign(3 * 64 * n_in_, w0);
+    if (!(p.flags & 1)) w_[1].swap(w_[2]);  // mixer 2 absent: the hit-order mixer takes its place
+    wf_.assign(3 * 4 * 3, 65536 / nmix_);
     apm1_.Init(3 * 256);
     apm2c_.Init(3 * 16 * 16);
     seq_.reserve(1 << 20);
@@ -178,8 +186,10 @@ class Model {
 
   // Prepares the slots of the current context (once per base).
   void Begin() {
-    fw_.pred = fw_.active ? seq_[fw_.ptr] : -1;
-    iv_.pred = iv_.active ? 3 - seq_[iv_.ptr] : -1;
+    for (int j = 0; j < nrep_; ++j) {
+      Repeat& r = rep_[j];
+      r.pred = r.active ? (r.dir > 0 ? seq_[r.ptr] : 3 - seq_[r.ptr]) : -1;
+    }
     for (size_t i = 0; i < nt_; ++i) {
       Table& t = tables_[i];
       cur_[i] = t.direct ? &t.slots.p[next_idx_[i]] : Find(t, next_idx_[i], next_chk_[i]);
@@ -189,21 +199,48 @@ class Model {
   // P(bit = 1) for decision node (0: high bit; 1/2: low bit given high 0/1).
   uint32_t P(int node) {
     for (size_t i = 0; i < nt_; ++i) st_[i] = Stretch(Prob(cur_[i]->p[node]));
-    st_[nt_] = RepeatInput(node, fw_);
-    st_[nt_ + 1] = RepeatInput(node, iv_);
-    st_[nt_ + 2] = 256;  // bias
-    sel1_ = (static_cast<size_t>(node) * 16 + static_cast<size_t>(hist_ & 15)) * n_in_;
-    int64_t dot1 = 0;
-    for (size_t i = 0; i < n_in_; ++i) dot1 += static_cast<int64_t>(st_[i]) * w1_[sel1_ + i];
-    x1_ = Clamp(static_cast<int>(dot1 >> 16));
-    int x = x1_;
-    int rs = fw_.Bucket() * 4 + iv_.Bucket();
-    if (mix2_) {
-      sel2_ = (static_cast<size_t>(node) * 16 + static_cast<size_t>(rs)) * n_in_;
-      int64_t dot2 = 0;
-      for (size_t i = 0; i < n_in_; ++i) dot2 += static_cast<int64_t>(st_[i]) * w2_[sel2_ + i];
-      x2_ = Clamp(static_cast<int>(dot2 >> 16));
-      x = (x1_ + x2_) >> 1;
+    int fb = 0, ib = 0;
+    for (int j = 0; j < nrep_; ++j) {
+      st_[nt_ + j] = RepeatInput(node, rep_[j]);
+      if (j < nfw_) fb = std::max(fb, rep_[j].Bucket());
+      else ib = std::max(ib, rep_[j].Bucket());
+    }
+    st_[n_in_ - 1] = 256;  // bias
+    int rs = fb * 4 + ib;
+    size_t ctx[3];
+    int nc = 0;
+    ctx[nc++] = (p_.flags & 16) ? static_cast<size_t>(node) * 64 + static_cast<size_t>(hist_ & 63)
+                                : static_cast<size_t>(node) * 16 + static_cast<size_t>(hist_ & 15);
+    if (p_.flags & 1) ctx[nc++] = static_cast<size_t>(node) * 16 + static_cast<size_t>(rs);
+    if (p_.flags & 4) {
+      // Highest-order model that has seen this context, and whether it is sure.
+      size_t h = 0;
+      for (size_t i = nt_; i-- > 0;)
+        if (cur_[i]->n[node]) {
+          h = (i + 1) * 2 + (cur_[i]->n[node] >= 3);
+          break;
+        }
+      ctx[nc++] = static_cast<size_t>(node) * 64 + h;
+    }
+    int x = 0;
+    for (int m = 0; m < nmix_; ++m) {
+      sel_[m] = ctx[m] * n_in_;
+      const int* w = &w_[m][sel_[m]];
+      int64_t dot = 0;
+      for (size_t i = 0; i < n_in_; ++i) dot += static_cast<int64_t>(st_[i]) * w[i];
+      xm_[m] = Clamp(static_cast<int>(dot >> 16));
+    }
+    if (nmix_ == 1) {
+      x = xm_[0];
+    } else if (final_) {
+      fsel_ = static_cast<size_t>(node) * 4 * 3;
+      int64_t dot = 0;
+      for (int m = 0; m < nmix_; ++m) dot += static_cast<int64_t>(xm_[m]) * wf_[fsel_ + m];
+      xf_ = x = Clamp(static_cast<int>(dot >> 16));
+    } else {
+      int sum = 0;
+      for (int m = 0; m < nmix_; ++m) sum += xm_[m];
+      x = nmix_ == 2 ? sum >> 1 : sum / 3;
     }
     pmix_ = Squash(x);
     int s = Stretch(pmix_);
@@ -220,26 +257,24 @@ class Model {
   }
 
   void Learn(int node, int bit) {
-    {
-      int err = ((bit << 16) - static_cast<int>(Squash(x1_)));
+    for (int m = 0; m < nmix_; ++m) {
+      int err = ((bit << 16) - static_cast<int>(Squash(xm_[m])));
       int64_t e = static_cast<int64_t>(err) * lr_;
-      for (size_t i = 0; i < n_in_; ++i) w1_[sel1_ + i] += static_cast<int>((st_[i] * e) >> 18);
+      int* w = &w_[m][sel_[m]];
+      for (size_t i = 0; i < n_in_; ++i) w[i] += static_cast<int>((st_[i] * e) >> 18);
     }
-    if (mix2_) {
-      int err = ((bit << 16) - static_cast<int>(Squash(x2_)));
-      int64_t e = static_cast<int64_t>(err) * lr_;
-      for (size_t i = 0; i < n_in_; ++i) w2_[sel2_ + i] += static_cast<int>((st_[i] * e) >> 18);
+    if (nmix_ > 1 && final_) {
+      int err = ((bit << 16) - static_cast<int>(Squash(xf_)));
+      for (int m = 0; m < nmix_; ++m) wf_[fsel_ + m] += static_cast<int>((static_cast<int64_t>(xm_[m]) * err) >> 16);
     }
     apm1_.Learn(bit, 13);
     if (apm2_) apm2c_.Learn(bit, 13);
     for (size_t i = 0; i < nt_; ++i) Update(cur_[i]->p[node], cur_[i]->n[node], bit, tables_[i].limit);
-    LearnRepeat(fw_, bit);
-    LearnRepeat(iv_, bit);
+    for (int j = 0; j < nrep_; ++j) LearnRepeat(rep_[j], bit);
   }
 
   void End(int base) {
-    StepRepeat(fw_, base, +1);
-    StepRepeat(iv_, base, -1);
+    for (int j = 0; j < nrep_; ++j) StepRepeat(rep_[j], base);
     // Deferred inverted-repeat updates (their slots were prefetched a base ago).
     for (size_t i = 0; i < nt_; ++i) {
       Table& t = tables_[i];
@@ -253,11 +288,14 @@ class Model {
     hist_ = (hist_ << 2) | static_cast<uint64_t>(base);
     rcall_ = (rcall_ >> 2) | (static_cast<uint64_t>(3 - base) << 62);
     const size_t n = seq_.size();
-    if ((use_f_ || use_i_) && n >= mm_min_) {
-      // Look for a new repeat before this position's k-mer is recorded.
-      if (use_f_ && (!fw_.active || (fw_.miss & 0xff))) FindForward(n);
-      if (use_i_ && (!iv_.active || (iv_.miss & 0xff))) FindInverted(n);
-      mm_.p[MatchSlot(hist_ & mm_mask_)] = static_cast<uint32_t>(n);
+    if (chained_) chain_.push_back(0);
+    if (nrep_ && n >= mm_min_) {
+      // Look for new repeats before this position's k-mer is recorded.
+      FindRepeats(n, 0, nfw_);
+      FindRepeats(n, nfw_, nrep_);
+      size_t slot = MatchSlot(hist_ & mm_mask_);
+      if (chained_) chain_[n] = mm_.p[slot];
+      mm_.p[slot] = static_cast<uint32_t>(n);
     }
     ComputeNext();
   }
@@ -329,32 +367,42 @@ class Model {
     return r;
   }
 
-  void FindForward(size_t n) {
-    uint32_t q = mm_.p[MatchSlot(hist_ & mm_mask_)];
-    if (q == 0 || q >= n || (fw_.active && q == fw_.ptr)) return;
-    uint32_t l = 0;
-    while (l < 32 && l < q && seq_[q - 1 - l] == seq_[n - 1 - l]) ++l;
-    if (l >= mm_min_) {
-      fw_.active = true;
-      fw_.ptr = q;
-      fw_.len = l;
-      fw_.miss = 0;
-    }
-  }
-
-  void FindInverted(size_t n) {
-    uint64_t rc = rcall_ >> (64 - 2 * mm_min_);
-    uint32_t e1 = mm_.p[MatchSlot(rc)];
-    if (e1 < mm_min_ + 1u || e1 > n) return;
-    uint32_t q = e1 - mm_min_;  // first base of the occurrence
-    if (iv_.active && q - 1 == iv_.ptr) return;
-    uint32_t l = 0;
-    while (l < 32 && q + l < n && seq_[q + l] == 3 - seq_[n - 1 - l]) ++l;
-    if (l >= mm_min_) {
-      iv_.active = true;
-      iv_.ptr = q - 1;
-      iv_.len = l;
-      iv_.miss = 0;
+  // Gives the repeat models [lo, hi) that have none (or just missed) a new
+  // earlier occurrence of the last mm_min_ bases (forward models) or of their
+  // reverse complement (inverted models), most recent first, skipping
+  // alignments already followed.
+  void FindRepeats(size_t n, int lo, int hi) {
+    if (lo >= hi) return;
+    int need = 0;
+    for (int j = lo; j < hi; ++j) need += !rep_[j].active || (rep_[j].miss & 0xff);
+    if (!need) return;
+    const bool fwd = rep_[lo].dir > 0;
+    uint64_t key = fwd ? (hist_ & mm_mask_) : (rcall_ >> (64 - 2 * mm_min_));
+    uint32_t e = mm_.p[MatchSlot(key)];
+    int j = lo;
+    for (int steps = 0; e != 0 && steps < 8 && j < hi; ++steps, e = chained_ ? chain_[e] : 0) {
+      if (e >= n) continue;
+      uint32_t ptr, l = 0;
+      if (fwd) {
+        while (l < 32 && l < e && seq_[e - 1 - l] == seq_[n - 1 - l]) ++l;
+        ptr = e;
+      } else {
+        if (e < mm_min_ + 1u) continue;
+        uint32_t q = e - mm_min_;  // first base of the occurrence
+        while (l < 32 && q + l < n && seq_[q + l] == 3 - seq_[n - 1 - l]) ++l;
+        ptr = q - 1;
+      }
+      if (l < mm_min_) continue;
+      bool dup = false;
+      for (int k = lo; k < hi; ++k) dup |= rep_[k].active && rep_[k].ptr == ptr;
+      if (dup) continue;
+      while (j < hi && rep_[j].active && !(rep_[j].miss & 0xff)) ++j;
+      if (j >= hi) break;
+      Repeat& r = rep_[j++];
+      r.active = true;
+      r.ptr = ptr;
+      r.len = l;
+      r.miss = 0;
     }
   }
 
@@ -379,7 +427,7 @@ class Model {
     Update(r.cp[r.cnode][r.csel], r.cn[r.cnode][r.csel], r.bit == bit, 255);
   }
 
-  void StepRepeat(Repeat& r, int base, int dir) {
+  void StepRepeat(Repeat& r, int base) {
     if (!r.active) return;
     bool hit = r.pred == base;
     r.miss <<= 1;
@@ -394,7 +442,7 @@ class Model {
       r.len = 0;
       return;
     }
-    if (dir > 0) {
+    if (r.dir > 0) {
       ++r.ptr;
     } else {
       if (r.ptr == 0) {
@@ -415,22 +463,25 @@ class Model {
   size_t ir_idx_[kMaxModels];
   uint8_t ir_chk_[kMaxModels];
   int ir_sym_[kMaxModels];
-  int st_[kMaxModels + 3];
-  std::vector<int> w1_, w2_;
+  int st_[kMaxModels + 9];
+  std::vector<int> w_[3], wf_;
   Apm apm1_, apm2c_;
-  bool mix2_ = false, apm2_ = false;
+  int nmix_ = 1;
+  bool final_ = false, apm2_ = false;
   int lr_ = 16;
-  size_t sel1_ = 0, sel2_ = 0;
-  int x1_ = 0, x2_ = 0;
+  size_t sel_[3] = {0, 0, 0}, fsel_ = 0;
+  int xm_[3] = {0, 0, 0}, xf_ = 0;
   uint32_t pmix_ = 32768;
   uint64_t hist_ = 0, rcall_ = 0;
   // Repeat models.
-  bool use_f_ = false, use_i_ = false;
+  int nfw_ = 0, nrep_ = 0;
+  bool chained_ = false;
+  std::vector<uint32_t> chain_;
   uint32_t mm_min_ = 20, mm_bits_ = 22;
   uint64_t mm_mask_ = 0;
   std::vector<uint8_t> seq_;
   BigArray<uint32_t> mm_;
-  Repeat fw_, iv_;
+  Repeat rep_[8];
 };
 
 }  // namespace
@@ -490,13 +541,15 @@ Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
     return Status::Corruption("cm params: bad counter limit");
   if (p.match_min < 12 || p.match_min > 32) return Status::Corruption("cm params: bad repeat length");
   if (p.match_bits < 16 || p.match_bits > 26) return Status::Corruption("cm params: bad repeat table size");
-  if (p.match_flags > 3) return Status::Corruption("cm params: bad repeat flags");
-  if (p.match_tolerance > 8) return Status::Corruption("cm params: bad repeat tolerance");
+  if ((p.match_flags & 15) > 4 || (p.match_flags >> 4) > 4) return Status::Corruption("cm params: bad repeat flags");
+  if (p.match_tolerance > 16) return Status::Corruption("cm params: bad repeat tolerance");
   if (p.mixer_lr == 0 || p.mixer_lr > 64) return Status::Corruption("cm params: bad mixer rate");
-  if (p.flags > 3) return Status::Corruption("cm params: bad flags");
+  if (p.flags > 31) return Status::Corruption("cm params: bad flags");
   // Bound the memory a (possibly corrupt) header can make the decoder take.
   uint64_t slots = 0;
   for (uint8_t k : p.orders) slots += 2 * k <= 24 ? uint64_t{1} << (2 * k) : uint64_t{1} << p.hash_bits;
+  // (+ 1 byte per base of history and, with several repeat models per
+  // direction, 4 bytes per base of chain)
   uint64_t bytes = slots * sizeof(Slot) + (p.match_flags ? uint64_t{4} << p.match_bits : 0);
   if (bytes > kMaxModelBytes) return Status::Corruption("cm params: models too large");
   *used = total;

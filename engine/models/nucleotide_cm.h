@@ -45,10 +45,11 @@ struct CmParams {
   uint8_t limit_low = 250, limit_mid = 60, limit_high = 20;
   uint8_t match_min = 20;        // k-mer length of the repeat models (12..32)
   uint8_t match_bits = 22;       // repeat-model hash slots = 2^match_bits (16..26)
-  uint8_t match_flags = 3;       // bit0: forward repeat model, bit1: inverted repeat model
-  uint8_t match_tolerance = 4;   // misses in the last 16 tolerated (0..8; 0: stop at a miss)
+  uint8_t match_flags = 0x11;    // low/high nibble: number of forward/inverted repeat models (0..4 each)
+  uint8_t match_tolerance = 12;  // misses in the last 16 tolerated (0..16; 0: stop at a miss)
   uint8_t mixer_lr = 16;         // mixer learning rate (1..64; 16 = 2^-14)
-  uint8_t flags = 3;             // bit0: second mixer; bit1: repeat-state APM
+  uint8_t flags = 7;             // bit0: repeat-state mixer; bit1: repeat-state APM; bit2: hit-order mixer;
+                                 // bit3: learned final mixer (else average); bit4: mixer 1 keyed by order 3 (else 2)
 
   static CmParams Max();       // best ratio at >= 1 MB/s
   static CmParams Balanced();  // cheaper: >= 8 MB/s
