@@ -293,9 +293,23 @@ class Model {
       // Look for new repeats before this position's k-mer is recorded.
       FindRepeats(n, 0, nfw_);
       FindRepeats(n, nfw_, nrep_);
-      size_t slot = MatchSlot(hist_ & mm_mask_);
-      if (chained_) chain_[n] = mm_.p[slot];
-      mm_.p[slot] = static_cast<uint32_t>(n);
+      uint32_t chk;
+      MEntry& m = mm_.p[MatchSlot(hist_ & mm_mask_, &chk)];
+      if (chained_) chain_[n] = m.chk == chk ? m.pos : 0;
+      m.pos = static_cast<uint32_t>(n);
+      m.chk = chk;
+    }
+    if (nrep_) {
+      // Prefetch the buckets the next base's look-ups will use: forward
+      // k-mers are bucketed by their k-1 oldest bases; for the reverse
+      // complement, one bucket per possible next base.
+      uint32_t chk;
+      const uint64_t fkey = (hist_ << 2) & mm_mask_;
+      Prefetch(&mm_.p[MatchSlot(fkey, &chk)]);
+      if (nrep_ > nfw_) {
+        const uint64_t rnext = rcall_ >> (64 - 2 * mm_min_ + 2);
+        for (uint64_t c = 0; c < 4; ++c) Prefetch(&mm_.p[MatchSlot(rnext | (c << (2 * mm_min_ - 2)), &chk)]);
+      }
     }
     ComputeNext();
   }
@@ -310,25 +324,43 @@ class Model {
 
   static int Clamp(int x) { return x > 2047 ? 2047 : (x < -2047 ? -2047 : x); }
 
-  size_t MatchSlot(uint64_t kmer) const { return static_cast<size_t>(Hash(kmer, 99) >> (64 - mm_bits_)); }
+  // Entry of a k-mer: bucket by its k-1 oldest bases, entry by the newest.
+  size_t MatchSlot(uint64_t kmer, uint32_t* chk) const {
+    uint64_t h = Hash(kmer >> 2, 99);
+    *chk = static_cast<uint32_t>(h) | 1;
+    return (static_cast<size_t>(h >> (66 - mm_bits_)) << 2) | static_cast<size_t>(kmer & 3);
+  }
+
+  // Slot group of a hashed context: the 4 contexts that share all but the
+  // newest base lie together, so the group of the base after next can be
+  // prefetched before that base is known.
+  static size_t Group(const Table& t, uint64_t ctx, uint8_t* chk) {
+    uint64_t h = Hash(ctx >> 2, t.order);
+    *chk = static_cast<uint8_t>(h >> 8);
+    return static_cast<size_t>(h >> (66 - t.bits)) << 2;
+  }
+  static void PrefetchGroup(const Table& t, size_t g) {
+    const char* a = reinterpret_cast<const char*>(&t.slots.p[g]);
+    Prefetch(a);
+    Prefetch(a + 4 * sizeof(Slot) - 1);
+  }
 
   // Index (and check byte) of the slots for the next base, and of the
-  // inverted-repeat updates; prefetches them.
+  // inverted-repeat updates; prefetches the groups of the base after next
+  // and the inverted-repeat slots (applied one base later).
   void ComputeNext() {
     const size_t n = seq_.size();
     for (size_t i = 0; i < nt_; ++i) {
       Table& t = tables_[i];
       uint64_t ctx = hist_ & t.mask;
+      uint64_t nctx = (hist_ << 2) & t.mask;  // next context, newest base 0
+      uint8_t chk;
       if (t.direct) {
         next_idx_[i] = static_cast<size_t>(ctx);
-        Prefetch(&t.slots.p[next_idx_[i]]);
+        PrefetchGroup(t, static_cast<size_t>(nctx));
       } else {
-        uint64_t h = Hash(ctx, t.order);
-        next_idx_[i] = static_cast<size_t>(h >> (64 - t.bits)) & ~size_t{1};
-        next_chk_[i] = static_cast<uint8_t>(h >> 8);
-        const char* a = reinterpret_cast<const char*>(&t.slots.p[next_idx_[i]]);
-        Prefetch(a);
-        Prefetch(a + 19);
+        next_idx_[i] = Group(t, ctx, &next_chk_[i]) | static_cast<size_t>(ctx & 3);
+        PrefetchGroup(t, Group(t, nctx, &chk));
       }
       if (t.ir) {
         if (n > t.order) {
@@ -338,15 +370,11 @@ class Model {
           ir_sym_[i] = 3 - static_cast<int>((hist_ >> (2 * t.order)) & 3);
           if (t.direct) {
             ir_idx_[i] = static_cast<size_t>(rctx);
-            Prefetch(&t.slots.p[ir_idx_[i]]);
           } else {
-            uint64_t h = Hash(rctx, t.order);
-            ir_idx_[i] = static_cast<size_t>(h >> (64 - t.bits)) & ~size_t{1};
-            ir_chk_[i] = static_cast<uint8_t>(h >> 8);
-            const char* a = reinterpret_cast<const char*>(&t.slots.p[ir_idx_[i]]);
-            Prefetch(a);
-            Prefetch(a + 19);
+            ir_idx_[i] = Group(t, rctx, &ir_chk_[i]) | static_cast<size_t>(rctx & 3);
           }
+          Prefetch(&t.slots.p[ir_idx_[i]]);
+          Prefetch(reinterpret_cast<const char*>(&t.slots.p[ir_idx_[i]]) + sizeof(Slot) - 1);
         } else {
           ir_sym_[i] = -1;
         }
@@ -354,16 +382,14 @@ class Model {
     }
   }
 
-  // 2-way bucket lookup: the slot with this check byte, else the less used
-  // of the two, reset.
+  // Slot of a hashed context; a slot holding another context is reset.
   static Slot* Find(Table& t, size_t idx, uint8_t chk) {
-    Slot* a = &t.slots.p[idx];
-    if (a[0].chk == chk) return &a[0];
-    if (a[1].chk == chk) return &a[1];
-    Slot* r = a[0].n[0] <= a[1].n[0] ? &a[0] : &a[1];
-    r->p[0] = r->p[1] = r->p[2] = 0;
-    r->n[0] = r->n[1] = r->n[2] = 0;
-    r->chk = chk;
+    Slot* r = &t.slots.p[idx];
+    if (r->chk != chk) {
+      r->p[0] = r->p[1] = r->p[2] = 0;
+      r->n[0] = r->n[1] = r->n[2] = 0;
+      r->chk = chk;
+    }
     return r;
   }
 
@@ -378,7 +404,10 @@ class Model {
     if (!need) return;
     const bool fwd = rep_[lo].dir > 0;
     uint64_t key = fwd ? (hist_ & mm_mask_) : (rcall_ >> (64 - 2 * mm_min_));
-    uint32_t e = mm_.p[MatchSlot(key)];
+    uint32_t chk;
+    const MEntry& me = mm_.p[MatchSlot(key, &chk)];
+    if (me.chk != chk) return;
+    uint32_t e = me.pos;
     int j = lo;
     for (int steps = 0; e != 0 && steps < 8 && j < hi; ++steps, e = chained_ ? chain_[e] : 0) {
       if (e >= n) continue;
@@ -480,7 +509,10 @@ class Model {
   uint32_t mm_min_ = 20, mm_bits_ = 22;
   uint64_t mm_mask_ = 0;
   std::vector<uint8_t> seq_;
-  BigArray<uint32_t> mm_;
+  struct MEntry {
+    uint32_t pos, chk;  // end of the latest occurrence; hash check (0: empty)
+  };
+  BigArray<MEntry> mm_;
   Repeat rep_[8];
 };
 
@@ -550,7 +582,7 @@ Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
   for (uint8_t k : p.orders) slots += 2 * k <= 24 ? uint64_t{1} << (2 * k) : uint64_t{1} << p.hash_bits;
   // (+ 1 byte per base of history and, with several repeat models per
   // direction, 4 bytes per base of chain)
-  uint64_t bytes = slots * sizeof(Slot) + (p.match_flags ? uint64_t{4} << p.match_bits : 0);
+  uint64_t bytes = slots * sizeof(Slot) + (p.match_flags ? uint64_t{8} << p.match_bits : 0);
   if (bytes > kMaxModelBytes) return Status::Corruption("cm params: models too large");
   *used = total;
   return p;

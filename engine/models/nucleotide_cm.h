@@ -4,8 +4,9 @@
 // Each base (code 0..3) is coded as two binary decisions (high bit, then the
 // low bit given the high bit). Inputs to the mixer:
 //  * order-k context models (direct tables for 2k <= 24 bits, hashed with an
-//    8-bit check and 2-way buckets beyond), one adaptive 16-bit counter per
-//    decision node; a model flagged in ir_mask also learns every context of
+//    8-bit check beyond, the 4 contexts that differ only in the newest base
+//    side by side so they can be prefetched a base ahead), one adaptive
+//    16-bit counter per decision node; a model flagged in ir_mask also learns every context of
 //    the reverse-complement strand ("inverted repeats", as in GeCo);
 //  * two repeat models that follow an earlier occurrence of the last
 //    match_min bases, forward and as a reverse complement; with
@@ -21,7 +22,7 @@
 // machine and build, and the decoder mirrors the encoder exactly.
 // Thread safety: one coder per thread; CmParams is a plain value.
 // Memory: 10 bytes per table slot (4^k slots for a direct order-k model,
-// 2^hash_bits for a hashed one) + 4 bytes * 2^match_bits + 1 byte per base;
+// 2^hash_bits for a hashed one) + 8 bytes * 2^match_bits + 1 byte per base;
 // Parse rejects params whose tables exceed 1 GiB.
 #pragma once
 
