@@ -31,6 +31,19 @@ struct Recip {
 };
 const Recip kRecip;
 
+// Local copies of the logistic tables (inlined look-ups in the hot loop).
+struct Lut {
+  int16_t st[65536];
+  uint32_t sq[4095];
+  Lut() {
+    for (uint32_t p = 0; p < 65536; ++p) st[p] = static_cast<int16_t>(Stretch(p));
+    for (int x = -2047; x <= 2047; ++x) sq[x + 2047] = Squash(x);
+  }
+};
+const Lut kLut;
+inline int St(uint32_t p16) { return kLut.st[p16 > 65535 ? 65535 : p16]; }
+inline uint32_t Sq(int x) { return kLut.sq[(x > 2047 ? 2047 : (x < -2047 ? -2047 : x)) + 2047]; }
+
 // Adaptive probability: p moves toward the bit by 1/(n+1.5), n capped at limit.
 // Stored as P(1) ^ 0x8000 so that zeroed memory means P = 1/2.
 inline uint32_t Prob(uint16_t stored) { return stored ^ 0x8000u; }
@@ -88,7 +101,7 @@ class Apm {
   void Init(size_t contexts) {
     t_.assign(contexts * 33, 0);
     for (size_t c = 0; c < contexts; ++c)
-      for (int j = 0; j < 33; ++j) t_[c * 33 + j] = static_cast<uint16_t>(Squash((j - 16) * 128));
+      for (int j = 0; j < 33; ++j) t_[c * 33 + j] = static_cast<uint16_t>(Sq((j - 16) * 128));
   }
   uint32_t P(int st, size_t ctx) {
     int s = st + 2048;  // 1..4095
@@ -198,7 +211,7 @@ class Model {
 
   // P(bit = 1) for decision node (0: high bit; 1/2: low bit given high 0/1).
   uint32_t P(int node) {
-    for (size_t i = 0; i < nt_; ++i) st_[i] = Stretch(Prob(cur_[i]->p[node]));
+    for (size_t i = 0; i < nt_; ++i) st_[i] = St(Prob(cur_[i]->p[node]));
     int fb = 0, ib = 0;
     for (int j = 0; j < nrep_; ++j) {
       st_[nt_ + j] = RepeatInput(node, rep_[j]);
@@ -242,8 +255,8 @@ class Model {
       for (int m = 0; m < nmix_; ++m) sum += xm_[m];
       x = nmix_ == 2 ? sum >> 1 : sum / 3;
     }
-    pmix_ = Squash(x);
-    int s = Stretch(pmix_);
+    pmix_ = Sq(x);
+    int s = St(pmix_);
     uint32_t pa = apm1_.P(s, static_cast<size_t>(node) * 256 + static_cast<size_t>(hist_ & 255));
     uint32_t p;
     if (apm2_) {
@@ -258,13 +271,13 @@ class Model {
 
   void Learn(int node, int bit) {
     for (int m = 0; m < nmix_; ++m) {
-      int err = ((bit << 16) - static_cast<int>(Squash(xm_[m])));
+      int err = ((bit << 16) - static_cast<int>(Sq(xm_[m])));
       int64_t e = static_cast<int64_t>(err) * lr_;
       int* w = &w_[m][sel_[m]];
       for (size_t i = 0; i < n_in_; ++i) w[i] += static_cast<int>((st_[i] * e) >> 18);
     }
     if (nmix_ > 1 && final_) {
-      int err = ((bit << 16) - static_cast<int>(Squash(xf_)));
+      int err = ((bit << 16) - static_cast<int>(Sq(xf_)));
       for (int m = 0; m < nmix_; ++m) wf_[fsel_ + m] += static_cast<int>((static_cast<int64_t>(xm_[m]) * err) >> 16);
     }
     apm1_.Learn(bit, 13);
@@ -447,7 +460,7 @@ class Model {
     r.bit = bit;
     r.cnode = node ? 1 : 0;
     r.csel = r.Ctx();
-    int s = Stretch(Prob(r.cp[r.cnode][r.csel]));
+    int s = St(Prob(r.cp[r.cnode][r.csel]));
     return bit ? s : -s;
   }
 
@@ -522,9 +535,10 @@ CmParams CmParams::Max() { return CmParams{}; }
 
 CmParams CmParams::Balanced() {
   CmParams p;
-  p.orders = {2, 4, 8, 12, 16};
+  p.orders = {11};
   p.ir_mask = 0;
-  p.hash_bits = 22;
+  p.match_flags = 0x01;  // forward repeat model only
+  p.flags = 0;           // one mixer, one APM
   return p;
 }
 
