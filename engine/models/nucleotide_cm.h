@@ -14,9 +14,10 @@
 //    more than match_tolerance of the last 16 predictions missed; each has
 //    a confidence learned per (run length, recent misses, node);
 //  * a bias.
-// Two logistic mixers with integer weights (one selected by decision node and
-// the previous two bases, the other by node and repeat-model state) are
-// averaged in the stretch domain; two APM stages (keyed by the last four
+// Up to three logistic mixers with integer weights (selected by decision node
+// and the previous two bases; by node and repeat-model state; by node and the
+// highest order whose context was seen before; see flags) are averaged in
+// the stretch domain; one or two APM stages (keyed by the last four
 // bases and by the repeat state) refine the result. Everything is integer
 // arithmetic in a fixed order: the same input gives the same bytes on every
 // machine and build, and the decoder mirrors the encoder exactly.
