@@ -1,6 +1,11 @@
 #include "engine/models/nucleotide_cm.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <bit>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 
 #include "engine/coder/binary_coder.h"
@@ -16,12 +21,7 @@ using models::Stretch;
 // Largest model memory a block may ask for (the budget is 2 GiB per
 // coding thread).
 constexpr uint64_t kMaxModelBytes = uint64_t{1} << 30;
-
-// Adaptive probability: p moves toward the bit by 1/(n+1.5), n capped.
-struct Counter {
-  uint16_t p = 32768;
-  uint8_t n = 0;
-};
+constexpr size_t kMaxModels = 24;
 
 struct Recip {
   uint32_t v[256];
@@ -31,13 +31,31 @@ struct Recip {
 };
 const Recip kRecip;
 
-inline void Update(Counter& c, int bit, uint8_t limit) {
+// Local copies of the logistic tables (inlined look-ups in the hot loop).
+struct Lut {
+  int16_t st[65536];
+  uint32_t sq[4095];
+  Lut() {
+    for (uint32_t p = 0; p < 65536; ++p) st[p] = static_cast<int16_t>(Stretch(p));
+    for (int x = -2047; x <= 2047; ++x) sq[x + 2047] = Squash(x);
+  }
+};
+const Lut kLut;
+inline int St(uint32_t p16) { return kLut.st[p16 > 65535 ? 65535 : p16]; }
+inline uint32_t Sq(int x) { return kLut.sq[(x > 2047 ? 2047 : (x < -2047 ? -2047 : x)) + 2047]; }
+
+// Adaptive probability: p moves toward the bit by 1/(n+1.5), n capped at limit.
+// Stored as P(1) ^ 0x8000 so that zeroed memory means P = 1/2.
+inline uint32_t Prob(uint16_t stored) { return stored ^ 0x8000u; }
+inline void Update(uint16_t& p, uint8_t& n, int bit, uint8_t limit) {
   int target = bit ? 65535 : 0;
-  int delta = static_cast<int>((static_cast<int64_t>(target - c.p) * kRecip.v[c.n]) >> 16);
-  c.p = static_cast<uint16_t>(c.p + delta);
-  if (c.p < 32) c.p = 32;
-  if (c.p > 65503) c.p = 65503;
-  if (c.n < limit) c.n++;
+  int v = static_cast<int>(Prob(p));
+  int delta = static_cast<int>((static_cast<int64_t>(target - v) * kRecip.v[n]) >> 16);
+  v += delta;
+  if (v < 32) v = 32;
+  if (v > 65503) v = 65503;
+  p = static_cast<uint16_t>(v ^ 0x8000);
+  if (n < limit) n++;
 }
 
 inline uint64_t Hash(uint64_t x, uint8_t k) {
@@ -47,180 +65,540 @@ inline uint64_t Hash(uint64_t x, uint8_t k) {
   return x ^ (x >> 32);
 }
 
+// Three counters (decision nodes) of one context; chk identifies the context
+// in hashed tables.
+struct Slot {
+  uint16_t p[3];
+  uint8_t n[3];
+  uint8_t chk;
+};
+static_assert(sizeof(Slot) == 10);
+
+// Zeroed, huge-page-advised array (the tables are large and randomly accessed).
+template <class T>
+struct BigArray {
+  T* p = nullptr;
+  size_t bytes = 0;
+  void Alloc(size_t n) {
+    bytes = (n * sizeof(T) + (2u << 20) - 1) & ~size_t{(2u << 20) - 1};
+    void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) std::abort();
+#ifdef MADV_HUGEPAGE
+    madvise(m, bytes, MADV_HUGEPAGE);
+#endif
+    p = static_cast<T*>(m);
+  }
+  ~BigArray() {
+    if (p) munmap(p, bytes);
+  }
+};
+
+inline void Prefetch(const void* a) { __builtin_prefetch(a, 1, 3); }
+
+// One APM: interpolates a learned map of the stretched probability, per context.
+class Apm {
+ public:
+  void Init(size_t contexts) {
+    t_.assign(contexts * 33, 0);
+    for (size_t c = 0; c < contexts; ++c)
+      for (int j = 0; j < 33; ++j) t_[c * 33 + j] = static_cast<uint16_t>(Sq((j - 16) * 128));
+  }
+  uint32_t P(int st, size_t ctx) {
+    int s = st + 2048;  // 1..4095
+    int lo = s >> 7;
+    w_ = s & 127;
+    sel_ = ctx * 33 + static_cast<size_t>(lo);
+    return (t_[sel_] * static_cast<uint32_t>(128 - w_) + t_[sel_ + 1] * static_cast<uint32_t>(w_)) >> 7;
+  }
+  void Learn(int bit, int shift) {
+    int target = bit ? 65535 : 0;
+    uint16_t& a0 = t_[sel_];
+    uint16_t& a1 = t_[sel_ + 1];
+    a0 = static_cast<uint16_t>(a0 + (((target - a0) * (128 - w_)) >> shift));
+    a1 = static_cast<uint16_t>(a1 + (((target - a1) * w_) >> shift));
+  }
+
+ private:
+  std::vector<uint16_t> t_;
+  size_t sel_ = 0;
+  int w_ = 0;
+};
+
+// A repeat model: follows one earlier occurrence forward (dir +1) or as a
+// reverse complement (dir -1).
+struct Repeat {
+  uint32_t ptr = 0;   // index in seq of the base it predicts
+  uint32_t len = 0;   // consecutive hits (capped at 31)
+  uint32_t miss = 0;  // 1 bits: recent misses (newest in bit 0)
+  bool active = false;
+  int dir = 1;        // +1 forward, -1 inverted repeat
+  int pred = -1;      // predicted base for the current position, -1 if none
+  int bit = -1;       // predicted bit for the current node, -1 if none
+  uint16_t cp[2][16 * 4];
+  uint8_t cn[2][16 * 4];
+  size_t csel = 0;
+  int cnode = 0;
+  Repeat() {
+    std::memset(cp, 0, sizeof(cp));
+    std::memset(cn, 0, sizeof(cn));
+  }
+  int MissCount() const { return std::popcount(miss & 0xffffu); }
+  size_t Ctx() const {
+    int m = MissCount();
+    return static_cast<size_t>(std::min<uint32_t>(len, 15)) * 4 + static_cast<size_t>(m > 3 ? 3 : m);
+  }
+  // Length bucket 0..3 for mixer/APM selection (0: no prediction).
+  int Bucket() const {
+    if (pred < 0) return 0;
+    if (len < 12) return 1;
+    if (len < 24) return 2;
+    return 3;
+  }
+};
+
 class Model {
  public:
-  Model(const CmParams& p) : params_(p) {
-    for (uint8_t k : p.orders) {
-      Table t;
+  explicit Model(const CmParams& p) : p_(p) {
+    nt_ = p.orders.size();
+    for (size_t i = 0; i < nt_; ++i) {
+      Table& t = tables_[i];
+      uint8_t k = p.orders[i];
       t.order = k;
       t.direct = 2 * k <= 24;
       t.bits = t.direct ? 2 * k : p.hash_bits;
-      t.limit = k <= 8 ? 250 : (k <= 12 ? 60 : 20);
-      t.slots.assign(size_t{1} << t.bits, Slot{});
-      tables_.push_back(std::move(t));
+      t.limit = k <= 8 ? p.limit_low : (k <= 12 ? p.limit_mid : p.limit_high);
+      t.ir = (p.ir_mask >> i) & 1;
+      t.mask = (k >= 32) ? ~uint64_t{0} : ((uint64_t{1} << (2 * k)) - 1);
+      t.slots.Alloc(size_t{1} << t.bits);
     }
-    n_in_ = tables_.size() + 3;  // models, forward match, inverted-repeat match, bias
-    mm_.assign(size_t{1} << kMatchBits, 0);
-    weights_.assign(3 * 16 * n_in_, 0);
-    for (size_t i = 0; i < weights_.size(); ++i) weights_[i] = (1 << 16) / static_cast<int>(n_in_ - 1 > 0 ? n_in_ - 1 : 1);
-    apm_.assign(3 * 256 * 33, 0);
-    for (size_t c = 0; c < 3 * 256; ++c)
-      for (int j = 0; j < 33; ++j) apm_[c * 33 + j] = static_cast<uint16_t>(Squash((j - 16) * 128));
-    st_.resize(n_in_);
-    cur_.resize(tables_.size());
+    nfw_ = p.match_flags & 15;
+    nrep_ = nfw_ + (p.match_flags >> 4);
+    for (int j = 0; j < nrep_; ++j) rep_[j].dir = j < nfw_ ? 1 : -1;
+    mm_min_ = p.match_min;
+    mm_mask_ = mm_min_ >= 32 ? ~uint64_t{0} : ((uint64_t{1} << (2 * mm_min_)) - 1);
+    mm_bits_ = p.match_bits;
+    if (nrep_) mm_.Alloc(size_t{1} << mm_bits_);
+    chained_ = nfw_ > 1 || nrep_ - nfw_ > 1;
+    if (chained_) chain_.reserve(1 << 20);
+    n_in_ = nt_ + static_cast<size_t>(nrep_) + 1;  // models, repeat models, bias
+    nmix_ = 1 + (p.flags & 1) + ((p.flags >> 2) & 1);
+    final_ = (p.flags >> 3) & 1;
+    apm2_ = (p.flags >> 1) & 1;
+    lr_ = p.mixer_lr;
+    int w0 = (1 << 16) / static_cast<int>(n_in_ - 1);
+    w_[0].assign(3 * 64 * n_in_, w0);
+    w_[1].assign(3 * 16 * n_in_, w0);
+    w_[2].assign(3 * 64 * n_in_, w0);
+    if (!(p.flags & 1)) w_[1].swap(w_[2]);  // mixer 2 absent: the hit-order mixer takes its place
+    wf_.assign(3 * 4 * 3, 65536 / nmix_);
+    apm1_.Init(3 * 256);
+    apm2c_.Init(3 * 16 * 16);
+    seq_.reserve(1 << 20);
+    ComputeNext();
   }
 
   // Prepares the slots of the current context (once per base).
   void Begin() {
-    const size_t n = seq_.size();
-    if (n >= kMatchMin) {
-      if (flen_ == 0) {  // forward repeat: the last kMatchMin bases seen before
-        uint32_t p = mm_[MatchSlot(hist_ & kMatchMask)];
-        if (p > 0 && p < n) {
-          uint32_t l = 0;
-          while (l < 32 && l < p && seq_[p - 1 - l] == seq_[n - 1 - l]) ++l;
-          if (l >= kMatchMin) { fptr_ = p; flen_ = l; }
-        }
-      }
-      if (ilen_ == 0) {  // inverted repeat: the reverse complement seen before
-        uint32_t e1 = mm_[MatchSlot(rc_)];
-        if (e1 >= kMatchMin + 1 && e1 <= n) {
-          uint32_t p = e1 - kMatchMin;  // first base of the occurrence
-          uint32_t l = 0;
-          while (l < 32 && p + l < n && seq_[p + l] == 3 - seq_[n - 1 - l]) ++l;
-          if (l >= kMatchMin) { iptr_ = p - 1; ilen_ = l; }
-        }
-      }
+    for (int j = 0; j < nrep_; ++j) {
+      Repeat& r = rep_[j];
+      r.pred = r.active ? (r.dir > 0 ? seq_[r.ptr] : 3 - seq_[r.ptr]) : -1;
     }
-    for (size_t i = 0; i < tables_.size(); ++i) {
+    for (size_t i = 0; i < nt_; ++i) {
       Table& t = tables_[i];
-      uint64_t ctx = t.order >= 32 ? hist_ : (hist_ & ((uint64_t{1} << (2 * t.order)) - 1));
-      size_t idx = t.direct ? static_cast<size_t>(ctx) : static_cast<size_t>(Hash(ctx, t.order) >> (64 - t.bits));
-      cur_[i] = &t.slots[idx];
+      cur_[i] = t.direct ? &t.slots.p[next_idx_[i]] : Find(t, next_idx_[i], next_chk_[i]);
     }
   }
 
   // P(bit = 1) for decision node (0: high bit; 1/2: low bit given high 0/1).
   uint32_t P(int node) {
-    for (size_t i = 0; i < tables_.size(); ++i) st_[i] = Stretch(cur_[i]->c[node].p);
-    const size_t nt = tables_.size();
-    fbit_ = MatchInput(node, flen_ ? seq_[fptr_] : -1, flen_, fconf_, &st_[nt]);
-    ibit_ = MatchInput(node, ilen_ ? 3 - seq_[iptr_] : -1, ilen_, iconf_, &st_[nt + 1]);
-    st_[nt + 2] = 256;  // bias
-    wsel_ = (static_cast<size_t>(node) * 16 + static_cast<size_t>(hist_ & 15)) * n_in_;
-    int64_t dot = 0;
-    for (size_t i = 0; i < n_in_; ++i) dot += static_cast<int64_t>(st_[i]) * weights_[wsel_ + i];
-    int x = static_cast<int>(dot >> 16);
-    pmix_ = Squash(x);
-    // APM on (node, last 4 bases) and the mixed logit, interpolated.
-    int s = Stretch(pmix_) + 2048;  // 1..4095
-    int lo = s >> 7, w = s & 127;
-    asel_ = (static_cast<size_t>(node) * 256 + static_cast<size_t>(hist_ & 255)) * 33 + static_cast<size_t>(lo);
-    aw_ = w;
-    uint32_t pa = (apm_[asel_] * static_cast<uint32_t>(128 - w) + apm_[asel_ + 1] * static_cast<uint32_t>(w)) >> 7;
-    uint32_t p = (pmix_ + 3 * pa) >> 2;
+    for (size_t i = 0; i < nt_; ++i) st_[i] = St(Prob(cur_[i]->p[node]));
+    int fb = 0, ib = 0;
+    for (int j = 0; j < nrep_; ++j) {
+      st_[nt_ + j] = RepeatInput(node, rep_[j]);
+      if (j < nfw_) fb = std::max(fb, rep_[j].Bucket());
+      else ib = std::max(ib, rep_[j].Bucket());
+    }
+    st_[n_in_ - 1] = 256;  // bias
+    int rs = fb * 4 + ib;
+    size_t ctx[3];
+    int nc = 0;
+    ctx[nc++] = (p_.flags & 16) ? static_cast<size_t>(node) * 64 + static_cast<size_t>(hist_ & 63)
+                                : static_cast<size_t>(node) * 16 + static_cast<size_t>(hist_ & 15);
+    if (p_.flags & 1) ctx[nc++] = static_cast<size_t>(node) * 16 + static_cast<size_t>(rs);
+    if (p_.flags & 4) {
+      // Highest-order model that has seen this context, and whether it is sure.
+      size_t h = 0;
+      for (size_t i = nt_; i-- > 0;)
+        if (cur_[i]->n[node]) {
+          h = (i + 1) * 2 + (cur_[i]->n[node] >= 3);
+          break;
+        }
+      ctx[nc++] = static_cast<size_t>(node) * 64 + h;
+    }
+    int x = 0;
+    for (int m = 0; m < nmix_; ++m) {
+      sel_[m] = ctx[m] * n_in_;
+      const int* w = &w_[m][sel_[m]];
+      int64_t dot = 0;
+      for (size_t i = 0; i < n_in_; ++i) dot += static_cast<int64_t>(st_[i]) * w[i];
+      xm_[m] = Clamp(static_cast<int>(dot >> 16));
+    }
+    if (nmix_ == 1) {
+      x = xm_[0];
+    } else if (final_) {
+      fsel_ = static_cast<size_t>(node) * 4 * 3;
+      int64_t dot = 0;
+      for (int m = 0; m < nmix_; ++m) dot += static_cast<int64_t>(xm_[m]) * wf_[fsel_ + m];
+      xf_ = x = Clamp(static_cast<int>(dot >> 16));
+    } else {
+      int sum = 0;
+      for (int m = 0; m < nmix_; ++m) sum += xm_[m];
+      x = nmix_ == 2 ? sum >> 1 : sum / 3;
+    }
+    pmix_ = Sq(x);
+    int s = St(pmix_);
+    uint32_t pa = apm1_.P(s, static_cast<size_t>(node) * 256 + static_cast<size_t>(hist_ & 255));
+    uint32_t p;
+    if (apm2_) {
+      uint32_t pb = apm2c_.P(s, (static_cast<size_t>(node) * 16 + static_cast<size_t>(rs)) * 16 +
+                                    static_cast<size_t>(hist_ & 15));
+      p = (2 * pmix_ + 3 * pa + 3 * pb) >> 3;
+    } else {
+      p = (pmix_ + 3 * pa) >> 2;
+    }
     return ClampP(p);
   }
 
   void Learn(int node, int bit) {
-    int err = ((bit << 16) - static_cast<int>(pmix_));  // in 1/65536
-    for (size_t i = 0; i < n_in_; ++i)
-      weights_[wsel_ + i] += static_cast<int>((static_cast<int64_t>(st_[i]) * err) >> 14);
-    int target = bit ? 65535 : 0;
-    uint16_t& a0 = apm_[asel_];
-    uint16_t& a1 = apm_[asel_ + 1];
-    a0 = static_cast<uint16_t>(a0 + (((target - a0) * (128 - aw_)) >> 13));
-    a1 = static_cast<uint16_t>(a1 + (((target - a1) * aw_) >> 13));
-    for (size_t i = 0; i < tables_.size(); ++i) Update(cur_[i]->c[node], bit, tables_[i].limit);
-    if (fbit_ >= 0) Update(fconf_[std::min<uint32_t>(flen_, 31)], fbit_ == bit, 255);
-    if (ibit_ >= 0) Update(iconf_[std::min<uint32_t>(ilen_, 31)], ibit_ == bit, 255);
+    for (int m = 0; m < nmix_; ++m) {
+      int err = ((bit << 16) - static_cast<int>(Sq(xm_[m])));
+      int64_t e = static_cast<int64_t>(err) * lr_;
+      int* w = &w_[m][sel_[m]];
+      for (size_t i = 0; i < n_in_; ++i) w[i] += static_cast<int>((st_[i] * e) >> 18);
+    }
+    if (nmix_ > 1 && final_) {
+      int err = ((bit << 16) - static_cast<int>(Sq(xf_)));
+      for (int m = 0; m < nmix_; ++m) wf_[fsel_ + m] += static_cast<int>((static_cast<int64_t>(xm_[m]) * err) >> 16);
+    }
+    apm1_.Learn(bit, 13);
+    if (apm2_) apm2c_.Learn(bit, 13);
+    for (size_t i = 0; i < nt_; ++i) Update(cur_[i]->p[node], cur_[i]->n[node], bit, tables_[i].limit);
+    for (int j = 0; j < nrep_; ++j) LearnRepeat(rep_[j], bit);
   }
 
   void End(int base) {
-    if (flen_) {
-      if (seq_[fptr_] == base) { ++flen_; ++fptr_; } else flen_ = 0;
-    }
-    if (ilen_) {
-      if (3 - seq_[iptr_] == base && iptr_ > 0) { ++ilen_; --iptr_; } else ilen_ = 0;
+    for (int j = 0; j < nrep_; ++j) StepRepeat(rep_[j], base);
+    // Deferred inverted-repeat updates (their slots were prefetched a base ago).
+    for (size_t i = 0; i < nt_; ++i) {
+      Table& t = tables_[i];
+      if (!t.ir || ir_sym_[i] < 0) continue;
+      Slot* s = t.direct ? &t.slots.p[ir_idx_[i]] : Find(t, ir_idx_[i], ir_chk_[i]);
+      int sym = ir_sym_[i], hi = sym >> 1;
+      Update(s->p[0], s->n[0], hi, t.limit);
+      Update(s->p[1 + hi], s->n[1 + hi], sym & 1, t.limit);
     }
     seq_.push_back(static_cast<uint8_t>(base));
     hist_ = (hist_ << 2) | static_cast<uint64_t>(base);
-    rc_ = (rc_ >> 2) | (static_cast<uint64_t>(3 - base) << (2 * kMatchMin - 2));
-    if (seq_.size() >= kMatchMin) mm_[MatchSlot(hist_ & kMatchMask)] = static_cast<uint32_t>(seq_.size());
+    rcall_ = (rcall_ >> 2) | (static_cast<uint64_t>(3 - base) << 62);
+    const size_t n = seq_.size();
+    if (chained_) chain_.push_back(0);
+    if (nrep_ && n >= mm_min_) {
+      // Look for new repeats before this position's k-mer is recorded.
+      FindRepeats(n, 0, nfw_);
+      FindRepeats(n, nfw_, nrep_);
+      uint32_t chk;
+      MEntry& m = mm_.p[MatchSlot(hist_ & mm_mask_, &chk)];
+      if (chained_) chain_[n] = m.chk == chk ? m.pos : 0;
+      m.pos = static_cast<uint32_t>(n);
+      m.chk = chk;
+    }
+    if (nrep_) {
+      // Prefetch the buckets the next base's look-ups will use: forward
+      // k-mers are bucketed by their k-1 oldest bases; for the reverse
+      // complement, one bucket per possible next base.
+      uint32_t chk;
+      const uint64_t fkey = (hist_ << 2) & mm_mask_;
+      Prefetch(&mm_.p[MatchSlot(fkey, &chk)]);
+      if (nrep_ > nfw_) {
+        const uint64_t rnext = rcall_ >> (64 - 2 * mm_min_ + 2);
+        for (uint64_t c = 0; c < 4; ++c) Prefetch(&mm_.p[MatchSlot(rnext | (c << (2 * mm_min_ - 2)), &chk)]);
+      }
+    }
+    ComputeNext();
   }
 
  private:
-  static constexpr uint32_t kMatchMin = 20;  // bases hashed to find repeats
-  static constexpr uint64_t kMatchMask = (uint64_t{1} << (2 * kMatchMin)) - 1;
-  static constexpr int kMatchBits = 22;
-  static size_t MatchSlot(uint64_t kmer) { return static_cast<size_t>(Hash(kmer, 99) >> (64 - kMatchBits)); }
-  // Mixer input of a match model: +/- the stretched confidence of its
-  // predicted bit for this node; 0 (and -1 returned) when it predicts nothing.
-  static int MatchInput(int node, int pred, uint32_t len, const Counter* conf, int* st) {
-    *st = 0;
-    if (pred < 0) return -1;
-    int bit;
-    if (node == 0) bit = pred >> 1;
-    else if (node - 1 == (pred >> 1)) bit = pred & 1;
-    else return -1;
-    int s = Stretch(conf[std::min<uint32_t>(len, 31)].p);
-    *st = bit ? s : -s;
-    return bit;
-  }
-
-  struct Slot { Counter c[3]; };
   struct Table {
     uint8_t order = 0, bits = 0, limit = 0;
-    bool direct = false;
-    std::vector<Slot> slots;
+    bool direct = false, ir = false;
+    uint64_t mask = 0;
+    BigArray<Slot> slots;
   };
-  const CmParams& params_;
-  std::vector<Table> tables_;
-  std::vector<Slot*> cur_;
-  std::vector<int> st_;
-  std::vector<int> weights_;
-  std::vector<uint16_t> apm_;
-  size_t n_in_ = 0, wsel_ = 0, asel_ = 0;
-  int aw_ = 0;
+
+  static int Clamp(int x) { return x > 2047 ? 2047 : (x < -2047 ? -2047 : x); }
+
+  // Entry of a k-mer: bucket by its k-1 oldest bases, entry by the newest.
+  size_t MatchSlot(uint64_t kmer, uint32_t* chk) const {
+    uint64_t h = Hash(kmer >> 2, 99);
+    *chk = static_cast<uint32_t>(h) | 1;
+    return (static_cast<size_t>(h >> (66 - mm_bits_)) << 2) | static_cast<size_t>(kmer & 3);
+  }
+
+  // Slot group of a hashed context: the 4 contexts that share all but the
+  // newest base lie together, so the group of the base after next can be
+  // prefetched before that base is known.
+  static size_t Group(const Table& t, uint64_t ctx, uint8_t* chk) {
+    uint64_t h = Hash(ctx >> 2, t.order);
+    *chk = static_cast<uint8_t>(h >> 8);
+    return static_cast<size_t>(h >> (66 - t.bits)) << 2;
+  }
+  static void PrefetchGroup(const Table& t, size_t g) {
+    const char* a = reinterpret_cast<const char*>(&t.slots.p[g]);
+    Prefetch(a);
+    Prefetch(a + 4 * sizeof(Slot) - 1);
+  }
+
+  // Index (and check byte) of the slots for the next base, and of the
+  // inverted-repeat updates; prefetches the groups of the base after next
+  // and the inverted-repeat slots (applied one base later).
+  void ComputeNext() {
+    const size_t n = seq_.size();
+    for (size_t i = 0; i < nt_; ++i) {
+      Table& t = tables_[i];
+      uint64_t ctx = hist_ & t.mask;
+      uint64_t nctx = (hist_ << 2) & t.mask;  // next context, newest base 0
+      uint8_t chk;
+      if (t.direct) {
+        next_idx_[i] = static_cast<size_t>(ctx);
+        PrefetchGroup(t, static_cast<size_t>(nctx));
+      } else {
+        next_idx_[i] = Group(t, ctx, &next_chk_[i]) | static_cast<size_t>(ctx & 3);
+        PrefetchGroup(t, Group(t, nctx, &chk));
+      }
+      if (t.ir) {
+        if (n > t.order) {
+          // Reverse strand: context = complement of x[n-1..n-k] read backwards,
+          // symbol = complement of x[n-k-1].
+          uint64_t rctx = rcall_ >> (64 - 2 * t.order);
+          ir_sym_[i] = 3 - static_cast<int>((hist_ >> (2 * t.order)) & 3);
+          if (t.direct) {
+            ir_idx_[i] = static_cast<size_t>(rctx);
+          } else {
+            ir_idx_[i] = Group(t, rctx, &ir_chk_[i]) | static_cast<size_t>(rctx & 3);
+          }
+          Prefetch(&t.slots.p[ir_idx_[i]]);
+          Prefetch(reinterpret_cast<const char*>(&t.slots.p[ir_idx_[i]]) + sizeof(Slot) - 1);
+        } else {
+          ir_sym_[i] = -1;
+        }
+      }
+    }
+  }
+
+  // Slot of a hashed context; a slot holding another context is reset.
+  static Slot* Find(Table& t, size_t idx, uint8_t chk) {
+    Slot* r = &t.slots.p[idx];
+    if (r->chk != chk) {
+      r->p[0] = r->p[1] = r->p[2] = 0;
+      r->n[0] = r->n[1] = r->n[2] = 0;
+      r->chk = chk;
+    }
+    return r;
+  }
+
+  // Gives the repeat models [lo, hi) that have none (or just missed) a new
+  // earlier occurrence of the last mm_min_ bases (forward models) or of their
+  // reverse complement (inverted models), most recent first, skipping
+  // alignments already followed.
+  void FindRepeats(size_t n, int lo, int hi) {
+    if (lo >= hi) return;
+    int need = 0;
+    for (int j = lo; j < hi; ++j) need += !rep_[j].active || (rep_[j].miss & 0xff);
+    if (!need) return;
+    const bool fwd = rep_[lo].dir > 0;
+    uint64_t key = fwd ? (hist_ & mm_mask_) : (rcall_ >> (64 - 2 * mm_min_));
+    uint32_t chk;
+    const MEntry& me = mm_.p[MatchSlot(key, &chk)];
+    if (me.chk != chk) return;
+    uint32_t e = me.pos;
+    int j = lo;
+    for (int steps = 0; e != 0 && steps < 8 && j < hi; ++steps, e = chained_ ? chain_[e] : 0) {
+      if (e >= n) continue;
+      uint32_t ptr, l = 0;
+      if (fwd) {
+        while (l < 32 && l < e && seq_[e - 1 - l] == seq_[n - 1 - l]) ++l;
+        ptr = e;
+      } else {
+        if (e < mm_min_ + 1u) continue;
+        uint32_t q = e - mm_min_;  // first base of the occurrence
+        while (l < 32 && q + l < n && seq_[q + l] == 3 - seq_[n - 1 - l]) ++l;
+        ptr = q - 1;
+      }
+      if (l < mm_min_) continue;
+      bool dup = false;
+      for (int k = lo; k < hi; ++k) dup |= rep_[k].active && rep_[k].ptr == ptr;
+      if (dup) continue;
+      while (j < hi && rep_[j].active && !(rep_[j].miss & 0xff)) ++j;
+      if (j >= hi) break;
+      Repeat& r = rep_[j++];
+      r.active = true;
+      r.ptr = ptr;
+      r.len = l;
+      r.miss = 0;
+    }
+  }
+
+  // Mixer input of a repeat model: +/- the stretched confidence of its
+  // predicted bit for this node; 0 when it predicts nothing.
+  static int RepeatInput(int node, Repeat& r) {
+    r.bit = -1;
+    if (r.pred < 0) return 0;
+    int bit;
+    if (node == 0) bit = r.pred >> 1;
+    else if (node - 1 == (r.pred >> 1)) bit = r.pred & 1;
+    else return 0;
+    r.bit = bit;
+    r.cnode = node ? 1 : 0;
+    r.csel = r.Ctx();
+    int s = St(Prob(r.cp[r.cnode][r.csel]));
+    return bit ? s : -s;
+  }
+
+  static void LearnRepeat(Repeat& r, int bit) {
+    if (r.bit < 0) return;
+    Update(r.cp[r.cnode][r.csel], r.cn[r.cnode][r.csel], r.bit == bit, 255);
+  }
+
+  void StepRepeat(Repeat& r, int base) {
+    if (!r.active) return;
+    bool hit = r.pred == base;
+    r.miss <<= 1;
+    if (hit) {
+      if (r.len < 31) ++r.len;
+    } else {
+      r.miss |= 1;
+      r.len = 0;
+    }
+    if (!hit && r.MissCount() > p_.match_tolerance) {
+      r.active = false;
+      r.len = 0;
+      return;
+    }
+    if (r.dir > 0) {
+      ++r.ptr;
+    } else {
+      if (r.ptr == 0) {
+        r.active = false;
+        r.len = 0;
+        return;
+      }
+      --r.ptr;
+    }
+  }
+
+  const CmParams& p_;
+  size_t nt_ = 0, n_in_ = 0;
+  Table tables_[kMaxModels];
+  Slot* cur_[kMaxModels];
+  size_t next_idx_[kMaxModels];
+  uint8_t next_chk_[kMaxModels];
+  size_t ir_idx_[kMaxModels];
+  uint8_t ir_chk_[kMaxModels];
+  int ir_sym_[kMaxModels];
+  int st_[kMaxModels + 9];
+  std::vector<int> w_[3], wf_;
+  Apm apm1_, apm2c_;
+  int nmix_ = 1;
+  bool final_ = false, apm2_ = false;
+  int lr_ = 16;
+  size_t sel_[3] = {0, 0, 0}, fsel_ = 0;
+  int xm_[3] = {0, 0, 0}, xf_ = 0;
   uint32_t pmix_ = 32768;
-  uint64_t hist_ = 0;
+  uint64_t hist_ = 0, rcall_ = 0;
   // Repeat models.
+  int nfw_ = 0, nrep_ = 0;
+  bool chained_ = false;
+  std::vector<uint32_t> chain_;
+  uint32_t mm_min_ = 20, mm_bits_ = 22;
+  uint64_t mm_mask_ = 0;
   std::vector<uint8_t> seq_;
-  std::vector<uint32_t> mm_;
-  uint64_t rc_ = 0;
-  uint32_t fptr_ = 0, flen_ = 0, iptr_ = 0, ilen_ = 0;
-  int fbit_ = -1, ibit_ = -1;
-  Counter fconf_[32], iconf_[32];
+  struct MEntry {
+    uint32_t pos, chk;  // end of the latest occurrence; hash check (0: empty)
+  };
+  BigArray<MEntry> mm_;
+  Repeat rep_[8];
 };
 
 }  // namespace
 
+CmParams CmParams::Max() { return CmParams{}; }
+
+CmParams CmParams::Balanced() {
+  CmParams p;
+  p.orders = {11};
+  p.ir_mask = 0;
+  p.match_flags = 0x01;  // forward repeat model only
+  p.flags = 0;           // one mixer, one APM
+  return p;
+}
+
 std::string CmParams::Serialize() const {
   std::string s;
+  s.push_back(static_cast<char>(kVariant));
   s.push_back(static_cast<char>(orders.size()));
   for (uint8_t k : orders) s.push_back(static_cast<char>(k));
-  s.push_back(static_cast<char>(hash_bits));
+  for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>(ir_mask >> (8 * i)));
+  for (uint8_t v : {hash_bits, limit_low, limit_mid, limit_high, match_min, match_bits, match_flags,
+                    match_tolerance, mixer_lr, flags})
+    s.push_back(static_cast<char>(v));
   return s;
 }
 
 Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
-  if (in.empty()) return Status::Corruption("cm params: empty");
-  size_t n = static_cast<uint8_t>(in[0]);
-  if (n == 0 || n > 32 || in.size() < n + 2) return Status::Corruption("cm params: bad model count");
+  if (in.size() < 2) return Status::Corruption("cm params: truncated");
+  if (static_cast<uint8_t>(in[0]) != kVariant) return Status::Corruption("cm params: unknown variant");
+  size_t n = static_cast<uint8_t>(in[1]);
+  const size_t total = 2 + n + 4 + 10;
+  if (n == 0 || n > kMaxModels || in.size() < total) return Status::Corruption("cm params: bad model count");
   CmParams p;
   p.orders.clear();
   for (size_t i = 0; i < n; ++i) {
-    uint8_t k = static_cast<uint8_t>(in[1 + i]);
-    if (k == 0 || k > 32) return Status::Corruption("cm params: bad order");
+    uint8_t k = static_cast<uint8_t>(in[2 + i]);
+    if (k == 0 || k > 24) return Status::Corruption("cm params: bad order");
     p.orders.push_back(k);
   }
-  p.hash_bits = static_cast<uint8_t>(in[1 + n]);
+  const uint8_t* b = reinterpret_cast<const uint8_t*>(in.data()) + 2 + n;
+  p.ir_mask = uint32_t{b[0]} | uint32_t{b[1]} << 8 | uint32_t{b[2]} << 16 | uint32_t{b[3]} << 24;
+  if (p.ir_mask >> n) return Status::Corruption("cm params: bad inverted-repeat mask");
+  b += 4;
+  p.hash_bits = b[0];
+  p.limit_low = b[1];
+  p.limit_mid = b[2];
+  p.limit_high = b[3];
+  p.match_min = b[4];
+  p.match_bits = b[5];
+  p.match_flags = b[6];
+  p.match_tolerance = b[7];
+  p.mixer_lr = b[8];
+  p.flags = b[9];
   if (p.hash_bits < 10 || p.hash_bits > 26) return Status::Corruption("cm params: bad table size");
+  if (p.limit_low == 0 || p.limit_mid == 0 || p.limit_high == 0 || p.limit_low == 255 || p.limit_mid == 255 ||
+      p.limit_high == 255)
+    return Status::Corruption("cm params: bad counter limit");
+  if (p.match_min < 12 || p.match_min > 32) return Status::Corruption("cm params: bad repeat length");
+  if (p.match_bits < 16 || p.match_bits > 26) return Status::Corruption("cm params: bad repeat table size");
+  if ((p.match_flags & 15) > 4 || (p.match_flags >> 4) > 4) return Status::Corruption("cm params: bad repeat flags");
+  if (p.match_tolerance > 16) return Status::Corruption("cm params: bad repeat tolerance");
+  if (p.mixer_lr == 0 || p.mixer_lr > 64) return Status::Corruption("cm params: bad mixer rate");
+  if (p.flags > 31) return Status::Corruption("cm params: bad flags");
   // Bound the memory a (possibly corrupt) header can make the decoder take.
   uint64_t slots = 0;
   for (uint8_t k : p.orders) slots += 2 * k <= 24 ? uint64_t{1} << (2 * k) : uint64_t{1} << p.hash_bits;
-  if (slots * sizeof(Counter) * 3 > kMaxModelBytes) return Status::Corruption("cm params: models too large");
-  *used = n + 2;
+  // (+ 1 byte per base of history and, with several repeat models per
+  // direction, 4 bytes per base of chain)
+  uint64_t bytes = slots * sizeof(Slot) + (p.match_flags ? uint64_t{8} << p.match_bits : 0);
+  if (bytes > kMaxModelBytes) return Status::Corruption("cm params: models too large");
+  *used = total;
   return p;
 }
 

@@ -1,17 +1,30 @@
 // nucleotide_cm.h — context-mixing coder for a nucleotide stream
-// (engine/models; issue #4, first cut).
+// (engine/models; issue #4).
 //
-// Each base (code 0..3) is coded as two binary decisions. Order-k context
-// models (direct tables for 2k <= 24 bits, hashed beyond) give a probability
-// per decision from adaptive 16-bit counters; two repeat models follow the
-// latest earlier occurrence of the last 20 bases, forward and as a reverse
-// complement (inverted repeat), each with a confidence learned per match
-// length; a logistic mixer with integer
-// weights (one weight set per decision node and previous base) combines them
-// in the stretch domain; an APM stage refines the result. Everything is
-// integer arithmetic in a fixed order: the same input gives the same bytes on
-// every machine and build, and the decoder mirrors the encoder exactly.
-// Thread safety: one coder per thread. Memory: ~6 bytes per table slot.
+// Each base (code 0..3) is coded as two binary decisions (high bit, then the
+// low bit given the high bit). Inputs to the mixer:
+//  * order-k context models (direct tables for 2k <= 24 bits, hashed with an
+//    8-bit check beyond, the 4 contexts that differ only in the newest base
+//    side by side so they can be prefetched a base ahead), one adaptive
+//    16-bit counter per decision node; a model flagged in ir_mask also learns every context of
+//    the reverse-complement strand ("inverted repeats", as in GeCo);
+//  * two repeat models that follow an earlier occurrence of the last
+//    match_min bases, forward and as a reverse complement; with
+//    match_tolerance > 0 they keep following through point mutations until
+//    more than match_tolerance of the last 16 predictions missed; each has
+//    a confidence learned per (run length, recent misses, node);
+//  * a bias.
+// Up to three logistic mixers with integer weights (selected by decision node
+// and the previous two bases; by node and repeat-model state; by node and the
+// highest order whose context was seen before; see flags) are averaged in
+// the stretch domain; one or two APM stages (keyed by the last four
+// bases and by the repeat state) refine the result. Everything is integer
+// arithmetic in a fixed order: the same input gives the same bytes on every
+// machine and build, and the decoder mirrors the encoder exactly.
+// Thread safety: one coder per thread; CmParams is a plain value.
+// Memory: 10 bytes per table slot (4^k slots for a direct order-k model,
+// 2^hash_bits for a hashed one) + 8 bytes * 2^match_bits + 1 byte per base;
+// Parse rejects params whose tables exceed 1 GiB.
 #pragma once
 
 #include <cstdint>
@@ -24,11 +37,28 @@
 namespace pmklc {
 
 struct CmParams {
-  std::vector<uint8_t> orders{1, 2, 3, 4, 6, 8, 11, 12, 14, 16, 20};  // Default: 11 models
-  uint8_t hash_bits = 22;  // slots per hashed model = 2^hash_bits. Default: 22
+  // Serialised format version; Parse rejects any other value.
+  static constexpr uint8_t kVariant = 1;
+
+  std::vector<uint8_t> orders{1, 2, 3, 4, 6, 8, 11, 12, 14, 16, 20};  // 1..24, at most 24 models
+  uint32_t ir_mask = 0x7ff;    // bit i: model i also learns the inverted-repeat context
+  uint8_t hash_bits = 22;   // slots per hashed model = 2^hash_bits (10..26)
+  // Counter adaptation limit (rate -> 1/(limit+1.5)) for orders <= 8, 9..12, >= 13.
+  uint8_t limit_low = 250, limit_mid = 60, limit_high = 20;
+  uint8_t match_min = 20;        // k-mer length of the repeat models (12..32)
+  uint8_t match_bits = 22;       // repeat-model hash slots = 2^match_bits (16..26)
+  uint8_t match_flags = 0x11;    // low/high nibble: number of forward/inverted repeat models (0..4 each)
+  uint8_t match_tolerance = 12;  // misses in the last 16 tolerated (0..16; 0: stop at a miss)
+  uint8_t mixer_lr = 16;         // mixer learning rate (1..64; 16 = 2^-14)
+  uint8_t flags = 7;             // bit0: repeat-state mixer; bit1: repeat-state APM; bit2: hit-order mixer;
+                                 // bit3: learned final mixer (else average); bit4: mixer 1 keyed by order 3 (else 2)
+
+  static CmParams Max();       // best ratio at >= 1 MB/s
+  static CmParams Balanced();  // cheaper: >= 8 MB/s
+
   // Serialised form (stored with the coded data so the decoder rebuilds the same models).
   std::string Serialize() const;
-  // Corruption for malformed params or models over 1 GiB.
+  // Corruption for an unknown variant, malformed params or models over 1 GiB.
   static Result<CmParams> Parse(std::string_view in, size_t* used);
 };
 

@@ -30,6 +30,7 @@ std::vector<uint8_t> Genome(size_t n, uint32_t seed) {
 CmParams Small() {
   CmParams p;
   p.orders = {1, 2, 3, 6, 11, 16};
+  p.ir_mask = 0x3f;
   p.hash_bits = 16;
   return p;
 }
@@ -44,6 +45,21 @@ TEST(NucleotideCm, RoundTripAndDeterminism) {
     std::vector<uint8_t> back(n);
     ASSERT_TRUE(CmDecode(Small(), a, n, back.data()).ok());
     ASSERT_EQ(back, v) << n;
+  }
+}
+
+TEST(NucleotideCm, ProfilesRoundTrip) {
+  auto v = Genome(200000, 5);
+  for (const CmParams& p : {CmParams::Balanced(), CmParams::Max()}) {
+    size_t used = 0;
+    auto q = CmParams::Parse(p.Serialize(), &used);
+    ASSERT_TRUE(q.ok());
+    std::string out;
+    CmEncode(*q, v.data(), v.size(), &out);
+    std::vector<uint8_t> back(v.size());
+    ASSERT_TRUE(CmDecode(p, out, v.size(), back.data()).ok());
+    ASSERT_EQ(back, v);
+    EXPECT_LT(8.0 * out.size() / v.size(), 1.9);
   }
 }
 
@@ -62,9 +78,36 @@ TEST(NucleotideCm, ParamsRoundTripAndBadInput) {
   EXPECT_EQ(q->orders, p.orders);
   EXPECT_EQ(q->hash_bits, p.hash_bits);
   EXPECT_EQ(used, p.Serialize().size());
+  EXPECT_EQ(q->ir_mask, p.ir_mask);
+  EXPECT_EQ(q->match_flags, p.match_flags);
+  EXPECT_EQ(q->flags, p.flags);
+  EXPECT_EQ(q->Serialize(), p.Serialize());
   EXPECT_FALSE(CmParams::Parse("", &used).ok());
-  EXPECT_FALSE(CmParams::Parse(std::string("\x01\x00\x16", 3), &used).ok());  // order 0
-  EXPECT_FALSE(CmParams::Parse(std::string("\x01\x05\x30", 3), &used).ok());  // 2^48 slots
+  // Unknown variant byte.
+  std::string bad = p.Serialize();
+  bad[0] = static_cast<char>(CmParams::kVariant + 1);
+  EXPECT_FALSE(CmParams::Parse(bad, &used).ok());
+  // Every truncation is rejected.
+  for (size_t i = 0; i < p.Serialize().size(); ++i) EXPECT_FALSE(CmParams::Parse(p.Serialize().substr(0, i), &used).ok()) << i;
+  CmParams z = Small();
+  z.orders = {0};
+  EXPECT_FALSE(CmParams::Parse(z.Serialize(), &used).ok());  // order 0
+  z.orders = {16};
+  z.hash_bits = 48;
+  EXPECT_FALSE(CmParams::Parse(z.Serialize(), &used).ok());  // 2^48 slots
+  z = Small();
+  z.ir_mask = 1u << 20;  // flag for a model that does not exist
+  EXPECT_FALSE(CmParams::Parse(z.Serialize(), &used).ok());
+  z = Small();
+  z.match_flags = 0x55;
+  EXPECT_FALSE(CmParams::Parse(z.Serialize(), &used).ok());
+  // Random bytes never crash and never pass an oversized model.
+  std::mt19937 g(7);
+  for (int t = 0; t < 2000; ++t) {
+    std::string r = p.Serialize();
+    r[1 + g() % (r.size() - 1)] = static_cast<char>(g());
+    (void)CmParams::Parse(r, &used);
+  }
   auto v = Genome(50000, 2);
   std::string out;
   CmEncode(Small(), v.data(), v.size(), &out);
