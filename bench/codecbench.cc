@@ -35,18 +35,13 @@ int main(int argc, char** argv) {
   std::stringstream ss;
   ss << f.rdbuf();
   const std::string data = ss.str();
-  ContainerOptions co;
   std::string profile = argc > 2 ? argv[2] : "fast";
-  auto prof = ProfileFromName(profile);
+  auto prof = ContainerOptionsFor(profile);  // as `pmklc compress -p PROFILE`
   if (!prof.ok()) {
     std::fprintf(stderr, "%s\n", prof.status().ToString().c_str());
     return 2;
   }
-  co.profile = *prof;
-  if (*prof == 2) {  // as `pmklc compress -p max`
-    co.encode.use_cm = true;
-    co.block_size = 16u << 20;
-  }
+  ContainerOptions co = *prof;
   if (argc > 3) co.block_size = static_cast<uint32_t>(std::atoi(argv[3]));
   using clk = std::chrono::steady_clock;
   std::string c;

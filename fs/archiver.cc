@@ -39,19 +39,9 @@ constexpr const char* kStatsKey = "archive_stats";
 }  // namespace
 
 Result<EncodeOptions> ArchiveEncodeOptions(const std::string& profile) {
-  EncodeOptions e;
-  if (profile == "max") {
-    e.codec = CodecId::kZstd;  // groups that are not FASTA
-    e.zstd_level = 19;
-    e.fasta = true;
-    e.use_cm = true;
-    e.cm = CmParams{};
-    e.fasta_meta_level = 19;
-    e.protein_level = 19;
-    e.protein_meta_level = 19;
-    return e;
-  }
-  return Status::InvalidArgument("unknown archive profile '" + profile + "' (expected max or off)");
+  if (profile != "max" && profile != "balanced")
+    return Status::InvalidArgument("unknown archive profile '" + profile + "' (expected max, balanced or off)");
+  return ProfileOptions(profile);
 }
 
 // ---- StoreArchiveHost ----------------------------------------------------

@@ -39,7 +39,8 @@
 namespace pmklc {
 
 struct ArchiveOptions {
-  // Profile of archived groups: "max" (fasta-cm) or "off". Default: "max"
+  // Profile of archived groups: "max" or "balanced" (fasta-cm, see
+  // ProfileOptions in engine/codec/codec.h) or "off". Default: "max"
   std::string profile = "max";
   // A file is archived once it has been closed and unchanged this long. Default: 60
   uint32_t delay_s = 60;

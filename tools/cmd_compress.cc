@@ -132,7 +132,7 @@ int Fail(const char* cmd, const Status& s) {
 }  // namespace
 
 int RunCompress(const CompressArgs& a) {
-  auto prof = ProfileFromName(a.profile);
+  auto prof = ContainerOptionsFor(a.profile);
   if (!prof.ok()) return Fail("compress", prof.status());
   if (a.block_size < format::kMinBlockSize || a.block_size > format::kMaxBlockSize)
     return Fail("compress", Status::InvalidArgument("block size must be in [4 KiB, 16 MiB]"));
@@ -144,13 +144,8 @@ int RunCompress(const CompressArgs& a) {
   Output out;
   s = out.Open(out_path, to_stdout, a.force);
   if (!s.ok()) return Fail("compress", s);
-  ContainerOptions co;
-  co.block_size = a.block_size;
-  co.profile = *prof;
-  if (*prof == 2) {  // max: context-mixed nucleotides; models learn across 16 MiB blocks
-    co.encode.use_cm = true;
-    if (!a.block_size_given) co.block_size = 16u << 20;
-  }
+  ContainerOptions co = *prof;
+  if (a.block_size_given || !co.encode.use_cm) co.block_size = a.block_size;
   ContainerWriter w([&](std::string_view b) { return out.Write(b); }, co);
   std::string buf(1u << 20, '\0');
   Progress prog("compressing", in.size());

@@ -72,6 +72,14 @@ struct EncodeOptions {
   CmParams cm;
 };
 
+// Encoder options of a named profile. Default: "fast".
+//  fast:     2-bit FASTA streams (fasta2bit), zstd -1 for anything else.
+//  balanced: context-mixed nucleotides with CmParams::Balanced() (fasta-cm),
+//            zstd -19 for what is not nucleotides.
+//  max:      context-mixed nucleotides with CmParams::Max(), zstd -19 elsewhere.
+// InvalidArgument for an unknown name; NotSupported for "neural" (not built).
+Result<EncodeOptions> ProfileOptions(std::string_view profile);
+
 // Encodes raw bytes into a full block value (header + payload) in *value.
 // If the chosen codec does not make the payload smaller than the raw bytes,
 // the block is stored with the raw codec. Fails only on encoder errors.

@@ -30,6 +30,25 @@ void WriteHeader(CodecId codec, std::string_view raw, char* p) {
 
 }  // namespace
 
+Result<EncodeOptions> ProfileOptions(std::string_view profile) {
+  EncodeOptions e;
+  if (profile == "fast") return e;
+  if (profile == "balanced" || profile == "max") {
+    e.codec = CodecId::kZstd;  // blocks that are not FASTA
+    e.zstd_level = 19;
+    e.fasta = true;
+    e.use_cm = true;
+    e.cm = profile == "max" ? CmParams::Max() : CmParams::Balanced();
+    e.fasta_meta_level = 19;
+    e.protein_level = 19;
+    e.protein_meta_level = 19;
+    return e;
+  }
+  if (profile == "neural")
+    return Status::NotSupported("profile 'neural' needs the neural tier, which this build does not have yet");
+  return Status::InvalidArgument("unknown profile '" + std::string(profile) + "' (fast, balanced, max)");
+}
+
 Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string* value) {
   if (raw.size() > format::kMaxBlockRawLen) return Status::InvalidArgument("block too large");
   constexpr size_t H = format::kBlockHeaderSize;

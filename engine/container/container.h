@@ -76,5 +76,9 @@ class ContainerReader {
 
 // Profiles of `pmklc compress -p`.
 Result<uint8_t> ProfileFromName(std::string_view name);
+// Options of `pmklc compress -p NAME`: the profile id, its encoder options
+// (ProfileOptions) and its block size (1 MiB for fast, 16 MiB for the
+// context-mixing profiles).
+Result<ContainerOptions> ContainerOptionsFor(std::string_view name);
 
 }  // namespace pmklc

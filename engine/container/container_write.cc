@@ -8,11 +8,23 @@ namespace pmklc {
 
 using namespace container;
 
+Result<ContainerOptions> ContainerOptionsFor(std::string_view name) {
+  auto id = ProfileFromName(name);
+  if (!id.ok()) return id.status();
+  auto enc = ProfileOptions(name);
+  if (!enc.ok()) return enc.status();
+  ContainerOptions co;
+  co.profile = *id;
+  co.encode = *enc;
+  // Context models learn across the whole block: 16 MiB blocks for them.
+  if (co.encode.use_cm) co.block_size = 16u << 20;
+  return co;
+}
+
 Result<uint8_t> ProfileFromName(std::string_view name) {
   if (name == "fast") return uint8_t{0};
   if (name == "max") return uint8_t{2};
-  if (name == "balanced")
-    return Status::NotSupported("profile 'balanced' is not in this build yet (its 8 MB/s target is not met); use -p fast or -p max");
+  if (name == "balanced") return uint8_t{1};
   if (name == "neural")
     return Status::NotSupported("profile 'neural' needs the neural tier, which this build does not have yet; use -p fast");
   return Status::InvalidArgument("unknown profile '" + std::string(name) + "' (fast, balanced, max, neural)");

@@ -88,14 +88,19 @@ TEST(Container, TrailingGarbageAndForeignInput) {
   EXPECT_FALSE(Unpack("", &out).ok());
 }
 
-TEST(Container, ProfilesNotBuiltYetAreClearErrors) {
-  EXPECT_TRUE(ProfileFromName("fast").ok());
-  EXPECT_TRUE(ProfileFromName("max").ok());
-  for (const char* p : {"balanced", "neural"}) {
-    auto r = ProfileFromName(p);
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.status().code(), Status::Code::kNotSupported);
-  }
+TEST(Container, ProfilesAndClearErrorsForOthers) {
+  EXPECT_EQ(*ProfileFromName("fast"), 0);
+  EXPECT_EQ(*ProfileFromName("balanced"), 1);
+  EXPECT_EQ(*ProfileFromName("max"), 2);
+  auto b = ContainerOptionsFor("balanced");
+  ASSERT_TRUE(b.ok());
+  EXPECT_TRUE(b->encode.use_cm);
+  EXPECT_EQ(b->encode.cm.Serialize(), CmParams::Balanced().Serialize());
+  EXPECT_EQ(ContainerOptionsFor("max")->encode.cm.Serialize(), CmParams::Max().Serialize());
+  EXPECT_FALSE(ContainerOptionsFor("fast")->encode.use_cm);
+  auto r = ProfileFromName("neural");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kNotSupported);
   EXPECT_EQ(ProfileFromName("turbo").status().code(), Status::Code::kInvalidArgument);
 }
 

@@ -228,8 +228,9 @@ TEST_F(FsTest, PrefetchNeverServesStaleBlocks) {
   for (int round = 0; round < 200; ++round) {
     // Sequential reads start read-ahead of the following blocks...
     uint64_t start = g() % (nblocks - 12);
-    for (uint64_t b = start; b < start + 3; ++b)
+    for (uint64_t b = start; b < start + 3; ++b) {
       ASSERT_TRUE(fs_->Read(ino, b * bs, bs, buf.data()).ok());
+    }
     // ...while writes replace some of them, sometimes storing at once.
     uint64_t victim = start + 3 + g() % 8;
     char c = static_cast<char>('b' + round % 20);
