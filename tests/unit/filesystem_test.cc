@@ -237,7 +237,9 @@ TEST_F(FsTest, PrefetchNeverServesStaleBlocks) {
     std::string patch(bs / 2, c);
     ASSERT_TRUE(fs_->Write(ino, victim * bs + bs / 4, patch.data(), patch.size()).ok());
     data.replace(victim * bs + bs / 4, patch.size(), patch);
-    if (round % 2) ASSERT_TRUE(fs_->Flush(ino, false).ok());
+    if (round % 2) {
+      ASSERT_TRUE(fs_->Flush(ino, false).ok());
+    }
     for (uint64_t b = start + 3; b < start + 12; ++b) {
       ASSERT_TRUE(fs_->Read(ino, b * bs, bs, buf.data()).ok());
       ASSERT_EQ(buf, data.substr(b * bs, bs)) << "round " << round << " block " << b;
