@@ -33,7 +33,8 @@ mkdir -p "$mnt" "$plain"
 cleanup() { fusermount3 -u "$mnt" 2>/dev/null || true; sleep 0.5; rm -rf "$work"; }
 trap cleanup EXIT
 
-mount_it() { "$pmklc" mount "$store" "$mnt" -o log_level=warn; }
+# The fast tier is measured here: no archiving (bench/archive.sh measures it).
+mount_it() { "$pmklc" mount "$store" "$mnt" -o log_level=warn,archive_profile=off; }
 # pmklc mount waits (up to 10 s) for a just-unmounted daemon to release the store.
 umount_it() { fusermount3 -u "$mnt"; }
 drop() { sync; if [ -w /proc/sys/vm/drop_caches ]; then echo 3 > /proc/sys/vm/drop_caches; fi; }
