@@ -94,6 +94,7 @@ struct Archiver::FileJob {
   Time ctime;
   std::atomic<size_t> remaining{0};
   std::atomic<bool> failed{false};
+  std::atomic<bool> error{false};  // a group failed to decode or encode
 };
 
 struct Archiver::Unit {
@@ -200,6 +201,14 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
       PMKLC_RETURN_IF_ERROR(store_->Write(b, false));
       continue;
     }
+    {
+      std::lock_guard<std::mutex> l(stats_mu_);
+      auto e = errored_.find(ino);
+      if (e != errored_.end()) {
+        if (e->second == a->ctime) { ++*busy; continue; }
+        errored_.erase(e);
+      }
+    }
     Status idle = host_->CheckIdle(ino, ignore_delay ? nullptr : &not_after);
     if (idle.IsBusy()) { ++*busy; continue; }
     if (idle.IsNotFound()) continue;
@@ -253,6 +262,7 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
       GroupResult r = GroupResult::kBusy;
       if (!stopping && !u.job->failed) r = ArchiveGroup(u.job->ino, u.group, &raw_len);
       if (r == GroupResult::kBusy || r == GroupResult::kError) u.job->failed = true;
+      if (r == GroupResult::kError) u.job->error = true;
       uint64_t d = done += raw_len;
       if (progress) {
         std::lock_guard<std::mutex> l(progress_mu);
@@ -266,8 +276,14 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
   for (size_t t = 1; t < nthreads; ++t) threads.emplace_back(worker, opts_.idle_priority);
   if (nthreads) worker(false);  // this thread's priority is the caller's choice
   for (auto& t : threads) t.join();
-  for (auto& j : jobs)
-    if (j->failed) ++*busy;
+  {
+    std::lock_guard<std::mutex> l(stats_mu_);
+    for (auto& j : jobs) {
+      if (j->failed) ++*busy;
+      // A file whose data cannot be recoded is not retried until it changes.
+      if (j->error) errored_[j->ino] = j->ctime;
+    }
+  }
   PersistStats();
   return Status::OK();
 }

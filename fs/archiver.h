@@ -21,13 +21,15 @@
 // Memory: each worker holds one model of the profile (max: ~0.45 GiB) plus
 // about 3 groups of data.
 // Errors: a group that fails to decode or encode is logged and left as it
-// is; the file keeps its mark and is retried on the next pass.
+// is; the file keeps its mark and is retried once it changes (or by the next
+// process), not on every pass.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -140,6 +142,7 @@ class Archiver {
   std::mutex pass_mu_;  // one pass at a time
   std::mutex stats_mu_;
   ArchiveStats stats_, persisted_;
+  std::map<uint64_t, Time> errored_;  // ino -> ctime when a group failed (guarded by stats_mu_)
   std::thread thread_;
 };
 

@@ -2,7 +2,14 @@
 // Exit 0 when clean, 1 when any problem is found, 2 when the store cannot be read.
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <tuple>
+#include <vector>
 #include <set>
 #include <unordered_map>
 
@@ -13,7 +20,7 @@
 
 namespace pmklc::cli {
 
-int RunFsck(const std::string& path) {
+int RunFsck(const std::string& path, unsigned threads) {
   StoreOptions o;
   o.create_if_missing = false;
   o.read_only = true;
@@ -100,20 +107,62 @@ int RunFsck(const std::string& path) {
   if (!r.ok()) { std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str()); return 2; }
 
   // Archived groups: checksum, bounds, and never alongside fast-tier blocks.
-  r = s.ForEachGroup([&](uint64_t ino, uint64_t g, std::string_view v) {
-    groups++;
+  // Context-mixed groups decode at a few MB/s, so `threads` workers decode
+  // them while this thread scans (a bounded queue keeps memory small).
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::tuple<uint64_t, uint64_t, std::string>> queue;
+  bool scan_done = false;
+  auto check_group = [&](uint64_t ino, uint64_t g, const std::string& v, std::string* out) {
     std::string where = "inode " + std::to_string(ino) + " archived group " + std::to_string(g);
+    std::vector<std::string> found;
     auto it = inodes.find(ino);
-    if (it == inodes.end()) { problem(where + ": group of a missing inode"); return true; }
-    if (fast_groups.count({ino, g})) problem(where + ": also has fast-tier blocks in its range");
-    Status d = DecodeBlock(v, &raw);
-    if (!d.ok()) { problem(where + ": " + d.ToString()); return true; }
-    uint64_t start = g * gb * bs;
-    if (!S_ISREG(it->second.mode)) problem(where + ": data of a non-regular file");
-    else if (raw.size() > gb * bs) problem(where + ": longer than the group size");
-    else if (start + raw.size() > it->second.size) problem(where + ": extends past the file size");
+    if (it == inodes.end()) {
+      found.push_back(where + ": group of a missing inode");
+    } else {
+      if (fast_groups.count({ino, g})) found.push_back(where + ": also has fast-tier blocks in its range");
+      Status d = DecodeBlock(v, out);
+      const uint64_t start = g * gb * bs;
+      if (!d.ok()) found.push_back(where + ": " + d.ToString());
+      else if (!S_ISREG(it->second.mode)) found.push_back(where + ": data of a non-regular file");
+      else if (out->size() > gb * bs) found.push_back(where + ": longer than the group size");
+      else if (start + out->size() > it->second.size) found.push_back(where + ": extends past the file size");
+    }
+    std::lock_guard<std::mutex> l(mu);
+    for (auto& m : found) problem(m);
+  };
+  auto worker = [&] {
+    std::string out;
+    for (;;) {
+      std::tuple<uint64_t, uint64_t, std::string> item;
+      {
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait(l, [&] { return !queue.empty() || scan_done; });
+        if (queue.empty()) return;
+        item = std::move(queue.front());
+        queue.pop_front();
+      }
+      cv.notify_all();
+      check_group(std::get<0>(item), std::get<1>(item), std::get<2>(item), &out);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < std::max(1u, threads); ++t) pool.emplace_back(worker);
+  r = s.ForEachGroup([&](uint64_t ino, uint64_t g, std::string_view v) {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return queue.size() < 2 * pool.size(); });
+    queue.emplace_back(ino, g, std::string(v));
+    groups++;
+    l.unlock();
+    cv.notify_all();
     return true;
   });
+  {
+    std::lock_guard<std::mutex> l(mu);
+    scan_done = true;
+  }
+  cv.notify_all();
+  for (auto& t : pool) t.join();
   if (!r.ok()) { std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str()); return 2; }
 
   std::printf("checked %zu inodes, %llu blocks, %llu archived groups, %zu pending orphans: %s\n", inodes.size(),

@@ -20,7 +20,8 @@ struct CompressArgs {
 int RunCompress(const CompressArgs& a);
 int RunDecompress(const CompressArgs& a);
 int RunStat(const std::string& store, bool json);
-int RunFsck(const std::string& store);
+// threads: workers decoding archived groups. Default (CLI): all cores.
+int RunFsck(const std::string& store, unsigned threads);
 
 struct ArchiveArgs {
   std::string store;

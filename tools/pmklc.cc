@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <thread>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -115,6 +116,9 @@ fstab:
 
   auto* fsck = app.add_subcommand("fsck", "verify every block checksum and the inode/dirent links");
   fsck->add_option("STORE", store, "store directory")->required();
+  unsigned fsck_threads = std::max(1u, std::thread::hardware_concurrency());
+  fsck->add_option("-j,--threads", fsck_threads, "threads decoding archived groups. Default: all cores")
+      ->check(CLI::Range(1, 256));
   fsck->footer("Exit status: 0 clean, 1 problems found, 2 store unreadable.\n"
                "Example: pmklc fsck ~/.local/share/pmklcfs/default");
 
@@ -173,7 +177,7 @@ fstab:
       ca.block_size_given = comp->count("-B") > 0;
       return *comp ? pmklc::cli::RunCompress(ca) : pmklc::cli::RunDecompress(ca);
     }
-    if (*fsck) return pmklc::cli::RunFsck(store);
+    if (*fsck) return pmklc::cli::RunFsck(store, fsck_threads);
     if (*arch) return pmklc::cli::RunArchive(aa);
     if (*dev) {
       auto r = pmklc::kernels::ListGpus();

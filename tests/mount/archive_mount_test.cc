@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -147,6 +148,26 @@ TEST_F(ArchiveMountTest, KillDuringArchivingLosesNothing) {
   for (const CorpusFile* f : files) EXPECT_EQ(Md5OfFile(M(f->name + ".fa")), Md5OfFile(f->path)) << f->name;
   ASSERT_TRUE(Unmount());
   EXPECT_EQ(Fsck(&out), 0) << out;
+}
+
+TEST_F(ArchiveMountTest, ClearErrorsForBadOptionsAndMissingStores) {
+  std::string out;
+  // One line, naming the problem.
+  EXPECT_NE(Sh(PmklcBin() + " archive " + T("nope"), &out), 0);
+  EXPECT_NE(out.find("no pmklcfs store"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_NE(Sh(PmklcBin() + " mount -o archive_profile=turbo " + T("s2") + " " + T(), &out), 0);
+  EXPECT_NE(out.find("archive_profile must be"), std::string::npos) << out;
+  EXPECT_NE(Sh(PmklcBin() + " mount -o archive_delay=soon " + T("s2") + " " + T(), &out), 0);
+  EXPECT_NE(out.find("archive_delay"), std::string::npos) << out;
+  // archive_profile=off: the daemon says so instead of pretending.
+  opts_ = {"archive_profile=off"};
+  ASSERT_TRUE(Remount());
+  EXPECT_NE(Sh(PmklcBin() + " archive --wait " + store_dir(), &out), 0);
+  EXPECT_NE(out.find("archiving is off"), std::string::npos) << out;
+  // stat of the mounted store comes from the daemon and works.
+  EXPECT_EQ(Sh(PmklcBin() + " stat " + store_dir(), &out), 0) << out;
+  EXPECT_NE(out.find("archived tier"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -192,10 +192,15 @@ TEST(Cli, CompressDecompressFilesAndPipes) {
   EXPECT_EQ(Lines(r.second), 1) << r.second;
   EXPECT_NE(r.second.find("truncated"), std::string::npos) << r.second;
   EXPECT_FALSE(fs::exists(t.path + "/out.fa"));
-  r = Sh(bin + " compress -p balanced " + in + ".orig " + t.path + "/x");
+  r = Sh(bin + " compress -p neural " + in + ".orig " + t.path + "/x");
   EXPECT_NE(r.first, 0);
   EXPECT_EQ(Lines(r.second), 1) << r.second;
-  EXPECT_NE(r.second.find("balanced"), std::string::npos) << r.second;
+  EXPECT_NE(r.second.find("neural"), std::string::npos) << r.second;
+  for (const char* p : {"balanced", "max"}) {
+    r = Sh(bin + " compress -f -p " + std::string(p) + " " + in + ".orig " + t.path + "/z.pmklc && " + bin +
+           " decompress -c " + t.path + "/z.pmklc | cmp - " + in + ".orig");
+    EXPECT_EQ(r.first, 0) << p << ": " << r.second;
+  }
   r = Sh(bin + " decompress " + in + ".orig " + t.path + "/y");
   EXPECT_NE(r.first, 0);
   EXPECT_NE(r.second.find("not a pmklc container"), std::string::npos) << r.second;
