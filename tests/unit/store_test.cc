@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <rocksdb/db.h>
+
 #include <fstream>
 
 #include "engine/format.h"
@@ -124,6 +126,69 @@ TEST(Store, OrphansAreListed) {
   std::vector<uint64_t> o;
   ASSERT_TRUE((*s)->ListOrphans(&o).ok());
   EXPECT_EQ(o, (std::vector<uint64_t>{7, 42}));
+}
+
+}  // namespace
+}  // namespace pmklc
+
+namespace pmklc {
+namespace {
+
+// A store written by format 1 (no "cold" CF, no group_blocks) is upgraded in
+// place when opened read-write, keeping its data; read-only tools refuse it
+// with a message that says what to do.
+TEST(Store, UpgradesFormat1InPlace) {
+  TempDir d;
+  const std::string path = d.sub("s");
+  {
+    auto s = Store::Open(path, StoreOptions{});
+    ASSERT_TRUE(s.ok());
+    Store::Batch b;
+    b.PutBlock(7, 0, "value-of-block");
+    ASSERT_TRUE((*s)->Write(b, true).ok());
+  }
+  {  // Turn it into what format 1 wrote.
+    rocksdb::DBOptions o;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, path, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
+    for (auto& n : names) cfds.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> hs;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, path, cfds, &hs, &db).ok());
+    rocksdb::ColumnFamilyHandle* meta = nullptr;
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == "meta") meta = hs[i];
+      if (names[i] == "cold") {
+        ASSERT_TRUE(db->DropColumnFamily(hs[i]).ok());
+      }
+    }
+    ASSERT_NE(meta, nullptr);
+    std::string v1(4, '\0');
+    v1[0] = 1;
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), meta, "format_version", v1).ok());
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), meta, "group_blocks").ok());
+    for (auto* h : hs) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    ASSERT_TRUE(db->Close().ok());
+    delete db;
+  }
+  StoreOptions ro;
+  ro.read_only = true;
+  auto r = Store::Open(path, ro);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("format 1"), std::string::npos) << r.status().ToString();
+  auto s = Store::Open(path, StoreOptions{});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ((*s)->format_version(), format::kStoreVersion);
+  EXPECT_EQ((*s)->group_blocks(), format::kGroupBytes / format::kDefaultBlockSize);
+  std::string v;
+  ASSERT_TRUE((*s)->GetBlock(7, 0, &v).ok());
+  EXPECT_EQ(v, "value-of-block");
+  EXPECT_TRUE((*s)->GetGroup(7, 0, &v).IsNotFound());
+  s->reset();
+  auto again = Store::Open(path, ro);  // upgraded: read-only opens work now
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ((*again)->format_version(), format::kStoreVersion);
 }
 
 }  // namespace
