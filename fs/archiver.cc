@@ -95,6 +95,7 @@ struct Archiver::FileJob {
   std::atomic<size_t> remaining{0};
   std::atomic<bool> failed{false};
   std::atomic<bool> error{false};  // a group failed to decode or encode
+  std::atomic<uint64_t> archived{0};  // file bytes swapped into groups
 };
 
 struct Archiver::Unit {
@@ -232,7 +233,9 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
   // The mark goes once every group is done and the file did not change since
   // the pass looked at it (a write in between sets ctime and a new mark).
   auto finish = [&](FileJob* j) {
-    store_->ScheduleReclaim(j->ino);  // return the replaced blocks' space soon
+    // Return the replaced blocks' space soon (a flush + compaction of the
+    // file's key range: worth it for big files only, as for deletes).
+    if (j->archived >= (uint64_t{8} << 20)) store_->ScheduleReclaim(j->ino);
     Status s = host_->Commit(j->ino, [&](const InodeAttr& a, Store::Batch* b) {
       if (!(a.ctime == j->ctime)) return Status::Busy("changed during archiving");
       b->DeletePending(j->ino);
@@ -263,6 +266,7 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
       if (!stopping && !u.job->failed) r = ArchiveGroup(u.job->ino, u.group, &raw_len);
       if (r == GroupResult::kBusy || r == GroupResult::kError) u.job->failed = true;
       if (r == GroupResult::kError) u.job->error = true;
+      if (r == GroupResult::kArchived) u.job->archived += raw_len;
       uint64_t d = done += raw_len;
       if (progress) {
         std::lock_guard<std::mutex> l(progress_mu);
