@@ -4,7 +4,7 @@
 # sequences AeCa, HaHi, HePy).
 #
 #   bench/codec.sh [BUILD_DIR]            (default: build)
-#   PROFILES="fast max" FILES="HePy AeCa" bench/codec.sh   (subsets)
+#   PROFILES="fast max" FILES="HePy AeCa" bench/codec.sh   (subsets; default: fast balanced max)
 #
 # Columns: input bytes and nucleotides (ACGT/acgt outside header lines); for
 # each pmklc profile (the container of `pmklc compress -p P`): output bytes,
@@ -19,7 +19,7 @@ build=${1:-$root/build}
 pmklc=$build/pmklc
 bench=$build/pmklc_codecbench
 [ -x "$pmklc" ] && [ -x "$bench" ] || { echo "build first: cmake --build $build" >&2; exit 1; }
-PROFILES=(${PROFILES:-fast max})
+PROFILES=(${PROFILES:-fast balanced max})
 
 corpus=${PMKLC_CORPUS:-/tmp/pmklc-bench-corpus}
 "$root/../shared/data/corpus" "$corpus" eval collection robust dnacorpus >/dev/null
