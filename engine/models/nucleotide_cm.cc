@@ -529,6 +529,193 @@ class Model {
   Repeat rep_[8];
 };
 
+// The balanced shape (one direct order-k model without inverted repeats, one
+// forward repeat model, one mixer, one APM) on a dedicated path: the same
+// operations as Model in the same order, so the coded bytes are identical,
+// with fixed-size state and no loops over model lists.
+bool IsSlim(const CmParams& p) {
+  return p.orders.size() == 1 && 2 * p.orders[0] <= 24 && p.ir_mask == 0 && p.match_flags == 0x01 &&
+         (p.flags & ~16) == 0;
+}
+
+class SlimModel {
+ public:
+  explicit SlimModel(const CmParams& p) {
+    const uint8_t k = p.orders[0];
+    mask_ = (uint64_t{1} << (2 * k)) - 1;
+    limit_ = k <= 8 ? p.limit_low : (k <= 12 ? p.limit_mid : p.limit_high);
+    slots_.Alloc(size_t{1} << (2 * k));
+    mm_min_ = p.match_min;
+    mm_mask_ = mm_min_ >= 32 ? ~uint64_t{0} : ((uint64_t{1} << (2 * mm_min_)) - 1);
+    mm_bits_ = p.match_bits;
+    mm_.Alloc(size_t{1} << mm_bits_);
+    tol_ = p.match_tolerance;
+    lr_ = p.mixer_lr;
+    hist64_ = (p.flags & 16) != 0;
+    for (int& w : w_) w = (1 << 16) / 2;
+    apm_.Init(3 * 256);
+    seq_.reserve(1 << 20);
+    cur_ = &slots_.p[0];
+  }
+
+  void Begin() {
+    pred_ = rep_.active ? seq_[rep_.ptr] : -1;
+    cur_ = &slots_.p[next_idx_];
+  }
+
+  uint32_t P(int node) {
+    st0_ = St(Prob(cur_->p[node]));
+    // Repeat input.
+    rbit_ = -1;
+    st1_ = 0;
+    if (pred_ >= 0) {
+      int bit = -1;
+      if (node == 0) bit = pred_ >> 1;
+      else if (node - 1 == (pred_ >> 1)) bit = pred_ & 1;
+      if (bit >= 0) {
+        rbit_ = bit;
+        rnode_ = node ? 1 : 0;
+        int m = std::popcount(rep_.miss & 0xffffu);
+        rsel_ = std::min<uint32_t>(rep_.len, 15) * 4 + static_cast<uint32_t>(m > 3 ? 3 : m);
+        int s = St(Prob(rep_.cp[rnode_][rsel_]));
+        st1_ = bit ? s : -s;
+      }
+    }
+    const size_t ctx = hist64_ ? static_cast<size_t>(node) * 64 + static_cast<size_t>(hist_ & 63)
+                               : static_cast<size_t>(node) * 16 + static_cast<size_t>(hist_ & 15);
+    w_sel_ = &w_[ctx * 3];
+    int64_t dot = static_cast<int64_t>(st0_) * w_sel_[0] + static_cast<int64_t>(st1_) * w_sel_[1] +
+                  static_cast<int64_t>(256) * w_sel_[2];
+    int x = static_cast<int>(dot >> 16);
+    x = x > 2047 ? 2047 : (x < -2047 ? -2047 : x);
+    pmix_ = Sq(x);
+    uint32_t pa = apm_.P(St(pmix_), static_cast<size_t>(node) * 256 + static_cast<size_t>(hist_ & 255));
+    return ClampP((pmix_ + 3 * pa) >> 2);
+  }
+
+  void Learn(int node, int bit) {
+    const int64_t e = static_cast<int64_t>((bit << 16) - static_cast<int>(pmix_)) * lr_;
+    w_sel_[0] += static_cast<int>((st0_ * e) >> 18);
+    w_sel_[1] += static_cast<int>((st1_ * e) >> 18);
+    w_sel_[2] += static_cast<int>((256 * e) >> 18);
+    apm_.Learn(bit, 13);
+    Update(cur_->p[node], cur_->n[node], bit, limit_);
+    if (rbit_ >= 0) Update(rep_.cp[rnode_][rsel_], rep_.cn[rnode_][rsel_], rbit_ == bit, 255);
+  }
+
+  void End(int base) {
+    if (rep_.active) {
+      const bool hit = pred_ == base;
+      rep_.miss <<= 1;
+      if (hit) {
+        if (rep_.len < 31) ++rep_.len;
+        ++rep_.ptr;
+      } else {
+        rep_.miss |= 1;
+        rep_.len = 0;
+        if (std::popcount(rep_.miss & 0xffffu) > tol_) rep_.active = false;
+        else ++rep_.ptr;
+      }
+    }
+    seq_.push_back(static_cast<uint8_t>(base));
+    hist_ = (hist_ << 2) | static_cast<uint64_t>(base);
+    const size_t n = seq_.size();
+    if (n >= mm_min_) {
+      uint32_t chk;
+      MEntry& m = mm_.p[MatchSlot(hist_ & mm_mask_, &chk)];
+      if ((!rep_.active || (rep_.miss & 0xff)) && m.chk == chk) NewRepeat(n, m.pos);
+      m.pos = static_cast<uint32_t>(n);
+      m.chk = chk;
+    }
+    // Prefetch two bases ahead: the 16 slots whose context shares all but
+    // the newest two bases, and the 4 repeat buckets the next-but-one base
+    // may use.
+    uint32_t chk;
+    for (uint64_t c = 0; c < 4; ++c) Prefetch(&mm_.p[MatchSlot(((hist_ << 4) | (c << 2)) & mm_mask_, &chk)]);
+    next_idx_ = static_cast<size_t>(hist_ & mask_);
+    const char* a = reinterpret_cast<const char*>(&slots_.p[(hist_ << 4) & mask_]);
+    Prefetch(a);
+    Prefetch(a + 64);
+    Prefetch(a + 16 * sizeof(Slot) - 1);
+  }
+
+ private:
+  struct MEntry {
+    uint32_t pos, chk;
+  };
+  size_t MatchSlot(uint64_t kmer, uint32_t* chk) const {
+    uint64_t h = Hash(kmer >> 2, 99);
+    *chk = static_cast<uint32_t>(h) | 1;
+    return (static_cast<size_t>(h >> (66 - mm_bits_)) << 2) | static_cast<size_t>(kmer & 3);
+  }
+  void NewRepeat(size_t n, uint32_t e) {
+    if (e >= n) return;
+    uint32_t l = 0;
+    while (l < 32 && l < e && seq_[e - 1 - l] == seq_[n - 1 - l]) ++l;
+    if (l < mm_min_) return;
+    if (rep_.active && rep_.ptr == e) return;
+    rep_.active = true;
+    rep_.ptr = e;
+    rep_.len = l;
+    rep_.miss = 0;
+  }
+
+  BigArray<Slot> slots_;
+  Slot* cur_;
+  size_t next_idx_ = 0;
+  uint64_t mask_ = 0, hist_ = 0;
+  uint8_t limit_ = 60;
+  int st0_ = 0, st1_ = 0;
+  int w_[3 * 64 * 3];
+  int* w_sel_ = w_;
+  int lr_ = 16;
+  bool hist64_ = false;
+  uint32_t pmix_ = 32768;
+  Apm apm_;
+  Repeat rep_;
+  int pred_ = -1, rbit_ = -1, rnode_ = 0;
+  uint32_t rsel_ = 0;
+  uint32_t mm_min_ = 20, mm_bits_ = 22, tol_ = 12;
+  uint64_t mm_mask_ = 0;
+  std::vector<uint8_t> seq_;
+  BigArray<MEntry> mm_;
+};
+
+template <class M>
+void EncodeWith(const CmParams& p, const uint8_t* codes, size_t n, std::string* out) {
+  auto m = std::make_unique<M>(p);
+  BinaryEncoder e(out);
+  for (size_t i = 0; i < n; ++i) {
+    int b = codes[i] & 3, hi = b >> 1, lo = b & 1;
+    m->Begin();
+    e.Encode(hi, m->P(0));
+    m->Learn(0, hi);
+    e.Encode(lo, m->P(1 + hi));
+    m->Learn(1 + hi, lo);
+    m->End(b);
+  }
+  e.Finish();
+}
+
+template <class M>
+Status DecodeWith(const CmParams& p, std::string_view in, size_t n, uint8_t* codes) {
+  auto m = std::make_unique<M>(p);
+  BinaryDecoder d(in);
+  for (size_t i = 0; i < n; ++i) {
+    m->Begin();
+    int hi = d.Decode(m->P(0));
+    m->Learn(0, hi);
+    int lo = d.Decode(m->P(1 + hi));
+    m->Learn(1 + hi, lo);
+    int b = hi * 2 + lo;
+    m->End(b);
+    codes[i] = static_cast<uint8_t>(b);
+    if ((i & 0xffff) == 0 && !d.ok()) return Status::Corruption("cm: input too short");
+  }
+  if (!d.ok()) return Status::Corruption("cm: input too short");
+  return Status::OK();
+}
+
 }  // namespace
 
 CmParams CmParams::Max() { return CmParams{}; }
@@ -603,36 +790,13 @@ Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
 }
 
 void CmEncode(const CmParams& p, const uint8_t* codes, size_t n, std::string* out) {
-  auto m = std::make_unique<Model>(p);
-  BinaryEncoder e(out);
-  for (size_t i = 0; i < n; ++i) {
-    int b = codes[i] & 3, hi = b >> 1, lo = b & 1;
-    m->Begin();
-    e.Encode(hi, m->P(0));
-    m->Learn(0, hi);
-    e.Encode(lo, m->P(1 + hi));
-    m->Learn(1 + hi, lo);
-    m->End(b);
-  }
-  e.Finish();
+  if (IsSlim(p)) EncodeWith<SlimModel>(p, codes, n, out);
+  else EncodeWith<Model>(p, codes, n, out);
 }
 
 Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes) {
-  auto m = std::make_unique<Model>(p);
-  BinaryDecoder d(in);
-  for (size_t i = 0; i < n; ++i) {
-    m->Begin();
-    int hi = d.Decode(m->P(0));
-    m->Learn(0, hi);
-    int lo = d.Decode(m->P(1 + hi));
-    m->Learn(1 + hi, lo);
-    int b = hi * 2 + lo;
-    m->End(b);
-    codes[i] = static_cast<uint8_t>(b);
-    if ((i & 0xffff) == 0 && !d.ok()) return Status::Corruption("cm: input too short");
-  }
-  if (!d.ok()) return Status::Corruption("cm: input too short");
-  return Status::OK();
+  if (IsSlim(p)) return DecodeWith<SlimModel>(p, in, n, codes);
+  return DecodeWith<Model>(p, in, n, codes);
 }
 
 }  // namespace pmklc
