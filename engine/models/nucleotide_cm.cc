@@ -42,6 +42,19 @@ struct Lut {
 };
 const Lut kLut;
 inline int St(uint32_t p16) { return kLut.st[p16 > 65535 ? 65535 : p16]; }
+
+// Small tables for the fast balanced path (flags bit 5), small enough to stay
+// in L1: stretch of 12-bit probabilities (bucket midpoints) and squash as
+// 16-bit values.
+struct SmallLut {
+  int16_t st12[4096];
+  uint16_t sq[4095];
+  SmallLut() {
+    for (uint32_t i = 0; i < 4096; ++i) st12[i] = static_cast<int16_t>(Stretch(i * 16 + 8));
+    for (int x = -2047; x <= 2047; ++x) sq[x + 2047] = static_cast<uint16_t>(Squash(x));
+  }
+};
+const SmallLut kSmall;
 inline uint32_t Sq(int x) { return kLut.sq[(x > 2047 ? 2047 : (x < -2047 ? -2047 : x)) + 2047]; }
 
 // Adaptive probability: p moves toward the bit by 1/(n+1.5), n capped at limit.
@@ -535,9 +548,12 @@ class Model {
 // with fixed-size state and no loops over model lists.
 bool IsSlim(const CmParams& p) {
   return p.orders.size() == 1 && 2 * p.orders[0] <= 24 && p.ir_mask == 0 && p.match_flags == 0x01 &&
-         (p.flags & ~16) == 0;
+         (p.flags & ~(16 | 32)) == 0;
 }
 
+// kFast (flags bit 5): stretch of 12-bit probabilities, and the APM reads the
+// mixer's output logit directly instead of stretch(squash(logit)).
+template <bool kFast>
 class SlimModel {
  public:
   explicit SlimModel(const CmParams& p) {
@@ -564,7 +580,7 @@ class SlimModel {
   }
 
   uint32_t P(int node) {
-    st0_ = St(Prob(cur_->p[node]));
+    st0_ = S(Prob(cur_->p[node]));
     // Repeat input.
     rbit_ = -1;
     st1_ = 0;
@@ -577,7 +593,7 @@ class SlimModel {
         rnode_ = node ? 1 : 0;
         int m = std::popcount(rep_.miss & 0xffffu);
         rsel_ = std::min<uint32_t>(rep_.len, 15) * 4 + static_cast<uint32_t>(m > 3 ? 3 : m);
-        int s = St(Prob(rep_.cp[rnode_][rsel_]));
+        int s = S(Prob(rep_.cp[rnode_][rsel_]));
         st1_ = bit ? s : -s;
       }
     }
@@ -588,8 +604,8 @@ class SlimModel {
                   static_cast<int64_t>(256) * w_sel_[2];
     int x = static_cast<int>(dot >> 16);
     x = x > 2047 ? 2047 : (x < -2047 ? -2047 : x);
-    pmix_ = Sq(x);
-    uint32_t pa = apm_.P(St(pmix_), static_cast<size_t>(node) * 256 + static_cast<size_t>(hist_ & 255));
+    pmix_ = kSmall.sq[x + 2047];
+    uint32_t pa = apm_.P(kFast ? x : St(pmix_), static_cast<size_t>(node) * 256 + static_cast<size_t>(hist_ & 255));
     return ClampP((pmix_ + 3 * pa) >> 2);
   }
 
@@ -640,6 +656,7 @@ class SlimModel {
   }
 
  private:
+  static int S(uint32_t p16) { return kFast ? kSmall.st12[p16 >> 4] : St(p16); }
   struct MEntry {
     uint32_t pos, chk;
   };
@@ -725,7 +742,7 @@ CmParams CmParams::Balanced() {
   p.orders = {11};
   p.ir_mask = 0;
   p.match_flags = 0x01;  // forward repeat model only
-  p.flags = 0;           // one mixer, one APM
+  p.flags = 32;          // one mixer, one APM, fast path
   return p;
 }
 
@@ -777,7 +794,7 @@ Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
   if ((p.match_flags & 15) > 4 || (p.match_flags >> 4) > 4) return Status::Corruption("cm params: bad repeat flags");
   if (p.match_tolerance > 16) return Status::Corruption("cm params: bad repeat tolerance");
   if (p.mixer_lr == 0 || p.mixer_lr > 64) return Status::Corruption("cm params: bad mixer rate");
-  if (p.flags > 31) return Status::Corruption("cm params: bad flags");
+  if (p.flags > 63 || ((p.flags & 32) && !IsSlim(p))) return Status::Corruption("cm params: bad flags");
   // Bound the memory a (possibly corrupt) header can make the decoder take.
   uint64_t slots = 0;
   for (uint8_t k : p.orders) slots += 2 * k <= 24 ? uint64_t{1} << (2 * k) : uint64_t{1} << p.hash_bits;
@@ -790,12 +807,14 @@ Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
 }
 
 void CmEncode(const CmParams& p, const uint8_t* codes, size_t n, std::string* out) {
-  if (IsSlim(p)) EncodeWith<SlimModel>(p, codes, n, out);
+  if (IsSlim(p) && (p.flags & 32)) EncodeWith<SlimModel<true>>(p, codes, n, out);
+  else if (IsSlim(p)) EncodeWith<SlimModel<false>>(p, codes, n, out);
   else EncodeWith<Model>(p, codes, n, out);
 }
 
 Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes) {
-  if (IsSlim(p)) return DecodeWith<SlimModel>(p, in, n, codes);
+  if (IsSlim(p) && (p.flags & 32)) return DecodeWith<SlimModel<true>>(p, in, n, codes);
+  if (IsSlim(p)) return DecodeWith<SlimModel<false>>(p, in, n, codes);
   return DecodeWith<Model>(p, in, n, codes);
 }
 

@@ -21,6 +21,9 @@
 // bases and by the repeat state) refine the result. Everything is integer
 // arithmetic in a fixed order: the same input gives the same bytes on every
 // machine and build, and the decoder mirrors the encoder exactly.
+// The balanced shape (one direct model, one forward repeat model, one mixer,
+// one APM) runs on a dedicated code path with the same semantics (and, with
+// flags bit 5, the cheaper variant described at `flags`).
 // Thread safety: one coder per thread; CmParams is a plain value.
 // Memory: 10 bytes per table slot (4^k slots for a direct order-k model,
 // 2^hash_bits for a hashed one) + 8 bytes * 2^match_bits + 1 byte per base;
@@ -51,7 +54,10 @@ struct CmParams {
   uint8_t match_tolerance = 12;  // misses in the last 16 tolerated (0..16; 0: stop at a miss)
   uint8_t mixer_lr = 16;         // mixer learning rate (1..64; 16 = 2^-14)
   uint8_t flags = 7;             // bit0: repeat-state mixer; bit1: repeat-state APM; bit2: hit-order mixer;
-                                 // bit3: learned final mixer (else average); bit4: mixer 1 keyed by order 3 (else 2)
+                                 // bit3: learned final mixer (else average); bit4: mixer 1 keyed by order 3 (else 2);
+                                 // bit5: fast balanced path (only with exactly one direct order <= 12 model without
+                                 // inverted repeats, match_flags 0x01 and no other flag but bit4): 12-bit stretch
+                                 // inputs and the APM reads the mixer's logit directly
 
   static CmParams Max();       // best ratio at >= 1 MB/s
   static CmParams Balanced();  // cheaper: >= 8 MB/s

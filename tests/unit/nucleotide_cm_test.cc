@@ -63,6 +63,28 @@ TEST(NucleotideCm, ProfilesRoundTrip) {
   }
 }
 
+TEST(NucleotideCm, BalancedShapesRoundTrip) {
+  // The balanced shape has a dedicated path: exact (flags 0/16) and fast (bit 5).
+  auto v = Genome(150000, 9);
+  for (uint8_t f : {0, 16, 32, 48}) {
+    CmParams p = CmParams::Balanced();
+    p.flags = f;
+    size_t used = 0;
+    auto q = CmParams::Parse(p.Serialize(), &used);
+    ASSERT_TRUE(q.ok()) << int{f};
+    std::string out;
+    CmEncode(*q, v.data(), v.size(), &out);
+    std::vector<uint8_t> back(v.size());
+    ASSERT_TRUE(CmDecode(*q, out, v.size(), back.data()).ok());
+    ASSERT_EQ(back, v) << int{f};
+  }
+  // The fast-path flag is only valid for the balanced shape.
+  CmParams m = CmParams::Max();
+  m.flags |= 32;
+  size_t used = 0;
+  EXPECT_FALSE(CmParams::Parse(m.Serialize(), &used).ok());
+}
+
 TEST(NucleotideCm, LearnsRepeats) {
   auto v = Genome(400000, 1);
   std::string out;
