@@ -175,14 +175,15 @@ class Model {
     nt_ = p.orders.size();
     for (size_t i = 0; i < nt_; ++i) {
       Table& t = tables_[i];
-      uint8_t k = p.orders[i];
+      uint8_t k = p.orders[i] & 0x7f;
       t.order = k;
+      t.phased = (p.orders[i] & 0x80) != 0;
       t.direct = 2 * k <= 24;
       t.bits = t.direct ? 2 * k : p.hash_bits;
       t.limit = k <= 8 ? p.limit_low : (k <= 12 ? p.limit_mid : p.limit_high);
       t.ir = (p.ir_mask >> i) & 1;
       t.mask = (k >= 32) ? ~uint64_t{0} : ((uint64_t{1} << (2 * k)) - 1);
-      t.slots.Alloc(size_t{1} << t.bits);
+      t.slots.Alloc((t.direct && t.phased ? 3 : 1) * (size_t{1} << t.bits));
     }
     nfw_ = p.match_flags & 15;
     nrep_ = nfw_ + (p.match_flags >> 4);
@@ -199,12 +200,13 @@ class Model {
     apm2_ = (p.flags >> 1) & 1;
     lr_ = p.mixer_lr;
     int w0 = (1 << 16) / static_cast<int>(n_in_ - 1);
-    w_[0].assign(3 * 64 * n_in_, w0);
+    w_[0].assign(3 * 3 * 64 * n_in_, w0);
     w_[1].assign(3 * 16 * n_in_, w0);
-    w_[2].assign(3 * 64 * n_in_, w0);
+    w_[2].assign(3 * 3 * 64 * n_in_, w0);
     if (!(p.flags & 1)) w_[1].swap(w_[2]);  // mixer 2 absent: the hit-order mixer takes its place
     wf_.assign(3 * 4 * 3, 65536 / nmix_);
-    apm1_.Init(3 * 256);
+    apm1_bits_ = (p.flags & 128) ? 12 : 8;
+    apm1_.Init(size_t{3} << apm1_bits_);
     apm2c_.Init(3 * 16 * 16);
     seq_.reserve(1 << 20);
     ComputeNext();
@@ -235,8 +237,10 @@ class Model {
     int rs = fb * 4 + ib;
     size_t ctx[3];
     int nc = 0;
-    ctx[nc++] = (p_.flags & 16) ? static_cast<size_t>(node) * 64 + static_cast<size_t>(hist_ & 63)
-                                : static_cast<size_t>(node) * 16 + static_cast<size_t>(hist_ & 15);
+    // Codon phase (position mod 3) of this base, when flags bit 6 is set.
+    const size_t ph = (p_.flags & 64) ? seq_.size() % 3 : 0;
+    ctx[nc++] = (p_.flags & 16) ? (static_cast<size_t>(node) * 3 + ph) * 64 + static_cast<size_t>(hist_ & 63)
+                                : (static_cast<size_t>(node) * 3 + ph) * 16 + static_cast<size_t>(hist_ & 15);
     if (p_.flags & 1) ctx[nc++] = static_cast<size_t>(node) * 16 + static_cast<size_t>(rs);
     if (p_.flags & 4) {
       // Highest-order model that has seen this context, and whether it is sure.
@@ -246,7 +250,7 @@ class Model {
           h = (i + 1) * 2 + (cur_[i]->n[node] >= 3);
           break;
         }
-      ctx[nc++] = static_cast<size_t>(node) * 64 + h;
+      ctx[nc++] = (static_cast<size_t>(node) * 3 + ph) * 64 + h;
     }
     int x = 0;
     for (int m = 0; m < nmix_; ++m) {
@@ -270,7 +274,8 @@ class Model {
     }
     pmix_ = Sq(x);
     int s = St(pmix_);
-    uint32_t pa = apm1_.P(s, static_cast<size_t>(node) * 256 + static_cast<size_t>(hist_ & 255));
+    uint32_t pa = apm1_.P(s, (static_cast<size_t>(node) << apm1_bits_) +
+                                 static_cast<size_t>(hist_ & ((uint64_t{1} << apm1_bits_) - 1)));
     uint32_t p;
     if (apm2_) {
       uint32_t pb = apm2c_.P(s, (static_cast<size_t>(node) * 16 + static_cast<size_t>(rs)) * 16 +
@@ -343,7 +348,7 @@ class Model {
  private:
   struct Table {
     uint8_t order = 0, bits = 0, limit = 0;
-    bool direct = false, ir = false;
+    bool direct = false, ir = false, phased = false;
     uint64_t mask = 0;
     BigArray<Slot> slots;
   };
@@ -360,8 +365,8 @@ class Model {
   // Slot group of a hashed context: the 4 contexts that share all but the
   // newest base lie together, so the group of the base after next can be
   // prefetched before that base is known.
-  static size_t Group(const Table& t, uint64_t ctx, uint8_t* chk) {
-    uint64_t h = Hash(ctx >> 2, t.order);
+  static size_t Group(const Table& t, uint64_t ctx, uint8_t* chk, size_t ph = 0) {
+    uint64_t h = Hash((ctx >> 2) ^ (static_cast<uint64_t>(ph) << 60), t.order);
     *chk = static_cast<uint8_t>(h >> 8);
     return static_cast<size_t>(h >> (66 - t.bits)) << 2;
   }
@@ -381,7 +386,17 @@ class Model {
       uint64_t ctx = hist_ & t.mask;
       uint64_t nctx = (hist_ << 2) & t.mask;  // next context, newest base 0
       uint8_t chk;
-      if (t.direct) {
+      if (t.phased) {
+        // Phase of the next base and of the one after.
+        const size_t ph = n % 3, ph2 = (n + 1) % 3;
+        if (t.direct) {
+          next_idx_[i] = (ph << t.bits) + static_cast<size_t>(ctx);
+          PrefetchGroup(t, (ph2 << t.bits) + static_cast<size_t>(nctx));
+        } else {
+          next_idx_[i] = Group(t, ctx, &next_chk_[i], ph + 1) | static_cast<size_t>(ctx & 3);
+          PrefetchGroup(t, Group(t, nctx, &chk, ph2 + 1));
+        }
+      } else if (t.direct) {
         next_idx_[i] = static_cast<size_t>(ctx);
         PrefetchGroup(t, static_cast<size_t>(nctx));
       } else {
@@ -521,6 +536,7 @@ class Model {
   int st_[kMaxModels + 9];
   std::vector<int> w_[3], wf_;
   Apm apm1_, apm2c_;
+  int apm1_bits_ = 8;
   int nmix_ = 1;
   bool final_ = false, apm2_ = false;
   int lr_ = 16;
@@ -767,13 +783,17 @@ Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
   CmParams p;
   p.orders.clear();
   for (size_t i = 0; i < n; ++i) {
-    uint8_t k = static_cast<uint8_t>(in[2 + i]);
+    uint8_t v = static_cast<uint8_t>(in[2 + i]);
+    uint8_t k = v & 0x7f;
     if (k == 0 || k > 24) return Status::Corruption("cm params: bad order");
-    p.orders.push_back(k);
+    p.orders.push_back(v);
   }
   const uint8_t* b = reinterpret_cast<const uint8_t*>(in.data()) + 2 + n;
   p.ir_mask = uint32_t{b[0]} | uint32_t{b[1]} << 8 | uint32_t{b[2]} << 16 | uint32_t{b[3]} << 24;
   if (p.ir_mask >> n) return Status::Corruption("cm params: bad inverted-repeat mask");
+  for (size_t i = 0; i < n; ++i)
+    if ((p.orders[i] & 0x80) && ((p.ir_mask >> i) & 1))
+      return Status::Corruption("cm params: inverted repeats on a phased model");
   b += 4;
   p.hash_bits = b[0];
   p.limit_low = b[1];
@@ -794,10 +814,13 @@ Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
   if ((p.match_flags & 15) > 4 || (p.match_flags >> 4) > 4) return Status::Corruption("cm params: bad repeat flags");
   if (p.match_tolerance > 16) return Status::Corruption("cm params: bad repeat tolerance");
   if (p.mixer_lr == 0 || p.mixer_lr > 64) return Status::Corruption("cm params: bad mixer rate");
-  if (p.flags > 63 || ((p.flags & 32) && !IsSlim(p))) return Status::Corruption("cm params: bad flags");
+  if (((p.flags & 32) && !IsSlim(p))) return Status::Corruption("cm params: bad flags");
   // Bound the memory a (possibly corrupt) header can make the decoder take.
   uint64_t slots = 0;
-  for (uint8_t k : p.orders) slots += 2 * k <= 24 ? uint64_t{1} << (2 * k) : uint64_t{1} << p.hash_bits;
+  for (uint8_t v : p.orders) {
+    const uint8_t k = v & 0x7f;
+    slots += 2 * k <= 24 ? uint64_t{(v & 0x80) ? 3u : 1u} << (2 * k) : uint64_t{1} << p.hash_bits;
+  }
   // (+ 1 byte per base of history and, with several repeat models per
   // direction, 4 bytes per base of chain)
   uint64_t bytes = slots * sizeof(Slot) + (p.match_flags ? uint64_t{8} << p.match_bits : 0);

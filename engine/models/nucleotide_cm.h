@@ -8,6 +8,8 @@
 //    side by side so they can be prefetched a base ahead), one adaptive
 //    16-bit counter per decision node; a model flagged in ir_mask also learns every context of
 //    the reverse-complement strand ("inverted repeats", as in GeCo);
+//  * optionally order-k models whose context also holds the codon phase
+//    (position mod 3), which capture the period-3 statistics of coding DNA;
 //  * two repeat models that follow an earlier occurrence of the last
 //    match_min bases, forward and as a reverse complement; with
 //    match_tolerance > 0 they keep following through point mutations until
@@ -16,8 +18,9 @@
 //  * a bias.
 // Up to three logistic mixers with integer weights (selected by decision node
 // and the previous two bases; by node and repeat-model state; by node and the
-// highest order whose context was seen before; see flags) are averaged in
-// the stretch domain; one or two APM stages (keyed by the last four
+// highest order whose context was seen before; the first and last optionally
+// also by the codon phase, position mod 3; see flags) are averaged in
+// the stretch domain; one or two APM stages (keyed by the last four or six
 // bases and by the repeat state) refine the result. Everything is integer
 // arithmetic in a fixed order: the same input gives the same bytes on every
 // machine and build, and the decoder mirrors the encoder exactly.
@@ -25,7 +28,7 @@
 // one APM) runs on a dedicated code path with the same semantics (and, with
 // flags bit 5, the cheaper variant described at `flags`).
 // Thread safety: one coder per thread; CmParams is a plain value.
-// Memory: 10 bytes per table slot (4^k slots for a direct order-k model,
+// Memory: 10 bytes per table slot (4^k slots for a direct order-k model, 3 * 4^k when phased,
 // 2^hash_bits for a hashed one) + 8 bytes * 2^match_bits + 1 byte per base;
 // Parse rejects params whose tables exceed 1 GiB.
 #pragma once
@@ -43,7 +46,10 @@ struct CmParams {
   // Serialised format version; Parse rejects any other value.
   static constexpr uint8_t kVariant = 1;
 
-  std::vector<uint8_t> orders{1, 2, 3, 4, 6, 8, 11, 12, 14, 16, 20};  // 1..24, at most 24 models
+  // Context orders 1..24, at most 24 models; 0x80 | k: an order-k model whose
+  // context also holds the codon phase (position mod 3; 3x the slots of a
+  // direct table; no inverted repeats).
+  std::vector<uint8_t> orders{1, 2, 3, 4, 6, 8, 11, 12, 14, 16, 20, 0x80 | 5};
   uint32_t ir_mask = 0x7ff;    // bit i: model i also learns the inverted-repeat context
   uint8_t hash_bits = 22;   // slots per hashed model = 2^hash_bits (10..26)
   // Counter adaptation limit (rate -> 1/(limit+1.5)) for orders <= 8, 9..12, >= 13.
@@ -53,11 +59,13 @@ struct CmParams {
   uint8_t match_flags = 0x11;    // low/high nibble: number of forward/inverted repeat models (0..4 each)
   uint8_t match_tolerance = 12;  // misses in the last 16 tolerated (0..16; 0: stop at a miss)
   uint8_t mixer_lr = 16;         // mixer learning rate (1..64; 16 = 2^-14)
-  uint8_t flags = 7;             // bit0: repeat-state mixer; bit1: repeat-state APM; bit2: hit-order mixer;
+  uint8_t flags = 199;             // bit0: repeat-state mixer; bit1: repeat-state APM; bit2: hit-order mixer;
                                  // bit3: learned final mixer (else average); bit4: mixer 1 keyed by order 3 (else 2);
                                  // bit5: fast balanced path (only with exactly one direct order <= 12 model without
                                  // inverted repeats, match_flags 0x01 and no other flag but bit4): 12-bit stretch
-                                 // inputs and the APM reads the mixer's logit directly
+                                 // inputs and the APM reads the mixer's logit directly; bit6: the order-2/3 mixer and the
+                                 // hit-order mixer are also keyed by the codon phase; bit7: first APM keyed by
+                                 // the last 6 bases (else 4)
 
   static CmParams Max();       // best ratio at >= 1 MB/s
   static CmParams Balanced();  // cheaper: >= 8 MB/s

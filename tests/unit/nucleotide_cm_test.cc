@@ -29,7 +29,7 @@ std::vector<uint8_t> Genome(size_t n, uint32_t seed) {
 
 CmParams Small() {
   CmParams p;
-  p.orders = {1, 2, 3, 6, 11, 16};
+  p.orders = {1, 2, 3, 6, 11, 16, 0x80 | 4, 0x80 | 14};  // direct and hashed phased models
   p.ir_mask = 0x3f;
   p.hash_bits = 16;
   return p;
@@ -119,6 +119,14 @@ TEST(NucleotideCm, ParamsRoundTripAndBadInput) {
   EXPECT_FALSE(CmParams::Parse(z.Serialize(), &used).ok());  // 2^48 slots
   z = Small();
   z.ir_mask = 1u << 20;  // flag for a model that does not exist
+  EXPECT_FALSE(CmParams::Parse(z.Serialize(), &used).ok());
+  z = Small();
+  z.orders = {2, 0x80 | 3};  // phased model with inverted repeats
+  z.ir_mask = 3;
+  EXPECT_FALSE(CmParams::Parse(z.Serialize(), &used).ok());
+  z.ir_mask = 1;
+  EXPECT_TRUE(CmParams::Parse(z.Serialize(), &used).ok());
+  z.orders = {2, 0x80};  // phased order 0
   EXPECT_FALSE(CmParams::Parse(z.Serialize(), &used).ok());
   z = Small();
   z.match_flags = 0x55;
