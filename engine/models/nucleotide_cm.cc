@@ -201,7 +201,7 @@ class Model {
     lr_ = p.mixer_lr;
     int w0 = (1 << 16) / static_cast<int>(n_in_ - 1);
     w_[0].assign(3 * 3 * 64 * n_in_, w0);
-    w_[1].assign(3 * 16 * n_in_, w0);
+    w_[1].assign(3 * 3 * 16 * n_in_, w0);
     w_[2].assign(3 * 3 * 64 * n_in_, w0);
     if (!(p.flags & 1)) w_[1].swap(w_[2]);  // mixer 2 absent: the hit-order mixer takes its place
     wf_.assign(3 * 4 * 3, 65536 / nmix_);
@@ -241,7 +241,7 @@ class Model {
     const size_t ph = (p_.flags & 64) ? seq_.size() % 3 : 0;
     ctx[nc++] = (p_.flags & 16) ? (static_cast<size_t>(node) * 3 + ph) * 64 + static_cast<size_t>(hist_ & 63)
                                 : (static_cast<size_t>(node) * 3 + ph) * 16 + static_cast<size_t>(hist_ & 15);
-    if (p_.flags & 1) ctx[nc++] = static_cast<size_t>(node) * 16 + static_cast<size_t>(rs);
+    if (p_.flags & 1) ctx[nc++] = (static_cast<size_t>(node) * 3 + ph) * 16 + static_cast<size_t>(rs);
     if (p_.flags & 4) {
       // Highest-order model that has seen this context, and whether it is sure.
       size_t h = 0;
@@ -755,6 +755,7 @@ CmParams CmParams::Max() { return CmParams{}; }
 
 CmParams CmParams::Balanced() {
   CmParams p;
+  p.mixer_lr = 16;
   p.orders = {11};
   p.ir_mask = 0;
   p.match_flags = 0x01;  // forward repeat model only

@@ -18,8 +18,8 @@
 //  * a bias.
 // Up to three logistic mixers with integer weights (selected by decision node
 // and the previous two bases; by node and repeat-model state; by node and the
-// highest order whose context was seen before; the first and last optionally
-// also by the codon phase, position mod 3; see flags) are averaged in
+// highest order whose context was seen before; optionally each also by the
+// codon phase, position mod 3; see flags) are averaged in
 // the stretch domain; one or two APM stages (keyed by the last four or six
 // bases and by the repeat state) refine the result. Everything is integer
 // arithmetic in a fixed order: the same input gives the same bytes on every
@@ -58,13 +58,13 @@ struct CmParams {
   uint8_t match_bits = 22;       // repeat-model hash slots = 2^match_bits (16..26)
   uint8_t match_flags = 0x11;    // low/high nibble: number of forward/inverted repeat models (0..4 each)
   uint8_t match_tolerance = 12;  // misses in the last 16 tolerated (0..16; 0: stop at a miss)
-  uint8_t mixer_lr = 16;         // mixer learning rate (1..64; 16 = 2^-14)
+  uint8_t mixer_lr = 32;         // mixer learning rate (1..64; 16 = 2^-14)
   uint8_t flags = 199;             // bit0: repeat-state mixer; bit1: repeat-state APM; bit2: hit-order mixer;
                                  // bit3: learned final mixer (else average); bit4: mixer 1 keyed by order 3 (else 2);
                                  // bit5: fast balanced path (only with exactly one direct order <= 12 model without
                                  // inverted repeats, match_flags 0x01 and no other flag but bit4): 12-bit stretch
-                                 // inputs and the APM reads the mixer's logit directly; bit6: the order-2/3 mixer and the
-                                 // hit-order mixer are also keyed by the codon phase; bit7: first APM keyed by
+                                 // inputs and the APM reads the mixer's logit directly; bit6: the three mixers are also
+                                 // keyed by the codon phase; bit7: first APM keyed by
                                  // the last 6 bases (else 4)
 
   static CmParams Max();       // best ratio at >= 1 MB/s
