@@ -18,7 +18,8 @@
 //  * a bias.
 // Up to three logistic mixers with integer weights (selected by decision node
 // and the previous two bases; by node and repeat-model state; by node and the
-// highest order whose context was seen before; optionally each also by the
+// last model in `orders` whose context was seen before (the highest order when
+// they are sorted and none is phased) and whether it is sure; optionally each also by the
 // codon phase, position mod 3; see flags) are averaged in
 // the stretch domain; one or two APM stages (keyed by the last four or six
 // bases and by the repeat state) refine the result. Everything is integer
@@ -49,8 +50,8 @@ struct CmParams {
   // Context orders 1..24, at most 24 models; 0x80 | k: an order-k model whose
   // context also holds the codon phase (position mod 3; 3x the slots of a
   // direct table; no inverted repeats).
-  std::vector<uint8_t> orders{1, 2, 3, 4, 6, 8, 11, 12, 14, 16, 20, 0x80 | 5};
-  uint32_t ir_mask = 0x7ff;    // bit i: model i also learns the inverted-repeat context
+  std::vector<uint8_t> orders{1, 2, 3, 4, 6, 8, 11, 16, 0x80 | 5};
+  uint32_t ir_mask = 0xff;     // bit i: model i also learns the inverted-repeat context
   uint8_t hash_bits = 22;   // slots per hashed model = 2^hash_bits (10..26)
   // Counter adaptation limit (rate -> 1/(limit+1.5)) for orders <= 8, 9..12, >= 13.
   uint8_t limit_low = 250, limit_mid = 60, limit_high = 20;
