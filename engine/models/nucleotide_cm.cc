@@ -558,25 +558,34 @@ class Model {
   Repeat rep_[8];
 };
 
-// The balanced shape (one direct order-k model without inverted repeats, one
-// forward repeat model, one mixer, one APM) on a dedicated path: the same
-// operations as Model in the same order, so the coded bytes are identical,
-// with fixed-size state and no loops over model lists.
+// The balanced shapes (one to three direct order-k models, phased or not,
+// without inverted repeats, one forward repeat model, one mixer, one APM) on a
+// dedicated path: the same operations as Model in the same order, so the
+// coded bytes are identical, with fixed-size state and no loops over model
+// lists. Flags bit 5 selects the cheaper variant only this path implements.
 bool IsSlim(const CmParams& p) {
-  return p.orders.size() == 1 && 2 * p.orders[0] <= 24 && p.ir_mask == 0 && p.match_flags == 0x01 &&
-         (p.flags & ~(16 | 32)) == 0;
+  if (p.orders.empty() || p.orders.size() > 3) return false;
+  for (uint8_t v : p.orders)
+    if (2 * (v & 0x7f) > 24) return false;
+  return p.ir_mask == 0 && p.match_flags == 0x01 && (p.flags & ~(16 | 32)) == 0;
 }
 
 // kFast (flags bit 5): stretch of 12-bit probabilities, and the APM reads the
 // mixer's output logit directly instead of stretch(squash(logit)).
-template <bool kFast>
+template <bool kFast, int K>
 class SlimModel {
  public:
   explicit SlimModel(const CmParams& p) {
-    const uint8_t k = p.orders[0];
-    mask_ = (uint64_t{1} << (2 * k)) - 1;
-    limit_ = k <= 8 ? p.limit_low : (k <= 12 ? p.limit_mid : p.limit_high);
-    slots_.Alloc(size_t{1} << (2 * k));
+    for (int i = 0; i < K; ++i) {
+      const uint8_t k = p.orders[i] & 0x7f;
+      bits_[i] = 2 * k;
+      phased_[i] = (p.orders[i] & 0x80) != 0;
+      mask_[i] = (uint64_t{1} << (2 * k)) - 1;
+      limit_[i] = k <= 8 ? p.limit_low : (k <= 12 ? p.limit_mid : p.limit_high);
+      slots_[i].Alloc((phased_[i] ? 3 : 1) * (size_t{1} << (2 * k)));
+      cur_[i] = &slots_[i].p[0];
+      next_idx_[i] = 0;
+    }
     mm_min_ = p.match_min;
     mm_mask_ = mm_min_ >= 32 ? ~uint64_t{0} : ((uint64_t{1} << (2 * mm_min_)) - 1);
     mm_bits_ = p.match_bits;
@@ -584,22 +593,21 @@ class SlimModel {
     tol_ = p.match_tolerance;
     lr_ = p.mixer_lr;
     hist64_ = (p.flags & 16) != 0;
-    for (int& w : w_) w = (1 << 16) / 2;
+    for (int& w : w_) w = (1 << 16) / (K + 1);
     apm_.Init(3 * 256);
     seq_.reserve(1 << 20);
-    cur_ = &slots_.p[0];
   }
 
   void Begin() {
     pred_ = rep_.active ? seq_[rep_.ptr] : -1;
-    cur_ = &slots_.p[next_idx_];
+    for (int i = 0; i < K; ++i) cur_[i] = &slots_[i].p[next_idx_[i]];
   }
 
   uint32_t P(int node) {
-    st0_ = S(Prob(cur_->p[node]));
+    for (int i = 0; i < K; ++i) st_[i] = S(Prob(cur_[i]->p[node]));
     // Repeat input.
     rbit_ = -1;
-    st1_ = 0;
+    st_[K] = 0;
     if (pred_ >= 0) {
       int bit = -1;
       if (node == 0) bit = pred_ >> 1;
@@ -610,14 +618,14 @@ class SlimModel {
         int m = std::popcount(rep_.miss & 0xffffu);
         rsel_ = std::min<uint32_t>(rep_.len, 15) * 4 + static_cast<uint32_t>(m > 3 ? 3 : m);
         int s = S(Prob(rep_.cp[rnode_][rsel_]));
-        st1_ = bit ? s : -s;
+        st_[K] = bit ? s : -s;
       }
     }
     const size_t ctx = hist64_ ? static_cast<size_t>(node) * 64 + static_cast<size_t>(hist_ & 63)
                                : static_cast<size_t>(node) * 16 + static_cast<size_t>(hist_ & 15);
-    w_sel_ = &w_[ctx * 3];
-    int64_t dot = static_cast<int64_t>(st0_) * w_sel_[0] + static_cast<int64_t>(st1_) * w_sel_[1] +
-                  static_cast<int64_t>(256) * w_sel_[2];
+    w_sel_ = &w_[ctx * (K + 2)];
+    int64_t dot = static_cast<int64_t>(256) * w_sel_[K + 1];
+    for (int i = 0; i <= K; ++i) dot += static_cast<int64_t>(st_[i]) * w_sel_[i];
     int x = static_cast<int>(dot >> 16);
     x = x > 2047 ? 2047 : (x < -2047 ? -2047 : x);
     pmix_ = kSmall.sq[x + 2047];
@@ -627,11 +635,10 @@ class SlimModel {
 
   void Learn(int node, int bit) {
     const int64_t e = static_cast<int64_t>((bit << 16) - static_cast<int>(pmix_)) * lr_;
-    w_sel_[0] += static_cast<int>((st0_ * e) >> 18);
-    w_sel_[1] += static_cast<int>((st1_ * e) >> 18);
-    w_sel_[2] += static_cast<int>((256 * e) >> 18);
+    for (int i = 0; i <= K; ++i) w_sel_[i] += static_cast<int>((st_[i] * e) >> 18);
+    w_sel_[K + 1] += static_cast<int>((256 * e) >> 18);
     apm_.Learn(bit, 13);
-    Update(cur_->p[node], cur_->n[node], bit, limit_);
+    for (int i = 0; i < K; ++i) Update(cur_[i]->p[node], cur_[i]->n[node], bit, limit_[i]);
     if (rbit_ >= 0) Update(rep_.cp[rnode_][rsel_], rep_.cn[rnode_][rsel_], rbit_ == bit, 255);
   }
 
@@ -664,11 +671,17 @@ class SlimModel {
     // may use.
     uint32_t chk;
     for (uint64_t c = 0; c < 4; ++c) Prefetch(&mm_.p[MatchSlot(((hist_ << 4) | (c << 2)) & mm_mask_, &chk)]);
-    next_idx_ = static_cast<size_t>(hist_ & mask_);
-    const char* a = reinterpret_cast<const char*>(&slots_.p[(hist_ << 4) & mask_]);
-    Prefetch(a);
-    Prefetch(a + 64);
-    Prefetch(a + 16 * sizeof(Slot) - 1);
+    // Codon phase of the next base and of the one after.
+    const size_t ph = phase_ = phase_ == 2 ? 0 : phase_ + 1;
+    const size_t ph2 = ph == 2 ? 0 : ph + 1;
+    for (int i = 0; i < K; ++i) {
+      next_idx_[i] = (phased_[i] ? ph << bits_[i] : 0) + static_cast<size_t>(hist_ & mask_[i]);
+      const char* a = reinterpret_cast<const char*>(
+          &slots_[i].p[(phased_[i] ? ph2 << bits_[i] : 0) + ((hist_ << 4) & mask_[i])]);
+      Prefetch(a);
+      Prefetch(a + 64);
+      Prefetch(a + 16 * sizeof(Slot) - 1);
+    }
   }
 
  private:
@@ -693,13 +706,17 @@ class SlimModel {
     rep_.miss = 0;
   }
 
-  BigArray<Slot> slots_;
-  Slot* cur_;
-  size_t next_idx_ = 0;
-  uint64_t mask_ = 0, hist_ = 0;
-  uint8_t limit_ = 60;
-  int st0_ = 0, st1_ = 0;
-  int w_[3 * 64 * 3];
+  BigArray<Slot> slots_[K];
+  Slot* cur_[K];
+  size_t next_idx_[K];
+  uint64_t mask_[K];
+  int bits_[K];
+  bool phased_[K];
+  uint8_t limit_[K];
+  uint64_t hist_ = 0;
+  size_t phase_ = 0;  // position of the next base mod 3
+  int st_[K + 1] = {};
+  int w_[3 * 64 * (K + 2)];
   int* w_sel_ = w_;
   int lr_ = 16;
   bool hist64_ = false;
@@ -831,14 +848,26 @@ Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
 }
 
 void CmEncode(const CmParams& p, const uint8_t* codes, size_t n, std::string* out) {
-  if (IsSlim(p) && (p.flags & 32)) EncodeWith<SlimModel<true>>(p, codes, n, out);
-  else if (IsSlim(p)) EncodeWith<SlimModel<false>>(p, codes, n, out);
-  else EncodeWith<Model>(p, codes, n, out);
+  if (IsSlim(p)) {
+    const bool f = p.flags & 32;
+    switch (p.orders.size()) {
+      case 1: return f ? EncodeWith<SlimModel<true, 1>>(p, codes, n, out) : EncodeWith<SlimModel<false, 1>>(p, codes, n, out);
+      case 2: return f ? EncodeWith<SlimModel<true, 2>>(p, codes, n, out) : EncodeWith<SlimModel<false, 2>>(p, codes, n, out);
+      default: return f ? EncodeWith<SlimModel<true, 3>>(p, codes, n, out) : EncodeWith<SlimModel<false, 3>>(p, codes, n, out);
+    }
+  }
+  EncodeWith<Model>(p, codes, n, out);
 }
 
 Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes) {
-  if (IsSlim(p) && (p.flags & 32)) return DecodeWith<SlimModel<true>>(p, in, n, codes);
-  if (IsSlim(p)) return DecodeWith<SlimModel<false>>(p, in, n, codes);
+  if (IsSlim(p)) {
+    const bool f = p.flags & 32;
+    switch (p.orders.size()) {
+      case 1: return f ? DecodeWith<SlimModel<true, 1>>(p, in, n, codes) : DecodeWith<SlimModel<false, 1>>(p, in, n, codes);
+      case 2: return f ? DecodeWith<SlimModel<true, 2>>(p, in, n, codes) : DecodeWith<SlimModel<false, 2>>(p, in, n, codes);
+      default: return f ? DecodeWith<SlimModel<true, 3>>(p, in, n, codes) : DecodeWith<SlimModel<false, 3>>(p, in, n, codes);
+    }
+  }
   return DecodeWith<Model>(p, in, n, codes);
 }
 

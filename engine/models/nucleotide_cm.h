@@ -25,8 +25,8 @@
 // bases and by the repeat state) refine the result. Everything is integer
 // arithmetic in a fixed order: the same input gives the same bytes on every
 // machine and build, and the decoder mirrors the encoder exactly.
-// The balanced shape (one direct model, one forward repeat model, one mixer,
-// one APM) runs on a dedicated code path with the same semantics (and, with
+// The balanced shapes (one to three direct models, one forward repeat model,
+// one mixer, one APM) run on a dedicated code path with the same semantics (and, with
 // flags bit 5, the cheaper variant described at `flags`).
 // Thread safety: one coder per thread; CmParams is a plain value.
 // Memory: 10 bytes per table slot (4^k slots for a direct order-k model, 3 * 4^k when phased,
@@ -59,11 +59,11 @@ struct CmParams {
   uint8_t match_bits = 22;       // repeat-model hash slots = 2^match_bits (16..26)
   uint8_t match_flags = 0x11;    // low/high nibble: number of forward/inverted repeat models (0..4 each)
   uint8_t match_tolerance = 12;  // misses in the last 16 tolerated (0..16; 0: stop at a miss)
-  uint8_t mixer_lr = 32;         // mixer learning rate (1..64; 16 = 2^-14)
+  uint8_t mixer_lr = 40;         // mixer learning rate (1..64; 16 = 2^-14)
   uint8_t flags = 199;             // bit0: repeat-state mixer; bit1: repeat-state APM; bit2: hit-order mixer;
                                  // bit3: learned final mixer (else average); bit4: mixer 1 keyed by order 3 (else 2);
-                                 // bit5: fast balanced path (only with exactly one direct order <= 12 model without
-                                 // inverted repeats, match_flags 0x01 and no other flag but bit4): 12-bit stretch
+                                 // bit5: fast balanced path (only with one to three direct models of order <= 12
+                                 // without inverted repeats, match_flags 0x01 and no other flag but bit4): 12-bit stretch
                                  // inputs and the APM reads the mixer's logit directly; bit6: the three mixers are also
                                  // keyed by the codon phase; bit7: first APM keyed by
                                  // the last 6 bases (else 4)

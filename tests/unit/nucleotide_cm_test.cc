@@ -66,9 +66,12 @@ TEST(NucleotideCm, ProfilesRoundTrip) {
 TEST(NucleotideCm, BalancedShapesRoundTrip) {
   // The balanced shape has a dedicated path: exact (flags 0/16) and fast (bit 5).
   auto v = Genome(150000, 9);
-  for (uint8_t f : {0, 16, 32, 48}) {
+  const std::vector<std::vector<uint8_t>> shapes = {{11}, {11, 0x80 | 6}, {4, 11, 0x80 | 5}};
+  for (uint8_t f : {0, 16, 32, 48})
+  for (const auto& orders : shapes) {
     CmParams p = CmParams::Balanced();
     p.flags = f;
+    p.orders = orders;
     size_t used = 0;
     auto q = CmParams::Parse(p.Serialize(), &used);
     ASSERT_TRUE(q.ok()) << int{f};
