@@ -195,15 +195,20 @@ class Model {
     chained_ = nfw_ > 1 || nrep_ - nfw_ > 1;
     if (chained_) chain_.reserve(1 << 20);
     n_in_ = nt_ + static_cast<size_t>(nrep_) + 1;  // models, repeat models, bias
-    nmix_ = 1 + (p.flags & 1) + ((p.flags >> 2) & 1);
+    // With a phased model and bit2, a fourth mixer keyed by the phase and the
+    // first phased model's count.
+    phased0_ = -1;
+    for (size_t i = 0; i < nt_; ++i)
+      if (tables_[i].phased) {
+        phased0_ = static_cast<int>(i);
+        break;
+      }
+    nmix_ = 1 + (p.flags & 1) + ((p.flags >> 2) & 1) + ((p.flags & 4) && phased0_ >= 0);
     final_ = (p.flags >> 3) & 1;
     apm2_ = (p.flags >> 1) & 1;
     lr_ = p.mixer_lr;
     int w0 = (1 << 16) / static_cast<int>(n_in_ - 1);
-    w_[0].assign(3 * 3 * 64 * n_in_, w0);
-    w_[1].assign(3 * 3 * 16 * n_in_, w0);
-    w_[2].assign(3 * 3 * 64 * n_in_, w0);
-    if (!(p.flags & 1)) w_[1].swap(w_[2]);  // mixer 2 absent: the hit-order mixer takes its place
+    for (int m = 0; m < nmix_; ++m) w_[m].assign(3 * 3 * 64 * n_in_, w0);
     wf_.assign(3 * 4 * 3, 65536 / nmix_);
     apm1_bits_ = (p.flags & 128) ? 12 : 8;
     apm1_.Init(size_t{3} << apm1_bits_);
@@ -235,7 +240,7 @@ class Model {
     }
     st_[n_in_ - 1] = 256;  // bias
     int rs = fb * 4 + ib;
-    size_t ctx[3];
+    size_t ctx[4];
     int nc = 0;
     // Codon phase (position mod 3) of this base, when flags bit 6 is set.
     const size_t ph = (p_.flags & 64) ? seq_.size() % 3 : 0;
@@ -244,13 +249,19 @@ class Model {
     if (p_.flags & 1) ctx[nc++] = (static_cast<size_t>(node) * 3 + ph) * 16 + static_cast<size_t>(rs);
     if (p_.flags & 4) {
       // Highest-order model that has seen this context, and whether it is sure.
+      // (with a phased model: the last non-phased model in `orders`)
       size_t h = 0;
       for (size_t i = nt_; i-- > 0;)
-        if (cur_[i]->n[node]) {
+        if (cur_[i]->n[node] && !(phased0_ >= 0 && tables_[i].phased)) {
           h = (i + 1) * 2 + (cur_[i]->n[node] >= 3);
           break;
         }
       ctx[nc++] = (static_cast<size_t>(node) * 3 + ph) * 64 + h;
+      if (phased0_ >= 0) {
+        const uint32_t c = cur_[phased0_]->n[node];
+        const size_t hb = c == 0 ? 0 : (c < 3 ? 1 : (c < 16 ? 2 : 3));
+        ctx[nc++] = (static_cast<size_t>(node) * 3 + ph) * 4 + hb;
+      }
     }
     int x = 0;
     for (int m = 0; m < nmix_; ++m) {
@@ -270,7 +281,7 @@ class Model {
     } else {
       int sum = 0;
       for (int m = 0; m < nmix_; ++m) sum += xm_[m];
-      x = nmix_ == 2 ? sum >> 1 : sum / 3;
+      x = nmix_ == 2 ? sum >> 1 : (nmix_ == 4 ? sum >> 2 : sum / 3);
     }
     pmix_ = Sq(x);
     int s = St(pmix_);
@@ -534,14 +545,15 @@ class Model {
   uint8_t ir_chk_[kMaxModels];
   int ir_sym_[kMaxModels];
   int st_[kMaxModels + 9];
-  std::vector<int> w_[3], wf_;
+  std::vector<int> w_[4], wf_;
+  int phased0_ = -1;
   Apm apm1_, apm2c_;
   int apm1_bits_ = 8;
   int nmix_ = 1;
   bool final_ = false, apm2_ = false;
   int lr_ = 16;
-  size_t sel_[3] = {0, 0, 0}, fsel_ = 0;
-  int xm_[3] = {0, 0, 0}, xf_ = 0;
+  size_t sel_[4] = {0, 0, 0, 0}, fsel_ = 0;
+  int xm_[4] = {0, 0, 0, 0}, xf_ = 0;
   uint32_t pmix_ = 32768;
   uint64_t hist_ = 0, rcall_ = 0;
   // Repeat models.

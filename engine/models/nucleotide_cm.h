@@ -16,11 +16,12 @@
 //    more than match_tolerance of the last 16 predictions missed; each has
 //    a confidence learned per (run length, recent misses, node);
 //  * a bias.
-// Up to three logistic mixers with integer weights (selected by decision node
+// Up to four logistic mixers with integer weights (selected by decision node
 // and the previous two bases; by node and repeat-model state; by node and the
-// last model in `orders` whose context was seen before (the highest order when
-// they are sorted and none is phased) and whether it is sure; optionally each also by the
-// codon phase, position mod 3; see flags) are averaged in
+// last non-phased model in `orders` whose context was seen before (the
+// highest order when they are sorted) and whether it is sure; when a phased
+// model exists, also by node and the first phased model's count; optionally
+// each also by the codon phase, position mod 3; see flags) are averaged in
 // the stretch domain; one or two APM stages (keyed by the last four or six
 // bases and by the repeat state) refine the result. Everything is integer
 // arithmetic in a fixed order: the same input gives the same bytes on every
@@ -50,8 +51,8 @@ struct CmParams {
   // Context orders 1..24, at most 24 models; 0x80 | k: an order-k model whose
   // context also holds the codon phase (position mod 3; 3x the slots of a
   // direct table; no inverted repeats).
-  std::vector<uint8_t> orders{1, 2, 3, 4, 6, 8, 11, 16, 0x80 | 5};
-  uint32_t ir_mask = 0xff;     // bit i: model i also learns the inverted-repeat context
+  std::vector<uint8_t> orders{1, 2, 3, 4, 6, 8, 11, 14, 16, 20, 0x80 | 5};
+  uint32_t ir_mask = 0x3ff;    // bit i: model i also learns the inverted-repeat context
   uint8_t hash_bits = 22;   // slots per hashed model = 2^hash_bits (10..26)
   // Counter adaptation limit (rate -> 1/(limit+1.5)) for orders <= 8, 9..12, >= 13.
   uint8_t limit_low = 250, limit_mid = 60, limit_high = 20;
@@ -59,13 +60,13 @@ struct CmParams {
   uint8_t match_bits = 22;       // repeat-model hash slots = 2^match_bits (16..26)
   uint8_t match_flags = 0x11;    // low/high nibble: number of forward/inverted repeat models (0..4 each)
   uint8_t match_tolerance = 12;  // misses in the last 16 tolerated (0..16; 0: stop at a miss)
-  uint8_t mixer_lr = 40;         // mixer learning rate (1..64; 16 = 2^-14)
-  uint8_t flags = 199;             // bit0: repeat-state mixer; bit1: repeat-state APM; bit2: hit-order mixer;
+  uint8_t mixer_lr = 32;         // mixer learning rate (1..64; 16 = 2^-14)
+  uint8_t flags = 199;           // bit0: repeat-state mixer; bit1: repeat-state APM; bit2: hit-order mixer (+ phased-count mixer);
                                  // bit3: learned final mixer (else average); bit4: mixer 1 keyed by order 3 (else 2);
                                  // bit5: fast balanced path (only with one to three direct models of order <= 12
                                  // without inverted repeats, match_flags 0x01 and no other flag but bit4): 12-bit stretch
-                                 // inputs and the APM reads the mixer's logit directly; bit6: the three mixers are also
-                                 // keyed by the codon phase; bit7: first APM keyed by
+                                 // inputs and the APM reads the mixer's logit directly; bit6: the mixers are also keyed
+                                 // by the codon phase; bit7: first APM keyed by
                                  // the last 6 bases (else 4)
 
   static CmParams Max();       // best ratio at >= 1 MB/s
