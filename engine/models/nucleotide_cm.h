@@ -10,8 +10,10 @@
 //    the reverse-complement strand ("inverted repeats", as in GeCo);
 //  * optionally order-k models whose context also holds the codon phase
 //    (position mod 3), which capture the period-3 statistics of coding DNA;
-//  * two repeat models that follow an earlier occurrence of the last
-//    match_min bases, forward and as a reverse complement; with
+//  * up to four forward and four inverted repeat models (match_flags) that
+//    follow earlier occurrences of the last match_min bases, forward and as a
+//    reverse complement (several per direction: distinct occurrences, most
+//    recent first, through a chain of earlier positions); with
 //    match_tolerance > 0 they keep following through point mutations until
 //    more than match_tolerance of the last 16 predictions missed; each has
 //    a confidence learned per (run length, recent misses, node);
@@ -31,7 +33,8 @@
 // flags bit 5, the cheaper variant described at `flags`).
 // Thread safety: one coder per thread; CmParams is a plain value.
 // Memory: 10 bytes per table slot (4^k slots for a direct order-k model, 3 * 4^k when phased,
-// 2^hash_bits for a hashed one) + 8 bytes * 2^match_bits + 1 byte per base;
+// 2^hash_bits for a hashed one) + 8 bytes * 2^match_bits + 1 byte per base
+// (+ 4 bytes per base with several repeat models in one direction);
 // Parse rejects params whose tables exceed 1 GiB.
 #pragma once
 
@@ -58,7 +61,7 @@ struct CmParams {
   uint8_t limit_low = 250, limit_mid = 60, limit_high = 20;
   uint8_t match_min = 20;        // k-mer length of the repeat models (12..32)
   uint8_t match_bits = 22;       // repeat-model hash slots = 2^match_bits (16..26)
-  uint8_t match_flags = 0x11;    // low/high nibble: number of forward/inverted repeat models (0..4 each)
+  uint8_t match_flags = 0x22;    // low/high nibble: number of forward/inverted repeat models (0..4 each)
   uint8_t match_tolerance = 12;  // misses in the last 16 tolerated (0..16; 0: stop at a miss)
   uint8_t mixer_lr = 32;         // mixer learning rate (1..64; 16 = 2^-14)
   uint8_t flags = 199;           // bit0: repeat-state mixer; bit1: repeat-state APM; bit2: hit-order mixer (+ phased-count mixer);
