@@ -59,7 +59,7 @@ struct CmParams {
   uint8_t hash_bits = 22;   // slots per hashed model = 2^hash_bits (10..26)
   // Counter adaptation limit (rate -> 1/(limit+1.5)) for orders <= 8, 9..12, >= 13.
   uint8_t limit_low = 250, limit_mid = 60, limit_high = 20;
-  uint8_t match_min = 20;        // k-mer length of the repeat models (12..32)
+  uint8_t match_min = 18;        // k-mer length of the repeat models (12..32)
   uint8_t match_bits = 22;       // repeat-model hash slots = 2^match_bits (16..26)
   uint8_t match_flags = 0x22;    // low/high nibble: number of forward/inverted repeat models (0..4 each)
   uint8_t match_tolerance = 12;  // misses in the last 16 tolerated (0..16; 0: stop at a miss)
