@@ -42,6 +42,19 @@ struct Lut {
 };
 const Lut kLut;
 inline int St(uint32_t p16) { return kLut.st[p16 > 65535 ? 65535 : p16]; }
+
+// Small tables for the fast balanced path (flags bit 5), small enough to stay
+// in L1: stretch of 12-bit probabilities (bucket midpoints) and squash as
+// 16-bit values.
+struct SmallLut {
+  int16_t st12[4096];
+  uint16_t sq[4095];
+  SmallLut() {
+    for (uint32_t i = 0; i < 4096; ++i) st12[i] = static_cast<int16_t>(Stretch(i * 16 + 8));
+    for (int x = -2047; x <= 2047; ++x) sq[x + 2047] = static_cast<uint16_t>(Squash(x));
+  }
+};
+const SmallLut kSmall;
 inline uint32_t Sq(int x) { return kLut.sq[(x > 2047 ? 2047 : (x < -2047 ? -2047 : x)) + 2047]; }
 
 // Adaptive probability: p moves toward the bit by 1/(n+1.5), n capped at limit.
@@ -162,14 +175,15 @@ class Model {
     nt_ = p.orders.size();
     for (size_t i = 0; i < nt_; ++i) {
       Table& t = tables_[i];
-      uint8_t k = p.orders[i];
+      uint8_t k = p.orders[i] & 0x7f;
       t.order = k;
+      t.phased = (p.orders[i] & 0x80) != 0;
       t.direct = 2 * k <= 24;
       t.bits = t.direct ? 2 * k : p.hash_bits;
       t.limit = k <= 8 ? p.limit_low : (k <= 12 ? p.limit_mid : p.limit_high);
       t.ir = (p.ir_mask >> i) & 1;
       t.mask = (k >= 32) ? ~uint64_t{0} : ((uint64_t{1} << (2 * k)) - 1);
-      t.slots.Alloc(size_t{1} << t.bits);
+      t.slots.Alloc((t.direct && t.phased ? 3 : 1) * (size_t{1} << t.bits));
     }
     nfw_ = p.match_flags & 15;
     nrep_ = nfw_ + (p.match_flags >> 4);
@@ -181,17 +195,23 @@ class Model {
     chained_ = nfw_ > 1 || nrep_ - nfw_ > 1;
     if (chained_) chain_.reserve(1 << 20);
     n_in_ = nt_ + static_cast<size_t>(nrep_) + 1;  // models, repeat models, bias
-    nmix_ = 1 + (p.flags & 1) + ((p.flags >> 2) & 1);
+    // With a phased model and bit2, a fourth mixer keyed by the phase and the
+    // first phased model's count.
+    phased0_ = -1;
+    for (size_t i = 0; i < nt_; ++i)
+      if (tables_[i].phased) {
+        phased0_ = static_cast<int>(i);
+        break;
+      }
+    nmix_ = 1 + (p.flags & 1) + ((p.flags >> 2) & 1) + ((p.flags & 4) && phased0_ >= 0);
     final_ = (p.flags >> 3) & 1;
     apm2_ = (p.flags >> 1) & 1;
     lr_ = p.mixer_lr;
     int w0 = (1 << 16) / static_cast<int>(n_in_ - 1);
-    w_[0].assign(3 * 64 * n_in_, w0);
-    w_[1].assign(3 * 16 * n_in_, w0);
-    w_[2].assign(3 * 64 * n_in_, w0);
-    if (!(p.flags & 1)) w_[1].swap(w_[2]);  // mixer 2 absent: the hit-order mixer takes its place
+    for (int m = 0; m < nmix_; ++m) w_[m].assign(3 * 3 * 64 * n_in_, w0);
     wf_.assign(3 * 4 * 3, 65536 / nmix_);
-    apm1_.Init(3 * 256);
+    apm1_bits_ = (p.flags & 128) ? 12 : 8;
+    apm1_.Init(size_t{3} << apm1_bits_);
     apm2c_.Init(3 * 16 * 16);
     seq_.reserve(1 << 20);
     ComputeNext();
@@ -220,20 +240,28 @@ class Model {
     }
     st_[n_in_ - 1] = 256;  // bias
     int rs = fb * 4 + ib;
-    size_t ctx[3];
+    size_t ctx[4];
     int nc = 0;
-    ctx[nc++] = (p_.flags & 16) ? static_cast<size_t>(node) * 64 + static_cast<size_t>(hist_ & 63)
-                                : static_cast<size_t>(node) * 16 + static_cast<size_t>(hist_ & 15);
-    if (p_.flags & 1) ctx[nc++] = static_cast<size_t>(node) * 16 + static_cast<size_t>(rs);
+    // Codon phase (position mod 3) of this base, when flags bit 6 is set.
+    const size_t ph = (p_.flags & 64) ? seq_.size() % 3 : 0;
+    ctx[nc++] = (p_.flags & 16) ? (static_cast<size_t>(node) * 3 + ph) * 64 + static_cast<size_t>(hist_ & 63)
+                                : (static_cast<size_t>(node) * 3 + ph) * 16 + static_cast<size_t>(hist_ & 15);
+    if (p_.flags & 1) ctx[nc++] = (static_cast<size_t>(node) * 3 + ph) * 16 + static_cast<size_t>(rs);
     if (p_.flags & 4) {
       // Highest-order model that has seen this context, and whether it is sure.
+      // (with a phased model: the last non-phased model in `orders`)
       size_t h = 0;
       for (size_t i = nt_; i-- > 0;)
-        if (cur_[i]->n[node]) {
+        if (cur_[i]->n[node] && !(phased0_ >= 0 && tables_[i].phased)) {
           h = (i + 1) * 2 + (cur_[i]->n[node] >= 3);
           break;
         }
-      ctx[nc++] = static_cast<size_t>(node) * 64 + h;
+      ctx[nc++] = (static_cast<size_t>(node) * 3 + ph) * 64 + h;
+      if (phased0_ >= 0) {
+        const uint32_t c = cur_[phased0_]->n[node];
+        const size_t hb = c == 0 ? 0 : (c < 3 ? 1 : (c < 16 ? 2 : 3));
+        ctx[nc++] = (static_cast<size_t>(node) * 3 + ph) * 4 + hb;
+      }
     }
     int x = 0;
     for (int m = 0; m < nmix_; ++m) {
@@ -253,11 +281,12 @@ class Model {
     } else {
       int sum = 0;
       for (int m = 0; m < nmix_; ++m) sum += xm_[m];
-      x = nmix_ == 2 ? sum >> 1 : sum / 3;
+      x = nmix_ == 2 ? sum >> 1 : (nmix_ == 4 ? sum >> 2 : sum / 3);
     }
     pmix_ = Sq(x);
     int s = St(pmix_);
-    uint32_t pa = apm1_.P(s, static_cast<size_t>(node) * 256 + static_cast<size_t>(hist_ & 255));
+    uint32_t pa = apm1_.P(s, (static_cast<size_t>(node) << apm1_bits_) +
+                                 static_cast<size_t>(hist_ & ((uint64_t{1} << apm1_bits_) - 1)));
     uint32_t p;
     if (apm2_) {
       uint32_t pb = apm2c_.P(s, (static_cast<size_t>(node) * 16 + static_cast<size_t>(rs)) * 16 +
@@ -330,7 +359,7 @@ class Model {
  private:
   struct Table {
     uint8_t order = 0, bits = 0, limit = 0;
-    bool direct = false, ir = false;
+    bool direct = false, ir = false, phased = false;
     uint64_t mask = 0;
     BigArray<Slot> slots;
   };
@@ -347,8 +376,8 @@ class Model {
   // Slot group of a hashed context: the 4 contexts that share all but the
   // newest base lie together, so the group of the base after next can be
   // prefetched before that base is known.
-  static size_t Group(const Table& t, uint64_t ctx, uint8_t* chk) {
-    uint64_t h = Hash(ctx >> 2, t.order);
+  static size_t Group(const Table& t, uint64_t ctx, uint8_t* chk, size_t ph = 0) {
+    uint64_t h = Hash((ctx >> 2) ^ (static_cast<uint64_t>(ph) << 60), t.order);
     *chk = static_cast<uint8_t>(h >> 8);
     return static_cast<size_t>(h >> (66 - t.bits)) << 2;
   }
@@ -368,7 +397,17 @@ class Model {
       uint64_t ctx = hist_ & t.mask;
       uint64_t nctx = (hist_ << 2) & t.mask;  // next context, newest base 0
       uint8_t chk;
-      if (t.direct) {
+      if (t.phased) {
+        // Phase of the next base and of the one after.
+        const size_t ph = n % 3, ph2 = (n + 1) % 3;
+        if (t.direct) {
+          next_idx_[i] = (ph << t.bits) + static_cast<size_t>(ctx);
+          PrefetchGroup(t, (ph2 << t.bits) + static_cast<size_t>(nctx));
+        } else {
+          next_idx_[i] = Group(t, ctx, &next_chk_[i], ph + 1) | static_cast<size_t>(ctx & 3);
+          PrefetchGroup(t, Group(t, nctx, &chk, ph2 + 1));
+        }
+      } else if (t.direct) {
         next_idx_[i] = static_cast<size_t>(ctx);
         PrefetchGroup(t, static_cast<size_t>(nctx));
       } else {
@@ -506,13 +545,15 @@ class Model {
   uint8_t ir_chk_[kMaxModels];
   int ir_sym_[kMaxModels];
   int st_[kMaxModels + 9];
-  std::vector<int> w_[3], wf_;
+  std::vector<int> w_[4], wf_;
+  int phased0_ = -1;
   Apm apm1_, apm2c_;
+  int apm1_bits_ = 8;
   int nmix_ = 1;
   bool final_ = false, apm2_ = false;
   int lr_ = 16;
-  size_t sel_[3] = {0, 0, 0}, fsel_ = 0;
-  int xm_[3] = {0, 0, 0}, xf_ = 0;
+  size_t sel_[4] = {0, 0, 0, 0}, fsel_ = 0;
+  int xm_[4] = {0, 0, 0, 0}, xf_ = 0;
   uint32_t pmix_ = 32768;
   uint64_t hist_ = 0, rcall_ = 0;
   // Repeat models.
@@ -529,16 +570,225 @@ class Model {
   Repeat rep_[8];
 };
 
+// The balanced shapes (one to three direct order-k models, phased or not,
+// without inverted repeats, one forward repeat model, one mixer, one APM) on a
+// dedicated path: the same operations as Model in the same order, so the
+// coded bytes are identical, with fixed-size state and no loops over model
+// lists. Flags bit 5 selects the cheaper variant only this path implements.
+bool IsSlim(const CmParams& p) {
+  if (p.orders.empty() || p.orders.size() > 3) return false;
+  for (uint8_t v : p.orders)
+    if (2 * (v & 0x7f) > 24) return false;
+  return p.ir_mask == 0 && p.match_flags == 0x01 && (p.flags & ~(16 | 32)) == 0;
+}
+
+// kFast (flags bit 5): stretch of 12-bit probabilities, and the APM reads the
+// mixer's output logit directly instead of stretch(squash(logit)).
+template <bool kFast, int K>
+class SlimModel {
+ public:
+  explicit SlimModel(const CmParams& p) {
+    for (int i = 0; i < K; ++i) {
+      const uint8_t k = p.orders[i] & 0x7f;
+      bits_[i] = 2 * k;
+      phased_[i] = (p.orders[i] & 0x80) != 0;
+      mask_[i] = (uint64_t{1} << (2 * k)) - 1;
+      limit_[i] = k <= 8 ? p.limit_low : (k <= 12 ? p.limit_mid : p.limit_high);
+      slots_[i].Alloc((phased_[i] ? 3 : 1) * (size_t{1} << (2 * k)));
+      cur_[i] = &slots_[i].p[0];
+      next_idx_[i] = 0;
+    }
+    mm_min_ = p.match_min;
+    mm_mask_ = mm_min_ >= 32 ? ~uint64_t{0} : ((uint64_t{1} << (2 * mm_min_)) - 1);
+    mm_bits_ = p.match_bits;
+    mm_.Alloc(size_t{1} << mm_bits_);
+    tol_ = p.match_tolerance;
+    lr_ = p.mixer_lr;
+    hist64_ = (p.flags & 16) != 0;
+    for (int& w : w_) w = (1 << 16) / (K + 1);
+    apm_.Init(3 * 256);
+    seq_.reserve(1 << 20);
+  }
+
+  void Begin() {
+    pred_ = rep_.active ? seq_[rep_.ptr] : -1;
+    for (int i = 0; i < K; ++i) cur_[i] = &slots_[i].p[next_idx_[i]];
+  }
+
+  uint32_t P(int node) {
+    for (int i = 0; i < K; ++i) st_[i] = S(Prob(cur_[i]->p[node]));
+    // Repeat input.
+    rbit_ = -1;
+    st_[K] = 0;
+    if (pred_ >= 0) {
+      int bit = -1;
+      if (node == 0) bit = pred_ >> 1;
+      else if (node - 1 == (pred_ >> 1)) bit = pred_ & 1;
+      if (bit >= 0) {
+        rbit_ = bit;
+        rnode_ = node ? 1 : 0;
+        int m = std::popcount(rep_.miss & 0xffffu);
+        rsel_ = std::min<uint32_t>(rep_.len, 15) * 4 + static_cast<uint32_t>(m > 3 ? 3 : m);
+        int s = S(Prob(rep_.cp[rnode_][rsel_]));
+        st_[K] = bit ? s : -s;
+      }
+    }
+    const size_t ctx = hist64_ ? static_cast<size_t>(node) * 64 + static_cast<size_t>(hist_ & 63)
+                               : static_cast<size_t>(node) * 16 + static_cast<size_t>(hist_ & 15);
+    w_sel_ = &w_[ctx * (K + 2)];
+    int64_t dot = static_cast<int64_t>(256) * w_sel_[K + 1];
+    for (int i = 0; i <= K; ++i) dot += static_cast<int64_t>(st_[i]) * w_sel_[i];
+    int x = static_cast<int>(dot >> 16);
+    x = x > 2047 ? 2047 : (x < -2047 ? -2047 : x);
+    pmix_ = kSmall.sq[x + 2047];
+    uint32_t pa = apm_.P(kFast ? x : St(pmix_), static_cast<size_t>(node) * 256 + static_cast<size_t>(hist_ & 255));
+    return ClampP((pmix_ + 3 * pa) >> 2);
+  }
+
+  void Learn(int node, int bit) {
+    const int64_t e = static_cast<int64_t>((bit << 16) - static_cast<int>(pmix_)) * lr_;
+    for (int i = 0; i <= K; ++i) w_sel_[i] += static_cast<int>((st_[i] * e) >> 18);
+    w_sel_[K + 1] += static_cast<int>((256 * e) >> 18);
+    apm_.Learn(bit, 13);
+    for (int i = 0; i < K; ++i) Update(cur_[i]->p[node], cur_[i]->n[node], bit, limit_[i]);
+    if (rbit_ >= 0) Update(rep_.cp[rnode_][rsel_], rep_.cn[rnode_][rsel_], rbit_ == bit, 255);
+  }
+
+  void End(int base) {
+    if (rep_.active) {
+      const bool hit = pred_ == base;
+      rep_.miss <<= 1;
+      if (hit) {
+        if (rep_.len < 31) ++rep_.len;
+        ++rep_.ptr;
+      } else {
+        rep_.miss |= 1;
+        rep_.len = 0;
+        if (std::popcount(rep_.miss & 0xffffu) > tol_) rep_.active = false;
+        else ++rep_.ptr;
+      }
+    }
+    seq_.push_back(static_cast<uint8_t>(base));
+    hist_ = (hist_ << 2) | static_cast<uint64_t>(base);
+    const size_t n = seq_.size();
+    if (n >= mm_min_) {
+      uint32_t chk;
+      MEntry& m = mm_.p[MatchSlot(hist_ & mm_mask_, &chk)];
+      if ((!rep_.active || (rep_.miss & 0xff)) && m.chk == chk) NewRepeat(n, m.pos);
+      m.pos = static_cast<uint32_t>(n);
+      m.chk = chk;
+    }
+    // Prefetch two bases ahead: the 16 slots whose context shares all but
+    // the newest two bases, and the 4 repeat buckets the next-but-one base
+    // may use.
+    uint32_t chk;
+    for (uint64_t c = 0; c < 4; ++c) Prefetch(&mm_.p[MatchSlot(((hist_ << 4) | (c << 2)) & mm_mask_, &chk)]);
+    // Codon phase of the next base and of the one after.
+    const size_t ph = phase_ = phase_ == 2 ? 0 : phase_ + 1;
+    const size_t ph2 = ph == 2 ? 0 : ph + 1;
+    for (int i = 0; i < K; ++i) {
+      next_idx_[i] = (phased_[i] ? ph << bits_[i] : 0) + static_cast<size_t>(hist_ & mask_[i]);
+      const char* a = reinterpret_cast<const char*>(
+          &slots_[i].p[(phased_[i] ? ph2 << bits_[i] : 0) + ((hist_ << 4) & mask_[i])]);
+      Prefetch(a);
+      Prefetch(a + 64);
+      Prefetch(a + 16 * sizeof(Slot) - 1);
+    }
+  }
+
+ private:
+  static int S(uint32_t p16) { return kFast ? kSmall.st12[p16 >> 4] : St(p16); }
+  struct MEntry {
+    uint32_t pos, chk;
+  };
+  size_t MatchSlot(uint64_t kmer, uint32_t* chk) const {
+    uint64_t h = Hash(kmer >> 2, 99);
+    *chk = static_cast<uint32_t>(h) | 1;
+    return (static_cast<size_t>(h >> (66 - mm_bits_)) << 2) | static_cast<size_t>(kmer & 3);
+  }
+  void NewRepeat(size_t n, uint32_t e) {
+    if (e >= n) return;
+    uint32_t l = 0;
+    while (l < 32 && l < e && seq_[e - 1 - l] == seq_[n - 1 - l]) ++l;
+    if (l < mm_min_) return;
+    if (rep_.active && rep_.ptr == e) return;
+    rep_.active = true;
+    rep_.ptr = e;
+    rep_.len = l;
+    rep_.miss = 0;
+  }
+
+  BigArray<Slot> slots_[K];
+  Slot* cur_[K];
+  size_t next_idx_[K];
+  uint64_t mask_[K];
+  int bits_[K];
+  bool phased_[K];
+  uint8_t limit_[K];
+  uint64_t hist_ = 0;
+  size_t phase_ = 0;  // position of the next base mod 3
+  int st_[K + 1] = {};
+  int w_[3 * 64 * (K + 2)];
+  int* w_sel_ = w_;
+  int lr_ = 16;
+  bool hist64_ = false;
+  uint32_t pmix_ = 32768;
+  Apm apm_;
+  Repeat rep_;
+  int pred_ = -1, rbit_ = -1, rnode_ = 0;
+  uint32_t rsel_ = 0;
+  uint32_t mm_min_ = 20, mm_bits_ = 22, tol_ = 12;
+  uint64_t mm_mask_ = 0;
+  std::vector<uint8_t> seq_;
+  BigArray<MEntry> mm_;
+};
+
+template <class M>
+void EncodeWith(const CmParams& p, const uint8_t* codes, size_t n, std::string* out) {
+  auto m = std::make_unique<M>(p);
+  BinaryEncoder e(out);
+  for (size_t i = 0; i < n; ++i) {
+    int b = codes[i] & 3, hi = b >> 1, lo = b & 1;
+    m->Begin();
+    e.Encode(hi, m->P(0));
+    m->Learn(0, hi);
+    e.Encode(lo, m->P(1 + hi));
+    m->Learn(1 + hi, lo);
+    m->End(b);
+  }
+  e.Finish();
+}
+
+template <class M>
+Status DecodeWith(const CmParams& p, std::string_view in, size_t n, uint8_t* codes) {
+  auto m = std::make_unique<M>(p);
+  BinaryDecoder d(in);
+  for (size_t i = 0; i < n; ++i) {
+    m->Begin();
+    int hi = d.Decode(m->P(0));
+    m->Learn(0, hi);
+    int lo = d.Decode(m->P(1 + hi));
+    m->Learn(1 + hi, lo);
+    int b = hi * 2 + lo;
+    m->End(b);
+    codes[i] = static_cast<uint8_t>(b);
+    if ((i & 0xffff) == 0 && !d.ok()) return Status::Corruption("cm: input too short");
+  }
+  if (!d.ok()) return Status::Corruption("cm: input too short");
+  return Status::OK();
+}
+
 }  // namespace
 
 CmParams CmParams::Max() { return CmParams{}; }
 
 CmParams CmParams::Balanced() {
   CmParams p;
+  p.mixer_lr = 16;
   p.orders = {11};
   p.ir_mask = 0;
   p.match_flags = 0x01;  // forward repeat model only
-  p.flags = 0;           // one mixer, one APM
+  p.flags = 32;          // one mixer, one APM, fast path
   return p;
 }
 
@@ -563,13 +813,17 @@ Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
   CmParams p;
   p.orders.clear();
   for (size_t i = 0; i < n; ++i) {
-    uint8_t k = static_cast<uint8_t>(in[2 + i]);
+    uint8_t v = static_cast<uint8_t>(in[2 + i]);
+    uint8_t k = v & 0x7f;
     if (k == 0 || k > 24) return Status::Corruption("cm params: bad order");
-    p.orders.push_back(k);
+    p.orders.push_back(v);
   }
   const uint8_t* b = reinterpret_cast<const uint8_t*>(in.data()) + 2 + n;
   p.ir_mask = uint32_t{b[0]} | uint32_t{b[1]} << 8 | uint32_t{b[2]} << 16 | uint32_t{b[3]} << 24;
   if (p.ir_mask >> n) return Status::Corruption("cm params: bad inverted-repeat mask");
+  for (size_t i = 0; i < n; ++i)
+    if ((p.orders[i] & 0x80) && ((p.ir_mask >> i) & 1))
+      return Status::Corruption("cm params: inverted repeats on a phased model");
   b += 4;
   p.hash_bits = b[0];
   p.limit_low = b[1];
@@ -590,10 +844,13 @@ Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
   if ((p.match_flags & 15) > 4 || (p.match_flags >> 4) > 4) return Status::Corruption("cm params: bad repeat flags");
   if (p.match_tolerance > 16) return Status::Corruption("cm params: bad repeat tolerance");
   if (p.mixer_lr == 0 || p.mixer_lr > 64) return Status::Corruption("cm params: bad mixer rate");
-  if (p.flags > 31) return Status::Corruption("cm params: bad flags");
+  if (((p.flags & 32) && !IsSlim(p))) return Status::Corruption("cm params: bad flags");
   // Bound the memory a (possibly corrupt) header can make the decoder take.
   uint64_t slots = 0;
-  for (uint8_t k : p.orders) slots += 2 * k <= 24 ? uint64_t{1} << (2 * k) : uint64_t{1} << p.hash_bits;
+  for (uint8_t v : p.orders) {
+    const uint8_t k = v & 0x7f;
+    slots += 2 * k <= 24 ? uint64_t{(v & 0x80) ? 3u : 1u} << (2 * k) : uint64_t{1} << p.hash_bits;
+  }
   // (+ 1 byte per base of history and, with several repeat models per
   // direction, 4 bytes per base of chain)
   uint64_t bytes = slots * sizeof(Slot) + (p.match_flags ? uint64_t{8} << p.match_bits : 0);
@@ -603,36 +860,27 @@ Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
 }
 
 void CmEncode(const CmParams& p, const uint8_t* codes, size_t n, std::string* out) {
-  auto m = std::make_unique<Model>(p);
-  BinaryEncoder e(out);
-  for (size_t i = 0; i < n; ++i) {
-    int b = codes[i] & 3, hi = b >> 1, lo = b & 1;
-    m->Begin();
-    e.Encode(hi, m->P(0));
-    m->Learn(0, hi);
-    e.Encode(lo, m->P(1 + hi));
-    m->Learn(1 + hi, lo);
-    m->End(b);
+  if (IsSlim(p)) {
+    const bool f = p.flags & 32;
+    switch (p.orders.size()) {
+      case 1: return f ? EncodeWith<SlimModel<true, 1>>(p, codes, n, out) : EncodeWith<SlimModel<false, 1>>(p, codes, n, out);
+      case 2: return f ? EncodeWith<SlimModel<true, 2>>(p, codes, n, out) : EncodeWith<SlimModel<false, 2>>(p, codes, n, out);
+      default: return f ? EncodeWith<SlimModel<true, 3>>(p, codes, n, out) : EncodeWith<SlimModel<false, 3>>(p, codes, n, out);
+    }
   }
-  e.Finish();
+  EncodeWith<Model>(p, codes, n, out);
 }
 
 Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes) {
-  auto m = std::make_unique<Model>(p);
-  BinaryDecoder d(in);
-  for (size_t i = 0; i < n; ++i) {
-    m->Begin();
-    int hi = d.Decode(m->P(0));
-    m->Learn(0, hi);
-    int lo = d.Decode(m->P(1 + hi));
-    m->Learn(1 + hi, lo);
-    int b = hi * 2 + lo;
-    m->End(b);
-    codes[i] = static_cast<uint8_t>(b);
-    if ((i & 0xffff) == 0 && !d.ok()) return Status::Corruption("cm: input too short");
+  if (IsSlim(p)) {
+    const bool f = p.flags & 32;
+    switch (p.orders.size()) {
+      case 1: return f ? DecodeWith<SlimModel<true, 1>>(p, in, n, codes) : DecodeWith<SlimModel<false, 1>>(p, in, n, codes);
+      case 2: return f ? DecodeWith<SlimModel<true, 2>>(p, in, n, codes) : DecodeWith<SlimModel<false, 2>>(p, in, n, codes);
+      default: return f ? DecodeWith<SlimModel<true, 3>>(p, in, n, codes) : DecodeWith<SlimModel<false, 3>>(p, in, n, codes);
+    }
   }
-  if (!d.ok()) return Status::Corruption("cm: input too short");
-  return Status::OK();
+  return DecodeWith<Model>(p, in, n, codes);
 }
 
 }  // namespace pmklc

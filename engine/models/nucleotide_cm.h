@@ -8,22 +8,33 @@
 //    side by side so they can be prefetched a base ahead), one adaptive
 //    16-bit counter per decision node; a model flagged in ir_mask also learns every context of
 //    the reverse-complement strand ("inverted repeats", as in GeCo);
-//  * two repeat models that follow an earlier occurrence of the last
-//    match_min bases, forward and as a reverse complement; with
+//  * optionally order-k models whose context also holds the codon phase
+//    (position mod 3), which capture the period-3 statistics of coding DNA;
+//  * up to four forward and four inverted repeat models (match_flags) that
+//    follow earlier occurrences of the last match_min bases, forward and as a
+//    reverse complement (several per direction: distinct occurrences, most
+//    recent first, through a chain of earlier positions); with
 //    match_tolerance > 0 they keep following through point mutations until
 //    more than match_tolerance of the last 16 predictions missed; each has
 //    a confidence learned per (run length, recent misses, node);
 //  * a bias.
-// Up to three logistic mixers with integer weights (selected by decision node
+// Up to four logistic mixers with integer weights (selected by decision node
 // and the previous two bases; by node and repeat-model state; by node and the
-// highest order whose context was seen before; see flags) are averaged in
-// the stretch domain; one or two APM stages (keyed by the last four
+// last non-phased model in `orders` whose context was seen before (the
+// highest order when they are sorted) and whether it is sure; when a phased
+// model exists, also by node and the first phased model's count; optionally
+// each also by the codon phase, position mod 3; see flags) are averaged in
+// the stretch domain; one or two APM stages (keyed by the last four or six
 // bases and by the repeat state) refine the result. Everything is integer
 // arithmetic in a fixed order: the same input gives the same bytes on every
 // machine and build, and the decoder mirrors the encoder exactly.
+// The balanced shapes (one to three direct models, one forward repeat model,
+// one mixer, one APM) run on a dedicated code path with the same semantics (and, with
+// flags bit 5, the cheaper variant described at `flags`).
 // Thread safety: one coder per thread; CmParams is a plain value.
-// Memory: 10 bytes per table slot (4^k slots for a direct order-k model,
-// 2^hash_bits for a hashed one) + 8 bytes * 2^match_bits + 1 byte per base;
+// Memory: 10 bytes per table slot (4^k slots for a direct order-k model, 3 * 4^k when phased,
+// 2^hash_bits for a hashed one) + 8 bytes * 2^match_bits + 1 byte per base
+// (+ 4 bytes per base with several repeat models in one direction);
 // Parse rejects params whose tables exceed 1 GiB.
 #pragma once
 
@@ -40,18 +51,26 @@ struct CmParams {
   // Serialised format version; Parse rejects any other value.
   static constexpr uint8_t kVariant = 1;
 
-  std::vector<uint8_t> orders{1, 2, 3, 4, 6, 8, 11, 12, 14, 16, 20};  // 1..24, at most 24 models
-  uint32_t ir_mask = 0x7ff;    // bit i: model i also learns the inverted-repeat context
+  // Context orders 1..24, at most 24 models; 0x80 | k: an order-k model whose
+  // context also holds the codon phase (position mod 3; 3x the slots of a
+  // direct table; no inverted repeats).
+  std::vector<uint8_t> orders{1, 2, 3, 4, 6, 8, 11, 14, 16, 20, 0x80 | 5};
+  uint32_t ir_mask = 0x3ff;    // bit i: model i also learns the inverted-repeat context
   uint8_t hash_bits = 22;   // slots per hashed model = 2^hash_bits (10..26)
   // Counter adaptation limit (rate -> 1/(limit+1.5)) for orders <= 8, 9..12, >= 13.
   uint8_t limit_low = 250, limit_mid = 60, limit_high = 20;
-  uint8_t match_min = 20;        // k-mer length of the repeat models (12..32)
+  uint8_t match_min = 18;        // k-mer length of the repeat models (12..32)
   uint8_t match_bits = 22;       // repeat-model hash slots = 2^match_bits (16..26)
-  uint8_t match_flags = 0x11;    // low/high nibble: number of forward/inverted repeat models (0..4 each)
+  uint8_t match_flags = 0x22;    // low/high nibble: number of forward/inverted repeat models (0..4 each)
   uint8_t match_tolerance = 12;  // misses in the last 16 tolerated (0..16; 0: stop at a miss)
-  uint8_t mixer_lr = 16;         // mixer learning rate (1..64; 16 = 2^-14)
-  uint8_t flags = 7;             // bit0: repeat-state mixer; bit1: repeat-state APM; bit2: hit-order mixer;
-                                 // bit3: learned final mixer (else average); bit4: mixer 1 keyed by order 3 (else 2)
+  uint8_t mixer_lr = 32;         // mixer learning rate (1..64; 16 = 2^-14)
+  uint8_t flags = 199;           // bit0: repeat-state mixer; bit1: repeat-state APM; bit2: hit-order mixer (+ phased-count mixer);
+                                 // bit3: learned final mixer (else average); bit4: mixer 1 keyed by order 3 (else 2);
+                                 // bit5: fast balanced path (only with one to three direct models of order <= 12
+                                 // without inverted repeats, match_flags 0x01 and no other flag but bit4): 12-bit stretch
+                                 // inputs and the APM reads the mixer's logit directly; bit6: the mixers are also keyed
+                                 // by the codon phase; bit7: first APM keyed by
+                                 // the last 6 bases (else 4)
 
   static CmParams Max();       // best ratio at >= 1 MB/s
   static CmParams Balanced();  // cheaper: >= 8 MB/s

@@ -29,7 +29,7 @@ std::vector<uint8_t> Genome(size_t n, uint32_t seed) {
 
 CmParams Small() {
   CmParams p;
-  p.orders = {1, 2, 3, 6, 11, 16};
+  p.orders = {1, 2, 3, 6, 11, 16, 0x80 | 4, 0x80 | 14};  // direct and hashed phased models
   p.ir_mask = 0x3f;
   p.hash_bits = 16;
   return p;
@@ -61,6 +61,31 @@ TEST(NucleotideCm, ProfilesRoundTrip) {
     ASSERT_EQ(back, v);
     EXPECT_LT(8.0 * out.size() / v.size(), 1.9);
   }
+}
+
+TEST(NucleotideCm, BalancedShapesRoundTrip) {
+  // The balanced shape has a dedicated path: exact (flags 0/16) and fast (bit 5).
+  auto v = Genome(150000, 9);
+  const std::vector<std::vector<uint8_t>> shapes = {{11}, {11, 0x80 | 6}, {4, 11, 0x80 | 5}};
+  for (uint8_t f : {0, 16, 32, 48})
+  for (const auto& orders : shapes) {
+    CmParams p = CmParams::Balanced();
+    p.flags = f;
+    p.orders = orders;
+    size_t used = 0;
+    auto q = CmParams::Parse(p.Serialize(), &used);
+    ASSERT_TRUE(q.ok()) << int{f};
+    std::string out;
+    CmEncode(*q, v.data(), v.size(), &out);
+    std::vector<uint8_t> back(v.size());
+    ASSERT_TRUE(CmDecode(*q, out, v.size(), back.data()).ok());
+    ASSERT_EQ(back, v) << int{f};
+  }
+  // The fast-path flag is only valid for the balanced shape.
+  CmParams m = CmParams::Max();
+  m.flags |= 32;
+  size_t used = 0;
+  EXPECT_FALSE(CmParams::Parse(m.Serialize(), &used).ok());
 }
 
 TEST(NucleotideCm, LearnsRepeats) {
@@ -97,6 +122,14 @@ TEST(NucleotideCm, ParamsRoundTripAndBadInput) {
   EXPECT_FALSE(CmParams::Parse(z.Serialize(), &used).ok());  // 2^48 slots
   z = Small();
   z.ir_mask = 1u << 20;  // flag for a model that does not exist
+  EXPECT_FALSE(CmParams::Parse(z.Serialize(), &used).ok());
+  z = Small();
+  z.orders = {2, 0x80 | 3};  // phased model with inverted repeats
+  z.ir_mask = 3;
+  EXPECT_FALSE(CmParams::Parse(z.Serialize(), &used).ok());
+  z.ir_mask = 1;
+  EXPECT_TRUE(CmParams::Parse(z.Serialize(), &used).ok());
+  z.orders = {2, 0x80};  // phased order 0
   EXPECT_FALSE(CmParams::Parse(z.Serialize(), &used).ok());
   z = Small();
   z.match_flags = 0x55;
