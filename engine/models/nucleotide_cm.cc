@@ -664,7 +664,7 @@ class SlimModel {
       } else {
         rep_.miss |= 1;
         rep_.len = 0;
-        if (std::popcount(rep_.miss & 0xffffu) > tol_) rep_.active = false;
+        if (static_cast<uint32_t>(std::popcount(rep_.miss & 0xffffu)) > tol_) rep_.active = false;
         else ++rep_.ptr;
       }
     }
