@@ -26,6 +26,7 @@ int StatusToErrno(const Status& s) {
     case C::kNotSupported: return EOPNOTSUPP;
     case C::kTooManyLinks: return EMLINK;
     case C::kBusy: return EBUSY;
+    case C::kNoMemory: return ENOMEM;
   }
   return EIO;
 }

@@ -24,6 +24,7 @@ std::string Status::ToString() const {
     case Code::kNotSupported: name = "Not supported"; break;
     case Code::kTooManyLinks: name = "Too many links"; break;
     case Code::kBusy: name = "Busy"; break;
+    case Code::kNoMemory: name = "NoMemory"; break;
   }
   if (msg_.empty()) return name;
   return std::string(name) + ": " + msg_;

@@ -36,6 +36,7 @@ class [[nodiscard]] Status {
     kNotSupported,    // operation not supported
     kTooManyLinks,    // link count limit reached
     kBusy,            // resource busy
+    kNoMemory,        // an allocation failed (ENOMEM)
   };
 
   Status() = default;
@@ -58,6 +59,7 @@ class [[nodiscard]] Status {
   static Status NotSupported(std::string m = {}) { return {Code::kNotSupported, std::move(m)}; }
   static Status TooManyLinks(std::string m = {}) { return {Code::kTooManyLinks, std::move(m)}; }
   static Status Busy(std::string m = {}) { return {Code::kBusy, std::move(m)}; }
+  static Status NoMemory(std::string m = {}) { return {Code::kNoMemory, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -191,7 +191,7 @@ Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payloa
   fasta::PutPackedSection(payload, meta, zstd_level);
   if (cm) {
     payload->append(cm->Serialize());
-    CmEncode(*cm, reinterpret_cast<const uint8_t*>(enc.nt.data()), enc.n_nt, payload);
+    PMKLC_RETURN_IF_ERROR(CmEncode(*cm, reinterpret_cast<const uint8_t*>(enc.nt.data()), enc.n_nt, payload));
     return Status::OK();
   }
   size_t base = payload->size();

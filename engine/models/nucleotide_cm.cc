@@ -92,14 +92,19 @@ template <class T>
 struct BigArray {
   T* p = nullptr;
   size_t bytes = 0;
-  void Alloc(size_t n) {
+  // False (and nothing allocated) when the memory is not available.
+  [[nodiscard]] bool Alloc(size_t n) {
     bytes = (n * sizeof(T) + (2u << 20) - 1) & ~size_t{(2u << 20) - 1};
     void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) std::abort();
+    if (m == MAP_FAILED) {
+      bytes = 0;
+      return false;
+    }
 #ifdef MADV_HUGEPAGE
     madvise(m, bytes, MADV_HUGEPAGE);
 #endif
     p = static_cast<T*>(m);
+    return true;
   }
   ~BigArray() {
     if (p) munmap(p, bytes);
@@ -171,7 +176,9 @@ struct Repeat {
 
 class Model {
  public:
-  explicit Model(const CmParams& p) : p_(p) {
+  // False when the model tables could not be allocated (nothing may be coded).
+  bool ok() const { return alloc_ok_; }
+  explicit Model(const CmParams& p, std::span<BasePredictor* const> extra = {}) : p_(p), extra_(extra) {
     nt_ = p.orders.size();
     for (size_t i = 0; i < nt_; ++i) {
       Table& t = tables_[i];
@@ -183,7 +190,7 @@ class Model {
       t.limit = k <= 8 ? p.limit_low : (k <= 12 ? p.limit_mid : p.limit_high);
       t.ir = (p.ir_mask >> i) & 1;
       t.mask = (k >= 32) ? ~uint64_t{0} : ((uint64_t{1} << (2 * k)) - 1);
-      t.slots.Alloc((t.direct && t.phased ? 3 : 1) * (size_t{1} << t.bits));
+      alloc_ok_ &= t.slots.Alloc((t.direct && t.phased ? 3 : 1) * (size_t{1} << t.bits));
     }
     nfw_ = p.match_flags & 15;
     nrep_ = nfw_ + (p.match_flags >> 4);
@@ -191,10 +198,11 @@ class Model {
     mm_min_ = p.match_min;
     mm_mask_ = mm_min_ >= 32 ? ~uint64_t{0} : ((uint64_t{1} << (2 * mm_min_)) - 1);
     mm_bits_ = p.match_bits;
-    if (nrep_) mm_.Alloc(size_t{1} << mm_bits_);
+    if (nrep_) alloc_ok_ &= mm_.Alloc(size_t{1} << mm_bits_);
     chained_ = nfw_ > 1 || nrep_ - nfw_ > 1;
     if (chained_) chain_.reserve(1 << 20);
-    n_in_ = nt_ + static_cast<size_t>(nrep_) + 1;  // models, repeat models, bias
+    // models, repeat models, extra predictors, bias
+    n_in_ = nt_ + static_cast<size_t>(nrep_) + extra_.size() + 1;
     // With a phased model and bit2, a fourth mixer keyed by the phase and the
     // first phased model's count.
     phased0_ = -1;
@@ -223,6 +231,7 @@ class Model {
       Repeat& r = rep_[j];
       r.pred = r.active ? (r.dir > 0 ? seq_[r.ptr] : 3 - seq_[r.ptr]) : -1;
     }
+    for (size_t k = 0; k < extra_.size(); ++k) extra_[k]->Predict(xdist_[k]);
     for (size_t i = 0; i < nt_; ++i) {
       Table& t = tables_[i];
       cur_[i] = t.direct ? &t.slots.p[next_idx_[i]] : Find(t, next_idx_[i], next_chk_[i]);
@@ -238,6 +247,8 @@ class Model {
       if (j < nfw_) fb = std::max(fb, rep_[j].Bucket());
       else ib = std::max(ib, rep_[j].Bucket());
     }
+    for (size_t k = 0; k < extra_.size(); ++k)
+      st_[nt_ + static_cast<size_t>(nrep_) + k] = St(NodeProbability(xdist_[k], node));
     st_[n_in_ - 1] = 256;  // bias
     int rs = fb * 4 + ib;
     size_t ctx[4];
@@ -317,6 +328,7 @@ class Model {
 
   void End(int base) {
     for (int j = 0; j < nrep_; ++j) StepRepeat(rep_[j], base);
+    for (BasePredictor* x : extra_) x->Update(base);
     // Deferred inverted-repeat updates (their slots were prefetched a base ago).
     for (size_t i = 0; i < nt_; ++i) {
       Table& t = tables_[i];
@@ -536,6 +548,9 @@ class Model {
   }
 
   const CmParams& p_;
+  bool alloc_ok_ = true;
+  std::span<BasePredictor* const> extra_;
+  uint32_t xdist_[kMaxExtraPredictors][4] = {};
   size_t nt_ = 0, n_in_ = 0;
   Table tables_[kMaxModels];
   Slot* cur_[kMaxModels];
@@ -544,7 +559,7 @@ class Model {
   size_t ir_idx_[kMaxModels];
   uint8_t ir_chk_[kMaxModels];
   int ir_sym_[kMaxModels];
-  int st_[kMaxModels + 9];
+  int st_[kMaxModels + 9 + kMaxExtraPredictors];
   std::vector<int> w_[4], wf_;
   int phased0_ = -1;
   Apm apm1_, apm2c_;
@@ -587,6 +602,7 @@ bool IsSlim(const CmParams& p) {
 template <bool kFast, int K>
 class SlimModel {
  public:
+  bool ok() const { return alloc_ok_; }
   explicit SlimModel(const CmParams& p) {
     for (int i = 0; i < K; ++i) {
       const uint8_t k = p.orders[i] & 0x7f;
@@ -594,14 +610,14 @@ class SlimModel {
       phased_[i] = (p.orders[i] & 0x80) != 0;
       mask_[i] = (uint64_t{1} << (2 * k)) - 1;
       limit_[i] = k <= 8 ? p.limit_low : (k <= 12 ? p.limit_mid : p.limit_high);
-      slots_[i].Alloc((phased_[i] ? 3 : 1) * (size_t{1} << (2 * k)));
+      alloc_ok_ &= slots_[i].Alloc((phased_[i] ? 3 : 1) * (size_t{1} << (2 * k)));
       cur_[i] = &slots_[i].p[0];
       next_idx_[i] = 0;
     }
     mm_min_ = p.match_min;
     mm_mask_ = mm_min_ >= 32 ? ~uint64_t{0} : ((uint64_t{1} << (2 * mm_min_)) - 1);
     mm_bits_ = p.match_bits;
-    mm_.Alloc(size_t{1} << mm_bits_);
+    alloc_ok_ &= mm_.Alloc(size_t{1} << mm_bits_);
     tol_ = p.match_tolerance;
     lr_ = p.mixer_lr;
     hist64_ = (p.flags & 16) != 0;
@@ -728,6 +744,7 @@ class SlimModel {
   uint64_t hist_ = 0;
   size_t phase_ = 0;  // position of the next base mod 3
   int st_[K + 1] = {};
+  bool alloc_ok_ = true;
   int w_[3 * 64 * (K + 2)];
   int* w_sel_ = w_;
   int lr_ = 16;
@@ -743,9 +760,25 @@ class SlimModel {
   BigArray<MEntry> mm_;
 };
 
-template <class M>
-void EncodeWith(const CmParams& p, const uint8_t* codes, size_t n, std::string* out) {
-  auto m = std::make_unique<M>(p);
+// Bytes of the model tables of p (slots and the repeat k-mer table).
+uint64_t ModelBytes(const CmParams& p) {
+  uint64_t slots = 0;
+  for (uint8_t v : p.orders) {
+    const uint8_t k = v & 0x7f;
+    slots += 2 * k <= 24 ? uint64_t{(v & 0x80) ? 3u : 1u} << (2 * k) : uint64_t{1} << p.hash_bits;
+  }
+  return slots * sizeof(Slot) + (p.match_flags ? uint64_t{8} << p.match_bits : 0);
+}
+
+Status NoTables(const CmParams& p) {
+  return Status::NoMemory("cm: cannot allocate the model tables (" + std::to_string(ModelBytes(p) >> 20) +
+                          " MiB)");
+}
+
+template <class M, class... Extra>
+Status EncodeWith(const CmParams& p, const uint8_t* codes, size_t n, std::string* out, Extra... extra) {
+  auto m = std::make_unique<M>(p, extra...);
+  if (!m->ok()) return NoTables(p);
   BinaryEncoder e(out);
   for (size_t i = 0; i < n; ++i) {
     int b = codes[i] & 3, hi = b >> 1, lo = b & 1;
@@ -757,11 +790,13 @@ void EncodeWith(const CmParams& p, const uint8_t* codes, size_t n, std::string* 
     m->End(b);
   }
   e.Finish();
+  return Status::OK();
 }
 
-template <class M>
-Status DecodeWith(const CmParams& p, std::string_view in, size_t n, uint8_t* codes) {
-  auto m = std::make_unique<M>(p);
+template <class M, class... Extra>
+Status DecodeWith(const CmParams& p, std::string_view in, size_t n, uint8_t* codes, Extra... extra) {
+  auto m = std::make_unique<M>(p, extra...);
+  if (!m->ok()) return NoTables(p);
   BinaryDecoder d(in);
   for (size_t i = 0; i < n; ++i) {
     m->Begin();
@@ -846,20 +881,17 @@ Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
   if (p.mixer_lr == 0 || p.mixer_lr > 64) return Status::Corruption("cm params: bad mixer rate");
   if (((p.flags & 32) && !IsSlim(p))) return Status::Corruption("cm params: bad flags");
   // Bound the memory a (possibly corrupt) header can make the decoder take.
-  uint64_t slots = 0;
-  for (uint8_t v : p.orders) {
-    const uint8_t k = v & 0x7f;
-    slots += 2 * k <= 24 ? uint64_t{(v & 0x80) ? 3u : 1u} << (2 * k) : uint64_t{1} << p.hash_bits;
-  }
   // (+ 1 byte per base of history and, with several repeat models per
   // direction, 4 bytes per base of chain)
-  uint64_t bytes = slots * sizeof(Slot) + (p.match_flags ? uint64_t{8} << p.match_bits : 0);
-  if (bytes > kMaxModelBytes) return Status::Corruption("cm params: models too large");
+  if (ModelBytes(p) > kMaxModelBytes) return Status::Corruption("cm params: models too large");
   *used = total;
   return p;
 }
 
-void CmEncode(const CmParams& p, const uint8_t* codes, size_t n, std::string* out) {
+Status CmEncode(const CmParams& p, const uint8_t* codes, size_t n, std::string* out,
+                std::span<BasePredictor* const> extra) {
+  if (extra.size() > kMaxExtraPredictors) return Status::InvalidArgument("cm: too many extra predictors");
+  if (!extra.empty()) return EncodeWith<Model>(p, codes, n, out, extra);
   if (IsSlim(p)) {
     const bool f = p.flags & 32;
     switch (p.orders.size()) {
@@ -868,10 +900,13 @@ void CmEncode(const CmParams& p, const uint8_t* codes, size_t n, std::string* ou
       default: return f ? EncodeWith<SlimModel<true, 3>>(p, codes, n, out) : EncodeWith<SlimModel<false, 3>>(p, codes, n, out);
     }
   }
-  EncodeWith<Model>(p, codes, n, out);
+  return EncodeWith<Model>(p, codes, n, out);
 }
 
-Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes) {
+Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes,
+                std::span<BasePredictor* const> extra) {
+  if (extra.size() > kMaxExtraPredictors) return Status::InvalidArgument("cm: too many extra predictors");
+  if (!extra.empty()) return DecodeWith<Model>(p, in, n, codes, extra);
   if (IsSlim(p)) {
     const bool f = p.flags & 32;
     switch (p.orders.size()) {

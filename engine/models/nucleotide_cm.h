@@ -39,11 +39,13 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "engine/common/status.h"
+#include "engine/models/predictor.h"
 
 namespace pmklc {
 
@@ -81,9 +83,21 @@ struct CmParams {
   static Result<CmParams> Parse(std::string_view in, size_t* used);
 };
 
-// Codes n bases (values 0..3) into *out (appends).
-void CmEncode(const CmParams& p, const uint8_t* codes, size_t n, std::string* out);
-// Decodes exactly n bases; Corruption if the input is too short.
-Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes);
+// Most extra predictors one coder mixes in.
+inline constexpr size_t kMaxExtraPredictors = 4;
+
+// Codes n bases (values 0..3) into *out (appends). `extra` predictors
+// (engine/models/predictor.h; at most kMaxExtraPredictors, borrowed for the
+// call) are mixed in as one more mixer input per decision each; without them
+// the output is exactly that of the params alone. Decoding needs the same
+// predictors, in the same order and initial state.
+// NoMemory if the model tables cannot be allocated; InvalidArgument for too
+// many extra predictors.
+[[nodiscard]] Status CmEncode(const CmParams& p, const uint8_t* codes, size_t n, std::string* out,
+                              std::span<BasePredictor* const> extra = {});
+// Decodes exactly n bases; Corruption if the input is too short, NoMemory if
+// the model tables cannot be allocated.
+Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes,
+                std::span<BasePredictor* const> extra = {});
 
 }  // namespace pmklc

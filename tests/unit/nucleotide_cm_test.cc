@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "engine/codec/codec.h"
@@ -39,8 +40,8 @@ TEST(NucleotideCm, RoundTripAndDeterminism) {
   for (size_t n : {0ul, 1ul, 7ul, 1000ul, 300000ul}) {
     auto v = Genome(n, static_cast<uint32_t>(n));
     std::string a, b;
-    CmEncode(Small(), v.data(), v.size(), &a);
-    CmEncode(Small(), v.data(), v.size(), &b);
+    ASSERT_TRUE(CmEncode(Small(), v.data(), v.size(), &a).ok());
+    ASSERT_TRUE(CmEncode(Small(), v.data(), v.size(), &b).ok());
     ASSERT_EQ(a, b) << "encoding is not deterministic";
     std::vector<uint8_t> back(n);
     ASSERT_TRUE(CmDecode(Small(), a, n, back.data()).ok());
@@ -55,7 +56,7 @@ TEST(NucleotideCm, ProfilesRoundTrip) {
     auto q = CmParams::Parse(p.Serialize(), &used);
     ASSERT_TRUE(q.ok());
     std::string out;
-    CmEncode(*q, v.data(), v.size(), &out);
+    ASSERT_TRUE(CmEncode(*q, v.data(), v.size(), &out).ok());
     std::vector<uint8_t> back(v.size());
     ASSERT_TRUE(CmDecode(p, out, v.size(), back.data()).ok());
     ASSERT_EQ(back, v);
@@ -76,7 +77,7 @@ TEST(NucleotideCm, BalancedShapesRoundTrip) {
     auto q = CmParams::Parse(p.Serialize(), &used);
     ASSERT_TRUE(q.ok()) << int{f};
     std::string out;
-    CmEncode(*q, v.data(), v.size(), &out);
+    ASSERT_TRUE(CmEncode(*q, v.data(), v.size(), &out).ok());
     std::vector<uint8_t> back(v.size());
     ASSERT_TRUE(CmDecode(*q, out, v.size(), back.data()).ok());
     ASSERT_EQ(back, v) << int{f};
@@ -91,7 +92,7 @@ TEST(NucleotideCm, BalancedShapesRoundTrip) {
 TEST(NucleotideCm, LearnsRepeats) {
   auto v = Genome(400000, 1);
   std::string out;
-  CmEncode(Small(), v.data(), v.size(), &out);
+  ASSERT_TRUE(CmEncode(Small(), v.data(), v.size(), &out).ok());
   EXPECT_LT(8.0 * out.size() / v.size(), 1.9);  // random bases cost 2 bits; repeats much less
 }
 
@@ -143,7 +144,7 @@ TEST(NucleotideCm, ParamsRoundTripAndBadInput) {
   }
   auto v = Genome(50000, 2);
   std::string out;
-  CmEncode(Small(), v.data(), v.size(), &out);
+  ASSERT_TRUE(CmEncode(Small(), v.data(), v.size(), &out).ok());
   std::vector<uint8_t> back(v.size());
   EXPECT_FALSE(CmDecode(Small(), std::string_view(out).substr(0, out.size() / 2), v.size(), back.data()).ok());
 }
@@ -180,6 +181,88 @@ TEST(NucleotideCm, FastaCmBlocksRoundTripThroughTheCodec) {
   std::string bad = value;
   bad[1] = static_cast<char>(CodecId::kFasta2Bit);
   EXPECT_FALSE(DecodeBlock(bad, &out).ok());
+}
+
+// An order-2 frequency predictor on the BasePredictor interface: integer,
+// deterministic, learns from the bases it is told.
+class Order2Predictor : public BasePredictor {
+ public:
+  void Predict(uint32_t p[4]) override {
+    const uint32_t* c = counts_[ctx_];
+    uint32_t tot = c[0] + c[1] + c[2] + c[3] + 4;
+    uint32_t sum = 0;
+    for (int b = 0; b < 3; ++b) sum += p[b] = std::max<uint32_t>(1, ((c[b] + 1) << 16) / tot);
+    p[3] = kPredictorOne - sum;
+  }
+  void Update(int base) override {
+    counts_[ctx_][base] += 2;
+    ctx_ = ((ctx_ << 2) | static_cast<uint32_t>(base)) & 15;
+  }
+
+ private:
+  uint32_t counts_[16][4] = {};
+  uint32_t ctx_ = 0;
+};
+
+// Knows the sequence: puts almost all the mass on the true next base.
+class OraclePredictor : public BasePredictor {
+ public:
+  explicit OraclePredictor(const std::vector<uint8_t>* v) : v_(v) {}
+  void Predict(uint32_t p[4]) override {
+    for (int b = 0; b < 4; ++b) p[b] = 1;
+    p[(*v_)[i_]] = kPredictorOne - 3;
+  }
+  void Update(int) override { ++i_; }
+
+ private:
+  const std::vector<uint8_t>* v_;
+  size_t i_ = 0;
+};
+
+TEST(NucleotideCm, ExtraPredictorsAreMixedInAndDecodeWithTheSamePredictors) {
+  const auto v = Genome(200000, 9);
+  for (const CmParams& p : {Small(), CmParams::Balanced()}) {
+    std::string plain, mixed, mixed2;
+    ASSERT_TRUE(CmEncode(p, v.data(), v.size(), &plain).ok());
+    Order2Predictor a, b;
+    BasePredictor* ea[] = {&a};
+    ASSERT_TRUE(CmEncode(p, v.data(), v.size(), &mixed, ea).ok());
+    EXPECT_NE(mixed, plain);  // the input is really used
+    Order2Predictor c;
+    BasePredictor* ec[] = {&c};
+    ASSERT_TRUE(CmEncode(p, v.data(), v.size(), &mixed2, ec).ok());
+    EXPECT_EQ(mixed, mixed2);  // deterministic
+    std::vector<uint8_t> back(v.size());
+    BasePredictor* eb[] = {&b};
+    ASSERT_TRUE(CmDecode(p, mixed, v.size(), back.data(), eb).ok());
+    EXPECT_EQ(back, v);
+  }
+  // The mixers learn to trust a predictor that is right: near zero cost.
+  OraclePredictor o(&v), o2(&v);
+  BasePredictor* eo[] = {&o};
+  std::string out;
+  ASSERT_TRUE(CmEncode(CmParams::Balanced(), v.data(), v.size(), &out, eo).ok());
+  EXPECT_LT(8.0 * out.size() / v.size(), 0.1);
+  std::vector<uint8_t> back(v.size());
+  BasePredictor* eo2[] = {&o2};
+  ASSERT_TRUE(CmDecode(CmParams::Balanced(), out, v.size(), back.data(), eo2).ok());
+  EXPECT_EQ(back, v);
+  // Too many predictors is an error, not a crash.
+  std::vector<Order2Predictor> many(kMaxExtraPredictors + 1);
+  std::vector<BasePredictor*> ptrs;
+  for (auto& m : many) ptrs.push_back(&m);
+  EXPECT_FALSE(CmEncode(Small(), v.data(), 100, &out, ptrs).ok());
+}
+
+TEST(NucleotideCm, NodeProbabilityFollowsTheDistribution) {
+  uint32_t p[4] = {16384, 16384, 16384, 16384};
+  EXPECT_EQ(NodeProbability(p, 0), 32768u);
+  uint32_t q[4] = {1, 1, 1, kPredictorOne - 3};
+  EXPECT_GT(NodeProbability(q, 0), 65000u);  // G or T
+  EXPECT_GT(NodeProbability(q, 2), 65000u);  // T given G or T
+  EXPECT_LE(NodeProbability(q, 1), 32768u);
+  uint32_t z[4] = {kPredictorOne, 0, 0, 0};
+  EXPECT_GE(NodeProbability(z, 0), 1u);  // never 0
 }
 
 }  // namespace
