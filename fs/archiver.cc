@@ -233,9 +233,6 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
   // The mark goes once every group is done and the file did not change since
   // the pass looked at it (a write in between sets ctime and a new mark).
   auto finish = [&](FileJob* j) {
-    // Return the replaced blocks' space soon (a flush + compaction of the
-    // file's key range: worth it for big files only, as for deletes).
-    if (j->archived >= (uint64_t{8} << 20)) store_->ScheduleReclaim(j->ino);
     Status s = host_->Commit(j->ino, [&](const InodeAttr& a, Store::Batch* b) {
       if (!(a.ctime == j->ctime)) return Status::Busy("changed during archiving");
       b->DeletePending(j->ino);
@@ -280,6 +277,12 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
   for (size_t t = 1; t < nthreads; ++t) threads.emplace_back(worker, opts_.idle_priority);
   if (nthreads) worker(false);  // this thread's priority is the caller's choice
   for (auto& t : threads) t.join();
+  // Return the replaced blocks' space: one flush + compaction of the fast
+  // tier per pass that archived anything sizeable (a few MiB of garbage from
+  // a small pass is left to RocksDB's own compactions).
+  uint64_t archived = 0;
+  for (auto& j : jobs) archived += j->archived;
+  if (archived >= (uint64_t{4} << 20)) store_->ScheduleReclaimAll();
   {
     std::lock_guard<std::mutex> l(stats_mu_);
     for (auto& j : jobs) {

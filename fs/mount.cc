@@ -240,6 +240,7 @@ Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
     uint64_t busy = 0;
     Status ws = archiver->WaitPass(&busy);
     if (!ws.ok()) return "error " + ws.ToString();
+    store->WaitForReclaim();  // the replaced blocks' space is back, too
     return "ok done, " + std::to_string(busy) + " file(s) skipped (open for writing or changed)";
   });
   if (!cs.ok()) spdlog::warn("control socket: {} (pmklc archive cannot reach this daemon)", cs.ToString());

@@ -27,6 +27,8 @@ namespace {
 
 constexpr const char* kCfNames[] = {"meta", "inodes", "dirents", "blocks", "xattrs", "models", "cold"};
 enum Cf { kMeta = 0, kInodes, kDirents, kBlocks, kXattrs, kModels, kCold, kNumCf };
+// Reclaim queue entry meaning "every inode's fast-tier blocks".
+constexpr uint64_t kReclaimAll = ~uint64_t{0};
 // Column families a store of format version 1 has (it lacks "cold").
 constexpr int kNumCfV1 = kCold;
 
@@ -104,12 +106,16 @@ struct Store::Rep {
       l.unlock();
       // Flush every CF first so the WAL files holding the deleted data go too.
       (void)db->Flush(rocksdb::FlushOptions(), cf);
-      std::string b = BlockKey(ino, 0), e = BlockKey(ino + 1, 0);
-      rocksdb::Slice bs(b), es(e);
       rocksdb::CompactRangeOptions o;
       o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-      (void)db->CompactRange(o, cf[kBlocks], &bs, &es);
-      (void)db->CompactRange(o, cf[kCold], &bs, &es);
+      if (ino == kReclaimAll) {  // the whole fast tier (after an archive pass)
+        (void)db->CompactRange(o, cf[kBlocks], nullptr, nullptr);
+      } else {
+        std::string b = BlockKey(ino, 0), e = BlockKey(ino + 1, 0);
+        rocksdb::Slice bs(b), es(e);
+        (void)db->CompactRange(o, cf[kBlocks], &bs, &es);
+        (void)db->CompactRange(o, cf[kCold], &bs, &es);
+      }
       l.lock();
       rbusy = false;
       rcv.notify_all();
@@ -409,6 +415,8 @@ void Store::ScheduleReclaim(uint64_t ino) {
   }
   rep_->rcv.notify_all();
 }
+
+void Store::ScheduleReclaimAll() { ScheduleReclaim(kReclaimAll); }
 
 void Store::WaitForReclaim() {
   std::unique_lock<std::mutex> l(rep_->rmu);

@@ -136,7 +136,10 @@ class Store {
   // space of deleted blocks is returned soon rather than at some later
   // compaction. Non-blocking; coalesces requests.
   void ScheduleReclaim(uint64_t ino);
-  // Waits until scheduled reclaims are done (tests, shutdown).
+  // The same for every file's fast-tier blocks (after the archiver replaced
+  // many of them): one flush + full compaction of the blocks CF.
+  void ScheduleReclaimAll();
+  // Waits until scheduled reclaims are done (tests, shutdown, archive --wait).
   void WaitForReclaim();
 
   Result<InodeAttr> GetInode(uint64_t ino);

@@ -54,6 +54,7 @@ int RunArchive(const ArchiveArgs& a) {
                  total / 1e6, secs > 0 ? done / 1e6 / secs : 0.0);
   });
   if (tty) std::fprintf(stderr, "\n");
+  st->get()->WaitForReclaim();  // return the replaced blocks' space before exiting
   if (!s.ok()) {
     std::fprintf(stderr, "pmklc archive: %s\n", s.ToString().c_str());
     return 1;
