@@ -56,11 +56,34 @@ void FileData::SchedulePrefetch(const std::shared_ptr<Node>& n, uint64_t from_id
   }
 }
 
+void FileData::ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t off, uint64_t fsize) {
+  // Keep the next two archived groups decoding ahead of a sequential reader,
+  // one per prefetch thread; each group is requested once per run.
+  const uint64_t group_bytes = uint64_t{gb_} * bs_;
+  const uint64_t gr = off / group_bytes;
+  const uint64_t want_end = std::min<uint64_t>(gr + 3, (fsize + group_bytes - 1) / group_bytes);
+  uint64_t cur = n->group_prefetch_next.load();
+  uint64_t from;
+  do {
+    from = std::max(cur, gr + 1);
+    if (from >= want_end) return;
+  } while (!n->group_prefetch_next.compare_exchange_weak(cur, want_end));
+  const uint64_t gen = n->data_gen.load();
+  const uint64_t ino = n->attr.ino;
+  for (uint64_t g = from; g < want_end; ++g) {
+    const uint64_t first = g * gb_;
+    if (cache_.Get(ino, first)) continue;
+    if (!prefetch_pool_.TrySubmit([this, n, first, gen] { Prefetch(n, first, gen); })) break;
+  }
+}
+
 void FileData::Prefetch(const std::shared_ptr<Node>& n, uint64_t idx, uint64_t gen) {
   const uint64_t ino = n->attr.ino;  // never changes
   if (n->data_gen.load() != gen || cache_.Get(ino, idx)) return;
   Fetched f;
-  if (!FetchStored(ino, idx, &f).ok()) return;  // the read reports errors itself
+  // A group another thread is decoding is not waited for: that would park
+  // this prefetch thread instead of decoding the next group.
+  if (!FetchStored(ino, idx, &f, /*wait=*/false).ok()) return;  // the read reports errors itself
   std::shared_lock<std::shared_mutex> l(n->mu);
   if (n->data_gen.load() != gen) return;
   if (f.block && !n->dirty.count(idx) && !n->pending.count(idx)) cache_.Put(ino, idx, f.block);
@@ -68,7 +91,7 @@ void FileData::Prefetch(const std::shared_ptr<Node>& n, uint64_t idx, uint64_t g
 }
 
 // Fast tier first, then the archived group, else a hole. See file_data.h.
-Status FileData::FetchStored(uint64_t ino, uint64_t idx, Fetched* f) {
+Status FileData::FetchStored(uint64_t ino, uint64_t idx, Fetched* f, bool wait) {
   f->block.reset();
   f->group.clear();
   std::string value;
@@ -82,7 +105,7 @@ Status FileData::FetchStored(uint64_t ino, uint64_t idx, Fetched* f) {
   }
   if (!s.IsNotFound()) return s;
   const uint64_t g = idx / gb_;
-  auto raw = DecodeGroup(ino, g);
+  auto raw = DecodeGroup(ino, g, wait);
   if (!raw.ok()) return raw.status().IsNotFound() ? Status::OK() : raw.status();
   const std::string& r = **raw;
   f->from_group = true;
@@ -94,7 +117,7 @@ Status FileData::FetchStored(uint64_t ino, uint64_t idx, Fetched* f) {
   return Status::OK();
 }
 
-Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, uint64_t g) {
+Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, uint64_t g, bool wait) {
   using R = Result<std::shared_ptr<const std::string>>;
   const auto key = std::make_pair(ino, g);
   std::shared_future<R> fut;
@@ -111,7 +134,10 @@ Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, u
       mine = true;
     }
   }
-  if (!mine) return fut.get();  // another thread is decoding this group
+  if (!mine) {  // another thread is decoding this group
+    if (!wait) return Status::Busy("group decode in progress");
+    return fut.get();
+  }
   R r = [&]() -> R {
     std::string value, raw;
     Status s = store_->GetGroup(ino, g, &value);
@@ -214,8 +240,10 @@ Result<size_t> FileData::ReadLocked(const std::shared_ptr<Node>& np, uint64_t of
     uint64_t next = (off + size + bs_ - 1) / bs_;
     uint64_t end = std::min<uint64_t>(next + kPrefetchBlocks, (fsize + bs_ - 1) / bs_);
     if (next < end) SchedulePrefetch(np, next, end);
+    if (n->archived_seen.load()) ScheduleGroupPrefetch(np, off, fsize);
   } else {
     n->prefetch_next = 0;  // random access: a later sequential run starts afresh
+    n->group_prefetch_next = 0;
   }
   size_t done = 0;
   while (done < size) {
@@ -242,15 +270,9 @@ Result<size_t> FileData::ReadLocked(const std::shared_ptr<Node>& np, uint64_t of
       Fetched f;
       PMKLC_RETURN_IF_ERROR(FetchStored(ino, idx, &f));
       CacheGroupLocked(n, f);
-      if (f.from_group && sequential) {
-        // Archived groups decode slowly: a sequential reader gets the next two
-        // decoded in the background, one per prefetch thread.
-        const uint64_t gen = n->data_gen.load();
-        for (uint64_t k = 1; k <= 2; ++k) {
-          const uint64_t first = (idx / gb_ + k) * gb_;
-          if (first * bs_ >= fsize || cache_.Get(ino, first)) continue;
-          (void)prefetch_pool_.TrySubmit([this, np, first, gen] { Prefetch(np, first, gen); });
-        }
+      if (f.from_group && !n->archived_seen.load()) {
+        n->archived_seen = true;
+        if (sequential) ScheduleGroupPrefetch(np, off, fsize);
       }
       if (!f.block) {
         std::memset(buf + done, 0, len);

@@ -76,9 +76,13 @@ class FileData {
     std::vector<std::pair<uint64_t, std::shared_ptr<const std::string>>> group;  // other blocks decoded
   };
   // Stored image of block idx (not trimmed to the file size). No lock needed.
-  Status FetchStored(uint64_t ino, uint64_t idx, Fetched* f);
-  // Decoded archived group; NotFound if not archived. One decode per group at a time.
-  Result<std::shared_ptr<const std::string>> DecodeGroup(uint64_t ino, uint64_t g);
+  // wait=false: Busy instead of waiting when its group is being decoded.
+  Status FetchStored(uint64_t ino, uint64_t idx, Fetched* f, bool wait = true);
+  // Decoded archived group; NotFound if not archived. One decode per group at
+  // a time: others wait for it (or get Busy with wait=false).
+  Result<std::shared_ptr<const std::string>> DecodeGroup(uint64_t ino, uint64_t g, bool wait = true);
+  // Sequential reader of an archived file at off: next two groups decoded ahead.
+  void ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t off, uint64_t fsize);
   void CacheGroupLocked(Node* n, const Fetched& f);
   static Status BadBlock(uint64_t ino, uint64_t idx, const Status& s);
   // Moves archived group g of n back to fast-tier blocks (no-op if not archived).

@@ -46,6 +46,10 @@ struct Node {
   std::atomic<uint64_t> data_gen{0};
   std::atomic<uint64_t> last_read_end{~uint64_t{0}};
   std::atomic<uint64_t> prefetch_next{0};
+  // Archived groups: a read found one (so sequential reads prefetch groups),
+  // and the first group not yet requested for prefetch.
+  std::atomic<bool> archived_seen{false};
+  std::atomic<uint64_t> group_prefetch_next{0};
   // 1 + the archive group last checked to be in the fast tier (0: none);
   // guarded by mu, reset when the archiver archives a group of this file.
   uint64_t fast_group = 0;
