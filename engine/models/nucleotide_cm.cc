@@ -888,34 +888,36 @@ Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
   return p;
 }
 
+namespace {
+// Runs fn.template operator()<M>() with the model class that codes p: the
+// slim path for the balanced shapes, else the general model. (Extra
+// predictors always use the general model.)
+template <class Fn>
+Status WithModel(const CmParams& p, Fn&& fn) {
+  if (IsSlim(p)) {
+    const bool f = p.flags & 32;
+    switch (p.orders.size()) {
+      case 1: return f ? fn.template operator()<SlimModel<true, 1>>() : fn.template operator()<SlimModel<false, 1>>();
+      case 2: return f ? fn.template operator()<SlimModel<true, 2>>() : fn.template operator()<SlimModel<false, 2>>();
+      default: return f ? fn.template operator()<SlimModel<true, 3>>() : fn.template operator()<SlimModel<false, 3>>();
+    }
+  }
+  return fn.template operator()<Model>();
+}
+}  // namespace
+
 Status CmEncode(const CmParams& p, const uint8_t* codes, size_t n, std::string* out,
                 std::span<BasePredictor* const> extra) {
   if (extra.size() > kMaxExtraPredictors) return Status::InvalidArgument("cm: too many extra predictors");
   if (!extra.empty()) return EncodeWith<Model>(p, codes, n, out, extra);
-  if (IsSlim(p)) {
-    const bool f = p.flags & 32;
-    switch (p.orders.size()) {
-      case 1: return f ? EncodeWith<SlimModel<true, 1>>(p, codes, n, out) : EncodeWith<SlimModel<false, 1>>(p, codes, n, out);
-      case 2: return f ? EncodeWith<SlimModel<true, 2>>(p, codes, n, out) : EncodeWith<SlimModel<false, 2>>(p, codes, n, out);
-      default: return f ? EncodeWith<SlimModel<true, 3>>(p, codes, n, out) : EncodeWith<SlimModel<false, 3>>(p, codes, n, out);
-    }
-  }
-  return EncodeWith<Model>(p, codes, n, out);
+  return WithModel(p, [&]<class M>() { return EncodeWith<M>(p, codes, n, out); });
 }
 
 Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes,
                 std::span<BasePredictor* const> extra) {
   if (extra.size() > kMaxExtraPredictors) return Status::InvalidArgument("cm: too many extra predictors");
   if (!extra.empty()) return DecodeWith<Model>(p, in, n, codes, extra);
-  if (IsSlim(p)) {
-    const bool f = p.flags & 32;
-    switch (p.orders.size()) {
-      case 1: return f ? DecodeWith<SlimModel<true, 1>>(p, in, n, codes) : DecodeWith<SlimModel<false, 1>>(p, in, n, codes);
-      case 2: return f ? DecodeWith<SlimModel<true, 2>>(p, in, n, codes) : DecodeWith<SlimModel<false, 2>>(p, in, n, codes);
-      default: return f ? DecodeWith<SlimModel<true, 3>>(p, in, n, codes) : DecodeWith<SlimModel<false, 3>>(p, in, n, codes);
-    }
-  }
-  return DecodeWith<Model>(p, in, n, codes);
+  return WithModel(p, [&]<class M>() { return DecodeWith<M>(p, in, n, codes); });
 }
 
 }  // namespace pmklc

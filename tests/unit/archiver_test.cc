@@ -12,12 +12,11 @@
 
 #include "engine/format.h"
 #include "fs/filesystem.h"
-#include "tests/unit/test_util.h"
+#include "tests/unit/fs_fixture.h"
 
 namespace pmklc {
 namespace {
 
-using testing::TempDir;
 constexpr uint64_t kRoot = format::kRootIno;
 
 // FASTA with repeats (so the archive profile beats the fast tier), 60-column lines.
@@ -40,26 +39,18 @@ std::string Genome(size_t bases, uint64_t seed) {
   return out;
 }
 
-class ArchiverTest : public ::testing::Test {
+class ArchiverTest : public testing::FsFixture {
  protected:
-  void SetUp() override { Open(); }
-  void Open() {
+  StoreOptions StoreOpts() const override {
     StoreOptions so;
     so.block_size = 16 << 10;   // 16 KiB blocks
     so.group_bytes = 64 << 10;  // 4 blocks per group: boundaries are exercised
-    auto s = Store::Open(dir_.sub("store"), so);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
+    return so;
+  }
+  FsOptions FsOpts() const override {
     FsOptions fo;
     fo.encode.fasta = true;
-    fs_ = std::make_unique<Filesystem>(store_.get(), fo);
-    ASSERT_TRUE(fs_->Recover().ok());
-  }
-  void Reopen() {
-    ASSERT_TRUE(fs_->Shutdown().ok());
-    fs_.reset();
-    store_.reset();
-    Open();
+    return fo;
   }
   uint64_t WriteNew(const std::string& name, const std::string& data) {
     InodeAttr a;
@@ -69,15 +60,6 @@ class ArchiverTest : public ::testing::Test {
     EXPECT_TRUE(w.ok() && *w == data.size());
     EXPECT_TRUE(fs_->Release(a.ino, O_WRONLY).ok());
     return a.ino;
-  }
-  std::string ReadAll(uint64_t ino) {
-    InodeAttr a;
-    EXPECT_TRUE(fs_->GetAttr(ino, &a).ok());
-    std::string out(a.size, '\0');
-    auto r = fs_->Read(ino, 0, out.size(), out.data());
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    out.resize(r.ok() ? *r : 0);
-    return out;
   }
   size_t Blocks(uint64_t ino) {
     size_t n = 0;
@@ -106,10 +88,6 @@ class ArchiverTest : public ::testing::Test {
     return busy;
   }
 
-  TempDir dir_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<Filesystem> fs_;
-  Caller caller_;
 };
 
 TEST_F(ArchiverTest, GroupsReplaceBlocksAndReadBackAcrossReopen) {

@@ -7,7 +7,7 @@
 #include <random>
 
 #include "engine/format.h"
-#include "tests/unit/test_util.h"
+#include "tests/unit/fs_fixture.h"
 
 namespace pmklc {
 namespace {
@@ -15,45 +15,23 @@ namespace {
 using testing::TempDir;
 constexpr uint64_t kRoot = format::kRootIno;
 
-class FsTest : public ::testing::Test {
+class FsTest : public testing::FsFixture {
  protected:
-  void SetUp() override { Open(); }
-  void Open() {
+  StoreOptions StoreOpts() const override {
     StoreOptions so;
     so.block_size = 4096;  // small blocks exercise boundaries
-    auto s = Store::Open(dir_.sub("store"), so);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
+    return so;
+  }
+  FsOptions FsOpts() const override {
     FsOptions fo;
     fo.dirty_file_bytes = 64 << 10;
-    fs_ = std::make_unique<Filesystem>(store_.get(), fo);
-    ASSERT_TRUE(fs_->Recover().ok());
-  }
-  void Reopen() {
-    ASSERT_TRUE(fs_->Shutdown().ok());
-    fs_.reset();
-    store_.reset();
-    Open();
+    return fo;
   }
   uint64_t Create(const std::string& name, uint64_t parent = kRoot) {
     InodeAttr a;
     EXPECT_TRUE(fs_->Mknod(caller_, parent, name, S_IFREG | 0644, 0, &a).ok());
     return a.ino;
   }
-  std::string ReadAll(uint64_t ino) {
-    InodeAttr a;
-    EXPECT_TRUE(fs_->GetAttr(ino, &a).ok());
-    std::string out(a.size, '\0');
-    auto r = fs_->Read(ino, 0, out.size(), out.data());
-    EXPECT_TRUE(r.ok());
-    out.resize(r.ok() ? *r : 0);
-    return out;
-  }
-
-  TempDir dir_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<Filesystem> fs_;
-  Caller caller_;
 };
 
 TEST_F(FsTest, WriteReadAcrossBlocksAndPersist) {
