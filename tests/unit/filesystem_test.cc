@@ -12,7 +12,6 @@
 namespace pmklc {
 namespace {
 
-using testing::TempDir;
 constexpr uint64_t kRoot = format::kRootIno;
 
 class FsTest : public testing::FsFixture {
