@@ -190,8 +190,9 @@ Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payloa
   payload->push_back(static_cast<char>((lines.unterminated ? 1 : 0) | (cm ? 2 : 0)));
   fasta::PutPackedSection(payload, meta, zstd_level);
   if (cm) {
-    payload->append(cm->Serialize());
-    PMKLC_RETURN_IF_ERROR(CmEncode(*cm, reinterpret_cast<const uint8_t*>(enc.nt.data()), enc.n_nt, payload));
+    const CmParams fit = cm->FitTo(enc.n_nt);  // tables sized to this block
+    payload->append(fit.Serialize());
+    PMKLC_RETURN_IF_ERROR(CmEncode(fit, reinterpret_cast<const uint8_t*>(enc.nt.data()), enc.n_nt, payload));
     return Status::OK();
   }
   size_t base = payload->size();

@@ -827,6 +827,16 @@ CmParams CmParams::Balanced() {
   return p;
 }
 
+CmParams CmParams::FitTo(size_t n) const {
+  int need = 0;
+  while (need < 40 && (size_t{1} << need) < n) ++need;  // ceil(log2 n)
+  const int bits = std::max(16, need - 1);
+  CmParams q = *this;
+  q.hash_bits = static_cast<uint8_t>(std::min<int>(hash_bits, bits));
+  q.match_bits = static_cast<uint8_t>(std::min<int>(match_bits, bits));
+  return q;
+}
+
 std::string CmParams::Serialize() const {
   std::string s;
   s.push_back(static_cast<char>(kVariant));

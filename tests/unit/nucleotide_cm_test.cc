@@ -254,6 +254,19 @@ TEST(NucleotideCm, ExtraPredictorsAreMixedInAndDecodeWithTheSamePredictors) {
   EXPECT_FALSE(CmEncode(Small(), v.data(), 100, &out, ptrs).ok());
 }
 
+TEST(NucleotideCm, FitToShrinksTablesToTheInput) {
+  const CmParams m = CmParams::Max();
+  EXPECT_EQ(m.FitTo(0).hash_bits, 16);
+  EXPECT_EQ(m.FitTo(1000).match_bits, 16);
+  EXPECT_EQ(m.FitTo(1667825).hash_bits, 20);  // HePy: 2^21 > n > 2^20
+  EXPECT_EQ(m.FitTo(1667825).match_bits, 20);
+  EXPECT_EQ(m.FitTo(size_t{1} << 22).hash_bits, 21);
+  EXPECT_EQ(m.FitTo(size_t{64} << 20).hash_bits, m.hash_bits);  // never grows
+  EXPECT_EQ(m.FitTo(5).orders, m.orders);
+  size_t used = 0;
+  EXPECT_TRUE(CmParams::Parse(m.FitTo(5).Serialize(), &used).ok());
+}
+
 TEST(NucleotideCm, NodeProbabilityFollowsTheDistribution) {
   uint32_t p[4] = {16384, 16384, 16384, 16384};
   EXPECT_EQ(NodeProbability(p, 0), 32768u);
