@@ -8,6 +8,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
 #include <random>
 
 #include "engine/format.h"
@@ -272,6 +276,60 @@ TEST_F(ArchiverTest, BackgroundLoopArchivesAfterTheDelayAndWaitPassReports) {
   EXPECT_EQ(busy, 0u);
   EXPECT_GT(Groups(ino), 0u);
   ar.Stop();
+  EXPECT_EQ(ReadAll(ino), g);
+}
+
+// Readers and a writer race the archiver's passes: every read returns the
+// current content, whatever tier each group is in at that moment.
+TEST_F(ArchiverTest, ReadsAndWritesStayExactWhileArchiving) {
+  std::string g = Genome(400000, 8);
+  const uint64_t ino = WriteNew("g.fa", g);
+  std::mutex mu;  // guards g (the model of the file)
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      std::string buf(20000, '\0');
+      while (!stop) {
+        std::lock_guard<std::mutex> l(mu);  // no write between read and check
+        uint64_t off = rng() % (g.size() - buf.size());
+        auto r = fs_->Read(ino, off, buf.size(), buf.data());
+        if (!r.ok() || *r != buf.size() || buf != g.substr(off, buf.size())) ++bad;
+      }
+    });
+  }
+  std::atomic<uint64_t> archived{0};
+  std::thread archiver([&] {
+    ArchiveOptions o;
+    o.idle_priority = false;
+    Archiver ar(store_.get(), fs_->archive_host(), o);
+    ASSERT_TRUE(ar.Init().ok());
+    while (!stop) {
+      uint64_t busy = 0;
+      ASSERT_TRUE(ar.RunPass(true, &busy).ok());
+      archived = ar.stats().groups;
+    }
+  });
+  std::mt19937 rng(99);
+  for (int i = 0; i < 30; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    std::lock_guard<std::mutex> l(mu);
+    std::string patch(1 + rng() % 3000, "ACGT"[rng() % 4]);
+    uint64_t off = rng() % (g.size() - patch.size());
+    ASSERT_TRUE(fs_->Open(ino, O_WRONLY).ok());
+    ASSERT_TRUE(fs_->Write(ino, off, patch.data(), patch.size()).ok());
+    ASSERT_TRUE(fs_->Release(ino, O_WRONLY).ok());
+    g.replace(off, patch.size(), patch);
+  }
+  stop = true;
+  for (auto& t : readers) t.join();
+  archiver.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(archived.load(), 0u);  // groups really were swapped in meanwhile
+  EXPECT_EQ(ReadAll(ino), g);
+  Reopen();
   EXPECT_EQ(ReadAll(ino), g);
 }
 
