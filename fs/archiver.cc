@@ -338,6 +338,9 @@ Archiver::GroupResult Archiver::ArchiveGroup(uint64_t ino, uint64_t g, uint64_t*
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (value.size() >= before) return GroupResult::kNoGain;
+  // The swap adds the group before compaction frees the blocks: not below the
+  // store's free-space reserve (the file stays pending for a later pass).
+  if (!store_->CheckSpace().ok()) return GroupResult::kBusy;
   // Swap, only if the file still holds exactly what was recoded.
   s = host_->Commit(ino, [&](const InodeAttr& now, Store::Batch* b) {
     if (now.size != size) return Status::Busy("size changed");
