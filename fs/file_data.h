@@ -18,7 +18,8 @@
 // Archived tier (docs/store.md §Archive): a block absent from the blocks CF is
 // read from its archived group (group_blocks() blocks coded as one value),
 // else it is a hole. Decoding a group caches all its blocks; concurrent
-// readers of one group share one decode. Before a block of an archived group
+// readers of one group share one decode; at most one group decode per core
+// runs at a time (each holds its model's tables). Before a block of an archived group
 // changes (write, truncate), the whole group is recoded into fast-tier blocks
 // in one atomic batch ("explode"), so a group never coexists with blocks.
 // Every store of fast-tier blocks marks the file pending for the archiver.
@@ -33,6 +34,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <semaphore>
 #include <string>
 
 #include "engine/codec/codec.h"
@@ -109,6 +111,7 @@ class FileData {
   EncodeOptions enc_;
   BlockCache cache_;
   std::atomic<size_t> total_dirty_{0};
+  std::counting_semaphore<64> group_slots_;  // concurrent group decodes (memory bound)
   std::mutex group_mu_;
   std::map<std::pair<uint64_t, uint64_t>, std::shared_future<Result<std::shared_ptr<const std::string>>>>
       group_inflight_;
