@@ -18,7 +18,7 @@
 //
 // Thread safety: Start/Stop/Kick/WaitPass/stats may be called from any
 // thread. Workers run at idle CPU and I/O priority when idle_priority is set.
-// Memory: each worker holds one model of the profile (max: ~0.45 GiB) plus
+// Memory: each worker holds one model of the profile (max: ~0.2 GiB) plus
 // about 3 groups of data.
 // Errors: a group that fails to decode or encode is logged and left as it
 // is; the file keeps its mark and is retried once it changes (or by the next
