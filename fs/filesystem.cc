@@ -337,23 +337,21 @@ Status Filesystem::Lookup(uint64_t parent, const std::string& name, InodeAttr* o
     if (!e.ok()) return e.status();
     ino = e->ino;
   }
-  auto nr = impl_->table.Get(ino);
+  auto nr = impl_->table.GetAndLookup(ino);
   if (!nr.ok()) {
     if (nr.status().IsNotFound())
       return Status::Corruption("dirent " + name + " in " + std::to_string(parent) +
                                 " points to missing inode " + std::to_string(ino));
     return nr.status();
   }
-  impl_->table.AddLookup(*nr);
   std::shared_lock<std::shared_mutex> l((*nr)->mu);
   *out = (*nr)->attr;
   return Status::OK();
 }
 
 Status Filesystem::LookupIno(uint64_t ino, InodeAttr* out) {
-  auto nr = impl_->table.Get(ino);
+  auto nr = impl_->table.GetAndLookup(ino);
   if (!nr.ok()) return nr.status();
-  impl_->table.AddLookup(*nr);
   std::shared_lock<std::shared_mutex> l((*nr)->mu);
   *out = (*nr)->attr;
   return Status::OK();
@@ -600,10 +598,8 @@ bool WriteAccess(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
 }  // namespace
 
 Status Filesystem::Open(uint64_t ino, int flags) {
-  auto nr = impl_->table.Get(ino);
-  if (!nr.ok()) return nr.status();
-  impl_->table.AddOpen(*nr, WriteAccess(flags));
-  return Status::OK();
+  auto nr = impl_->table.GetAndOpen(ino, WriteAccess(flags));
+  return nr.ok() ? Status::OK() : nr.status();
 }
 
 Status Filesystem::Release(uint64_t ino, int flags) {

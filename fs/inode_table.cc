@@ -4,6 +4,27 @@ namespace pmklc {
 
 Result<std::shared_ptr<Node>> InodeTable::Get(uint64_t ino) {
   std::lock_guard<std::mutex> l(mu_);
+  return GetLocked(ino);
+}
+
+Result<std::shared_ptr<Node>> InodeTable::GetAndLookup(uint64_t ino, uint64_t count) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto r = GetLocked(ino);
+  if (r.ok()) (*r)->nlookup += count;
+  return r;
+}
+
+Result<std::shared_ptr<Node>> InodeTable::GetAndOpen(uint64_t ino, bool write) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto r = GetLocked(ino);
+  if (r.ok()) {
+    (*r)->nopen++;
+    if (write) (*r)->nwrite++;
+  }
+  return r;
+}
+
+Result<std::shared_ptr<Node>> InodeTable::GetLocked(uint64_t ino) {
   auto it = map_.find(ino);
   if (it != map_.end()) return it->second;
   auto a = store_->GetInode(ino);

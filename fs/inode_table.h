@@ -65,6 +65,11 @@ class InodeTable {
 
   // Returns the loaded node, loading it from the store if needed.
   Result<std::shared_ptr<Node>> Get(uint64_t ino);
+  // Get + AddLookup(count) / AddOpen(write) in one critical section, so an
+  // Evict (which checks the references under the same mutex) can never drop
+  // the node between the two.
+  Result<std::shared_ptr<Node>> GetAndLookup(uint64_t ino, uint64_t count = 1);
+  Result<std::shared_ptr<Node>> GetAndOpen(uint64_t ino, bool write);
   // Inserts a freshly created node (not yet referenced).
   std::shared_ptr<Node> Insert(const InodeAttr& attr);
 
@@ -86,6 +91,7 @@ class InodeTable {
   std::vector<std::shared_ptr<Node>> All();
 
  private:
+  Result<std::shared_ptr<Node>> GetLocked(uint64_t ino);  // requires mu_
   Store* store_;
   std::mutex mu_;
   std::unordered_map<uint64_t, std::shared_ptr<Node>> map_;
