@@ -394,19 +394,4 @@ ArchiveStats Archiver::stats() {
   return a;
 }
 
-Status Archiver::PendingBytes(Store* store, uint64_t* raw_bytes, uint64_t* stored_bytes) {
-  *raw_bytes = *stored_bytes = 0;
-  std::vector<uint64_t> inos;
-  PMKLC_RETURN_IF_ERROR(store->ListPending(&inos));
-  for (uint64_t ino : inos) {
-    PMKLC_RETURN_IF_ERROR(store->ForEachBlockOf(ino, [&](uint64_t, std::string_view v) {
-      auto h = ParseBlockHeader(v);
-      if (h.ok()) *raw_bytes += h->raw_len;
-      *stored_bytes += v.size();
-      return true;
-    }));
-  }
-  return Status::OK();
-}
-
 }  // namespace pmklc

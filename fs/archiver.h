@@ -118,8 +118,6 @@ class Archiver {
 
   // Counters of this process plus those persisted in the store.
   ArchiveStats stats();
-  // Bytes of fast-tier data waiting (raw bytes of pending files' fast blocks).
-  static Status PendingBytes(Store* store, uint64_t* raw_bytes, uint64_t* stored_bytes);
 
  private:
   struct Unit;

@@ -6,6 +6,8 @@
 #include <cstdarg>
 #include <cstdio>
 #include <map>
+#include <set>
+#include <vector>
 
 #include "engine/codec/codec.h"
 #include "fs/archiver.h"
@@ -49,10 +51,21 @@ Result<std::string> StoreReport(Store& s, bool json) {
     stored += v.size();
     return true;
   };
-  Status b = s.ForEachBlock([&](uint64_t, uint64_t, std::string_view v) { return count(0, v); });
-  if (b.ok()) b = s.ForEachGroup([&](uint64_t, uint64_t, std::string_view v) { return count(1, v); });
+  // Bytes waiting for the archiver: the fast-tier blocks of pending files,
+  // counted in the same scan.
+  std::vector<uint64_t> pending_list;
+  Status b = s.ListPending(&pending_list);
+  const std::set<uint64_t> pending(pending_list.begin(), pending_list.end());
   uint64_t pend_raw = 0, pend_stored = 0;
-  if (b.ok()) b = Archiver::PendingBytes(&s, &pend_raw, &pend_stored);
+  if (b.ok()) b = s.ForEachBlock([&](uint64_t ino, uint64_t, std::string_view v) {
+    if (pending.count(ino)) {
+      auto h = ParseBlockHeader(v);
+      if (h.ok()) pend_raw += h->raw_len;
+      pend_stored += v.size();
+    }
+    return count(0, v);
+  });
+  if (b.ok()) b = s.ForEachGroup([&](uint64_t, uint64_t, std::string_view v) { return count(1, v); });
   if (!r.ok()) return r;
   if (!b.ok()) return b;
   std::string av;

@@ -142,12 +142,10 @@ struct Store::Rep {
 struct Store::Batch::Rep {
   // Column family handles are bound at Write time; record ops by CF index.
   struct Op { int kind; int cf; std::string k, v; };
-  // 0 put, 1 delete, 2 delete-range (k..v), 3 delete blocks of inode `ino`
-  // from logical block `idx` in both tiers (expanded by Store::Write, which
-  // knows the archive group size).
+  // 0 put, 1 delete, 2 delete-range (k..v), 3 delete the blocks of inode
+  // ino from logical block idx on, in both tiers; k = BlockKey(ino, idx)
+  // (expanded by Store::Write, which knows the archive group size).
   std::vector<Op> ops;
-  struct Trunc { uint64_t ino, idx; };
-  std::vector<Trunc> truncs;  // op kind 3: k holds the index into truncs
 };
 
 Store::Batch::Batch() : rep_(std::make_unique<Rep>()) {}
@@ -175,8 +173,7 @@ void Store::Batch::DeleteBlock(uint64_t ino, uint64_t idx) {
   rep_->ops.push_back({1, kBlocks, BlockKey(ino, idx), {}});
 }
 void Store::Batch::DeleteBlocksFrom(uint64_t ino, uint64_t from_idx) {
-  rep_->ops.push_back({3, kBlocks, std::to_string(rep_->truncs.size()), {}});
-  rep_->truncs.push_back({ino, from_idx});
+  rep_->ops.push_back({3, kBlocks, BlockKey(ino, from_idx), {}});
 }
 void Store::Batch::PutGroup(uint64_t ino, uint64_t group, std::string_view value) {
   rep_->ops.push_back({0, kCold, BlockKey(ino, group), std::string(value)});
@@ -388,13 +385,13 @@ Status Store::Write(Batch& b, bool sync) {
     else if (op.kind == 1) s = wb.Delete(h, op.k);
     else if (op.kind == 2) s = wb.DeleteRange(h, op.k, op.v);
     else {
-      const auto& t = b.rep_->truncs[std::stoul(op.k)];
+      const uint64_t ino = LoadBE64(op.k.data()), idx = LoadBE64(op.k.data() + 8);
       // Fast tier: [ino|idx, ino+1|0). Archived groups that start at or after
       // idx; a group straddling idx was exploded by the caller.
-      s = wb.DeleteRange(h, BlockKey(t.ino, t.idx), BlockKey(t.ino + 1, 0));
-      const uint64_t g = (t.idx + rep_->group_blocks - 1) / rep_->group_blocks;
-      if (s.ok()) s = wb.DeleteRange(rep_->cf[kCold], BlockKey(t.ino, g), BlockKey(t.ino + 1, 0));
-      if (s.ok() && t.idx == 0) s = wb.Delete(rep_->cf[kMeta], "pending/" + Key64(t.ino));
+      s = wb.DeleteRange(h, op.k, BlockKey(ino + 1, 0));
+      const uint64_t g = (idx + rep_->group_blocks - 1) / rep_->group_blocks;
+      if (s.ok()) s = wb.DeleteRange(rep_->cf[kCold], BlockKey(ino, g), BlockKey(ino + 1, 0));
+      if (s.ok() && idx == 0) s = wb.Delete(rep_->cf[kMeta], "pending/" + Key64(ino));
     }
     if (!s.ok()) return FromRocks(s);
   }
