@@ -248,7 +248,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
     rocksdb::ColumnFamilyOptions cfo;
     rocksdb::BlockBasedTableOptions t;
     t.block_cache = cache;
-    if (i == kBlocks || i == kModels) {
+    if (i == kBlocks || i == kModels || i == kCold) {
       cfo.compression = rocksdb::kNoCompression;  // payloads are already coded
       t.block_size = 16 << 10;
       cfo.write_buffer_size = 32u << 20;
