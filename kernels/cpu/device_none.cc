@@ -15,3 +15,18 @@ Status Pack2BitCuda(const uint8_t*, size_t, uint8_t*) {
 }
 
 }  // namespace pmklc::kernels
+
+#include "kernels/toknet.h"
+
+namespace pmklc::kernels {
+
+Status TokenizeCuda(const uint8_t*, size_t, int, int, uint32_t*) {
+  return Status::NotSupported("this build has no CUDA kernels");
+}
+
+Status TokNetRunCuda(const TokNetShape&, float*, int, int, const uint32_t*, const int32_t*, float,
+                     float*) {
+  return Status::NotSupported("this build has no CUDA kernels");
+}
+
+}  // namespace pmklc::kernels

@@ -1,0 +1,105 @@
+#include "engine/models/toknet_predictor.h"
+
+namespace pmklc {
+
+TokNetPredictor::TokNetPredictor(const kernels::TokNetShape& shape, const float* weights, float lr)
+    : shape_(shape), lr_(lr) {
+  if (lr_ > 0.0f) {
+    own_.assign(weights, weights + shape_.weight_count());
+    w_ = own_.data();
+  } else {
+    w_ = weights;
+  }
+  ring_.assign(shape_.ctx, shape_.pad_token());
+  in_.assign(shape_.ctx, shape_.pad_token());
+  h_pre_.resize(shape_.hidden);
+  scratch_.resize(shape_.hidden);
+  z_.resize(shape_.outputs());
+  probs_.resize(shape_.outputs());
+}
+
+void TokNetPredictor::StartStep() {
+  const size_t n = ring_.size();
+  for (size_t c = 0; c < n; ++c) in_[c] = c < filled_ ? ring_[(head_ + n - c) % n] : shape_.pad_token();
+  kernels::TokNetForwardCpu(shape_, w_, in_.data(), h_pre_.data(), z_.data(), probs_.data());
+  stepped_ = true;
+}
+
+void TokNetPredictor::Predict(uint32_t p[4]) {
+  if (!stepped_) StartStep();
+  const int rest = shape_.s - r_ - 1;  // bases of the step after this one
+  const int span = 1 << (2 * rest);
+  float q[4];
+  for (int x = 0; x < 4; ++x) {
+    const float* src = probs_.data() + static_cast<size_t>(((prefix_ << 2) | x)) * span;
+    float sum = 0.0f;
+    for (int j = 0; j < span; ++j) sum = sum + src[j];
+    q[x] = sum;
+  }
+  const float total = ((q[0] + q[1]) + (q[2] + q[3]));
+  constexpr uint32_t kFree = kPredictorOne - 4;
+  const float scale = total > 0.0f ? static_cast<float>(kFree) / total : 0.0f;
+  uint32_t sum = 0;
+  int best = 0;
+  for (int x = 0; x < 4; ++x) {
+    float v = q[x] * scale;
+    uint32_t u = v > 0.0f ? static_cast<uint32_t>(v) : 0u;
+    if (u > kFree) u = kFree;
+    p[x] = 1 + u;
+    sum += p[x];
+    if (q[x] > q[best]) best = x;
+  }
+  if (sum > kPredictorOne) {  // float rounding pushed the floors over; take from the largest
+    p[best] -= sum - kPredictorOne;
+  } else {
+    p[best] += kPredictorOne - sum;
+  }
+}
+
+void TokNetPredictor::Update(int base) {
+  if (!stepped_) StartStep();  // the coder may skip Predict; keep the schedule
+  const uint32_t b = static_cast<uint32_t>(base) & 3u;
+  prefix_ = (prefix_ << 2) | b;
+  ++r_;
+  ++pos_;
+  const int k = shape_.k;
+  hist_ = ((hist_ << 2) | b) & ((k >= 16 ? 0u : (1u << (2 * k))) - 1u);
+  if (pos_ >= static_cast<uint64_t>(k) && (pos_ - k) % shape_.s == 0) {
+    head_ = (head_ + 1) % ring_.size();
+    ring_[head_] = hist_;
+    if (filled_ < ring_.size()) ++filled_;
+  }
+  if (r_ == shape_.s) {
+    if (lr_ > 0.0f)
+      kernels::TokNetUpdateCpu(shape_, own_.data(), in_.data(), h_pre_.data(), probs_.data(),
+                               static_cast<int>(prefix_), lr_, scratch_.data());
+    r_ = 0;
+    prefix_ = 0;
+    stepped_ = false;
+  }
+}
+
+}  // namespace pmklc
+
+namespace pmklc {
+
+std::vector<float> TokNetInitialWeights(const kernels::TokNetShape& sh, uint64_t seed,
+                                        float embed_scale, float out_scale) {
+  std::vector<float> w(sh.weight_count(), 0.0f);
+  uint64_t x = seed;
+  auto next = [&x]() {
+    x += 0x9e3779b97f4a7c15ull;
+    uint64_t z = x;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    // [-1, 1) from the top 24 bits, exactly representable.
+    return static_cast<float>(static_cast<int32_t>(z >> 40) - (1 << 23)) * (1.0f / 8388608.0f);
+  };
+  for (size_t i = 0; i < sh.embed_floats(); ++i) w[i] = next() * embed_scale;
+  const size_t w2 = sh.w2_at(), n2 = size_t(sh.hidden) * sh.outputs();
+  for (size_t i = 0; i < n2; ++i) w[w2 + i] = next() * out_scale;
+  return w;
+}
+
+}  // namespace pmklc

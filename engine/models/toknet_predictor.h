@@ -1,0 +1,68 @@
+// toknet_predictor.h — the token network (kernels/toknet.h) as a base
+// predictor (engine/models/predictor.h) for the context-mixing coder: the
+// static models (SPuM, SPrM: fixed weights, lr = 0) and the dynamic model
+// (DM: starts from given weights and learns online, lr > 0).
+//
+// Schedule. The stream is cut into steps of s bases. At the start of step t
+// the network reads the ctx newest tokens complete by then (those with
+// j*s + k <= t*s, newest first; the pad token where there are none) and
+// predicts the 4^s outcomes of the step; Predict turns that distribution into
+// the conditional distribution of each base of the step given the bases of
+// the step already seen. When the step's s bases are known, a dynamic model
+// takes one SGD step on them (kernels::TokNetUpdateCpu). The encoder and the
+// decoder run this identically; a trailing partial step is never learnt.
+// Determinism: float arithmetic in the fixed order of kernels/toknet.h and an
+// integer conversion; the same bits on every machine.
+// Ownership: a static predictor borrows `weights` (they must outlive it); a
+// dynamic one copies them. Thread safety: one instance per coding thread.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/models/predictor.h"
+#include "kernels/toknet.h"
+
+namespace pmklc {
+
+class TokNetPredictor final : public BasePredictor {
+ public:
+  // lr == 0: static (weights borrowed); lr > 0: dynamic (weights copied).
+  TokNetPredictor(const kernels::TokNetShape& shape, const float* weights, float lr);
+
+  void Predict(uint32_t p[4]) override;
+  void Update(int base) override;
+
+  // Bases seen so far.
+  uint64_t position() const { return pos_; }
+  // The current weights (a dynamic model's learnt state; SMP snapshots it).
+  const float* weights() const { return w_; }
+  size_t weight_count() const { return shape_.weight_count(); }
+
+ private:
+  void StartStep();
+
+  kernels::TokNetShape shape_;
+  float lr_;
+  std::vector<float> own_;  // dynamic: the weights it learns
+  const float* w_;          // own_.data() or the borrowed static weights
+  uint64_t pos_ = 0;
+  uint32_t hist_ = 0;       // last k bases, 2 bits each
+  uint32_t prefix_ = 0;     // bases of the current step seen so far
+  int r_ = 0;               // how many
+  bool stepped_ = false;    // forward done for the current step
+  std::vector<uint32_t> ring_;  // completed tokens, newest at ring_[head_]
+  size_t head_ = 0, filled_ = 0;
+  std::vector<uint32_t> in_;    // the current step's inputs, newest first
+  std::vector<float> h_pre_, z_, probs_, scratch_;
+};
+
+}  // namespace pmklc
+
+namespace pmklc {
+// Deterministic initial weights for a shape (the DM's start when no static
+// model seeds it): embeddings and output weights uniform in +-scale from a
+// splitmix64 stream of `seed`, biases 0. Same bits everywhere.
+std::vector<float> TokNetInitialWeights(const kernels::TokNetShape& shape, uint64_t seed,
+                                        float embed_scale = 0.05f, float out_scale = 0.05f);
+}  // namespace pmklc
