@@ -28,6 +28,7 @@ enum class CodecId : uint8_t {
   kFasta2Bit = 2,     // FASTA streams, 2-bit nucleotides (docs/format.md §fasta2bit)
   kFastaProtein = 3,  // FASTA streams, zstd residues (docs/format.md §fasta-protein)
   kFastaCm = 4,       // fasta2bit streams, nucleotides context-mixed (docs/format.md §fasta-cm)
+  kFastaNeural = 5,   // fasta2bit streams, nucleotides CM + token networks (docs/format.md §fasta-neural)
 };
 
 // ---- Store (docs/store.md) ------------------------------------------------

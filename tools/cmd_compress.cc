@@ -146,6 +146,21 @@ int RunCompress(const CompressArgs& a) {
   if (!s.ok()) return Fail("compress", s);
   ContainerOptions co = *prof;
   if (a.block_size_given || !co.encode.use_cm) co.block_size = a.block_size;
+  if (a.workers < 1 || a.workers > static_cast<int>(kMaxSubBlocks))
+    return Fail("compress", Status::InvalidArgument("-j must be in [1, 64]"));
+  co.encode.neural.workers = a.workers;
+  if (a.no_smp) co.encode.neural.smp_percent = 0;
+  co.encode.neural.select = !a.no_select;
+  {
+    const std::string m = a.models.empty() ? "dm,spum?" : a.models;
+    auto has = [&](const char* x) { return ("," + m + ",").find(std::string(",") + x + ",") != std::string::npos; };
+    co.encode.neural.dm = has("dm");
+    if (!has("spum") && !has("spum?")) co.encode.neural.spum = nullptr;
+    if (has("spum?")) {
+      // default: whatever this build ships
+    } else if (has("spum") && !co.encode.neural.spum && co.encode.use_neural)
+      return Fail("compress", Status::NotFound("this build has no shipped public model (models/spum-v1.pmkm)"));
+  }
   ContainerWriter w([&](std::string_view b) { return out.Write(b); }, co);
   std::string buf(1u << 20, '\0');
   Progress prog("compressing", in.size());

@@ -16,6 +16,16 @@ struct CompressArgs {
   // 5.32 MB at 1 MiB vs 5.72 MB at 128 KiB; nucleotide FASTA differs < 0.2%).
   uint32_t block_size = 1u << 20;
   bool block_size_given = false;  // -B was given (max then keeps it; else 16 MiB)
+  // -j: neural profile's W (sub-blocks of each block coded in parallel, with
+  // step-wise model passing). Default: 1
+  int workers = 1;
+  // --no-smp: neural sub-blocks' DMs start cold (ablation). Default: SMP on
+  bool no_smp = false;
+  // --models: neural candidates, a subset of "dm,spum,sprm" or "none"; the
+  // selector still drops those that do not pay unless --no-select. Default:
+  // empty = dm and the shipped spum when this build has one
+  std::string models;
+  bool no_select = false;
 };
 int RunCompress(const CompressArgs& a);
 int RunDecompress(const CompressArgs& a);

@@ -127,11 +127,16 @@ fstab:
   auto* comp = app.add_subcommand("compress", "compress a file into a .pmklc container (FASTA-aware)");
   comp->add_option("IN", ca.in, "input file, - for stdin")->required();
   comp->add_option("OUT", ca.out, "output (default IN.pmklc; stdout for stdin)");
-  comp->add_option("-p,--profile", ca.profile, "fast (2-bit FASTA streams, default), balanced (context-mixed nucleotides, about 8 MB/s) or max (strongest, about 1.5 MB/s); balanced and max use 16 MiB blocks");
+  comp->add_option("-p,--profile", ca.profile, "fast (2-bit FASTA streams, default), balanced (context-mixed nucleotides, about 8 MB/s) max (strongest context models, about 1.5 MB/s) or neural (max + token networks, -j W); balanced, max and neural use 16 MiB blocks");
   comp->add_flag("-c,--stdout", ca.to_stdout, "write to stdout");
   comp->add_flag("-f,--force", ca.force, "overwrite OUT");
   comp->add_flag("-v,--verbose", ca.verbose, "print sizes");
   comp->add_option("-B,--block-size", bsize, "block size (K/M suffix), Default: 1M");
+  comp->add_option("-j,--workers", ca.workers, "neural: W, sub-blocks of a block coded at once, with step-wise model passing. Default: 1")
+      ->check(CLI::Range(1, 64));
+  comp->add_flag("--no-smp", ca.no_smp, "neural: every sub-block's dynamic model starts cold (ablation)");
+  comp->add_option("--models", ca.models, "neural: candidate networks, from dm,spum or none. Default: dm,spum");
+  comp->add_flag("--no-select", ca.no_select, "neural: mix every candidate without the trial-encode selection");
   comp->footer("Examples:\n  pmklc compress genome.fa            # writes genome.fa.pmklc\n"
                "  zcat reads.fa.gz | pmklc compress - > reads.fa.pmklc");
   auto* decomp = app.add_subcommand("decompress", "decompress a .pmklc container");

@@ -17,6 +17,7 @@
 
 #include "engine/common/status.h"
 #include "engine/format.h"
+#include "engine/models/neural_stream.h"
 #include "engine/models/nucleotide_cm.h"
 
 namespace pmklc {
@@ -70,6 +71,10 @@ struct EncodeOptions {
   // with these models. Default: false (fasta2bit's 2-bit packing)
   bool use_cm = false;
   CmParams cm;
+  // Code the nucleotides of FASTA blocks as a neural stream (codec
+  // fasta-neural, profile neural; overrides use_cm). Default: false
+  bool use_neural = false;
+  NeuralOptions neural;
 };
 
 // Encoder options of a named profile. Default: "fast".
@@ -77,7 +82,10 @@ struct EncodeOptions {
 //  balanced: context-mixed nucleotides with CmParams::Balanced() (fasta-cm),
 //            zstd -19 for what is not nucleotides.
 //  max:      context-mixed nucleotides with CmParams::Max(), zstd -19 elsewhere.
-// InvalidArgument for an unknown name; NotSupported for "neural" (not built).
+//  neural:   max's context models mixed with the token networks (DM, and the
+//            shipped SPuM where a trial encode shows it pays), fasta-neural;
+//            workers = 1 (set opts.neural.workers for W).
+// InvalidArgument for an unknown name.
 Result<EncodeOptions> ProfileOptions(std::string_view profile);
 
 // Encodes raw bytes into a full block value (header + payload) in *value.

@@ -18,6 +18,7 @@ const char* CodecName(CodecId id) {
     case CodecId::kFasta2Bit: return "fasta2bit";
     case CodecId::kFastaProtein: return "fasta-protein";
     case CodecId::kFastaCm: return "fasta-cm";
+    case CodecId::kFastaNeural: return "fasta-neural";
   }
   return nullptr;
 }
@@ -28,6 +29,7 @@ Result<CodecId> CodecFromName(std::string_view name) {
   if (name == "fasta2bit") return CodecId::kFasta2Bit;
   if (name == "fasta-protein") return CodecId::kFastaProtein;
   if (name == "fasta-cm") return CodecId::kFastaCm;
+  if (name == "fasta-neural") return CodecId::kFastaNeural;
   return Status::NotFound("unknown codec '" + std::string(name) + "'");
 }
 
@@ -86,7 +88,10 @@ Status DecodeBlock(std::string_view value, std::string* out) {
       s = DecodeFastaProtein(payload, h.raw_len, buf.data());
       break;
     case CodecId::kFastaCm:
-      s = DecodeFasta2Bit(payload, h.raw_len, buf.data(), /*cm=*/true);
+      s = DecodeFasta2Bit(payload, h.raw_len, buf.data(), NtCoding::kCm);
+      break;
+    case CodecId::kFastaNeural:
+      s = DecodeFasta2Bit(payload, h.raw_len, buf.data(), NtCoding::kNeural);
       break;
     default:
       s = Status::Corruption("unknown codec id " + std::to_string(static_cast<int>(h.codec)));

@@ -33,20 +33,19 @@ void WriteHeader(CodecId codec, std::string_view raw, char* p) {
 Result<EncodeOptions> ProfileOptions(std::string_view profile) {
   EncodeOptions e;
   if (profile == "fast") return e;
-  if (profile == "balanced" || profile == "max") {
+  if (profile == "balanced" || profile == "max" || profile == "neural") {
     e.codec = CodecId::kZstd;  // blocks that are not FASTA
     e.zstd_level = 19;
     e.fasta = true;
     e.use_cm = true;
-    e.cm = profile == "max" ? CmParams::Max() : CmParams::Balanced();
+    e.cm = profile == "balanced" ? CmParams::Balanced() : CmParams::Max();
+    e.use_neural = profile == "neural";
     e.fasta_meta_level = 19;
     e.protein_level = 19;
     e.protein_meta_level = 19;
     return e;
   }
-  if (profile == "neural")
-    return Status::NotSupported("profile 'neural' needs the neural tier, which this build does not have yet");
-  return Status::InvalidArgument("unknown profile '" + std::string(profile) + "' (fast, balanced, max)");
+  return Status::InvalidArgument("unknown profile '" + std::string(profile) + "' (fast, balanced, max, neural)");
 }
 
 Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string* value) {
@@ -59,10 +58,11 @@ Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string*
   if (want_fasta && !raw.empty()) {
     thread_local std::string payload;
     FastaKind kind = FastaKind::kOther;
-    Status s = EncodeFasta2Bit(raw, opts.fasta_meta_level, &payload, &kind, opts.use_cm ? &opts.cm : nullptr);
+    Status s = EncodeFasta2Bit(raw, opts.fasta_meta_level, &payload, &kind, opts.use_cm ? &opts.cm : nullptr,
+                               opts.use_neural ? &opts.neural : nullptr);
     CodecId fasta_codec = CodecId::kRaw;
     if (s.ok()) {
-      fasta_codec = opts.use_cm ? CodecId::kFastaCm : CodecId::kFasta2Bit;
+      fasta_codec = opts.use_neural ? CodecId::kFastaNeural : (opts.use_cm ? CodecId::kFastaCm : CodecId::kFasta2Bit);
     } else if (kind == FastaKind::kProtein) {
       PMKLC_RETURN_IF_ERROR(EncodeFastaProtein(raw, opts.protein_meta_level, opts.protein_level, &payload));
       fasta_codec = CodecId::kFastaProtein;

@@ -25,8 +25,7 @@ Result<uint8_t> ProfileFromName(std::string_view name) {
   if (name == "fast") return uint8_t{0};
   if (name == "max") return uint8_t{2};
   if (name == "balanced") return uint8_t{1};
-  if (name == "neural")
-    return Status::NotSupported("profile 'neural' needs the neural tier, which this build does not have yet; use -p fast");
+  if (name == "neural") return uint8_t{3};
   return Status::InvalidArgument("unknown profile '" + std::string(name) + "' (fast, balanced, max, neural)");
 }
 

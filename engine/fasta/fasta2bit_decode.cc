@@ -52,13 +52,14 @@ const UnpackTable kUnpack;
 
 }  // namespace
 
-Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, bool cm) {
+Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, NtCoding coding) {
   Reader r(payload);
   uint8_t version, flags;
   if (!r.GetByte(&version) || !r.GetByte(&flags)) return Status::Corruption("fasta2bit: truncated");
   if (version != kVersion) return Status::Corruption("fasta2bit: unknown version");
-  if (flags & ~3u) return Status::Corruption("fasta2bit: unknown flags");
-  if (((flags & 2) != 0) != cm) return Status::Corruption("fasta2bit: payload flag does not match the codec id");
+  if (flags & ~7u) return Status::Corruption("fasta2bit: unknown flags");
+  if (((flags & 2) != 0) != (coding == NtCoding::kCm) || ((flags & 4) != 0) != (coding == NtCoding::kNeural))
+    return Status::Corruption("fasta2bit: payload flag does not match the codec id");
   std::string meta;
   // Metadata costs at most a few bytes per input byte (a run is >= 1 residue).
   PMKLC_RETURN_IF_ERROR(fasta::GetPackedSection(&r, &meta, 4 * uint64_t{raw_len} + 256));
@@ -75,13 +76,17 @@ Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, bool
   if (n_nt > n_res || n_res > raw_len) return Status::Corruption("fasta2bit: bad residue counts");
   std::string_view packed = r.rest();
   std::string cm_packed;
-  if (cm) {
-    size_t used = 0;
-    auto params = CmParams::Parse(packed, &used);
-    if (!params.ok()) return params.status();
+  if (coding != NtCoding::kPacked) {
     std::string codes(static_cast<size_t>(n_nt), '\0');
-    PMKLC_RETURN_IF_ERROR(CmDecode(*params, packed.substr(used), static_cast<size_t>(n_nt),
-                                   reinterpret_cast<uint8_t*>(codes.data())));
+    if (coding == NtCoding::kCm) {
+      size_t used = 0;
+      auto params = CmParams::Parse(packed, &used);
+      if (!params.ok()) return params.status();
+      PMKLC_RETURN_IF_ERROR(CmDecode(*params, packed.substr(used), static_cast<size_t>(n_nt),
+                                     reinterpret_cast<uint8_t*>(codes.data())));
+    } else {
+      PMKLC_RETURN_IF_ERROR(NeuralDecode(packed, static_cast<size_t>(n_nt), reinterpret_cast<uint8_t*>(codes.data())));
+    }
     cm_packed.resize((n_nt + 3) / 4);
     for (uint64_t i = 0; i < n_nt; ++i)
       cm_packed[i / 4] = static_cast<char>(static_cast<uint8_t>(cm_packed[i / 4]) | (codes[i] << (2 * (i % 4))));

@@ -150,7 +150,8 @@ struct NtEncoder {
 }  // namespace
 
 Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payload, FastaKind* kind,
-                       const CmParams* cm) {
+                       const CmParams* cm, const NeuralOptions* neural) {
+  if (neural) cm = nullptr;
   fasta::Lines lines;
   NtEncoder enc;
   enc.nt.reserve(raw.size());
@@ -187,8 +188,10 @@ Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payloa
 
   payload->clear();
   payload->push_back(static_cast<char>(kVersion));
-  payload->push_back(static_cast<char>((lines.unterminated ? 1 : 0) | (cm ? 2 : 0)));
+  payload->push_back(static_cast<char>((lines.unterminated ? 1 : 0) | (cm ? 2 : 0) | (neural ? 4 : 0)));
   fasta::PutPackedSection(payload, meta, zstd_level);
+  if (neural)
+    return NeuralEncode(*neural, reinterpret_cast<const uint8_t*>(enc.nt.data()), enc.n_nt, payload);
   if (cm) {
     const CmParams fit = cm->FitTo(enc.n_nt);  // tables sized to this block
     payload->append(fit.Serialize());

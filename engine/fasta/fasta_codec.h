@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "engine/common/status.h"
+#include "engine/models/neural_stream.h"
 #include "engine/models/nucleotide_cm.h"
 
 namespace pmklc {
@@ -28,12 +29,16 @@ enum class FastaKind { kNucleotide, kProtein, kOther };
 // unspecified) when the block is not nucleotide FASTA enough to gain
 // (more than 1/8 of its residues are not ACGT/acgt/N/n); *kind then tells
 // what it looks like instead.
-// With cm != nullptr the nucleotides are context-mixed (codec fasta-cm)
-// instead of 2-bit packed; everything else is identical.
+// With cm != nullptr the nucleotides are context-mixed (codec fasta-cm), with
+// neural != nullptr (cm ignored) they are a neural stream (codec fasta-neural,
+// engine/models/neural_stream.h), instead of 2-bit packed; everything else is
+// identical.
 Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payload, FastaKind* kind,
-                       const CmParams* cm = nullptr);
-// cm: the block's codec is fasta-cm (the payload flag must agree).
-Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, bool cm = false);
+                       const CmParams* cm = nullptr, const NeuralOptions* neural = nullptr);
+// How the nucleotides of a fasta2bit payload are coded (the codec id says; the
+// payload flags must agree).
+enum class NtCoding { kPacked, kCm, kNeural };
+Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, NtCoding nt = NtCoding::kPacked);
 
 // Protein (or any text-line-structured) FASTA: text lines + layout + residues, zstd.
 Status EncodeFastaProtein(std::string_view raw, int meta_level, int residue_level, std::string* payload);

@@ -1,0 +1,79 @@
+// neural_stream.h — the nucleotide stream of the `neural` profile
+// (codec fasta-neural; docs/format.md §fasta-neural): the context models of
+// `max` mixed with the token networks of PMKLC (Sun et al., KDD 2025):
+//  * DM   a dynamic token network that learns online while coding;
+//  * SPuM a static public network shipped with pmklc (models/);
+//  * SPrM a static private network trained on the user's data.
+// The stream is cut into S sub-blocks coded at the same time by S threads
+// (W workers). With step-wise model passing (SMP), sub-block j's DM starts
+// from sub-block j-1's DM as it was after smp_percent % of sub-block j-1, so
+// no sub-block starts cold and sub-block j can start as soon as j-1 is that
+// far. Each sub-block's context models start empty. The decoder runs the same
+// schedule, so its output never depends on its thread count.
+// Which networks a stream mixes is decided per stream by trial encodes of a
+// sample (select) and recorded in it, with the ids of the static models.
+// Thread safety: reentrant; NeuralEncode/Decode start and join their own
+// threads. Memory: S coders at once, each ~= one `max` coder of n/S bases
+// plus its networks (docs/BENCHMARKS.md).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "engine/common/status.h"
+#include "engine/models/nucleotide_cm.h"
+#include "engine/models/toknet_model.h"
+
+namespace pmklc {
+
+inline constexpr uint8_t kNeuralStreamVersion = 1;
+// Most sub-blocks a stream may have (bounds the decoder's threads).
+inline constexpr uint32_t kMaxSubBlocks = 64;
+
+// Model bits recorded in a stream.
+enum NeuralModelBits : uint8_t { kUseDm = 1, kUseSpum = 2, kUseSprm = 4 };
+
+struct NeuralOptions {
+  // Context models mixed with the networks (FitTo each sub-block). Default: CmParams::Max()
+  CmParams cm = CmParams::Max();
+  // Candidate networks; the selector keeps those that pay. Default: DM on,
+  // SPuM = the shipped public model (when this build has one), no SPrM.
+  bool dm = true;
+  std::shared_ptr<const TokNetModel> spum = ShippedPublicModel();
+  std::shared_ptr<const TokNetModel> sprm;
+  // DM shape and learning rate. Default: k = s = 3, ctx 16, hidden 128, lr 0.02
+  kernels::TokNetShape dm_shape{3, 3, 16, 128};
+  float dm_lr = 0.02f;
+  // Trial-encode a sample to choose the networks; false: use every candidate.
+  // Default: true
+  bool select = true;
+  // W: sub-blocks coded in parallel (S = min(W, n / min_sub_bases), >= 1). Default: 1
+  int workers = 1;
+  // Smallest sub-block when splitting. Default: 1 Mi bases
+  size_t min_sub_bases = size_t{1} << 20;
+  // SMP: where in sub-block j-1 its DM is passed to sub-block j; 0 = off
+  // (every sub-block's DM starts from the initial weights). Default: 5
+  uint8_t smp_percent = 5;
+};
+
+// Codes n bases (0..3) and appends the stream to *out. NoMemory when model
+// tables cannot be allocated; InvalidArgument for bad options.
+[[nodiscard]] Status NeuralEncode(const NeuralOptions& opts, const uint8_t* codes, size_t n,
+                                  std::string* out);
+// Decodes exactly n bases with at most max_threads threads (0: one per
+// sub-block). Corruption for a malformed stream; NotFound when a static model
+// it names is not available in this process (FindModel).
+[[nodiscard]] Status NeuralDecode(std::string_view in, size_t n, uint8_t* codes, int max_threads = 0);
+
+// What a stream uses (for stat and tests): model bits, sub-block count, SMP %.
+struct NeuralStreamInfo {
+  uint8_t models = 0;
+  uint32_t sub_blocks = 0;
+  uint8_t smp_percent = 0;
+  uint64_t spum_id = 0, sprm_id = 0;
+};
+Result<NeuralStreamInfo> InspectNeuralStream(std::string_view in);
+
+}  // namespace pmklc
