@@ -51,6 +51,9 @@ struct NeuralOptions {
   bool select = true;
   // W: sub-blocks coded in parallel (S = min(W, n / min_sub_bases), >= 1). Default: 1
   int workers = 1;
+  // Threads coding the sub-blocks (the output does not depend on it);
+  // 0 = workers. Default: 0
+  int threads = 0;
   // Smallest sub-block when splitting. Default: 1 Mi bases
   size_t min_sub_bases = size_t{1} << 20;
   // SMP: where in sub-block j-1 its DM is passed to sub-block j; 0 = off

@@ -83,7 +83,7 @@ Status NeuralEncode(const NeuralOptions& o, const uint8_t* codes, size_t n, std:
   std::shared_ptr<const TokNetModel> sprm = (models & kUseSprm) ? o.sprm : nullptr;
   std::vector<size_t> n_at(S + 1, 0);
   for (size_t j = 0; j < S; ++j) n_at[j + 1] = n_at[j] + h.sub_n[j];
-  PMKLC_RETURN_IF_ERROR(RunSubBlocks(S, o.workers, [&](size_t j) -> Status {
+  PMKLC_RETURN_IF_ERROR(RunSubBlocks(S, o.threads > 0 ? o.threads : o.workers, [&](size_t j) -> Status {
     std::vector<float> w;
     std::unique_ptr<SmpPredictor> dm;
     BasePredictor* extra[3];

@@ -1,4 +1,4 @@
-// codec_digest — prints one line per (input, profile): the XXH3-64 of the
+// codec_digest — prints one line per (input, profile: fast, balanced, max, neural): the XXH3-64 of the
 // container `pmklc compress -p PROFILE` would write, and whether it decodes
 // back. Built twice (-march=x86-64-v2 and -march=native, see
 // tests/CMakeLists.txt); tests/determinism/compare.sh requires identical
@@ -85,10 +85,14 @@ int main(int argc, char** argv) {
   }
   int bad = 0;
   for (auto& [name, data] : inputs) {
-    for (const char* profile : {"fast", "balanced", "max"}) {
+    for (const char* profile : {"fast", "balanced", "max", "neural"}) {
       auto co = ContainerOptionsFor(profile);
       if (!co.ok()) return 2;
       co->block_size = 1u << 20;  // several blocks on the larger inputs
+      // neural: 3 sub-blocks with SMP on 3 threads, every network mixed.
+      co->encode.neural.workers = 3;
+      co->encode.neural.min_sub_bases = 100000;
+      co->encode.neural.select = false;
       std::string c;
       ContainerWriter w([&](std::string_view b) { c.append(b); return Status::OK(); }, *co);
       if (!w.Append(data).ok() || !w.Finish().ok()) return 2;

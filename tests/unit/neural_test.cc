@@ -1,0 +1,194 @@
+// The neural nucleotide stream (engine/models/neural_stream.h) and the
+// neural profile end to end (codec fasta-neural).
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/codec/codec.h"
+#include "engine/models/neural_stream.h"
+#include "engine/models/toknet_predictor.h"
+
+namespace pmklc {
+namespace {
+
+// DNA-like codes: random stretches and mutated copies of earlier stretches.
+std::vector<uint8_t> Genome(size_t n, uint64_t seed) {
+  std::mt19937_64 g(seed);
+  std::vector<uint8_t> c;
+  while (c.size() < n) {
+    if (c.size() > 5000 && g() % 3 == 0) {
+      size_t from = g() % (c.size() - 2000);
+      for (size_t i = 0; i < 1500 && c.size() < n; ++i) c.push_back(g() % 30 ? c[from + i] : g() % 4);
+    } else {
+      for (int i = 0; i < 400 && c.size() < n; ++i) c.push_back((g() % 5) % 4);  // skewed
+    }
+  }
+  return c;
+}
+
+NeuralOptions Small(int workers, uint8_t smp = 5) {
+  NeuralOptions o;
+  o.cm = CmParams::Balanced();  // quick; the mixing path is the same
+  o.dm_shape = kernels::TokNetShape{3, 3, 8, 32};
+  o.workers = workers;
+  o.min_sub_bases = 10000;
+  o.smp_percent = smp;
+  o.select = false;
+  o.spum = nullptr;
+  return o;
+}
+
+std::string Encode(const NeuralOptions& o, const std::vector<uint8_t>& c) {
+  std::string out;
+  Status s = NeuralEncode(o, c.data(), c.size(), &out);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return out;
+}
+
+std::vector<uint8_t> Decode(const std::string& in, size_t n, int threads) {
+  std::vector<uint8_t> back(n, 9);
+  Status s = NeuralDecode(in, n, back.data(), threads);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return back;
+}
+
+TEST(NeuralStream, RoundTripsAtEveryW) {
+  auto c = Genome(120000, 1);
+  for (int w : {1, 2, 3, 5}) {
+    auto o = Small(w);
+    std::string enc = Encode(o, c);
+    auto info = InspectNeuralStream(enc);
+    ASSERT_TRUE(info.ok());
+    EXPECT_EQ(info->sub_blocks, static_cast<uint32_t>(w));
+    EXPECT_EQ(info->models, kUseDm);
+    for (int t : {1, 2, 0}) EXPECT_EQ(Decode(enc, c.size(), t), c) << "W=" << w << " threads=" << t;
+  }
+}
+
+TEST(NeuralStream, OutputDoesNotDependOnThreads) {
+  auto c = Genome(90000, 2);
+  auto o = Small(3);
+  o.threads = 1;
+  const std::string one = Encode(o, c);
+  o.threads = 2;
+  EXPECT_EQ(Encode(o, c), one);
+  o.threads = 3;
+  EXPECT_EQ(Encode(o, c), one);
+}
+
+TEST(NeuralStream, SmpPassesTheDynamicModel) {
+  // Sub-blocks of the same source: with SMP the later ones start from a DM
+  // that has learnt, so the stream is smaller than with cold DMs.
+  auto c = Genome(200000, 3);
+  auto on = Encode(Small(4, 5), c), off = Encode(Small(4, 0), c);
+  EXPECT_LT(on.size(), off.size());
+  EXPECT_EQ(Decode(on, c.size(), 0), c);
+  EXPECT_EQ(Decode(off, c.size(), 1), c);
+  auto i = InspectNeuralStream(off);
+  ASSERT_TRUE(i.ok());
+  EXPECT_EQ(i->smp_percent, 0);
+}
+
+TEST(NeuralStream, EdgeSizes) {
+  for (size_t n : {0ul, 1ul, 2ul, 3ul, 4ul, 47ul, 10001ul}) {
+    auto c = Genome(n, n + 10);
+    auto o = Small(2);
+    std::string enc = Encode(o, c);
+    EXPECT_EQ(Decode(enc, n, 0), c) << n;
+  }
+}
+
+TEST(NeuralStream, StaticModelsAreNamedByIdAndMustBeAvailable) {
+  auto c = Genome(50000, 4);
+  auto m = std::make_shared<TokNetModel>();
+  m->name = "private-test";
+  m->shape = kernels::TokNetShape{3, 3, 6, 16};
+  m->weights = TokNetInitialWeights(m->shape, 99);
+  (void)SerializeModel(m.get());
+  auto o = Small(1);
+  o.sprm = m;
+  std::string enc = Encode(o, c);
+  auto info = InspectNeuralStream(enc);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->models, kUseDm | kUseSprm);
+  EXPECT_EQ(info->sprm_id, m->id);
+  std::vector<uint8_t> back(c.size());
+  Status s = NeuralDecode(enc, c.size(), back.data());
+  EXPECT_EQ(s.code(), Status::Code::kNotFound) << s.ToString();  // not registered yet
+  RegisterModel(m);
+  EXPECT_EQ(Decode(enc, c.size(), 0), c);
+}
+
+TEST(NeuralStream, SelectionRecordsItsChoice) {
+  // On random data no network can pay: the selector must leave them out,
+  // and the stream must equal what the context models alone would give.
+  std::mt19937_64 g(5);
+  std::vector<uint8_t> c(200000);
+  for (auto& x : c) x = g() % 4;
+  auto o = Small(1);
+  o.select = true;
+  std::string enc = Encode(o, c);
+  auto info = InspectNeuralStream(enc);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->models, 0);
+  EXPECT_EQ(Decode(enc, c.size(), 0), c);
+  // On structured data the DM pays and is kept.
+  auto d = Genome(300000, 6);
+  enc = Encode(o, d);
+  info = InspectNeuralStream(enc);
+  ASSERT_TRUE(info.ok());
+  EXPECT_TRUE(info->models & kUseDm);
+}
+
+TEST(NeuralStream, CorruptStreamsFailCleanly) {
+  auto c = Genome(30000, 7);
+  std::string enc = Encode(Small(2), c);
+  std::mt19937 g(8);
+  for (int i = 0; i < 60; ++i) {
+    std::string bad = enc;
+    const size_t at = g() % std::min<size_t>(bad.size(), 64);
+    bad[at] = static_cast<char>(bad[at] ^ (1 + g() % 255));
+    std::vector<uint8_t> back(c.size());
+    (void)NeuralDecode(bad, c.size(), back.data());  // must not crash or hang
+  }
+  std::vector<uint8_t> back(c.size());
+  EXPECT_FALSE(NeuralDecode(enc.substr(0, 10), c.size(), back.data()).ok());
+  EXPECT_FALSE(NeuralDecode(enc, c.size() + 1, back.data()).ok());
+}
+
+TEST(NeuralProfile, FastaRoundTripKeepsEveryDetail) {
+  std::mt19937_64 g(9);
+  std::string fa = ">chr1 test genome\r\n";
+  auto c = Genome(150000, 10);
+  for (size_t i = 0; i < c.size(); ++i) {
+    char ch = "ACGT"[c[i]];
+    if (i % 5000 < 300) ch = static_cast<char>(ch | 0x20);
+    if (i % 9000 == 17) ch = 'N';
+    if (i % 7777 == 5) ch = "RYKMSWBDHV"[g() % 10];
+    fa.push_back(ch);
+    if (i % 60 == 59) fa += "\r\n";
+  }
+  fa += "\r\n>chr2\nNNNNNNNNNNacgt\n";
+  auto opts = ProfileOptions("neural");
+  ASSERT_TRUE(opts.ok());
+  opts->neural.workers = 2;
+  opts->neural.min_sub_bases = 20000;
+  std::string value, back;
+  ASSERT_TRUE(EncodeBlock(fa, *opts, &value).ok());
+  auto h = ParseBlockHeader(value);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->codec, CodecId::kFastaNeural);
+  ASSERT_TRUE(DecodeBlock(value, &back).ok());
+  EXPECT_EQ(back, fa);
+  // Non-DNA blocks take the generic codecs as in max.
+  std::string bin(5000, '\0');
+  for (auto& x : bin) x = static_cast<char>(g());
+  ASSERT_TRUE(EncodeBlock(bin, *opts, &value).ok());
+  ASSERT_TRUE(DecodeBlock(value, &back).ok());
+  EXPECT_EQ(back, bin);
+}
+
+}  // namespace
+}  // namespace pmklc
