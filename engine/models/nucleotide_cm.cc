@@ -178,7 +178,8 @@ class Model {
  public:
   // False when the model tables could not be allocated (nothing may be coded).
   bool ok() const { return alloc_ok_; }
-  explicit Model(const CmParams& p, std::span<BasePredictor* const> extra = {}) : p_(p), extra_(extra) {
+  explicit Model(const CmParams& p, std::span<BasePredictor* const> extra = {}, uint32_t extra_mix = 0)
+      : p_(p), extra_(extra) {
     nt_ = p.orders.size();
     for (size_t i = 0; i < nt_; ++i) {
       Table& t = tables_[i];
@@ -213,6 +214,19 @@ class Model {
       }
     nmix_ = 1 + (p.flags & 1) + ((p.flags >> 2) & 1) + ((p.flags & 4) && phased0_ >= 0);
     final_ = (p.flags >> 3) & 1;
+    if (!extra_.empty() && (extra_mix & kExtraMixFinal)) {
+      xfinal_ = true;
+      for (auto& w : ws_) w[0] = 65536, w[1] = w[2] = w[3] = 0;
+      if (extra_mix & kExtraMixNeural) {
+        nni_ = static_cast<int>(n_in_) - 1 + 7;
+        nnw_.assign(static_cast<size_t>(nni_) * kNnHidden, 0.0f);
+        uint64_t z = 77;  // LCG; [-0.1, 0.1) from the top 24 bits, exact in float
+        for (float& v : nnw_) {
+          z = z * 6364136223846793005ull + 1442695040888963407ull;
+          v = static_cast<float>(static_cast<int32_t>(z >> 40) - (1 << 23)) * (0.1f / 8388608.0f);
+        }
+      }
+    }
     apm2_ = (p.flags >> 1) & 1;
     lr_ = p.mixer_lr;
     int w0 = (1 << 16) / static_cast<int>(n_in_ - 1);
@@ -296,6 +310,7 @@ class Model {
     }
     pmix_ = Sq(x);
     int s = St(pmix_);
+    if (xfinal_) rs_ = rs;
     uint32_t pa = apm1_.P(s, (static_cast<size_t>(node) << apm1_bits_) +
                                  static_cast<size_t>(hist_ & ((uint64_t{1} << apm1_bits_) - 1)));
     uint32_t p;
@@ -306,10 +321,90 @@ class Model {
     } else {
       p = (pmix_ + 3 * pa) >> 2;
     }
+    if (xfinal_) p = FinalExtra(node, ClampP(p));
     return ClampP(p);
   }
 
+  // Final stage with extra predictors (kExtraMixFinal): a 4-input mixer of
+  // stretch(p), the first extra predictor's stretch, a bias and (with
+  // kExtraMixNeural, else 0) the neural mixer's logit, its weights selected
+  // by node, a 16-level bucket of the first predictor's stretch (sign and
+  // |st| >> 7) and the forward repeat bucket; the result is averaged with p.
+  uint32_t FinalExtra(int node, uint32_t p) {
+    const int sx = st_[nt_ + static_cast<size_t>(nrep_)];
+    int cb = (sx < 0 ? -sx : sx) >> 7;
+    cb = cb > 7 ? 7 : cb;
+    cb = sx < 0 ? 7 - cb : 8 + cb;
+    ssel_ = (static_cast<size_t>(node) * 16 + static_cast<size_t>(cb)) * 4 + static_cast<size_t>(rs_ >> 2);
+    sin_[0] = St(p);
+    sin_[1] = sx;
+    sin_[2] = 256;
+    sin_[3] = nni_ ? NeuralMix(node) : 0;
+    int64_t dot = 0;
+    for (int i = 0; i < 4; ++i) dot += static_cast<int64_t>(sin_[i]) * ws_[ssel_][i];
+    xs_ = Clamp(static_cast<int>(dot >> 16));
+    return (p + Sq(xs_)) >> 1;
+  }
+
+  // Neural mixer (kExtraMixNeural): x = the mixer inputs but the bias
+  // (stretch / 256), one-hot node (3), one-hot codon phase (3), 1;
+  // a_j = sum_i W[i][j] x_i (i ascending from 0), y = b + sum_{j: a_j > 0}
+  // a_j v_j (j ascending); logit = clamp(y * 256, +-2047) truncated to int.
+  // Every float operation a single IEEE binary32 add or multiply, in this order.
+  int NeuralMix(int node) {
+    const int ni = static_cast<int>(n_in_) - 1;
+    for (int i = 0; i < ni; ++i) nnx_[i] = static_cast<float>(st_[i]) * (1.0f / 256.0f);
+    for (int i = 0; i < 6; ++i) nnx_[ni + i] = 0.0f;
+    nnx_[ni + node] = 1.0f;
+    nnx_[ni + 3 + static_cast<int>(seq_.size() % 3)] = 1.0f;
+    nnx_[ni + 6] = 1.0f;
+    float a[kNnHidden];
+    for (int j = 0; j < kNnHidden; ++j) a[j] = 0.0f;
+    for (int i = 0; i < nni_; ++i) {
+      const float* w = &nnw_[static_cast<size_t>(i) * kNnHidden];
+      const float xi = nnx_[i];
+      for (int j = 0; j < kNnHidden; ++j) a[j] = a[j] + w[j] * xi;
+    }
+    float y = nnv_[kNnHidden];
+    for (int j = 0; j < kNnHidden; ++j) {
+      nnh_[j] = a[j];
+      if (a[j] > 0.0f) y = y + a[j] * nnv_[j];
+    }
+    y = y * 256.0f;
+    y = y > 2047.0f ? 2047.0f : (y < -2047.0f ? -2047.0f : y);
+    nny_ = static_cast<int>(y);
+    return nny_;
+  }
+
+  // Integer update of the final stage; the neural mixer's SGD step on the log
+  // loss of squash(logit): g = ((Sq(logit) - bit * 65536) / 65536) * rate;
+  // for j ascending with a_j > 0: d_j = g v_j, v_j -= g a_j (else d_j = 0);
+  // b -= g; W[i][j] -= d_j x_i.
+  void LearnFinalExtra(int bit) {
+    const int64_t e = static_cast<int64_t>((bit << 16) - static_cast<int>(Sq(xs_))) * lr_;
+    for (int i = 0; i < 4; ++i) ws_[ssel_][i] += static_cast<int>((sin_[i] * e) >> 20);
+    if (!nni_) return;
+    const float g = (static_cast<float>(static_cast<int>(Sq(nny_)) - (bit << 16)) * (1.0f / 65536.0f)) * kNnRate;
+    float d[kNnHidden];
+    for (int j = 0; j < kNnHidden; ++j) {
+      const float a = nnh_[j];
+      if (a > 0.0f) {
+        d[j] = g * nnv_[j];
+        nnv_[j] = nnv_[j] - g * a;
+      } else {
+        d[j] = 0.0f;
+      }
+    }
+    nnv_[kNnHidden] = nnv_[kNnHidden] - g;
+    for (int i = 0; i < nni_; ++i) {
+      float* w = &nnw_[static_cast<size_t>(i) * kNnHidden];
+      const float xi = nnx_[i];
+      for (int j = 0; j < kNnHidden; ++j) w[j] = w[j] - d[j] * xi;
+    }
+  }
+
   void Learn(int node, int bit) {
+    if (xfinal_) LearnFinalExtra(bit);
     for (int m = 0; m < nmix_; ++m) {
       int err = ((bit << 16) - static_cast<int>(Sq(xm_[m])));
       int64_t e = static_cast<int64_t>(err) * lr_;
@@ -561,6 +656,19 @@ class Model {
   int ir_sym_[kMaxModels];
   int st_[kMaxModels + 9 + kMaxExtraPredictors];
   std::vector<int> w_[4], wf_;
+  // Final stage with extra predictors (FinalExtra) and the neural mixer.
+  static constexpr int kNnHidden = 16;
+  static constexpr float kNnRate = 0.002f;
+  bool xfinal_ = false;
+  int rs_ = 0;
+  int ws_[3 * 16 * 4][4];
+  int sin_[4] = {0, 0, 0, 0}, xs_ = 0;
+  size_t ssel_ = 0;
+  int nni_ = 0, nny_ = 0;  // neural mixer inputs (0: none), last logit
+  std::vector<float> nnw_;  // [nni_][kNnHidden]
+  float nnv_[kNnHidden + 1] = {};
+  float nnx_[kMaxModels + 9 + kMaxExtraPredictors + 7] = {};
+  float nnh_[kNnHidden] = {};
   int phased0_ = -1;
   Apm apm1_, apm2c_;
   int apm1_bits_ = 8;
@@ -917,16 +1025,16 @@ Status WithModel(const CmParams& p, Fn&& fn) {
 }  // namespace
 
 Status CmEncode(const CmParams& p, const uint8_t* codes, size_t n, std::string* out,
-                std::span<BasePredictor* const> extra) {
+                std::span<BasePredictor* const> extra, uint32_t extra_mix) {
   if (extra.size() > kMaxExtraPredictors) return Status::InvalidArgument("cm: too many extra predictors");
-  if (!extra.empty()) return EncodeWith<Model>(p, codes, n, out, extra);
+  if (!extra.empty()) return EncodeWith<Model>(p, codes, n, out, extra, extra_mix);
   return WithModel(p, [&]<class M>() { return EncodeWith<M>(p, codes, n, out); });
 }
 
 Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes,
-                std::span<BasePredictor* const> extra) {
+                std::span<BasePredictor* const> extra, uint32_t extra_mix) {
   if (extra.size() > kMaxExtraPredictors) return Status::InvalidArgument("cm: too many extra predictors");
-  if (!extra.empty()) return DecodeWith<Model>(p, in, n, codes, extra);
+  if (!extra.empty()) return DecodeWith<Model>(p, in, n, codes, extra, extra_mix);
   return WithModel(p, [&]<class M>() { return DecodeWith<M>(p, in, n, codes); });
 }
 

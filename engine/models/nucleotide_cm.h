@@ -94,6 +94,18 @@ struct CmParams {
 // Most extra predictors one coder mixes in.
 inline constexpr size_t kMaxExtraPredictors = 4;
 
+// extra_mix bits (only with extra predictors; 0 = the plain mixing, whose
+// bytes stay as they were): kExtraMixFinal adds a final stage after the APMs,
+// a 4-input mixer of stretch(p), the first extra predictor's stretch, a bias
+// and the neural mixer's logit, keyed by node, the first predictor's
+// confidence bucket and the forward repeat state, averaged with p;
+// kExtraMixNeural (with kExtraMixFinal) feeds it a small float network
+// (16 ReLU units, online SGD, fixed-order IEEE float arithmetic) over all
+// mixer inputs, the node and the codon phase. The decoder must be given the
+// same bits.
+inline constexpr uint32_t kExtraMixFinal = 1;
+inline constexpr uint32_t kExtraMixNeural = 2;
+
 // Codes n bases (values 0..3) into *out (appends). `extra` predictors
 // (engine/models/predictor.h; at most kMaxExtraPredictors, borrowed for the
 // call) are mixed in as one more mixer input per decision each; without them
@@ -102,10 +114,10 @@ inline constexpr size_t kMaxExtraPredictors = 4;
 // NoMemory if the model tables cannot be allocated; InvalidArgument for too
 // many extra predictors.
 [[nodiscard]] Status CmEncode(const CmParams& p, const uint8_t* codes, size_t n, std::string* out,
-                              std::span<BasePredictor* const> extra = {});
+                              std::span<BasePredictor* const> extra = {}, uint32_t extra_mix = 0);
 // Decodes exactly n bases; Corruption if the input is too short, NoMemory if
 // the model tables cannot be allocated.
 Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes,
-                std::span<BasePredictor* const> extra = {});
+                std::span<BasePredictor* const> extra = {}, uint32_t extra_mix = 0);
 
 }  // namespace pmklc

@@ -2,8 +2,9 @@
 
 namespace pmklc {
 
-TokNetPredictor::TokNetPredictor(const kernels::TokNetShape& shape, const float* weights, float lr)
-    : shape_(shape), lr_(lr) {
+TokNetPredictor::TokNetPredictor(const kernels::TokNetShape& shape, const float* weights, float lr,
+                                 bool learn_reverse)
+    : shape_(shape), lr_(lr), reverse_(learn_reverse && lr > 0.0f) {
   if (lr_ > 0.0f) {
     own_.assign(weights, weights + shape_.weight_count());
     w_ = own_.data();
@@ -16,6 +17,32 @@ TokNetPredictor::TokNetPredictor(const kernels::TokNetShape& shape, const float*
   scratch_.resize(shape_.hidden);
   z_.resize(shape_.outputs());
   probs_.resize(shape_.outputs());
+  if (reverse_) {
+    span_ = static_cast<size_t>(shape_.ctx) * shape_.s + shape_.k;
+    size_t cap = 1;
+    while (cap < span_) cap <<= 1;
+    bases_.assign(cap, 0);
+    rin_.assign(shape_.ctx, 0);
+    rprobs_.resize(shape_.outputs());
+  }
+}
+
+void TokNetPredictor::LearnReverse() {
+  const size_t mask = bases_.size() - 1;
+  const int s = shape_.s, k = shape_.k;
+  auto r = [&](size_t j) -> uint32_t { return 3u - bases_[(pos_ - 1 - j) & mask]; };
+  const size_t T = span_ - static_cast<size_t>(s);
+  for (int c = 0; c < shape_.ctx; ++c) {
+    const size_t start = T - static_cast<size_t>(c) * s - k;
+    uint32_t v = 0;
+    for (int i = 0; i < k; ++i) v = (v << 2) | r(start + i);
+    rin_[c] = v;
+  }
+  uint32_t y = 0;
+  for (int i = 0; i < s; ++i) y = (y << 2) | r(T + i);
+  kernels::TokNetForwardCpu(shape_, own_.data(), rin_.data(), h_pre_.data(), z_.data(), rprobs_.data());
+  kernels::TokNetUpdateCpu(shape_, own_.data(), rin_.data(), h_pre_.data(), rprobs_.data(), static_cast<int>(y), lr_,
+                           scratch_.data());
 }
 
 void TokNetPredictor::StartStep() {
@@ -61,6 +88,7 @@ void TokNetPredictor::Update(int base) {
   const uint32_t b = static_cast<uint32_t>(base) & 3u;
   prefix_ = (prefix_ << 2) | b;
   ++r_;
+  if (reverse_) bases_[pos_ & (bases_.size() - 1)] = static_cast<uint8_t>(b);
   ++pos_;
   const int k = shape_.k;
   hist_ = ((hist_ << 2) | b) & ((k >= 16 ? 0u : (1u << (2 * k))) - 1u);
@@ -73,6 +101,7 @@ void TokNetPredictor::Update(int base) {
     if (lr_ > 0.0f)
       kernels::TokNetUpdateCpu(shape_, own_.data(), in_.data(), h_pre_.data(), probs_.data(),
                                static_cast<int>(prefix_), lr_, scratch_.data());
+    if (reverse_ && pos_ >= span_) LearnReverse();
     r_ = 0;
     prefix_ = 0;
     stepped_ = false;
