@@ -39,8 +39,10 @@ constexpr const char* kStatsKey = "archive_stats";
 }  // namespace
 
 Result<EncodeOptions> ArchiveEncodeOptions(const std::string& profile) {
-  if (profile != "max" && profile != "balanced")
-    return Status::InvalidArgument("unknown archive profile '" + profile + "' (expected max, balanced or off)");
+  if (profile != "max" && profile != "balanced" && profile != "neural")
+    return Status::InvalidArgument("unknown archive profile '" + profile + "' (expected max, balanced, neural or off)");
+  // neural: one sub-block per group (W = 1); the archiver's threads already
+  // code groups in parallel.
   return ProfileOptions(profile);
 }
 

@@ -41,8 +41,9 @@
 namespace pmklc {
 
 struct ArchiveOptions {
-  // Profile of archived groups: "max" or "balanced" (fasta-cm, see
-  // ProfileOptions in engine/codec/codec.h) or "off". Default: "max"
+  // Profile of archived groups: "max" or "balanced" (fasta-cm), "neural"
+  // (fasta-neural; see ProfileOptions in engine/codec/codec.h) or "off".
+  // Default: "max"
   std::string profile = "max";
   // A file is archived once it has been closed and unchanged this long. Default: 60
   uint32_t delay_s = 60;

@@ -98,7 +98,7 @@ Result<Parsed> ParseOptions(const MountOptions& m) {
       if (p.threads < 1 || p.threads > 256) return Status::InvalidArgument("threads must be 1..256");
     } else if (k == "archive_profile") {
       if (v != "off" && !ArchiveEncodeOptions(v).ok())
-        return Status::InvalidArgument("archive_profile must be max, balanced or off");
+        return Status::InvalidArgument("archive_profile must be max, balanced, neural or off");
       p.archive.profile = v;
     } else if (k == "archive_delay") {
       char* end = nullptr;

@@ -103,7 +103,7 @@ fstab:
   mount->add_option("-o", opts,
                     "comma-separated options: allow_other, log_level=LEVEL, cache_size=SIZE, "
                     "dirty_limit=SIZE, dirty_file_limit=SIZE, zstd_level=N, codec=auto|zstd|raw, "
-                    "block_size=SIZE (new stores), threads=N, noatime, archive_profile=max|balanced|off, "
+                    "block_size=SIZE (new stores), threads=N, noatime, archive_profile=max|balanced|neural|off, "
                     "archive_delay=SECONDS (Default: 60), archive_threads=N (Default: 1), "
                     "archive_group=SIZE (new stores; Default: 4M), and FUSE/mount options")
       ->allow_extra_args(false);
@@ -150,7 +150,7 @@ fstab:
   auto* arch = app.add_subcommand("archive", "recode stored data with the archive profile now");
   arch->add_option("STORE", aa.store, "store directory")->required();
   arch->add_flag("--wait", aa.wait, "mounted store: return when the daemon's pass has ended");
-  arch->add_option("-p,--profile", aa.profile, "unmounted store: archive profile (max or balanced). Default: max");
+  arch->add_option("-p,--profile", aa.profile, "unmounted store: archive profile (max, balanced or neural). Default: max");
   arch->add_option("-j,--threads", aa.threads, "unmounted store: worker threads. Default: 1")
       ->check(CLI::Range(1, 64));
   arch->footer("A mounted store is archived by its daemon (archive_profile=, archive_threads=), which\n"

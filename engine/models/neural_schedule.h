@@ -19,9 +19,9 @@ namespace pmklc::neural {
 struct Header {
   uint8_t models = 0;
   CmParams cm;
-  kernels::TokNetShape dm_shape;
-  float dm_lr = 0.0f;
-  uint64_t dm_seed = 0;
+  uint8_t extra_mix = 0;
+  std::vector<DmSpec> dms;
+  std::vector<uint64_t> dm_seeds;
   uint64_t spum_id = 0, sprm_id = 0;
   uint8_t smp_percent = 0;
   std::vector<uint64_t> sub_n;    // bases per sub-block
@@ -61,12 +61,12 @@ class Handoff {
   bool ready_ = false, ok_ = false;
 };
 
-// The DM of one sub-block: a TokNetPredictor that publishes its weights to
+// One DM of one sub-block: a TokNetPredictor that publishes its weights to
 // `next` once `snap_at` bases have been learnt (at most once).
 class SmpPredictor final : public BasePredictor {
  public:
-  SmpPredictor(const kernels::TokNetShape& sh, const float* w, float lr, Handoff* next, uint64_t snap_at)
-      : dm_(sh, w, lr), next_(next), snap_at_(snap_at) {
+  SmpPredictor(const DmSpec& d, const float* w, Handoff* next, uint64_t snap_at)
+      : dm_(d.shape, w, d.lr, d.learn_reverse), next_(next), snap_at_(snap_at) {
     MaybePublish();
   }
   void Predict(uint32_t p[4]) override { dm_.Predict(p); }
@@ -97,6 +97,17 @@ class SmpPredictor final : public BasePredictor {
 // next index in order, so a sub-block only ever waits for an earlier one that
 // is already running. Returns the first error by index.
 Status RunSubBlocks(size_t S, int threads, const std::function<Status(size_t)>& fn);
+
+// Codes (encode) or decodes one sub-block j: sets up its DMs (from `init` or,
+// with SMP, from handoff[j][d] published by sub-block j-1), publishes to
+// handoff[j+1], and runs `code` with the extra predictors in header order
+// (DMs, SPuM, SPrM).
+Status RunSubBlock(const Header& h, size_t j, const std::vector<std::vector<float>>& init,
+                   std::vector<std::vector<Handoff>>* handoff, const TokNetModel* spum, const TokNetModel* sprm,
+                   const std::function<Status(std::span<BasePredictor* const>)>& code);
+
+// The DMs' initial weights (from their seeds).
+std::vector<std::vector<float>> InitialDmWeights(const Header& h);
 
 // The static models a header names, resolved through the registry.
 Status ResolveStatic(const Header& h, std::shared_ptr<const TokNetModel>* spum,

@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/common/status.h"
 #include "engine/models/nucleotide_cm.h"
@@ -35,6 +36,14 @@ inline constexpr uint32_t kMaxSubBlocks = 64;
 // Model bits recorded in a stream.
 enum NeuralModelBits : uint8_t { kUseDm = 1, kUseSpum = 2, kUseSprm = 4 };
 
+inline constexpr size_t kMaxDms = 2;
+
+struct DmSpec {
+  kernels::TokNetShape shape;
+  float lr = 0.01f;
+  bool learn_reverse = true;
+};
+
 struct NeuralOptions {
   // Context models mixed with the networks (FitTo each sub-block). Default: CmParams::Max()
   CmParams cm = CmParams::Max();
@@ -43,9 +52,15 @@ struct NeuralOptions {
   bool dm = true;
   std::shared_ptr<const TokNetModel> spum = ShippedPublicModel();
   std::shared_ptr<const TokNetModel> sprm;
-  // DM shape and learning rate. Default: k = s = 3, ctx 16, hidden 128, lr 0.02
-  kernels::TokNetShape dm_shape{3, 3, 16, 128};
-  float dm_lr = 0.02f;
+  // The dynamic networks (1 or 2, kMaxDms; together they are the "DM"
+  // candidate): shape, SGD rate, and whether each step is also learnt on the
+  // reverse-complement strand (TokNetPredictor). Default: k = s = 3, ctx 32,
+  // hidden 64 and k = s = 2, ctx 24, hidden 32, both lr 0.01, reverse on
+  // (docs/BENCHMARKS.md §neural: 1.2% below max's context models alone).
+  std::vector<DmSpec> dms{{{3, 3, 32, 64}, 0.01f, true}, {{2, 2, 24, 32}, 0.01f, true}};
+  // How the networks are mixed (CmEncode's extra_mix bits). Default:
+  // kExtraMixFinal | kExtraMixNeural
+  uint32_t extra_mix = kExtraMixFinal | kExtraMixNeural;
   // Trial-encode a sample to choose the networks; false: use every candidate.
   // Default: true
   bool select = true;

@@ -24,14 +24,20 @@ bool GetLE(Reader* r, int bytes, uint64_t* v) {
 void PutHeader(const Header& h, std::string* out) {
   out->push_back(static_cast<char>(kNeuralStreamVersion));
   out->push_back(static_cast<char>(h.models));
+  out->push_back(static_cast<char>(h.extra_mix));
   out->append(h.cm.Serialize());
   if (h.models & kUseDm) {
-    out->push_back(static_cast<char>(h.dm_shape.k));
-    out->push_back(static_cast<char>(h.dm_shape.s));
-    PutLE(out, static_cast<uint64_t>(h.dm_shape.ctx), 2);
-    PutLE(out, static_cast<uint64_t>(h.dm_shape.hidden), 2);
-    PutLE(out, kernels::nn::FloatToBits(h.dm_lr), 4);
-    PutLE(out, h.dm_seed, 8);
+    out->push_back(static_cast<char>(h.dms.size()));
+    for (size_t d = 0; d < h.dms.size(); ++d) {
+      const DmSpec& m = h.dms[d];
+      out->push_back(static_cast<char>(m.shape.k));
+      out->push_back(static_cast<char>(m.shape.s));
+      PutLE(out, static_cast<uint64_t>(m.shape.ctx), 2);
+      PutLE(out, static_cast<uint64_t>(m.shape.hidden), 2);
+      PutLE(out, kernels::nn::FloatToBits(m.lr), 4);
+      out->push_back(static_cast<char>(m.learn_reverse ? 1 : 0));
+      PutLE(out, h.dm_seeds[d], 8);
+    }
   }
   if (h.models & kUseSpum) PutLE(out, h.spum_id, 8);
   if (h.models & kUseSprm) PutLE(out, h.sprm_id, 8);
@@ -49,6 +55,7 @@ Status ParseHeader(std::string_view in, Header* h, size_t* used) {
   if (!r.GetByte(&version) || version != kNeuralStreamVersion)
     return Status::Corruption("fasta-neural: unknown stream version");
   if (!r.GetByte(&h->models) || (h->models & ~7u)) return Status::Corruption("fasta-neural: bad model bits");
+  if (!r.GetByte(&h->extra_mix) || (h->extra_mix & ~3u)) return Status::Corruption("fasta-neural: bad mixing bits");
   size_t cm_used = 0;
   auto cm = CmParams::Parse(r.rest(), &cm_used);
   if (!cm.ok()) return cm.status();
@@ -57,16 +64,26 @@ Status ParseHeader(std::string_view in, Header* h, size_t* used) {
   (void)r.GetBytes(cm_used, &skip);
   uint64_t v;
   if (h->models & kUseDm) {
-    uint8_t k, s;
-    uint64_t ctx, hidden, lr;
-    if (!r.GetByte(&k) || !r.GetByte(&s) || !GetLE(&r, 2, &ctx) || !GetLE(&r, 2, &hidden) ||
-        !GetLE(&r, 4, &lr) || !GetLE(&r, 8, &h->dm_seed))
-      return Status::Corruption("fasta-neural: truncated header");
-    h->dm_shape = kernels::TokNetShape{k, s, static_cast<int>(ctx), static_cast<int>(hidden)};
-    h->dm_lr = kernels::nn::BitsToFloat(static_cast<uint32_t>(lr));
-    if (!h->dm_shape.Valid() || !(h->dm_lr > 0.0f) || !(h->dm_lr < 1.0f) ||
-        h->dm_shape.weight_count() > (size_t{64} << 20))
-      return Status::Corruption("fasta-neural: bad DM shape");
+    uint8_t nd;
+    if (!r.GetByte(&nd) || nd == 0 || nd > kMaxDms) return Status::Corruption("fasta-neural: bad DM count");
+    h->dms.resize(nd);
+    h->dm_seeds.resize(nd);
+    for (size_t d = 0; d < nd; ++d) {
+      uint8_t k, s, flags;
+      uint64_t ctx, hidden, lr;
+      if (!r.GetByte(&k) || !r.GetByte(&s) || !GetLE(&r, 2, &ctx) || !GetLE(&r, 2, &hidden) ||
+          !GetLE(&r, 4, &lr) || !r.GetByte(&flags) || !GetLE(&r, 8, &h->dm_seeds[d]))
+        return Status::Corruption("fasta-neural: truncated header");
+      DmSpec& m = h->dms[d];
+      m.shape = kernels::TokNetShape{k, s, static_cast<int>(ctx), static_cast<int>(hidden)};
+      m.lr = kernels::nn::BitsToFloat(static_cast<uint32_t>(lr));
+      m.learn_reverse = flags & 1;
+      if (!m.shape.Valid() || !(m.lr > 0.0f) || !(m.lr < 1.0f) || (flags & ~1u) ||
+          m.shape.weight_count() > (size_t{64} << 20))
+        return Status::Corruption("fasta-neural: bad DM shape");
+    }
+  } else if (h->extra_mix) {
+    return Status::Corruption("fasta-neural: mixing bits without a DM");
   }
   if ((h->models & kUseSpum) && !GetLE(&r, 8, &h->spum_id)) return Status::Corruption("fasta-neural: truncated header");
   if ((h->models & kUseSprm) && !GetLE(&r, 8, &h->sprm_id)) return Status::Corruption("fasta-neural: truncated header");
@@ -79,6 +96,41 @@ Status ParseHeader(std::string_view in, Header* h, size_t* used) {
       return Status::Corruption("fasta-neural: truncated schedule");
   *used = in.size() - r.remaining();
   return Status::OK();
+}
+
+Status RunSubBlock(const Header& h, size_t j, const std::vector<std::vector<float>>& init,
+                   std::vector<std::vector<Handoff>>* handoff, const TokNetModel* spum, const TokNetModel* sprm,
+                   const std::function<Status(std::span<BasePredictor* const>)>& code) {
+  const size_t S = h.sub_n.size();
+  BasePredictor* extra[kMaxExtraPredictors];
+  size_t ne = 0;
+  std::vector<std::unique_ptr<SmpPredictor>> dms;
+  if (h.models & kUseDm) {
+    for (size_t d = 0; d < h.dms.size(); ++d) {
+      std::vector<float> w;
+      if (j > 0 && h.smp_percent) {
+        if (!(*handoff)[j][d].Wait(&w)) return Status::Corruption("fasta-neural: previous sub-block failed");
+      } else {
+        w = init[d];
+      }
+      Handoff* next = (j + 1 < S && h.smp_percent) ? &(*handoff)[j + 1][d] : nullptr;
+      dms.push_back(std::make_unique<SmpPredictor>(h.dms[d], w.data(), next, SnapshotAt(h.sub_n[j], h.smp_percent)));
+      extra[ne++] = dms.back().get();
+    }
+  }
+  std::unique_ptr<TokNetPredictor> pu, pr;
+  if (spum) extra[ne++] = (pu = std::make_unique<TokNetPredictor>(spum->shape, spum->weights.data(), 0.0f)).get();
+  if (sprm) extra[ne++] = (pr = std::make_unique<TokNetPredictor>(sprm->shape, sprm->weights.data(), 0.0f)).get();
+  Status st = code(std::span<BasePredictor* const>(extra, ne));
+  for (auto& d : dms) d->Finish(st.ok());
+  return st;
+}
+
+std::vector<std::vector<float>> InitialDmWeights(const Header& h) {
+  std::vector<std::vector<float>> init;
+  if (h.models & kUseDm)
+    for (size_t d = 0; d < h.dms.size(); ++d) init.push_back(TokNetInitialWeights(h.dms[d].shape, h.dm_seeds[d]));
+  return init;
 }
 
 Status RunSubBlocks(size_t S, int threads, const std::function<Status(size_t)>& fn) {
@@ -150,32 +202,14 @@ Status NeuralDecode(std::string_view in, size_t n, uint8_t* codes, int max_threa
   if (n_at[S] != n || c_at[S] != in.size()) return Status::Corruption("fasta-neural: sub-block sizes do not add up");
   std::shared_ptr<const TokNetModel> spum, sprm;
   PMKLC_RETURN_IF_ERROR(ResolveStatic(h, &spum, &sprm));
-  std::vector<float> init;
-  if (h.models & kUseDm) init = TokNetInitialWeights(h.dm_shape, h.dm_seed);
-  std::vector<Handoff> handoff(S);
+  const auto init = InitialDmWeights(h);
+  std::vector<std::vector<Handoff>> handoff(S);
+  for (auto& v : handoff) v = std::vector<Handoff>(h.dms.size());
   return RunSubBlocks(S, max_threads, [&](size_t j) -> Status {
-    std::vector<float> w;
-    std::unique_ptr<SmpPredictor> dm;
-    BasePredictor* extra[3];
-    size_t ne = 0;
-    Handoff* next = (j + 1 < S && h.smp_percent) ? &handoff[j + 1] : nullptr;
-    if (h.models & kUseDm) {
-      if (j > 0 && h.smp_percent) {
-        if (!handoff[j].Wait(&w)) return Status::Corruption("fasta-neural: previous sub-block failed");
-      } else {
-        w = init;
-      }
-      dm = std::make_unique<SmpPredictor>(h.dm_shape, w.data(), h.dm_lr, next,
-                                          SnapshotAt(h.sub_n[j], h.smp_percent));
-      extra[ne++] = dm.get();
-    }
-    std::unique_ptr<TokNetPredictor> pu, pr;
-    if (spum) extra[ne++] = (pu = std::make_unique<TokNetPredictor>(spum->shape, spum->weights.data(), 0.0f)).get();
-    if (sprm) extra[ne++] = (pr = std::make_unique<TokNetPredictor>(sprm->shape, sprm->weights.data(), 0.0f)).get();
-    Status st = CmDecode(h.cm.FitTo(h.sub_n[j]), in.substr(c_at[j], h.sub_len[j]), h.sub_n[j], codes + n_at[j],
-                         std::span<BasePredictor* const>(extra, ne));
-    if (dm) dm->Finish(st.ok());
-    return st;
+    return RunSubBlock(h, j, init, &handoff, spum.get(), sprm.get(), [&](std::span<BasePredictor* const> extra) {
+      return CmDecode(h.cm.FitTo(h.sub_n[j]), in.substr(c_at[j], h.sub_len[j]), h.sub_n[j], codes + n_at[j], extra,
+                      h.extra_mix);
+    });
   });
 }
 

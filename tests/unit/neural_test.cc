@@ -31,7 +31,7 @@ std::vector<uint8_t> Genome(size_t n, uint64_t seed) {
 NeuralOptions Small(int workers, uint8_t smp = 5) {
   NeuralOptions o;
   o.cm = CmParams::Balanced();  // quick; the mixing path is the same
-  o.dm_shape = kernels::TokNetShape{3, 3, 8, 32};
+  o.dms = {{{3, 3, 8, 32}, 0.02f, true}, {{2, 2, 6, 16}, 0.02f, false}};
   o.workers = workers;
   o.min_sub_bases = 10000;
   o.smp_percent = smp;
@@ -122,24 +122,31 @@ TEST(NeuralStream, StaticModelsAreNamedByIdAndMustBeAvailable) {
 }
 
 TEST(NeuralStream, SelectionRecordsItsChoice) {
-  // On random data no network can pay: the selector must leave them out,
-  // and the stream must equal what the context models alone would give.
-  std::mt19937_64 g(5);
-  std::vector<uint8_t> c(200000);
-  for (auto& x : c) x = g() % 4;
+  // Candidates: the DMs (which learn this data) and a private model with
+  // random weights (knows nothing). The selector must keep the first, drop
+  // the second, and record exactly that.
+  auto junk = std::make_shared<TokNetModel>();
+  junk->name = "junk";
+  junk->shape = kernels::TokNetShape{3, 3, 6, 16};
+  junk->weights = TokNetInitialWeights(junk->shape, 1234, 0.5f, 0.5f);
+  (void)SerializeModel(junk.get());
+  RegisterModel(junk);
   auto o = Small(1);
   o.select = true;
-  std::string enc = Encode(o, c);
+  o.sprm = junk;
+  auto d = Genome(300000, 6);
+  std::string enc = Encode(o, d);
   auto info = InspectNeuralStream(enc);
   ASSERT_TRUE(info.ok());
-  EXPECT_EQ(info->models, 0);
-  EXPECT_EQ(Decode(enc, c.size(), 0), c);
-  // On structured data the DM pays and is kept.
-  auto d = Genome(300000, 6);
+  EXPECT_EQ(info->models, kUseDm);
+  EXPECT_EQ(Decode(enc, d.size(), 0), d);
+  // Without selection every candidate is mixed and recorded.
+  o.select = false;
   enc = Encode(o, d);
   info = InspectNeuralStream(enc);
   ASSERT_TRUE(info.ok());
-  EXPECT_TRUE(info->models & kUseDm);
+  EXPECT_EQ(info->models, kUseDm | kUseSprm);
+  EXPECT_EQ(Decode(enc, d.size(), 0), d);
 }
 
 TEST(NeuralStream, CorruptStreamsFailCleanly) {
