@@ -8,6 +8,8 @@
 #include <cstring>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "engine/container/container.h"
@@ -156,6 +158,18 @@ int RunCompress(const CompressArgs& a) {
     auto has = [&](const char* x) { return ("," + m + ",").find(std::string(",") + x + ",") != std::string::npos; };
     co.encode.neural.dm = has("dm");
     if (!has("spum") && !has("spum?")) co.encode.neural.spum = nullptr;
+    if (!a.private_model.empty()) {
+      if (!co.encode.use_neural) return Fail("compress", Status::InvalidArgument("--private needs -p neural"));
+      std::ifstream f(a.private_model, std::ios::binary);
+      if (!f) return Fail("compress", Status::NotFound("cannot open " + a.private_model));
+      std::stringstream ss;
+      ss << f.rdbuf();
+      auto mdl = ParseModel(ss.str());
+      if (!mdl.ok()) return Fail("compress", Status::InvalidArgument(a.private_model + ": " + mdl.status().message()));
+      co.private_model = ss.str();
+      co.encode.neural.sprm = std::make_shared<const TokNetModel>(std::move(*mdl));
+      if (!has("sprm") && !a.models.empty()) co.encode.neural.sprm = nullptr;
+    }
     if (has("spum?")) {
       // default: whatever this build ships
     } else if (has("spum") && !co.encode.neural.spum && co.encode.use_neural)

@@ -26,6 +26,9 @@ struct CompressArgs {
   // empty = dm and the shipped spum when this build has one
   std::string models;
   bool no_select = false;
+  // --private FILE: a private model (pmklc train file) the neural profile may
+  // mix in; it is stored in the container. Default: none
+  std::string private_model;
 };
 int RunCompress(const CompressArgs& a);
 int RunDecompress(const CompressArgs& a);

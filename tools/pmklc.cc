@@ -5,6 +5,9 @@
 // it behaves as `pmklc mount STORE MOUNTPOINT -o OPTIONS`.
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <thread>
 #include <cstring>
@@ -135,7 +138,8 @@ fstab:
   comp->add_option("-j,--workers", ca.workers, "neural: W, sub-blocks of a block coded at once, with step-wise model passing. Default: 1")
       ->check(CLI::Range(1, 64));
   comp->add_flag("--no-smp", ca.no_smp, "neural: every sub-block's dynamic model starts cold (ablation)");
-  comp->add_option("--models", ca.models, "neural: candidate networks, from dm,spum or none. Default: dm,spum");
+  comp->add_option("--models", ca.models, "neural: candidate networks, from dm,spum,sprm or none. Default: dm, the shipped spum, and sprm with --private");
+  comp->add_option("--private", ca.private_model, "neural: a private model file (pmklc train file) to mix in; stored in the container");
   comp->add_flag("--no-select", ca.no_select, "neural: mix every candidate without the trial-encode selection");
   comp->footer("Examples:\n  pmklc compress genome.fa            # writes genome.fa.pmklc\n"
                "  zcat reads.fa.gz | pmklc compress - > reads.fa.pmklc");
@@ -159,6 +163,12 @@ fstab:
                "  pmklc archive -j 2 /srv/store        # unmounted: progress on a terminal");
 
   auto* dev = app.add_subcommand("devices", "list the GPUs the codec kernels can use");
+
+  auto* train = app.add_subcommand("train", "train a static model (runs pmklc-train, the LibTorch trainer)");
+  train->prefix_command();
+  train->footer("pmklc train public --data DIR --out models/NAME   public model (SPuM) + card\n"
+                "pmklc train file --out FILE.pmkm IN.fa...          private model for compress --private\n"
+                "Run `pmklc train public --help` for the options.");
 
   try {
     app.parse(argc, argv);
@@ -184,6 +194,27 @@ fstab:
     }
     if (*fsck) return pmklc::cli::RunFsck(store, fsck_threads);
     if (*arch) return pmklc::cli::RunArchive(aa);
+    if (*train) {
+      // The trainer is its own binary (LibTorch is loaded only there): next
+      // to this one, else on PATH.
+      std::vector<std::string> args{"pmklc-train"};
+      for (auto& x : train->remaining()) args.push_back(x);
+      std::vector<char*> av;
+      for (auto& x : args) av.push_back(x.data());
+      av.push_back(nullptr);
+      char self[4096];
+      ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+      if (n > 0) {
+        self[n] = 0;
+        std::string dir(self);
+        dir = dir.substr(0, dir.find_last_of('/'));
+        execv((dir + "/pmklc-train").c_str(), av.data());
+      }
+      execvp("pmklc-train", av.data());
+      std::fprintf(stderr, "pmklc train: cannot run pmklc-train (%s); it is built when libtorch-dev is installed\n",
+                   std::strerror(errno));
+      return 1;
+    }
     if (*dev) {
       auto r = pmklc::kernels::ListGpus();
       if (!r.ok()) {

@@ -30,6 +30,11 @@ struct ContainerOptions {
   uint32_t block_size = 1u << 20;                   // Default: 1 MiB
   uint8_t profile = 0;                              // Default: 0 (fast)
   EncodeOptions encode;                             // Default: EncodeOptions{}
+  // A private model (SPrM) the blocks may use: written after the header
+  // (header flag bit 0) so that the container decodes on its own; its bytes
+  // count in the container's size. Must be encode.neural.sprm's serialised
+  // form. Default: none
+  std::string private_model;
 };
 
 class ContainerWriter {

@@ -8,5 +8,8 @@ inline constexpr char kMagic[8] = {'\x89', 'P', 'M', 'K', 'L', 'C', '\r', '\n'};
 inline constexpr char kTrailerMagic[8] = {'P', 'M', 'K', 'L', 'C', 'E', 'N', 'D'};
 inline constexpr uint8_t kVersion = 1;
 inline constexpr uint32_t kIndexMarker = 0xffffffffu;
+// Header flags (u16 at byte 10).
+inline constexpr uint16_t kFlagPrivateModel = 1;  // u32 length + a model file follow the header
+inline constexpr uint32_t kMaxModelBytes = 64u << 20;
 inline constexpr uint32_t kMaxValue = (64u << 20) + 4096;  // a block value's upper bound
 }  // namespace pmklc::container

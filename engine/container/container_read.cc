@@ -3,6 +3,7 @@
 #include "engine/codec/endian.h"
 #include "engine/container/container.h"
 #include "engine/container/container_format.h"
+#include "engine/models/toknet_model.h"
 
 namespace pmklc {
 
@@ -42,9 +43,21 @@ Status ContainerReader::Start() {
     return Status::NotSupported("container version " + std::to_string(static_cast<uint8_t>(h[8])) +
                                 " is not supported by this build");
   profile_ = static_cast<uint8_t>(h[9]);
-  if (LoadLE16(h + 10) != 0) return Status::Corruption("container: unknown flags");
+  const uint16_t flags = LoadLE16(h + 10);
+  if (flags & ~kFlagPrivateModel) return Status::Corruption("container: unknown flags");
   block_size_ = LoadLE32(h + 12);
   if (block_size_ == 0 || block_size_ > format::kMaxBlockRawLen) return Status::Corruption("container: bad block size");
+  if (flags & kFlagPrivateModel) {
+    char len[4];
+    PMKLC_RETURN_IF_ERROR(ReadExact(len, 4, "private model length"));
+    const uint32_t n = LoadLE32(len);
+    if (n > kMaxModelBytes) return Status::Corruption("container: private model too large");
+    std::string bytes(n, '\0');
+    PMKLC_RETURN_IF_ERROR(ReadExact(bytes.data(), n, "private model"));
+    auto m = ParseModel(bytes);
+    if (!m.ok()) return Status::Corruption("container: private model: " + m.status().message());
+    RegisterModel(std::make_shared<const TokNetModel>(std::move(*m)));
+  }
   started_ = true;
   return Status::OK();
 }

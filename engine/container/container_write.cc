@@ -44,9 +44,15 @@ Status ContainerWriter::WriteBlock(std::string_view raw) {
     std::memcpy(h, kMagic, 8);
     h[8] = static_cast<char>(kVersion);
     h[9] = static_cast<char>(opts_.profile);
-    StoreLE16(h + 10, 0);
+    StoreLE16(h + 10, opts_.private_model.empty() ? 0 : kFlagPrivateModel);
     StoreLE32(h + 12, opts_.block_size);
     PMKLC_RETURN_IF_ERROR(Emit(std::string_view(h, 16)));
+    if (!opts_.private_model.empty()) {
+      char len[4];
+      StoreLE32(len, static_cast<uint32_t>(opts_.private_model.size()));
+      PMKLC_RETURN_IF_ERROR(Emit(std::string_view(len, 4)));
+      PMKLC_RETURN_IF_ERROR(Emit(opts_.private_model));
+    }
     started_ = true;
   }
   if (raw.empty()) return Status::OK();

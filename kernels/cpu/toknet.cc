@@ -39,6 +39,18 @@ void DetokenizeCpu(const uint32_t* tokens, size_t n, int s, int k, uint8_t* code
 
 namespace {
 
+// The step kernels are built twice, for AVX2 and the baseline, and picked at
+// run time. Both compute the same bits: no FMA (-ffp-contract=off, and the
+// avx2 target does not enable fma), and every sum runs in source order (the
+// vectorised loops are element-wise; Dot8 has explicit lanes). The
+// determinism test builds the baseline alone (PMKLC_NO_MULTIVERSION) and
+// compares it with the dispatched build.
+#if defined(__x86_64__) && !defined(PMKLC_NO_MULTIVERSION)
+#define PMKLC_MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#else
+#define PMKLC_MULTIVERSION
+#endif
+
 inline float Dot8(const float* a, const float* b, int n) {
   float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int o = 0;
@@ -50,7 +62,7 @@ inline float Dot8(const float* a, const float* b, int n) {
 
 }  // namespace
 
-void TokNetForwardCpu(const TokNetShape& sh, const float* w, const uint32_t* tokens, float* h_pre,
+PMKLC_MULTIVERSION void TokNetForwardCpu(const TokNetShape& sh, const float* w, const uint32_t* tokens, float* h_pre,
                       float* z, float* probs) {
   const int H = sh.hidden, O = sh.outputs();
   const size_t rows = static_cast<size_t>(sh.vocab()) + 1;
@@ -70,7 +82,7 @@ void TokNetForwardCpu(const TokNetShape& sh, const float* w, const uint32_t* tok
   nn::Softmax(z, O, probs);
 }
 
-void TokNetUpdateCpu(const TokNetShape& sh, float* w, const uint32_t* tokens, const float* h_pre,
+PMKLC_MULTIVERSION void TokNetUpdateCpu(const TokNetShape& sh, float* w, const uint32_t* tokens, const float* h_pre,
                      const float* probs, int target, float lr, float* scratch) {
   const int H = sh.hidden, O = sh.outputs();
   const size_t rows = static_cast<size_t>(sh.vocab()) + 1;

@@ -2,6 +2,7 @@
 // truncated, corrupted or foreign input (never wrong bytes).
 #include "engine/container/container.h"
 #include "tests/unit/container_util.h"
+#include "engine/models/toknet_predictor.h"
 
 #include <gtest/gtest.h>
 
@@ -98,10 +99,47 @@ TEST(Container, ProfilesAndClearErrorsForOthers) {
   EXPECT_EQ(b->encode.cm.Serialize(), CmParams::Balanced().Serialize());
   EXPECT_EQ(ContainerOptionsFor("max")->encode.cm.Serialize(), CmParams::Max().Serialize());
   EXPECT_FALSE(ContainerOptionsFor("fast")->encode.use_cm);
-  auto r = ProfileFromName("neural");
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), Status::Code::kNotSupported);
+  EXPECT_EQ(*ProfileFromName("neural"), 3);
+  auto n = ContainerOptionsFor("neural");
+  ASSERT_TRUE(n.ok());
+  EXPECT_TRUE(n->encode.use_neural);
+  EXPECT_EQ(n->block_size, 16u << 20);
   EXPECT_EQ(ProfileFromName("turbo").status().code(), Status::Code::kInvalidArgument);
+}
+
+TEST(Container, CarriesItsPrivateModel) {
+  // A neural container whose blocks mix a private model stores the model
+  // after its header, and a reader registers it before decoding blocks.
+  auto m = std::make_shared<TokNetModel>();
+  m->name = "container-private";
+  m->shape = kernels::TokNetShape{3, 3, 4, 16};
+  m->weights = TokNetInitialWeights(m->shape, 77);
+  std::string model_bytes = SerializeModel(m.get());
+  auto co = ContainerOptionsFor("neural");
+  ASSERT_TRUE(co.ok());
+  co->encode.neural.cm = CmParams::Balanced();
+  co->encode.neural.select = false;
+  co->encode.neural.dm = false;
+  co->encode.neural.spum = nullptr;
+  co->encode.neural.sprm = m;
+  co->private_model = model_bytes;
+  std::string in = ">x\n";
+  std::mt19937 g(3);
+  for (int i = 0; i < 20000; ++i) in.push_back("ACGT"[g() % 4]);
+  in += "\n";
+  std::string c;
+  ContainerWriter w([&](std::string_view b) { c.append(b); return Status::OK(); }, *co);
+  ASSERT_TRUE(w.Append(in).ok());
+  ASSERT_TRUE(w.Finish().ok());
+  EXPECT_NE(c.find(model_bytes), std::string::npos);
+  EXPECT_EQ(FindModel(m->id), nullptr) << "only the reader registers it";
+  std::string back;
+  ASSERT_TRUE(Unpack(c, &back).ok());
+  EXPECT_EQ(back, in);
+  EXPECT_NE(FindModel(m->id), nullptr);
+  std::string bad = c;
+  bad[16 + 4 + 100] ^= 1;  // inside the model record
+  EXPECT_EQ(Unpack(bad, &back).code(), Status::Code::kCorruption);
 }
 
 }  // namespace
