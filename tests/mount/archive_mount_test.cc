@@ -97,6 +97,31 @@ TEST_F(ArchiveMountTest, ArchiveWaitRecodesWithin2PercentOfCompressMaxAndReadsBa
   });
 }
 
+TEST_F(ArchiveMountTest, NeuralArchiveProfileRecodesAndReadsBack) {
+  opts_ = {"archive_delay=3600", "archive_profile=neural"};
+  ASSERT_TRUE(Remount());
+  std::vector<CorpusFile> corpus;
+  if (!RequireCorpus(&corpus)) return;
+  const CorpusFile* f = FindCorpus(corpus, "lambda");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(Sh("cp " + f->path + " " + M("l.fa")), 0);
+  // A second genome cut from ecoli (300 kB), with a header and lowercase.
+  const CorpusFile* e = FindCorpus(corpus, "ecoli_536");
+  ASSERT_NE(e, nullptr);
+  ASSERT_EQ(Sh("head -c 300000 " + e->path + " | tr 'G' 'g' > " + T("e.fa") + " && cp " + T("e.fa") + " " + M("e.fa")),
+            0);
+  std::string out;
+  ASSERT_EQ(Sh(PmklcBin() + " archive --wait " + store_dir(), &out), 0) << out;
+  std::string after = StatJson();
+  EXPECT_EQ(JsonField(after, "raw_bytes", "fast"), 0u) << after;
+  EXPECT_NE(after.find("fasta-neural"), std::string::npos) << after;
+  EXPECT_EQ(Md5OfFile(M("l.fa")), Md5OfFile(f->path));
+  EXPECT_EQ(Md5OfFile(M("e.fa")), Md5OfFile(T("e.fa")));
+  ASSERT_TRUE(Remount());
+  EXPECT_EQ(Md5OfFile(M("l.fa")), Md5OfFile(f->path));
+  EXPECT_EQ(Md5OfFile(M("e.fa")), Md5OfFile(T("e.fa")));
+}
+
 TEST_F(ArchiveMountTest, BackgroundArchiverRunsAfterTheDelay) {
   opts_ = {"archive_delay=1"};
   ASSERT_TRUE(Remount());

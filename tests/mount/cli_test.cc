@@ -192,11 +192,16 @@ TEST(Cli, CompressDecompressFilesAndPipes) {
   EXPECT_EQ(Lines(r.second), 1) << r.second;
   EXPECT_NE(r.second.find("truncated"), std::string::npos) << r.second;
   EXPECT_FALSE(fs::exists(t.path + "/out.fa"));
-  r = Sh(bin + " compress -p neural " + in + ".orig " + t.path + "/x");
+  r = Sh(bin + " compress -p neural --private " + t.path + "/missing.pmkm " + in + ".orig " + t.path + "/x");
   EXPECT_NE(r.first, 0);
   EXPECT_EQ(Lines(r.second), 1) << r.second;
-  EXPECT_NE(r.second.find("neural"), std::string::npos) << r.second;
-  for (const char* p : {"balanced", "max"}) {
+  EXPECT_NE(r.second.find("missing.pmkm"), std::string::npos) << r.second;
+  r = Sh(bin + " compress -p max --private " + in + ".orig " + in + ".orig " + t.path + "/x");
+  EXPECT_NE(r.first, 0);
+  EXPECT_NE(r.second.find("--private needs -p neural"), std::string::npos) << r.second;
+  r = Sh(bin + " compress -p neural -j 0 " + in + ".orig " + t.path + "/x");
+  EXPECT_NE(r.first, 0);
+  for (const char* p : {"balanced", "max", "neural", "neural -j 2", "neural --no-smp --models dm --no-select"}) {
     r = Sh(bin + " compress -f -p " + std::string(p) + " " + in + ".orig " + t.path + "/z.pmklc && " + bin +
            " decompress -c " + t.path + "/z.pmklc | cmp - " + in + ".orig");
     EXPECT_EQ(r.first, 0) << p << ": " << r.second;
