@@ -31,6 +31,12 @@ enum class CodecId : uint8_t {
   kFastaNeural = 5,   // fasta2bit streams, nucleotides CM + token networks (docs/format.md §fasta-neural)
 };
 
+// Cross-block step-wise model passing in containers written with -j W
+// (docs/format.md §fasta-neural): block b's dynamic models continue block
+// b-1's unless b is a multiple of this, so reading block b needs at most
+// this many - 1 earlier blocks' first smp_percent.
+inline constexpr uint32_t kNeuralChainBlocks = 16;
+
 // ---- Store (docs/store.md) ------------------------------------------------
 // 2: adds the "cold" column family (archived groups) and meta group_blocks.
 // Version 1 stores are upgraded in place when opened read-write.

@@ -150,7 +150,7 @@ int RunCompress(const CompressArgs& a) {
   if (a.block_size_given || !co.encode.use_cm) co.block_size = a.block_size;
   if (a.workers < 1 || a.workers > static_cast<int>(kMaxSubBlocks))
     return Fail("compress", Status::InvalidArgument("-j must be in [1, 64]"));
-  co.encode.neural.workers = a.workers;
+  co.workers = a.workers;
   if (a.no_smp) co.encode.neural.smp_percent = 0;
   co.encode.neural.select = !a.no_select;
   {
@@ -211,7 +211,9 @@ int RunDecompress(const CompressArgs& a) {
   Output out;
   s = out.Open(out_path, to_stdout, a.force);
   if (!s.ok()) return Fail("decompress", s);
-  ContainerReader r([&](char* b, size_t n) { return in.Read(b, n); });
+  if (a.workers < 1 || a.workers > static_cast<int>(kMaxSubBlocks))
+    return Fail("decompress", Status::InvalidArgument("-j must be in [1, 64]"));
+  ContainerReader r([&](char* b, size_t n) { return in.Read(b, n); }, a.workers);
   std::string block;
   bool eof = false;
   uint64_t done = 0;

@@ -16,8 +16,9 @@ struct CompressArgs {
   // 5.32 MB at 1 MiB vs 5.72 MB at 128 KiB; nucleotide FASTA differs < 0.2%).
   uint32_t block_size = 1u << 20;
   bool block_size_given = false;  // -B was given (max then keeps it; else 16 MiB)
-  // -j: neural profile's W (sub-blocks of each block coded in parallel, with
-  // step-wise model passing). Default: 1
+  // -j: W, blocks coded (or decoded) at the same time; the container's bytes
+  // do not depend on it (the neural profile's dynamic models pass from each
+  // block to the next whatever W is). Default: 1
   int workers = 1;
   // --no-smp: neural sub-blocks' DMs start cold (ablation). Default: SMP on
   bool no_smp = false;

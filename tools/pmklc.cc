@@ -135,9 +135,9 @@ fstab:
   comp->add_flag("-f,--force", ca.force, "overwrite OUT");
   comp->add_flag("-v,--verbose", ca.verbose, "print sizes");
   comp->add_option("-B,--block-size", bsize, "block size (K/M suffix), Default: 1M");
-  comp->add_option("-j,--workers", ca.workers, "neural: W, sub-blocks of a block coded at once, with step-wise model passing. Default: 1")
+  comp->add_option("-j,--workers", ca.workers, "W: blocks coded at once (same output for every W; memory grows with W). Default: 1")
       ->check(CLI::Range(1, 64));
-  comp->add_flag("--no-smp", ca.no_smp, "neural: every sub-block's dynamic model starts cold (ablation)");
+  comp->add_flag("--no-smp", ca.no_smp, "neural: every block's dynamic models start cold (ablation)");
   comp->add_option("--models", ca.models, "neural: candidate networks, from dm,spum,sprm or none. Default: dm, the shipped spum, and sprm with --private");
   comp->add_option("--private", ca.private_model, "neural: a private model file (pmklc train file) to mix in; stored in the container");
   comp->add_flag("--no-select", ca.no_select, "neural: mix every candidate without the trial-encode selection");
@@ -148,6 +148,7 @@ fstab:
   decomp->add_option("OUT", ca.out, "output (default IN without .pmklc; stdout for stdin)");
   decomp->add_flag("-c,--stdout", ca.to_stdout, "write to stdout");
   decomp->add_flag("-f,--force", ca.force, "overwrite OUT");
+  decomp->add_option("-j,--workers", ca.workers, "blocks decoded at once. Default: 1")->check(CLI::Range(1, 64));
   decomp->footer("Example: pmklc decompress genome.fa.pmklc   # writes genome.fa");
 
   pmklc::cli::ArchiveArgs aa;

@@ -45,7 +45,11 @@ Result<BlockHeader> ParseBlockHeader(std::string_view value);
 // Decodes a block value into *out (replacing its contents). Verifies the codec
 // id is known, the decoded length and the XXH3-64 checksum. On any mismatch
 // returns Corruption and leaves *out empty: wrong bytes are never returned.
-Status DecodeBlock(std::string_view value, std::string* out);
+// chain: for a fasta-neural block that continues the previous block's
+// dynamic models (containers written with -j; see NeuralChain), the link
+// from the previous block and the one to the next; such a block without it
+// fails with NotSupported.
+Status DecodeBlock(std::string_view value, std::string* out, const NeuralChain* chain = nullptr);
 
 // Checksum used by the block format.
 uint64_t BlockChecksum(std::string_view raw);

@@ -64,7 +64,7 @@ Status DecodeZstd(std::string_view payload, size_t raw_len, char* out) {
 
 }  // namespace
 
-Status DecodeBlock(std::string_view value, std::string* out) {
+Status DecodeBlock(std::string_view value, std::string* out, const NeuralChain* chain) {
   out->clear();
   auto hr = ParseBlockHeader(value);
   if (!hr.ok()) return hr.status();
@@ -91,7 +91,7 @@ Status DecodeBlock(std::string_view value, std::string* out) {
       s = DecodeFasta2Bit(payload, h.raw_len, buf.data(), NtCoding::kCm);
       break;
     case CodecId::kFastaNeural:
-      s = DecodeFasta2Bit(payload, h.raw_len, buf.data(), NtCoding::kNeural);
+      s = DecodeFasta2Bit(payload, h.raw_len, buf.data(), NtCoding::kNeural, chain);
       break;
     default:
       s = Status::Corruption("unknown codec id " + std::to_string(static_cast<int>(h.codec)));

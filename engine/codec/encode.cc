@@ -61,6 +61,8 @@ Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string*
     Status s = EncodeFasta2Bit(raw, opts.fasta_meta_level, &payload, &kind, opts.use_cm ? &opts.cm : nullptr,
                                opts.use_neural ? &opts.neural : nullptr);
     CodecId fasta_codec = CodecId::kRaw;
+    // A neural coder error (out of memory, a failed chain) is the caller's to see.
+    if (!s.ok() && kind == FastaKind::kNucleotide && opts.use_neural) return s;
     if (s.ok()) {
       fasta_codec = opts.use_neural ? CodecId::kFastaNeural : (opts.use_cm ? CodecId::kFastaCm : CodecId::kFasta2Bit);
     } else if (kind == FastaKind::kProtein) {
@@ -69,7 +71,11 @@ Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string*
     }
     if (fasta_codec != CodecId::kRaw) {
       used = fasta_codec;
-      if (payload.size() < raw.size()) {
+      // A chained fasta-neural block has already handed its dynamic models
+      // to the next block: it is kept even when not smaller, so that the
+      // decoder hands on the same models.
+      const bool keep = fasta_codec == CodecId::kFastaNeural && opts.neural.chain.out != nullptr;
+      if (payload.size() < raw.size() || keep) {
         value->resize(H + payload.size());
         std::memcpy(value->data() + H, payload.data(), payload.size());
       } else {

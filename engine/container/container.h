@@ -10,7 +10,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,6 +37,12 @@ struct ContainerOptions {
   // count in the container's size. Must be encode.neural.sprm's serialised
   // form. Default: none
   std::string private_model;
+  // W: blocks coded at the same time (threads). The output is the same for
+  // every W: with the neural profile each block's dynamic models continue
+  // the previous block's (step-wise model passing, chains of
+  // format::kNeuralChainBlocks) whatever W is. Memory: W blocks and coders.
+  // Default: 1
+  int workers = 1;
 };
 
 class ContainerWriter {
@@ -49,17 +57,21 @@ class ContainerWriter {
 
  private:
   Status WriteBlock(std::string_view raw);
+  Status FlushBatch();
   Status Emit(std::string_view bytes);
   Sink sink_;
   ContainerOptions opts_;
   std::string pending_, value_, index_;
+  std::vector<std::string> batch_;          // raw blocks waiting to be coded together
+  std::unique_ptr<DmLink> chain_;           // the last coded block's out link
   uint64_t bytes_in_ = 0, bytes_out_ = 0, blocks_ = 0;
   bool started_ = false;
 };
 
 class ContainerReader {
  public:
-  explicit ContainerReader(Source source);
+  // threads: blocks decoded at the same time (read ahead). Default: 1
+  explicit ContainerReader(Source source, int threads = 1);
   // Decodes the next block into *block. *eof = true (and *block empty) after
   // the last block, once the index and trailer have been verified.
   Status Next(std::string* block, bool* eof);
@@ -70,7 +82,12 @@ class ContainerReader {
   Status ReadExact(char* buf, size_t n, const char* what);
   Status Start();
   Status Finish();
+  Status ReadBatch();
   Source source_;
+  int threads_ = 1;
+  std::deque<std::string> ready_;           // decoded blocks not yet returned
+  std::unique_ptr<DmLink> chain_;           // the last decoded block's out link
+  bool at_index_ = false;
   std::string value_;
   std::vector<std::pair<uint64_t, uint32_t>> seen_;  // offset, raw length
   uint64_t bytes_in_ = 0, raw_total_ = 0, index_off_ = 0;

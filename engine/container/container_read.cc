@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include "engine/codec/endian.h"
 #include "engine/container/container.h"
@@ -9,7 +11,8 @@ namespace pmklc {
 
 using namespace container;
 
-ContainerReader::ContainerReader(Source source) : source_(std::move(source)) {}
+ContainerReader::ContainerReader(Source source, int threads)
+    : source_(std::move(source)), threads_(std::max(1, threads)) {}
 
 Status ContainerReader::ReadExact(char* buf, size_t n, const char* what) {
   size_t got = 0;
@@ -89,30 +92,77 @@ Status ContainerReader::Finish() {
 Status ContainerReader::Next(std::string* block, bool* eof) {
   block->clear();
   *eof = false;
-  if (done_) { *eof = true; return Status::OK(); }
-  if (!started_) PMKLC_RETURN_IF_ERROR(Start());
-  const uint64_t off = bytes_in_;
-  char len[4];
-  PMKLC_RETURN_IF_ERROR(ReadExact(len, 4, "block length"));
-  uint32_t n = LoadLE32(len);
-  if (n == kIndexMarker) {
-    index_off_ = off;
-    PMKLC_RETURN_IF_ERROR(Finish());
-    *eof = true;
+  if (ready_.empty() && !done_) {
+    if (!started_) PMKLC_RETURN_IF_ERROR(Start());
+    if (!at_index_) PMKLC_RETURN_IF_ERROR(ReadBatch());
+    if (ready_.empty() && at_index_) PMKLC_RETURN_IF_ERROR(Finish());
+  }
+  if (!ready_.empty()) {
+    *block = std::move(ready_.front());
+    ready_.pop_front();
     return Status::OK();
   }
-  if (n < format::kBlockHeaderSize || n > kMaxValue)
-    return Status::Corruption("container: bad block length at byte " + std::to_string(off));
-  value_.resize(n);
-  PMKLC_RETURN_IF_ERROR(ReadExact(value_.data(), n, "block"));
-  Status s = DecodeBlock(value_, block);
-  if (!s.ok())
-    return Status::Corruption("block " + std::to_string(seen_.size()) + " at byte " + std::to_string(off) +
-                              ": " + s.message());
-  if (block->size() > block_size_ || block->empty())
-    return Status::Corruption("block " + std::to_string(seen_.size()) + ": size does not fit the container");
-  seen_.emplace_back(off, static_cast<uint32_t>(block->size()));
-  raw_total_ += block->size();
+  *eof = done_;
+  if (!done_) return Status::Corruption("container: no block and no index");
+  return Status::OK();
+}
+
+// Reads up to threads_ block values and decodes them at once (the chain of
+// dynamic models as the writer had it: see ContainerWriter::FlushBatch).
+Status ContainerReader::ReadBatch() {
+  std::vector<std::string> vals;
+  std::vector<uint64_t> offs;
+  while (static_cast<int>(vals.size()) < threads_) {
+    const uint64_t off = bytes_in_;
+    char len[4];
+    PMKLC_RETURN_IF_ERROR(ReadExact(len, 4, "block length"));
+    const uint32_t n = LoadLE32(len);
+    if (n == kIndexMarker) {
+      index_off_ = off;
+      at_index_ = true;
+      break;
+    }
+    if (n < format::kBlockHeaderSize || n > kMaxValue)
+      return Status::Corruption("container: bad block length at byte " + std::to_string(off));
+    vals.emplace_back(n, '\0');
+    offs.push_back(off);
+    PMKLC_RETURN_IF_ERROR(ReadExact(vals.back().data(), n, "block"));
+  }
+  const size_t B = vals.size();
+  if (B == 0) return Status::OK();
+  std::vector<std::unique_ptr<DmLink>> link(B + 1);
+  link[0] = std::move(chain_);
+  for (size_t i = 1; i <= B; ++i) link[i] = std::make_unique<DmLink>();
+  std::vector<std::string> out(B);
+  std::vector<Status> st(B);
+  const size_t first = seen_.size();
+  auto decode = [&](size_t i) {
+    NeuralChain c;
+    c.pos = static_cast<uint32_t>((first + i) % format::kNeuralChainBlocks);
+    c.in = c.pos > 0 ? link[i].get() : nullptr;
+    c.out = link[i + 1].get();
+    st[i] = DecodeBlock(vals[i], &out[i], &c);
+    if (st[i].ok()) ForwardChain(c);
+    else c.out->PublishRest(false);
+  };
+  if (B == 1) {
+    decode(0);
+  } else {
+    std::vector<std::thread> t;
+    for (size_t i = 0; i < B; ++i) t.emplace_back(decode, i);
+    for (auto& x : t) x.join();
+  }
+  for (size_t i = 0; i < B; ++i) {
+    if (!st[i].ok())
+      return Status::Corruption("block " + std::to_string(first + i) + " at byte " + std::to_string(offs[i]) +
+                                ": " + st[i].message());
+    if (out[i].size() > block_size_ || out[i].empty())
+      return Status::Corruption("block " + std::to_string(first + i) + ": size does not fit the container");
+    seen_.emplace_back(offs[i], static_cast<uint32_t>(out[i].size()));
+    raw_total_ += out[i].size();
+    ready_.push_back(std::move(out[i]));
+  }
+  chain_ = std::move(link[B]);
   return Status::OK();
 }
 

@@ -52,7 +52,8 @@ const UnpackTable kUnpack;
 
 }  // namespace
 
-Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, NtCoding coding) {
+Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, NtCoding coding,
+                       const NeuralChain* chain) {
   Reader r(payload);
   uint8_t version, flags;
   if (!r.GetByte(&version) || !r.GetByte(&flags)) return Status::Corruption("fasta2bit: truncated");
@@ -85,7 +86,8 @@ Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, NtCo
       PMKLC_RETURN_IF_ERROR(CmDecode(*params, packed.substr(used), static_cast<size_t>(n_nt),
                                      reinterpret_cast<uint8_t*>(codes.data())));
     } else {
-      PMKLC_RETURN_IF_ERROR(NeuralDecode(packed, static_cast<size_t>(n_nt), reinterpret_cast<uint8_t*>(codes.data())));
+      PMKLC_RETURN_IF_ERROR(
+          NeuralDecode(packed, static_cast<size_t>(n_nt), reinterpret_cast<uint8_t*>(codes.data()), 0, chain));
     }
     cm_packed.resize((n_nt + 3) / 4);
     for (uint64_t i = 0; i < n_nt; ++i)

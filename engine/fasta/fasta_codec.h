@@ -38,7 +38,8 @@ Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payloa
 // How the nucleotides of a fasta2bit payload are coded (the codec id says; the
 // payload flags must agree).
 enum class NtCoding { kPacked, kCm, kNeural };
-Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, NtCoding nt = NtCoding::kPacked);
+Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, NtCoding nt = NtCoding::kPacked,
+                       const NeuralChain* chain = nullptr);
 
 // Protein (or any text-line-structured) FASTA: text lines + layout + residues, zstd.
 Status EncodeFastaProtein(std::string_view raw, int meta_level, int residue_level, std::string* payload);

@@ -24,6 +24,7 @@ struct Header {
   std::vector<uint64_t> dm_seeds;
   uint64_t spum_id = 0, sprm_id = 0;
   uint8_t smp_percent = 0;
+  uint32_t chain_pos = 0;         // place in the cross-block chain (0: starts fresh)
   std::vector<uint64_t> sub_n;    // bases per sub-block
   std::vector<uint64_t> sub_len;  // coded bytes per sub-block (payloads follow the header)
 };
@@ -35,38 +36,12 @@ Status ParseHeader(std::string_view in, Header* h, size_t* used);
 // Where sub-block j's DM is snapshotted for j+1.
 inline uint64_t SnapshotAt(uint64_t n, uint8_t percent) { return n * percent / 100; }
 
-// The DM's weights handed from sub-block j to j+1. Publish wakes the waiter;
-// a failed sub-block publishes a failure so its successor stops.
-class Handoff {
- public:
-  void Publish(const float* w, size_t n, bool ok) {
-    std::lock_guard<std::mutex> l(mu_);
-    if (w) w_.assign(w, w + n);
-    ok_ = ok;
-    ready_ = true;
-    cv_.notify_all();
-  }
-  // Blocks until published; false if the publisher failed.
-  bool Wait(std::vector<float>* w) {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return ready_; });
-    if (ok_) *w = w_;
-    return ok_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<float> w_;
-  bool ready_ = false, ok_ = false;
-};
-
 // One DM of one sub-block: a TokNetPredictor that publishes its weights to
-// `next` once `snap_at` bases have been learnt (at most once).
+// slot d of `next` once `snap_at` bases have been learnt (at most once).
 class SmpPredictor final : public BasePredictor {
  public:
-  SmpPredictor(const DmSpec& d, const float* w, Handoff* next, uint64_t snap_at)
-      : dm_(d.shape, w, d.lr, d.learn_reverse), next_(next), snap_at_(snap_at) {
+  SmpPredictor(size_t d, const DmSpec& spec, const float* w, DmLink* next, uint64_t snap_at)
+      : d_(d), dm_(spec.shape, w, spec.lr, spec.learn_reverse), next_(next), snap_at_(snap_at) {
     MaybePublish();
   }
   void Predict(uint32_t p[4]) override { dm_.Predict(p); }
@@ -76,19 +51,20 @@ class SmpPredictor final : public BasePredictor {
   }
   // Publishes now if it has not yet (the sub-block ended early or failed).
   void Finish(bool ok) {
-    if (next_ && !published_) next_->Publish(dm_.weights(), dm_.weight_count(), ok);
-    published_ = true;
+    if (next_ && !published_) Send(ok);
   }
 
  private:
-  void MaybePublish() {
-    if (next_ && !published_ && dm_.position() >= snap_at_) {
-      next_->Publish(dm_.weights(), dm_.weight_count(), true);
-      published_ = true;
-    }
+  void Send(bool ok) {
+    next_->Publish(d_, std::vector<float>(dm_.weights(), dm_.weights() + dm_.weight_count()), ok);
+    published_ = true;
   }
+  void MaybePublish() {
+    if (next_ && !published_ && dm_.position() >= snap_at_) Send(true);
+  }
+  size_t d_;
   TokNetPredictor dm_;
-  Handoff* next_;
+  DmLink* next_;
   uint64_t snap_at_;
   bool published_ = false;
 };
@@ -98,16 +74,26 @@ class SmpPredictor final : public BasePredictor {
 // is already running. Returns the first error by index.
 Status RunSubBlocks(size_t S, int threads, const std::function<Status(size_t)>& fn);
 
-// Codes (encode) or decodes one sub-block j: sets up its DMs (from `init` or,
-// with SMP, from handoff[j][d] published by sub-block j-1), publishes to
-// handoff[j+1], and runs `code` with the extra predictors in header order
-// (DMs, SPuM, SPrM).
-Status RunSubBlock(const Header& h, size_t j, const std::vector<std::vector<float>>& init,
-                   std::vector<std::vector<Handoff>>* handoff, const TokNetModel* spum, const TokNetModel* sprm,
+// Codes (encode) or decodes one sub-block j: sets up its DMs (sub-block 0
+// from `start`, later ones from link[j], published by sub-block j-1 with
+// SMP, else from `start` too), publishes to link[j+1] (link[S] is the
+// chain's out link, or null), and runs `code` with the extra predictors in
+// header order (DMs, SPuM, SPrM).
+Status RunSubBlock(const Header& h, size_t j, const std::vector<std::vector<float>>& start,
+                   std::vector<DmLink*>& link, const TokNetModel* spum, const TokNetModel* sprm,
                    const std::function<Status(std::span<BasePredictor* const>)>& code);
 
-// The DMs' initial weights (from their seeds).
-std::vector<std::vector<float>> InitialDmWeights(const Header& h);
+// The weights the first sub-block's DMs start from: the chain's in link
+// when chain_pos > 0 (an empty slot: the initial weights), else the initial
+// weights. NotSupported without a link where one is needed.
+Status StartWeights(const Header& h, const NeuralChain* chain, std::vector<std::vector<float>>* start);
+
+// Runs the S sub-blocks of a stream: links between them for SMP, the last
+// one's DMs published to `out` (the next block) at smp_percent; code(j,
+// extra) codes or decodes sub-block j.
+Status RunStream(const Header& h, const std::vector<std::vector<float>>& start, DmLink* out, int threads,
+                 const TokNetModel* spum, const TokNetModel* sprm,
+                 const std::function<Status(size_t, std::span<BasePredictor* const>)>& code);
 
 // The static models a header names, resolved through the registry.
 Status ResolveStatic(const Header& h, std::shared_ptr<const TokNetModel>* spum,

@@ -18,7 +18,9 @@
 #pragma once
 
 #include <cstdint>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +45,49 @@ struct DmSpec {
   float lr = 0.01f;
   bool learn_reverse = true;
 };
+
+// The dynamic networks' weights handed from one sub-block or block to the
+// next (SMP): one slot per DM, each published once; Wait returns when every
+// slot is. A publisher that fails publishes ok = false so the waiter stops.
+// An empty slot means "start from the initial weights".
+// Thread safety: Publish and Wait may be called from different threads.
+class DmLink {
+ public:
+  // Not started: Wait blocks until Reset (by the publisher) and every slot.
+  DmLink() = default;
+  void Reset(size_t dms);
+  void Publish(size_t d, std::vector<float> w, bool ok);
+  // Publishes every slot not yet published (empty = initial weights).
+  void PublishRest(bool ok);
+  // Blocks until every slot is published; false if a publisher failed.
+  bool Wait(std::vector<std::vector<float>>* w);
+  bool complete();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::vector<float>> w_;
+  std::vector<bool> done_;
+  size_t left_ = 0;
+  bool ok_ = true;
+  bool started_ = false;
+};
+
+// Step-wise model passing between consecutive blocks of a container: block
+// b's DMs start from block b-1's as they were at smp_percent of it (`in`),
+// and hand theirs on (`out`); `pos` is the block's place in its chain (0: it
+// starts from the initial weights and needs no `in`). Recorded in the stream.
+struct NeuralChain {
+  uint32_t pos = 0;
+  DmLink* in = nullptr;
+  DmLink* out = nullptr;
+};
+
+// After a block was coded or decoded: if it did not publish to chain.out
+// (it is not a fasta-neural block), hands on what it was given (chain.in's
+// weights when pos > 0, else the initial weights). Writer and reader both
+// call it, so they agree.
+void ForwardChain(const NeuralChain& chain);
 
 struct NeuralOptions {
   // Context models mixed with the networks (FitTo each sub-block). Default: CmParams::Max()
@@ -71,9 +116,12 @@ struct NeuralOptions {
   int threads = 0;
   // Smallest sub-block when splitting. Default: 1 Mi bases
   size_t min_sub_bases = size_t{1} << 20;
-  // SMP: where in sub-block j-1 its DM is passed to sub-block j; 0 = off
-  // (every sub-block's DM starts from the initial weights). Default: 5
+  // SMP: where in sub-block j-1 its DM is passed to sub-block j (and in
+  // block b-1 to block b); 0 = off (every DM starts from the initial
+  // weights). Default: 5
   uint8_t smp_percent = 5;
+  // Cross-block SMP, set per block by the container writer. Default: none
+  NeuralChain chain;
 };
 
 // Codes n bases (0..3) and appends the stream to *out. NoMemory when model
@@ -83,7 +131,10 @@ struct NeuralOptions {
 // Decodes exactly n bases with at most max_threads threads (0: one per
 // sub-block). Corruption for a malformed stream; NotFound when a static model
 // it names is not available in this process (FindModel).
-[[nodiscard]] Status NeuralDecode(std::string_view in, size_t n, uint8_t* codes, int max_threads = 0);
+// A stream with chain position > 0 needs chain.in (the previous block's
+// link; NotSupported without it); chain.out, if given, receives this block's.
+[[nodiscard]] Status NeuralDecode(std::string_view in, size_t n, uint8_t* codes, int max_threads = 0,
+                                  const NeuralChain* chain = nullptr);
 
 // What a stream uses (for stat and tests): model bits, sub-block count, SMP %.
 struct NeuralStreamInfo {
@@ -91,6 +142,7 @@ struct NeuralStreamInfo {
   uint32_t sub_blocks = 0;
   uint8_t smp_percent = 0;
   uint64_t spum_id = 0, sprm_id = 0;
+  uint32_t chain_pos = 0;
 };
 Result<NeuralStreamInfo> InspectNeuralStream(std::string_view in);
 

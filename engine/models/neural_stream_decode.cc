@@ -42,6 +42,7 @@ void PutHeader(const Header& h, std::string* out) {
   if (h.models & kUseSpum) PutLE(out, h.spum_id, 8);
   if (h.models & kUseSprm) PutLE(out, h.sprm_id, 8);
   out->push_back(static_cast<char>(h.smp_percent));
+  PutVarint(out, h.chain_pos);
   PutVarint(out, h.sub_n.size());
   for (size_t j = 0; j < h.sub_n.size(); ++j) {
     PutVarint(out, h.sub_n[j]);
@@ -87,8 +88,11 @@ Status ParseHeader(std::string_view in, Header* h, size_t* used) {
   }
   if ((h->models & kUseSpum) && !GetLE(&r, 8, &h->spum_id)) return Status::Corruption("fasta-neural: truncated header");
   if ((h->models & kUseSprm) && !GetLE(&r, 8, &h->sprm_id)) return Status::Corruption("fasta-neural: truncated header");
-  if (!r.GetByte(&h->smp_percent) || h->smp_percent > 100 || !r.GetVarint(&v) || v == 0 || v > kMaxSubBlocks)
+  uint64_t pos;
+  if (!r.GetByte(&h->smp_percent) || h->smp_percent > 100 || !r.GetVarint(&pos) || pos > 0xffffffffu ||
+      !r.GetVarint(&v) || v == 0 || v > kMaxSubBlocks)
     return Status::Corruption("fasta-neural: bad schedule");
+  h->chain_pos = static_cast<uint32_t>(pos);
   h->sub_n.resize(v);
   h->sub_len.resize(v);
   for (size_t j = 0; j < v; ++j)
@@ -98,23 +102,26 @@ Status ParseHeader(std::string_view in, Header* h, size_t* used) {
   return Status::OK();
 }
 
-Status RunSubBlock(const Header& h, size_t j, const std::vector<std::vector<float>>& init,
-                   std::vector<std::vector<Handoff>>* handoff, const TokNetModel* spum, const TokNetModel* sprm,
+Status RunSubBlock(const Header& h, size_t j, const std::vector<std::vector<float>>& start,
+                   std::vector<DmLink*>& link, const TokNetModel* spum, const TokNetModel* sprm,
                    const std::function<Status(std::span<BasePredictor* const>)>& code) {
-  const size_t S = h.sub_n.size();
   BasePredictor* extra[kMaxExtraPredictors];
   size_t ne = 0;
   std::vector<std::unique_ptr<SmpPredictor>> dms;
+  DmLink* next = link[j + 1];
   if (h.models & kUseDm) {
+    std::vector<std::vector<float>> w;
+    if (j > 0 && h.smp_percent) {
+      if (!link[j]->Wait(&w)) return Status::Corruption("fasta-neural: previous sub-block failed");
+    } else {
+      w = start;
+    }
+    const uint64_t snap = h.smp_percent ? SnapshotAt(h.sub_n[j], h.smp_percent) : 0;
     for (size_t d = 0; d < h.dms.size(); ++d) {
-      std::vector<float> w;
-      if (j > 0 && h.smp_percent) {
-        if (!(*handoff)[j][d].Wait(&w)) return Status::Corruption("fasta-neural: previous sub-block failed");
-      } else {
-        w = init[d];
-      }
-      Handoff* next = (j + 1 < S && h.smp_percent) ? &(*handoff)[j + 1][d] : nullptr;
-      dms.push_back(std::make_unique<SmpPredictor>(h.dms[d], w.data(), next, SnapshotAt(h.sub_n[j], h.smp_percent)));
+      const std::vector<float> init = d < w.size() && !w[d].empty() ? w[d] : TokNetInitialWeights(h.dms[d].shape, h.dm_seeds[d]);
+      if (init.size() != h.dms[d].shape.weight_count())
+        return Status::Corruption("fasta-neural: passed weights do not fit the DM");
+      dms.push_back(std::make_unique<SmpPredictor>(d, h.dms[d], init.data(), next, snap));
       extra[ne++] = dms.back().get();
     }
   }
@@ -126,11 +133,14 @@ Status RunSubBlock(const Header& h, size_t j, const std::vector<std::vector<floa
   return st;
 }
 
-std::vector<std::vector<float>> InitialDmWeights(const Header& h) {
-  std::vector<std::vector<float>> init;
-  if (h.models & kUseDm)
-    for (size_t d = 0; d < h.dms.size(); ++d) init.push_back(TokNetInitialWeights(h.dms[d].shape, h.dm_seeds[d]));
-  return init;
+Status StartWeights(const Header& h, const NeuralChain* chain, std::vector<std::vector<float>>* start) {
+  start->clear();
+  if (h.chain_pos == 0) return Status::OK();  // empty: each DM's initial weights
+  if (!chain || !chain->in)
+    return Status::NotSupported("fasta-neural: this block continues the previous block's dynamic models "
+                                "(step-wise model passing); decode its container in order");
+  if (!chain->in->Wait(start)) return Status::Corruption("fasta-neural: the previous block failed");
+  return Status::OK();
 }
 
 Status RunSubBlocks(size_t S, int threads, const std::function<Status(size_t)>& fn) {
@@ -182,11 +192,99 @@ Status ResolveStatic(const Header& h, std::shared_ptr<const TokNetModel>* spum,
   return Status::OK();
 }
 
+Status RunStream(const Header& h, const std::vector<std::vector<float>>& start, DmLink* out, int threads,
+                 const TokNetModel* spum, const TokNetModel* sprm,
+                 const std::function<Status(size_t, std::span<BasePredictor* const>)>& code) {
+  const size_t S = h.sub_n.size();
+  std::vector<DmLink> inner(S);
+  std::vector<DmLink*> link(S + 1, nullptr);
+  for (size_t j = 1; j < S; ++j)
+    if (h.smp_percent && (h.models & kUseDm)) {
+      inner[j].Reset(h.dms.size());
+      link[j] = &inner[j];
+    }
+  if (out) {
+    if (h.models & kUseDm) {
+      out->Reset(h.dms.size());
+      link[S] = out;
+    } else {
+      // No DM here: the next block starts from what this one was given.
+      out->Reset(start.size());
+      for (size_t d = 0; d < start.size(); ++d) out->Publish(d, start[d], true);
+    }
+  }
+  if (!h.smp_percent) link[S] = nullptr;  // SMP off: the next block starts fresh (PublishRest)
+  return RunSubBlocks(S, threads, [&](size_t j) -> Status {
+    return RunSubBlock(h, j, start, link, spum, sprm,
+                       [&](std::span<BasePredictor* const> extra) { return code(j, extra); });
+  });
+}
+
 }  // namespace pmklc::neural
 
 namespace pmklc {
 
-Status NeuralDecode(std::string_view in, size_t n, uint8_t* codes, int max_threads) {
+void DmLink::Reset(size_t dms) {
+  std::lock_guard<std::mutex> l(mu_);
+  w_.assign(dms, {});
+  done_.assign(dms, false);
+  left_ = dms;
+  ok_ = true;
+  started_ = true;
+  if (left_ == 0) cv_.notify_all();
+}
+
+void DmLink::Publish(size_t d, std::vector<float> w, bool ok) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!started_ || d >= done_.size() || done_[d]) return;
+  w_[d] = std::move(w);
+  done_[d] = true;
+  ok_ = ok_ && ok;
+  if (--left_ == 0) cv_.notify_all();
+}
+
+void DmLink::PublishRest(bool ok) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!started_) {
+    started_ = true;
+    left_ = 0;
+  }
+  for (size_t d = 0; d < done_.size(); ++d)
+    if (!done_[d]) {
+      done_[d] = true;
+      --left_;
+      ok_ = ok_ && ok;
+    }
+  cv_.notify_all();
+}
+
+bool DmLink::Wait(std::vector<std::vector<float>>* w) {
+  std::unique_lock<std::mutex> l(mu_);
+  cv_.wait(l, [&] { return started_ && left_ == 0; });
+  if (ok_) *w = w_;
+  return ok_;
+}
+
+void ForwardChain(const NeuralChain& c) {
+  if (!c.out || c.out->complete()) return;
+  std::vector<std::vector<float>> w;
+  bool ok = true;
+  if (c.pos > 0 && c.in) ok = c.in->Wait(&w);
+  c.out->Reset(w.size());
+  for (size_t d = 0; d < w.size(); ++d) c.out->Publish(d, w[d], ok);
+  if (!ok) c.out->PublishRest(false);
+}
+
+bool DmLink::complete() {
+  std::lock_guard<std::mutex> l(mu_);
+  return started_ && left_ == 0;
+}
+
+}  // namespace pmklc
+
+namespace pmklc {
+
+Status NeuralDecode(std::string_view in, size_t n, uint8_t* codes, int max_threads, const NeuralChain* chain) {
   using namespace neural;
   Header h;
   size_t used = 0;
@@ -201,16 +299,17 @@ Status NeuralDecode(std::string_view in, size_t n, uint8_t* codes, int max_threa
   }
   if (n_at[S] != n || c_at[S] != in.size()) return Status::Corruption("fasta-neural: sub-block sizes do not add up");
   std::shared_ptr<const TokNetModel> spum, sprm;
-  PMKLC_RETURN_IF_ERROR(ResolveStatic(h, &spum, &sprm));
-  const auto init = InitialDmWeights(h);
-  std::vector<std::vector<Handoff>> handoff(S);
-  for (auto& v : handoff) v = std::vector<Handoff>(h.dms.size());
-  return RunSubBlocks(S, max_threads, [&](size_t j) -> Status {
-    return RunSubBlock(h, j, init, &handoff, spum.get(), sprm.get(), [&](std::span<BasePredictor* const> extra) {
-      return CmDecode(h.cm.FitTo(h.sub_n[j]), in.substr(c_at[j], h.sub_len[j]), h.sub_n[j], codes + n_at[j], extra,
-                      h.extra_mix);
-    });
-  });
+  Status st = ResolveStatic(h, &spum, &sprm);
+  std::vector<std::vector<float>> start;
+  if (st.ok()) st = StartWeights(h, chain, &start);
+  DmLink* out = chain ? chain->out : nullptr;
+  if (st.ok()) st = RunStream(h, start, out, max_threads, spum.get(), sprm.get(),
+                              [&](size_t j, std::span<BasePredictor* const> extra) {
+                                return CmDecode(h.cm.FitTo(h.sub_n[j]), in.substr(c_at[j], h.sub_len[j]), h.sub_n[j],
+                                                codes + n_at[j], extra, h.extra_mix);
+                              });
+  if (out) out->PublishRest(st.ok());
+  return st;
 }
 
 Result<NeuralStreamInfo> InspectNeuralStream(std::string_view in) {
@@ -223,6 +322,7 @@ Result<NeuralStreamInfo> InspectNeuralStream(std::string_view in) {
   i.smp_percent = h.smp_percent;
   i.spum_id = h.spum_id;
   i.sprm_id = h.sprm_id;
+  i.chain_pos = h.chain_pos;
   return i;
 }
 

@@ -37,17 +37,16 @@ neural::Header MakeHeader(const NeuralOptions& o, uint8_t models) {
   return h;
 }
 
-// The coded size of n bases as one sub-block with these models.
+// The coded size of n bases as one sub-block with these models (DMs from
+// their initial weights).
 Result<size_t> TrialSize(const NeuralOptions& o, uint8_t models, const uint8_t* codes, size_t n) {
   neural::Header h = MakeHeader(o, models);
   h.sub_n = {n};
   h.smp_percent = 0;
-  std::vector<std::vector<neural::Handoff>> handoff(1);
-  handoff[0] = std::vector<neural::Handoff>(h.dms.size());
   std::string out;
-  PMKLC_RETURN_IF_ERROR(neural::RunSubBlock(
-      h, 0, neural::InitialDmWeights(h), &handoff, (models & kUseSpum) ? o.spum.get() : nullptr,
-      (models & kUseSprm) ? o.sprm.get() : nullptr, [&](std::span<BasePredictor* const> extra) {
+  PMKLC_RETURN_IF_ERROR(neural::RunStream(
+      h, {}, nullptr, 1, (models & kUseSpum) ? o.spum.get() : nullptr, (models & kUseSprm) ? o.sprm.get() : nullptr,
+      [&](size_t, std::span<BasePredictor* const> extra) {
         return CmEncode(h.cm.FitTo(n), codes, n, &out, extra, h.extra_mix);
       }));
   return out.size();
@@ -83,6 +82,7 @@ Status NeuralEncode(const NeuralOptions& o, const uint8_t* codes, size_t n, std:
       if (size[i] < size[0] * (1.0 - kMinGain)) models |= sets[i];
   }
   Header h = MakeHeader(o, models);
+  h.chain_pos = o.chain.pos;
   size_t S = std::max<size_t>(1, std::min<size_t>({static_cast<size_t>(o.workers), kMaxSubBlocks,
                                                     n / std::max<size_t>(1, o.min_sub_bases)}));
   h.sub_n.resize(S);
@@ -90,16 +90,18 @@ Status NeuralEncode(const NeuralOptions& o, const uint8_t* codes, size_t n, std:
   std::vector<size_t> n_at(S + 1, 0);
   for (size_t j = 0; j < S; ++j) n_at[j + 1] = n_at[j] + h.sub_n[j];
   std::vector<std::string> part(S);
-  const auto init = InitialDmWeights(h);
-  std::vector<std::vector<Handoff>> handoff(S);
-  for (auto& v : handoff) v = std::vector<Handoff>(h.dms.size());
   const TokNetModel* spum = (models & kUseSpum) ? o.spum.get() : nullptr;
   const TokNetModel* sprm = (models & kUseSprm) ? o.sprm.get() : nullptr;
-  PMKLC_RETURN_IF_ERROR(RunSubBlocks(S, o.threads > 0 ? o.threads : o.workers, [&](size_t j) -> Status {
-    return RunSubBlock(h, j, init, &handoff, spum, sprm, [&](std::span<BasePredictor* const> extra) {
-      return CmEncode(h.cm.FitTo(h.sub_n[j]), codes + n_at[j], h.sub_n[j], &part[j], extra, h.extra_mix);
-    });
-  }));
+  std::vector<std::vector<float>> start;
+  Status st = StartWeights(h, &o.chain, &start);
+  if (st.ok())
+    st = RunStream(h, start, o.chain.out, o.threads > 0 ? o.threads : o.workers, spum, sprm,
+                   [&](size_t j, std::span<BasePredictor* const> extra) {
+                     return CmEncode(h.cm.FitTo(h.sub_n[j]), codes + n_at[j], h.sub_n[j], &part[j], extra,
+                                     h.extra_mix);
+                   });
+  if (o.chain.out) o.chain.out->PublishRest(st.ok());
+  PMKLC_RETURN_IF_ERROR(st);
   h.sub_len.resize(S);
   for (size_t j = 0; j < S; ++j) h.sub_len[j] = part[j].size();
   PutHeader(h, out);

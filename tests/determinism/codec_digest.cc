@@ -89,10 +89,11 @@ int main(int argc, char** argv) {
       auto co = ContainerOptionsFor(profile);
       if (!co.ok()) return 2;
       co->block_size = 1u << 20;  // several blocks on the larger inputs
-      // neural: 3 sub-blocks with SMP on 3 threads, every network mixed.
-      co->encode.neural.workers = 3;
-      co->encode.neural.min_sub_bases = 100000;
+      // neural: 3 blocks at once (W = 3; the DMs pass from block to block),
+      // every network mixed.
+      co->workers = 3;
       co->encode.neural.select = false;
+      if (std::string(profile) == "neural") co->block_size = 128u << 10;
       std::string c;
       ContainerWriter w([&](std::string_view b) { c.append(b); return Status::OK(); }, *co);
       if (!w.Append(data).ok() || !w.Finish().ok()) return 2;

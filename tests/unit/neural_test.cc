@@ -2,11 +2,13 @@
 // neural profile end to end (codec fasta-neural).
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "engine/codec/codec.h"
+#include "engine/container/container.h"
 #include "engine/models/neural_stream.h"
 #include "engine/models/toknet_predictor.h"
 
@@ -195,6 +197,104 @@ TEST(NeuralProfile, FastaRoundTripKeepsEveryDetail) {
   ASSERT_TRUE(EncodeBlock(bin, *opts, &value).ok());
   ASSERT_TRUE(DecodeBlock(value, &back).ok());
   EXPECT_EQ(back, bin);
+}
+
+}  // namespace
+}  // namespace pmklc
+
+namespace pmklc {
+namespace {
+
+std::string Fasta(const std::vector<uint8_t>& c) {
+  std::string fa = ">g\n";
+  for (size_t i = 0; i < c.size(); ++i) {
+    fa.push_back("ACGT"[c[i]]);
+    if (i % 80 == 79) fa.push_back('\n');
+  }
+  return fa + "\n";
+}
+
+ContainerOptions ChainOptions(int workers, uint8_t smp = 5) {
+  auto co = ContainerOptionsFor("neural");
+  EXPECT_TRUE(co.ok());
+  co->block_size = 64 << 10;
+  co->workers = workers;
+  co->encode.neural = Small(1, smp);
+  return *co;
+}
+
+std::string Write(const ContainerOptions& co, const std::string& in) {
+  std::string c;
+  ContainerWriter w([&](std::string_view b) { c.append(b); return Status::OK(); }, co);
+  EXPECT_TRUE(w.Append(in).ok());
+  EXPECT_TRUE(w.Finish().ok());
+  return c;
+}
+
+Status Read(const std::string& c, int threads, std::string* out) {
+  size_t pos = 0;
+  ContainerReader r(
+      [&](char* buf, size_t n) -> Result<size_t> {
+        size_t k = std::min(n, c.size() - pos);
+        std::memcpy(buf, c.data() + pos, k);
+        pos += k;
+        return k;
+      },
+      threads);
+  out->clear();
+  std::string block;
+  for (bool eof = false;;) {
+    PMKLC_RETURN_IF_ERROR(r.Next(&block, &eof));
+    if (eof) return Status::OK();
+    out->append(block);
+  }
+}
+
+TEST(NeuralChain, ContainerBytesDoNotDependOnWAndDecodeAtAnyThreads) {
+  // 20 blocks of 64 KiB: two chains (16 + 4), a non-DNA block in between.
+  std::string in = Fasta(Genome(700000, 21));
+  std::string junk(70000, '\0');
+  std::mt19937 g(4);
+  for (auto& x : junk) x = static_cast<char>(g());
+  in.insert(in.size() / 2, junk);
+  const std::string one = Write(ChainOptions(1), in);
+  for (int w : {2, 3, 5}) EXPECT_EQ(Write(ChainOptions(w), in), one) << "W=" << w;
+  for (int t : {1, 2, 4}) {
+    std::string back;
+    Status s = Read(one, t, &back);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(back, in) << "threads=" << t;
+  }
+}
+
+TEST(NeuralChain, PassingTheDynamicModelsBeatsColdBlocks) {
+  std::string in = Fasta(Genome(600000, 22));
+  const std::string on = Write(ChainOptions(2, 5), in), off = Write(ChainOptions(2, 0), in);
+  EXPECT_LT(on.size(), off.size());
+  std::string back;
+  ASSERT_TRUE(Read(off, 2, &back).ok());
+  EXPECT_EQ(back, in);
+}
+
+TEST(NeuralChain, AChainedBlockAloneSaysWhatItNeeds) {
+  std::string in = Fasta(Genome(200000, 23));
+  auto opts = ProfileOptions("neural");
+  ASSERT_TRUE(opts.ok());
+  opts->neural = Small(1);
+  DmLink prev, out;
+  prev.Reset(0);  // start from the initial weights, but as block 1 of a chain
+  opts->neural.chain = NeuralChain{1, &prev, &out};
+  std::string value, back;
+  ASSERT_TRUE(EncodeBlock(in, *opts, &value).ok());
+  EXPECT_TRUE(out.complete());
+  Status s = DecodeBlock(value, &back);
+  EXPECT_EQ(s.code(), Status::Code::kNotSupported) << s.ToString();
+  EXPECT_NE(s.message().find("in order"), std::string::npos) << s.ToString();
+  DmLink prev2, out2;
+  prev2.Reset(0);
+  NeuralChain c{1, &prev2, &out2};
+  ASSERT_TRUE(DecodeBlock(value, &back, &c).ok());
+  EXPECT_EQ(back, in);
 }
 
 }  // namespace
