@@ -10,7 +10,10 @@
 #   all     every candidate          (--models dm,spum[,sprm] --no-select)
 #   neural  the profile as shipped: the selector's choice (and --private on
 #           the collection), with the models it chose
-# and step-wise model passing: DM only, W = 1, 2, 4 sub-blocks, SMP on / off.
+# and step-wise model passing (SMP=1, on SMP_FILES): 1 MiB blocks so that a
+# genome has several; max1m = max at 1 MiB; w1, w2, w4 = DM with W = 1, 2, 4
+# blocks coded at once (SMP on: the bytes must be identical); cold = W = 2,
+# SMP off (each block's DMs start from their initial weights).
 # The private model's bytes are stored in each container that uses it; the
 # table gives bits/nt without them (as in a store, where one model serves
 # every file) and the model's size in the heading.
@@ -52,7 +55,7 @@ configs=(max dm spum all neural)
 [ -n "$sprm" ] && configs=(max dm spum sprm all neural)
 [ -n "${CONFIGS:-}" ] && configs=(max $CONFIGS)
 smp_configs=()
-[ "$SMP" = 1 ] && smp_configs=(w1 w2 w4 w2cold w4cold)
+[ "$SMP" = 1 ] && smp_configs=(max1m w1 w2 w4 cold)
 
 # nt FILE: nucleotides (ACGT/acgt outside header lines)
 nt() { grep -v '^>' "$1" | tr -cd 'ACGTacgt' | wc -c; }
@@ -72,11 +75,11 @@ run() {  # run NAME CONFIG -> writes $tmp/NAME.CONFIG (bytes, minus the private 
            args=(-p neural --models dm,spum,sprm --no-select --private "$sprm"); extra=$((sprm_bytes + 4)); fi ;;
     neural) args=(-p neural)
             if [ -n "$sprm" ] && is_collection "$name"; then args+=(--private "$sprm"); extra=$((sprm_bytes + 4)); fi ;;
-    w1) args=(-p neural --models dm --no-select -j 1) ;;
-    w2) args=(-p neural --models dm --no-select -j 2) ;;
-    w4) args=(-p neural --models dm --no-select -j 4) ;;
-    w2cold) args=(-p neural --models dm --no-select -j 2 --no-smp) ;;
-    w4cold) args=(-p neural --models dm --no-select -j 4 --no-smp) ;;
+    w1) args=(-p neural --models dm --no-select -B 1M -j 1) ;;
+    w2) args=(-p neural --models dm --no-select -B 1M -j 2) ;;
+    w4) args=(-p neural --models dm --no-select -B 1M -j 4) ;;
+    cold) args=(-p neural --models dm --no-select -B 1M -j 2 --no-smp) ;;
+    max1m) args=(-p max -B 1M) ;;
   esac
   "$pmklc" compress "${args[@]}" -c "$f" > "$tmp/$name.$cfg.pmk"
   "$pmklc" decompress -c "$tmp/$name.$cfg.pmk" | cmp -s - "$f" || { echo "ROUND TRIP FAILED: $name $cfg" >&2; exit 1; }
@@ -86,8 +89,12 @@ run() {  # run NAME CONFIG -> writes $tmp/NAME.CONFIG (bytes, minus the private 
 export -f run path is_collection
 export pmklc tmp corpus sprm sprm_bytes
 
+SMP_FILES=${SMP_FILES:-"ecoli_536 kpn_hs11286"}
 jobs_list=()
-for n in $FILES; do for c in "${configs[@]}" "${smp_configs[@]}"; do jobs_list+=("$n $c"); done; done
+for n in $FILES; do
+  for c in "${configs[@]}"; do jobs_list+=("$n $c"); done
+  for m in $SMP_FILES; do [ "$m" = "$n" ] && for c in "${smp_configs[@]}"; do jobs_list+=("$n $c"); done; done
+done
 printf '%s\n' "${jobs_list[@]}" | xargs -P "$JOBS" -L 1 bash -c 'run "$0" "$1"'
 
 bits() { awk -v b="$1" -v n="$2" 'BEGIN { if (b == "-" || n == 0) printf "-"; else printf "%.4f", 8 * b / n }'; }
@@ -102,17 +109,27 @@ for n in $FILES; do
   f=$(path "$n"); cnt=$(nt "$f")
   row="| $n | $cnt |"
   for c in "${configs[@]}" "${smp_configs[@]}"; do
-    b=$(cat "$tmp/$n.$c")
+    b=$(cat "$tmp/$n.$c" 2>/dev/null || echo -)
     row+=" $(bits "$b" "$cnt") |"
   done
   echo "$row"
 done
 echo
-echo "Mean bits/nt over the files each configuration ran on, and the change against max on the same files:"
+echo "Mean bits/nt over the files each configuration ran on, and the change against max on the same files"
+echo "(SMP rows against max1m):"
 for c in "${configs[@]}" "${smp_configs[@]}"; do
   for n in $FILES; do
-    b=$(cat "$tmp/$n.$c"); [ "$b" = "-" ] && continue
-    echo "$b $(cat "$tmp/$n.max") $(nt "$(path "$n")")"
+    b=$(cat "$tmp/$n.$c" 2>/dev/null || echo -); [ "$b" = "-" ] && continue
+    base=max; case $c in w1|w2|w4|cold) base=max1m ;; esac
+    echo "$b $(cat "$tmp/$n.$base") $(nt "$(path "$n")")"
   done | awk -v c="$c" '{ s += 8 * $1 / $3; m += 8 * $2 / $3; k++ }
-    END { if (k) printf "- %s: %.4f over %d files (max %.4f): %+.2f%%\n", c, s / k, k, m / k, 100 * (s - m) / m }'
+    END { if (k) printf "- %s: %.4f over %d files (baseline %.4f): %+.2f%%\n", c, s / k, k, m / k, 100 * (s - m) / m }'
+done
+for n in $SMP_FILES; do
+  [ -f "$tmp/$n.w1" ] || continue
+  if cmp -s <(cat "$tmp/$n.w1") <(cat "$tmp/$n.w2") && cmp -s <(cat "$tmp/$n.w1") <(cat "$tmp/$n.w4"); then
+    echo "- $n: W = 1, 2, 4 wrote the same number of bytes"
+  else
+    echo "- $n: W = 1, 2, 4 DIFFER"
+  fi
 done

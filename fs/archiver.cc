@@ -118,7 +118,13 @@ Status Archiver::Init() {
   auto e = ArchiveEncodeOptions(opts_.profile);
   if (!e.ok()) return e.status();
   enc_ = *e;
+  enc_.neural.sprm = opts_.private_model;
   return Status::OK();
+}
+
+void Archiver::SetPrivateModel(std::shared_ptr<const TokNetModel> m) {
+  std::lock_guard<std::mutex> l(enc_mu_);
+  enc_.neural.sprm = std::move(m);
 }
 
 void Archiver::Start() {
@@ -333,7 +339,12 @@ Archiver::GroupResult Archiver::ArchiveGroup(uint64_t ino, uint64_t g, uint64_t*
   *raw_len = len;
   if (values.empty()) return GroupResult::kNoGain;
   std::string value;
-  Status s = EncodeBlock(raw, enc_, &value);
+  EncodeOptions enc;
+  {
+    std::lock_guard<std::mutex> l(enc_mu_);
+    enc = enc_;
+  }
+  Status s = EncodeBlock(raw, enc, &value);
   if (!s.ok()) {
     spdlog::error("archiver: inode {} group {}: {}", ino, g, s.ToString());
     return GroupResult::kError;

@@ -51,6 +51,9 @@ struct ArchiveOptions {
   unsigned threads = 1;
   // Run workers at SCHED_IDLE, nice 19 and the idle I/O class. Default: true
   bool idle_priority = true;
+  // The store's private model (SPrM), a candidate of the neural profile
+  // (fs/store_models.h). Default: none
+  std::shared_ptr<const TokNetModel> private_model;
 };
 
 // Encoder options of an archive profile; InvalidArgument for an unknown name.
@@ -100,6 +103,9 @@ class Archiver {
 
   // Validates the options (InvalidArgument for an unknown profile).
   Status Init();
+  // Replaces the private model offered to the neural profile; groups recoded
+  // afterwards may use it. Thread-safe.
+  void SetPrivateModel(std::shared_ptr<const TokNetModel> m);
   // Starts the background loop (a pass every few seconds, or at Kick).
   void Start();
   // Stops after the groups in progress (their swaps complete or are dropped).
@@ -131,6 +137,7 @@ class Archiver {
   Store* store_;
   ArchiveHost* host_;
   ArchiveOptions opts_;
+  std::mutex enc_mu_;  // guards enc_ (SetPrivateModel against the workers)
   EncodeOptions enc_;
   std::mutex mu_;
   std::condition_variable cv_;

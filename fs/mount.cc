@@ -1,6 +1,7 @@
 // The mount daemon: option parsing, store open, FUSE session, daemonizing,
 // readiness notification (sd_notify) and orderly shutdown.
 #include "fs/mount.h"
+#include "fs/store_models.h"
 
 #include <fcntl.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -12,6 +13,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <filesystem>
 #include <memory>
 
@@ -169,6 +172,15 @@ Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
     return st.status();
   }
   std::unique_ptr<Store> store = std::move(st).value();
+  // The store's models: registered for the decoders; the private one is
+  // offered to the neural archive profile. A damaged model is logged, not
+  // fatal: only the groups that name it fail to read (EIO).
+  ArchiveOptions archive_opts = p.archive;
+  {
+    auto models = LoadStoreModels(store.get());
+    if (models.ok()) archive_opts.private_model = *models;
+    else spdlog::error("store models: {}", models.status().ToString());
+  }
   Filesystem fs(store.get(), p.fs);
   Status rs = fs.Recover();
   if (!rs.ok()) {
@@ -215,7 +227,7 @@ Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
   std::unique_ptr<Archiver> archiver;
   ControlServer control;
   if (p.archive.profile != "off") {
-    archiver = std::make_unique<Archiver>(store.get(), fs.archive_host(), p.archive);
+    archiver = std::make_unique<Archiver>(store.get(), fs.archive_host(), archive_opts);
     Status as = archiver->Init();
     if (!as.ok()) {
       fuse_session_unmount(se);
@@ -230,6 +242,21 @@ Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
     if (req == "stat" || req == "stat-json") {
       auto r = StoreReport(*store, req == "stat-json");
       return r.ok() ? "ok\n" + *r : "error " + r.status().ToString();
+    }
+    if (req.rfind("install-model ", 0) == 0) {
+      // pmklc train private: the model file's path (written by root or the
+      // store's owner: the socket is for them only).
+      std::ifstream f(req.substr(14), std::ios::binary);
+      if (!f) return "error cannot read " + req.substr(14);
+      std::stringstream ss;
+      ss << f.rdbuf();
+      auto m = InstallPrivateModel(store.get(), ss.str());
+      if (!m.ok()) return "error " + m.status().ToString();
+      if (archiver) archiver->SetPrivateModel(*m);
+      char id[20];
+      std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>((*m)->id));
+      spdlog::info("installed private model {} ({})", id, (*m)->name);
+      return std::string("ok installed ") + id;
     }
     if (req != "archive" && req != "archive-wait") return "error unknown request: " + req;
     if (!archiver) return "error archiving is off for this mount (archive_profile=off)";

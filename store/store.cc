@@ -190,6 +190,9 @@ void Store::Batch::DeletePending(uint64_t ino) {
 void Store::Batch::PutMeta(std::string_view key, std::string_view value) {
   rep_->ops.push_back({0, kMeta, "x/" + std::string(key), std::string(value)});
 }
+void Store::Batch::PutModel(uint64_t id, std::string_view model_file) {
+  rep_->ops.push_back({0, kModels, Key64(id), std::string(model_file)});
+}
 void Store::Batch::PutXattr(uint64_t ino, std::string_view name, std::string_view value) {
   rep_->ops.push_back({0, kXattrs, KeyName(ino, name), std::string(value)});
 }
@@ -623,6 +626,13 @@ Status Store::ListPending(std::vector<uint64_t>* out) {
 
 Status Store::GetMeta(std::string_view key, std::string* value) {
   return FromRocks(rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kMeta], "x/" + std::string(key), value));
+}
+
+Status Store::ForEachModel(const std::function<bool(uint64_t, std::string_view)>& fn) {
+  return ScanPrefix(rep_->db.get(), rep_->cf[kModels], "", [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+    if (k.size() != 8) return true;
+    return fn(LoadBE64(k.data()), std::string_view(v.data(), v.size()));
+  });
 }
 
 Status Store::ForEachBlockOf(uint64_t ino, const std::function<bool(uint64_t, std::string_view)>& fn) {

@@ -98,6 +98,9 @@ class Store {
     void DeletePending(uint64_t ino);
     // Small named records (e.g. archiver counters); GetMeta reads them.
     void PutMeta(std::string_view key, std::string_view value);
+    // A static model (a model file, engine/models/toknet_model.h) under its
+    // id. Models are never deleted: any block may name one.
+    void PutModel(uint64_t id, std::string_view model_file);
     void PutXattr(uint64_t ino, std::string_view name, std::string_view value);
     void DeleteXattr(uint64_t ino, std::string_view name);
     void DeleteAllXattrs(uint64_t ino);
@@ -162,6 +165,8 @@ class Store {
   Status ListPending(std::vector<uint64_t>* out);
   // NotFound if absent.
   Status GetMeta(std::string_view key, std::string* value);
+  // Every stored model (id, model file bytes), in id order.
+  Status ForEachModel(const std::function<bool(uint64_t id, std::string_view model_file)>& fn);
 
   uint64_t MaxIno();
   Status ListOrphans(std::vector<uint64_t>* out);

@@ -8,6 +8,7 @@
 
 #include "fs/archiver.h"
 #include "fs/control.h"
+#include "fs/store_models.h"
 #include "store/store.h"
 #include "tools/commands.h"
 
@@ -37,6 +38,14 @@ int RunArchive(const ArchiveArgs& a) {
   o.delay_s = 0;
   o.threads = a.threads;
   o.idle_priority = false;  // the user is waiting for it
+  {
+    auto models = LoadStoreModels(st->get());
+    if (!models.ok()) {
+      std::fprintf(stderr, "pmklc archive: %s\n", models.status().ToString().c_str());
+      return 1;
+    }
+    o.private_model = *models;
+  }
   Archiver ar(st->get(), &host, o);
   Status s = ar.Init();
   if (!s.ok()) {

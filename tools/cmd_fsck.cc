@@ -15,6 +15,7 @@
 
 #include "engine/codec/codec.h"
 #include "engine/format.h"
+#include "fs/store_models.h"
 #include "store/store.h"
 #include "tools/commands.h"
 
@@ -35,6 +36,10 @@ int RunFsck(const std::string& path, unsigned threads) {
     problems++;
     if (problems <= 1000) std::printf("PROBLEM: %s\n", m.c_str());
   };
+
+  // The store's models, for the blocks that name them (a missing one makes
+  // those blocks fail below, by name).
+  if (auto models = LoadStoreModels(&s); !models.ok()) problem(models.status().ToString());
 
   std::unordered_map<uint64_t, InodeAttr> inodes;
   Status r = s.ForEachInode([&](const InodeAttr& a) { inodes[a.ino] = a; return true; });

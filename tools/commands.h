@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace pmklc::cli {
 
@@ -44,4 +45,6 @@ struct ArchiveArgs {
   unsigned threads = 1;          // -j, offline only. Default: 1
 };
 int RunArchive(const ArchiveArgs& a);
+// pmklc train private STORE [--sample-mb N] [trainer options].
+int RunTrainPrivate(const std::vector<std::string>& args);
 }  // namespace pmklc::cli

@@ -169,6 +169,7 @@ fstab:
   train->prefix_command();
   train->footer("pmklc train public --data DIR --out models/NAME   public model (SPuM) + card\n"
                 "pmklc train file --out FILE.pmkm IN.fa...          private model for compress --private\n"
+                "pmklc train private STORE [--sample-mb 64]         the store's private model (SPrM)\n"
                 "Run `pmklc train public --help` for the options.");
 
   try {
@@ -198,8 +199,11 @@ fstab:
     if (*train) {
       // The trainer is its own binary (LibTorch is loaded only there): next
       // to this one, else on PATH.
+      auto rest = train->remaining();
+      if (!rest.empty() && rest[0] == "private")
+        return pmklc::cli::RunTrainPrivate(std::vector<std::string>(rest.begin() + 1, rest.end()));
       std::vector<std::string> args{"pmklc-train"};
-      for (auto& x : train->remaining()) args.push_back(x);
+      for (auto& x : rest) args.push_back(x);
       std::vector<char*> av;
       for (auto& x : args) av.push_back(x.data());
       av.push_back(nullptr);

@@ -9,12 +9,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "tests/mount/mount_fixture.h"
 
 namespace pmklc::mt {
 namespace {
+
+namespace fs = std::filesystem;
 
 // Value of "key": in a flat JSON object (first occurrence after `after`).
 uint64_t JsonField(const std::string& json, const std::string& key, const std::string& after = "") {
@@ -120,6 +123,36 @@ TEST_F(ArchiveMountTest, NeuralArchiveProfileRecodesAndReadsBack) {
   ASSERT_TRUE(Remount());
   EXPECT_EQ(Md5OfFile(M("l.fa")), Md5OfFile(f->path));
   EXPECT_EQ(Md5OfFile(M("e.fa")), Md5OfFile(T("e.fa")));
+}
+
+TEST_F(ArchiveMountTest, TrainPrivateInstallsAModelTheStoreKeeps) {
+  if (!fs::exists(fs::path(PmklcBin()).parent_path() / "pmklc-train")) GTEST_SKIP() << "no pmklc-train (libtorch-dev)";
+  opts_ = {"archive_delay=3600", "archive_profile=neural"};
+  ASSERT_TRUE(Remount());
+  std::vector<CorpusFile> corpus;
+  if (!RequireCorpus(&corpus)) return;
+  const CorpusFile* e = FindCorpus(corpus, "ecoli_536");
+  ASSERT_NE(e, nullptr);
+  ASSERT_EQ(Sh("head -c 400000 " + e->path + " > " + T("e.fa") + " && cp " + T("e.fa") + " " + M("e.fa")), 0);
+  ASSERT_EQ(Sh("sync"), 0);
+  std::string out;
+  // Mounted: trained on what the store holds, installed through the daemon.
+  ASSERT_EQ(Sh(PmklcBin() + " train private " + store_dir() + " --examples 60000 --epochs 1 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("ok installed"), std::string::npos) << out;
+  EXPECT_NE(out.find("through the mount's daemon"), std::string::npos) << out;
+  ASSERT_EQ(Sh(PmklcBin() + " archive --wait " + store_dir(), &out), 0) << out;
+  EXPECT_EQ(Md5OfFile(M("e.fa")), Md5OfFile(T("e.fa")));
+  // Unmounted: a second model; the first stays (groups may name it).
+  ASSERT_TRUE(Unmount());
+  ASSERT_EQ(Sh(PmklcBin() + " train private " + store_dir() + " --examples 60000 --epochs 1 --seed 2 2>&1", &out), 0)
+      << out;
+  EXPECT_NE(out.find("ok installed"), std::string::npos) << out;
+  ASSERT_EQ(Sh(PmklcBin() + " fsck " + store_dir(), &out), 0) << out;
+  EXPECT_NE(out.find("clean"), std::string::npos) << out;
+  ASSERT_TRUE(Mount());
+  EXPECT_EQ(Md5OfFile(M("e.fa")), Md5OfFile(T("e.fa")));
+  // Not a store: a clear error.
+  ASSERT_EQ(Sh(PmklcBin() + " train private " + T("nope") + " 2>&1", &out) != 0, true) << out;
 }
 
 TEST_F(ArchiveMountTest, BackgroundArchiverRunsAfterTheDelay) {
