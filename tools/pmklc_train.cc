@@ -9,11 +9,13 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "engine/models/toknet_predictor.h"
 #include "engine/train/train.h"
 
 namespace fs = std::filesystem;
@@ -74,7 +76,44 @@ int main(int argc, char** argv) {
   file->add_option("--out", out, "output model file")->required();
   file->add_option("IN", inputs, "FASTA files")->required();
   common(file);
+  auto ev = app.add_subcommand("eval", "a model's own bits per base on FASTA files (our CPU kernels)");
+  std::string model_path;
+  ev->add_option("--model", model_path, "model file")->required();
+  ev->add_option("IN", inputs, "FASTA files")->required();
   CLI11_PARSE(app, argc, argv);
+
+  if (ev->parsed()) {
+    std::string bytes;
+    Status s = ReadFile(model_path, &bytes);
+    if (!s.ok()) return Fail(s);
+    auto m = ParseModel(bytes);
+    if (!m.ok()) return Fail(m.status());
+    std::printf("| file | bases | bits/base (%s alone) |\n|---|---|---|\n", m->name.c_str());
+    for (auto& p : inputs) {
+      std::string raw;
+      s = ReadFile(p, &raw);
+      if (!s.ok()) return Fail(s);
+      std::vector<uint8_t> codes;
+      AppendTrainingCodes(raw, &codes);
+      // One stream per ACGT run, as in training and as the coder sees them.
+      double bits = 0;
+      size_t n = 0, run = 0;
+      for (size_t i = 0; i <= codes.size(); ++i) {
+        if (i < codes.size() && codes[i] != 4) continue;
+        TokNetPredictor pr(m->shape, m->weights.data(), 0.0f);
+        for (size_t j = run; j < i; ++j) {
+          uint32_t q[4];
+          pr.Predict(q);
+          bits += -std::log2(q[codes[j]] / 65536.0);
+          pr.Update(codes[j]);
+        }
+        n += i - run;
+        run = i + 1;
+      }
+      std::printf("| %s | %zu | %.4f |\n", fs::path(p).filename().c_str(), n, n ? bits / n : 0.0);
+    }
+    return 0;
+  }
 
   if (pub->parsed()) {
     std::error_code ec;
