@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <thread>
 #include <functional>
 #include <memory>
 #include <string>
@@ -45,9 +46,20 @@ struct ContainerOptions {
   int workers = 1;
 };
 
+// One block being coded or decoded on its own thread (internal).
+struct ContainerJob {
+  std::string in, out;
+  uint64_t offset = 0;  // reader: file offset of its length field
+  Status status;
+  NeuralChain chain;
+  std::shared_ptr<DmLink> in_link, out_link;  // kept alive with the job
+  std::thread thread;
+};
+
 class ContainerWriter {
  public:
   ContainerWriter(Sink sink, const ContainerOptions& opts);
+  ~ContainerWriter();  // waits for blocks still being coded
   // Appends input; encodes and writes every full block.
   Status Append(std::string_view data);
   // Writes the last partial block, the index and the trailer.
@@ -57,13 +69,14 @@ class ContainerWriter {
 
  private:
   Status WriteBlock(std::string_view raw);
-  Status FlushBatch();
+  Status FinishOldest();
   Status Emit(std::string_view bytes);
   Sink sink_;
   ContainerOptions opts_;
   std::string pending_, value_, index_;
-  std::vector<std::string> batch_;          // raw blocks waiting to be coded together
-  std::unique_ptr<DmLink> chain_;           // the last coded block's out link
+  // Blocks being coded (at most `workers`), oldest first; written in order.
+  std::deque<std::unique_ptr<ContainerJob>> inflight_;
+  std::shared_ptr<DmLink> chain_;           // the last started block's out link
   uint64_t bytes_in_ = 0, bytes_out_ = 0, blocks_ = 0;
   bool started_ = false;
 };
@@ -72,6 +85,7 @@ class ContainerReader {
  public:
   // threads: blocks decoded at the same time (read ahead). Default: 1
   explicit ContainerReader(Source source, int threads = 1);
+  ~ContainerReader();  // waits for blocks still being decoded
   // Decodes the next block into *block. *eof = true (and *block empty) after
   // the last block, once the index and trailer have been verified.
   Status Next(std::string* block, bool* eof);
@@ -82,11 +96,14 @@ class ContainerReader {
   Status ReadExact(char* buf, size_t n, const char* what);
   Status Start();
   Status Finish();
-  Status ReadBatch();
+  Status Fill();         // starts decodes until `threads` are in flight or the index is reached
+  Status FinishOldest();  // waits for the oldest decode and queues its block
   Source source_;
   int threads_ = 1;
   std::deque<std::string> ready_;           // decoded blocks not yet returned
-  std::unique_ptr<DmLink> chain_;           // the last decoded block's out link
+  std::deque<std::unique_ptr<ContainerJob>> inflight_;
+  std::shared_ptr<DmLink> chain_;           // the last started block's out link
+  uint64_t started_blocks_ = 0;
   bool at_index_ = false;
   std::string value_;
   std::vector<std::pair<uint64_t, uint32_t>> seen_;  // offset, raw length

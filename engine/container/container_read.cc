@@ -94,8 +94,13 @@ Status ContainerReader::Next(std::string* block, bool* eof) {
   *eof = false;
   if (ready_.empty() && !done_) {
     if (!started_) PMKLC_RETURN_IF_ERROR(Start());
-    if (!at_index_) PMKLC_RETURN_IF_ERROR(ReadBatch());
-    if (ready_.empty() && at_index_) PMKLC_RETURN_IF_ERROR(Finish());
+    PMKLC_RETURN_IF_ERROR(Fill());
+    if (!inflight_.empty()) {
+      PMKLC_RETURN_IF_ERROR(FinishOldest());
+      PMKLC_RETURN_IF_ERROR(Fill());  // keep `threads` decodes going while the caller works
+    } else if (at_index_) {
+      PMKLC_RETURN_IF_ERROR(Finish());
+    }
   }
   if (!ready_.empty()) {
     *block = std::move(ready_.front());
@@ -107,12 +112,11 @@ Status ContainerReader::Next(std::string* block, bool* eof) {
   return Status::OK();
 }
 
-// Reads up to threads_ block values and decodes them at once (the chain of
-// dynamic models as the writer had it: see ContainerWriter::FlushBatch).
-Status ContainerReader::ReadBatch() {
-  std::vector<std::string> vals;
-  std::vector<uint64_t> offs;
-  while (static_cast<int>(vals.size()) < threads_) {
+// Reads block values and starts their decodes until `threads` are in flight
+// or the index marker is reached. Each decode gets the chain of dynamic
+// models as the writer had it (ContainerWriter::WriteBlock).
+Status ContainerReader::Fill() {
+  while (!at_index_ && static_cast<int>(inflight_.size()) < threads_) {
     const uint64_t off = bytes_in_;
     char len[4];
     PMKLC_RETURN_IF_ERROR(ReadExact(len, 4, "block length"));
@@ -124,46 +128,49 @@ Status ContainerReader::ReadBatch() {
     }
     if (n < format::kBlockHeaderSize || n > kMaxValue)
       return Status::Corruption("container: bad block length at byte " + std::to_string(off));
-    vals.emplace_back(n, '\0');
-    offs.push_back(off);
-    PMKLC_RETURN_IF_ERROR(ReadExact(vals.back().data(), n, "block"));
+    auto job = std::make_unique<ContainerJob>();
+    job->in.resize(n);
+    job->offset = off;
+    PMKLC_RETURN_IF_ERROR(ReadExact(job->in.data(), n, "block"));
+    job->in_link = chain_;
+    job->out_link = std::make_shared<DmLink>();
+    job->chain.pos = static_cast<uint32_t>(started_blocks_ % format::kNeuralChainBlocks);
+    job->chain.in = job->chain.pos > 0 ? job->in_link.get() : nullptr;
+    job->chain.out = job->out_link.get();
+    chain_ = job->out_link;
+    ++started_blocks_;
+    ContainerJob* j = job.get();
+    auto run = [j] {
+      j->status = DecodeBlock(j->in, &j->out, &j->chain);
+      if (j->status.ok()) ForwardChain(j->chain);
+      else j->chain.out->PublishRest(false);
+    };
+    if (threads_ <= 1) run();
+    else j->thread = std::thread(run);
+    inflight_.push_back(std::move(job));
   }
-  const size_t B = vals.size();
-  if (B == 0) return Status::OK();
-  std::vector<std::unique_ptr<DmLink>> link(B + 1);
-  link[0] = std::move(chain_);
-  for (size_t i = 1; i <= B; ++i) link[i] = std::make_unique<DmLink>();
-  std::vector<std::string> out(B);
-  std::vector<Status> st(B);
-  const size_t first = seen_.size();
-  auto decode = [&](size_t i) {
-    NeuralChain c;
-    c.pos = static_cast<uint32_t>((first + i) % format::kNeuralChainBlocks);
-    c.in = c.pos > 0 ? link[i].get() : nullptr;
-    c.out = link[i + 1].get();
-    st[i] = DecodeBlock(vals[i], &out[i], &c);
-    if (st[i].ok()) ForwardChain(c);
-    else c.out->PublishRest(false);
-  };
-  if (B == 1) {
-    decode(0);
-  } else {
-    std::vector<std::thread> t;
-    for (size_t i = 0; i < B; ++i) t.emplace_back(decode, i);
-    for (auto& x : t) x.join();
-  }
-  for (size_t i = 0; i < B; ++i) {
-    if (!st[i].ok())
-      return Status::Corruption("block " + std::to_string(first + i) + " at byte " + std::to_string(offs[i]) +
-                                ": " + st[i].message());
-    if (out[i].size() > block_size_ || out[i].empty())
-      return Status::Corruption("block " + std::to_string(first + i) + ": size does not fit the container");
-    seen_.emplace_back(offs[i], static_cast<uint32_t>(out[i].size()));
-    raw_total_ += out[i].size();
-    ready_.push_back(std::move(out[i]));
-  }
-  chain_ = std::move(link[B]);
   return Status::OK();
+}
+
+Status ContainerReader::FinishOldest() {
+  std::unique_ptr<ContainerJob> j = std::move(inflight_.front());
+  inflight_.pop_front();
+  if (j->thread.joinable()) j->thread.join();
+  const size_t i = seen_.size();
+  if (!j->status.ok())
+    return Status::Corruption("block " + std::to_string(i) + " at byte " + std::to_string(j->offset) + ": " +
+                              j->status.message());
+  if (j->out.size() > block_size_ || j->out.empty())
+    return Status::Corruption("block " + std::to_string(i) + ": size does not fit the container");
+  seen_.emplace_back(j->offset, static_cast<uint32_t>(j->out.size()));
+  raw_total_ += j->out.size();
+  ready_.push_back(std::move(j->out));
+  return Status::OK();
+}
+
+ContainerReader::~ContainerReader() {
+  for (auto& j : inflight_)
+    if (j->thread.joinable()) j->thread.join();
 }
 
 }  // namespace pmklc

@@ -58,63 +58,64 @@ Status ContainerWriter::WriteBlock(std::string_view raw) {
     started_ = true;
   }
   if (raw.empty()) return Status::OK();
-  batch_.emplace_back(raw);
-  if (static_cast<int>(batch_.size()) >= std::max(1, opts_.workers)) return FlushBatch();
+  if (static_cast<int>(inflight_.size()) >= std::max(1, opts_.workers)) PMKLC_RETURN_IF_ERROR(FinishOldest());
+  // Start coding this block on its own thread. With the neural profile,
+  // block b continues block b-1's dynamic models unless b is a multiple of
+  // kNeuralChainBlocks: its coder waits only for b-1's first smp_percent
+  // (its link), so up to `workers` consecutive blocks run at once. The bytes
+  // do not depend on `workers`.
+  auto job = std::make_unique<ContainerJob>();
+  job->in.assign(raw);
+  EncodeOptions e = opts_.encode;
+  const bool chained = e.use_neural;
+  if (chained) {
+    const uint64_t b = blocks_ + inflight_.size();
+    job->in_link = chain_;
+    job->out_link = std::make_shared<DmLink>();
+    job->chain.pos = static_cast<uint32_t>(b % format::kNeuralChainBlocks);
+    job->chain.in = job->chain.pos > 0 ? job->in_link.get() : nullptr;
+    job->chain.out = job->out_link.get();
+    e.neural.chain = job->chain;
+    e.neural.workers = 1;  // one sub-block per block: W is spent on blocks
+    chain_ = job->out_link;
+  }
+  ContainerJob* j = job.get();
+  auto run = [j, e, chained] {
+    j->status = EncodeBlock(j->in, e, &j->out);
+    if (chained) {
+      if (j->status.ok()) ForwardChain(j->chain);
+      else j->chain.out->PublishRest(false);
+    }
+  };
+  if (opts_.workers <= 1) run();
+  else j->thread = std::thread(run);
+  inflight_.push_back(std::move(job));
+  if (opts_.workers <= 1) return FinishOldest();
   return Status::OK();
 }
 
-// Codes the batched blocks on one thread each. With the neural profile,
-// block b (b = blocks_ + i) continues block b-1's dynamic models unless b is
-// a multiple of kNeuralChainBlocks; each block's coder waits for its
-// predecessor's link, published at smp_percent of it, so consecutive blocks
-// run at once. The bytes do not depend on the batch size.
-Status ContainerWriter::FlushBatch() {
-  const size_t B = batch_.size();
-  if (B == 0) return Status::OK();
-  const bool chained = opts_.encode.use_neural;
-  std::vector<std::unique_ptr<DmLink>> link(B + 1);
-  link[0] = std::move(chain_);
-  for (size_t i = 1; i <= B; ++i) link[i] = std::make_unique<DmLink>();
-  std::vector<std::string> value(B);
-  std::vector<Status> st(B);
-  auto code = [&](size_t i) {
-    EncodeOptions e = opts_.encode;
-    NeuralChain c;
-    if (chained) {
-      c.pos = static_cast<uint32_t>((blocks_ + i) % format::kNeuralChainBlocks);
-      c.in = c.pos > 0 ? link[i].get() : nullptr;
-      c.out = link[i + 1].get();
-      e.neural.chain = c;
-      e.neural.workers = 1;  // one sub-block per block: W is spent on blocks
-    }
-    st[i] = EncodeBlock(batch_[i], e, &value[i]);
-    if (chained) {
-      if (st[i].ok()) ForwardChain(c);
-      else c.out->PublishRest(false);
-    }
-  };
-  if (B == 1) {
-    code(0);
-  } else {
-    std::vector<std::thread> t;
-    for (size_t i = 0; i < B; ++i) t.emplace_back(code, i);
-    for (auto& x : t) x.join();
-  }
-  for (size_t i = 0; i < B; ++i) {
-    PMKLC_RETURN_IF_ERROR(st[i]);
-    char idx[12];
-    StoreLE64(idx, bytes_out_);
-    StoreLE32(idx + 8, static_cast<uint32_t>(batch_[i].size()));
-    index_.append(idx, 12);
-    char len[4];
-    StoreLE32(len, static_cast<uint32_t>(value[i].size()));
-    PMKLC_RETURN_IF_ERROR(Emit(std::string_view(len, 4)));
-    PMKLC_RETURN_IF_ERROR(Emit(value[i]));
-    blocks_++;
-  }
-  chain_ = std::move(link[B]);
-  batch_.clear();
+// Waits for the oldest block in flight and writes it.
+Status ContainerWriter::FinishOldest() {
+  if (inflight_.empty()) return Status::OK();
+  std::unique_ptr<ContainerJob> j = std::move(inflight_.front());
+  inflight_.pop_front();
+  if (j->thread.joinable()) j->thread.join();
+  PMKLC_RETURN_IF_ERROR(j->status);
+  char idx[12];
+  StoreLE64(idx, bytes_out_);
+  StoreLE32(idx + 8, static_cast<uint32_t>(j->in.size()));
+  index_.append(idx, 12);
+  char len[4];
+  StoreLE32(len, static_cast<uint32_t>(j->out.size()));
+  PMKLC_RETURN_IF_ERROR(Emit(std::string_view(len, 4)));
+  PMKLC_RETURN_IF_ERROR(Emit(j->out));
+  blocks_++;
   return Status::OK();
+}
+
+ContainerWriter::~ContainerWriter() {
+  for (auto& j : inflight_)
+    if (j->thread.joinable()) j->thread.join();
 }
 
 Status ContainerWriter::Append(std::string_view data) {
@@ -141,7 +142,7 @@ Status ContainerWriter::Append(std::string_view data) {
 Status ContainerWriter::Finish() {
   PMKLC_RETURN_IF_ERROR(WriteBlock(pending_));  // also writes the header of an empty input
   pending_.clear();
-  PMKLC_RETURN_IF_ERROR(FlushBatch());
+  while (!inflight_.empty()) PMKLC_RETURN_IF_ERROR(FinishOldest());
   // Index: marker | u64 block count | u64 raw bytes | (u64 offset, u32 raw length)* |
   // u64 index offset | trailer magic
   const uint64_t index_off = bytes_out_;

@@ -11,7 +11,7 @@ namespace {
 
 constexpr uint64_t kDmSeed = 0x706d6b6c63646d31ull;  // "pmklcdm1"
 
-// Selection: a sample of min(n, kSampleBases) bases from the middle of the
+// Selection: a sample of min(n / 8, kSampleBases) bases from the middle of the
 // stream is coded with the context models alone and with each candidate kind
 // of knowledge added on its own (the DMs, SPuM, SPrM), on up to W threads; a
 // candidate is kept if it makes the sample at least kMinGain (0.05%) smaller.
@@ -19,7 +19,7 @@ constexpr uint64_t kDmSeed = 0x706d6b6c63646d31ull;  // "pmklcdm1"
 // the sample: the low bar keeps them wherever they help at all.) Streams
 // shorter than kMinSelectBases use every candidate.
 constexpr size_t kSampleBases = 192 * 1024;
-constexpr size_t kMinSelectBases = 64 * 1024;
+constexpr size_t kMinSelectBases = 256 * 1024;
 constexpr double kMinGain = 0.0005;
 
 neural::Header MakeHeader(const NeuralOptions& o, uint8_t models) {
@@ -65,7 +65,7 @@ Status NeuralEncode(const NeuralOptions& o, const uint8_t* codes, size_t n, std:
     return Status::InvalidArgument("neural: too many networks");
   uint8_t models = cand;
   if (o.select && cand && n >= kMinSelectBases) {
-    const size_t m = std::min(n, kSampleBases);
+    const size_t m = std::min(n / 8, kSampleBases);
     const uint8_t* sample = codes + (n - m) / 2;
     std::vector<uint8_t> sets{0};
     for (uint8_t b : {kUseDm, kUseSpum, kUseSprm})
