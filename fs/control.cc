@@ -107,7 +107,11 @@ void ControlServer::Loop() {
     } else if (!ReadLine(c, &line, 5000)) {
       reply = "error no request\n";
     } else {
-      reply = handler_(line);
+      try {  // nothing may take the daemon down from here
+        reply = handler_(line);
+      } catch (const std::exception& e) {
+        reply = std::string("error ") + e.what();
+      }
       if (reply.empty() || reply.back() != '\n') reply.push_back('\n');
     }
     for (size_t off = 0; off < reply.size();) {

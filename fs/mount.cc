@@ -177,7 +177,7 @@ Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
   // fatal: only the groups that name it fail to read (EIO).
   ArchiveOptions archive_opts = p.archive;
   {
-    auto models = LoadStoreModels(store.get());
+    auto models = LoadStoreModels(store.get(), &archive_opts.private_model);
     if (models.ok()) archive_opts.private_model = *models;
     else spdlog::error("store models: {}", models.status().ToString());
   }
@@ -246,8 +246,13 @@ Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
     if (req.rfind("install-model ", 0) == 0) {
       // pmklc train private: the model file's path (written by root or the
       // store's owner: the socket is for them only).
-      std::ifstream f(req.substr(14), std::ios::binary);
-      if (!f) return "error cannot read " + req.substr(14);
+      const std::string path = req.substr(14);
+      struct stat mst;
+      if (stat(path.c_str(), &mst) != 0 || !S_ISREG(mst.st_mode))
+        return "error not a readable regular file: " + path;
+      if (static_cast<uint64_t>(mst.st_size) > kMaxModelFileBytes) return "error model file too large: " + path;
+      std::ifstream f(path, std::ios::binary);
+      if (!f) return "error cannot read " + path;
       std::stringstream ss;
       ss << f.rdbuf();
       auto m = InstallPrivateModel(store.get(), ss.str());

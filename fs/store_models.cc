@@ -16,7 +16,8 @@ std::string Hex(uint64_t v) {
 }
 }  // namespace
 
-Result<std::shared_ptr<const TokNetModel>> LoadStoreModels(Store* store) {
+Result<std::shared_ptr<const TokNetModel>> LoadStoreModels(Store* store,
+                                                           std::shared_ptr<const TokNetModel>* current_out) {
   std::string cur;
   uint64_t want = 0;
   if (store->GetMeta(kSprmKey, &cur).ok()) want = std::strtoull(cur.c_str(), nullptr, 16);
@@ -24,17 +25,21 @@ Result<std::shared_ptr<const TokNetModel>> LoadStoreModels(Store* store) {
   Status bad;
   PMKLC_RETURN_IF_ERROR(store->ForEachModel([&](uint64_t id, std::string_view bytes) {
     auto m = ParseModel(bytes);
-    if (!m.ok() || m->id != id) {
-      bad = Status::Corruption("store model " + Hex(id) + ": " + (m.ok() ? "id mismatch" : m.status().message()));
-      return false;
+    if (!m.ok() || m->id != id) {  // reported; the other models still load
+      if (bad.ok())
+        bad = Status::Corruption("store model " + Hex(id) + ": " + (m.ok() ? "id mismatch" : m.status().message()));
+      return true;
     }
     auto p = std::make_shared<const TokNetModel>(std::move(*m));
     RegisterModel(p);
     if (id == want) current = p;
     return true;
   }));
-  PMKLC_RETURN_IF_ERROR(bad);
-  if (want && !current) return Status::Corruption("the store's private model " + Hex(want) + " is missing");
+  if (want && !current && bad.ok()) bad = Status::Corruption("the store's private model " + Hex(want) + " is missing");
+  if (!bad.ok()) {
+    if (current_out) *current_out = current;  // what did load is registered and usable
+    return bad;
+  }
   return current;
 }
 

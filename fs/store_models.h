@@ -19,8 +19,11 @@ namespace pmklc {
 
 // Registers every stored model with the decoders of this process and
 // returns the current private model (nullptr if none). Corruption if a
-// stored model is damaged.
-Result<std::shared_ptr<const TokNetModel>> LoadStoreModels(Store* store);
+// stored model is damaged or the current one is missing; every sound model
+// is registered all the same, and *current_out (if given) gets the current
+// private model when it loaded.
+Result<std::shared_ptr<const TokNetModel>> LoadStoreModels(Store* store,
+                                                           std::shared_ptr<const TokNetModel>* current_out = nullptr);
 
 // Validates a model file, stores it and makes it the current private model
 // (one atomic batch), and registers it. InvalidArgument for a bad file.

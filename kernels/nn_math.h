@@ -8,7 +8,8 @@
 // same bits as any x86 CPU at any -march level. No libm call is made.
 //
 // Accuracy: Exp within 2 ulp on [-87, 88]; Log within 2 ulp for normal
-// positive inputs. Exp(x) for x < -87 returns 0, for x > 88 returns 2^127.
+// positive inputs. Exp(x) for x < -87 or NaN returns 0, for x > 88 returns
+// e^88.
 // Log(x) for x <= 0 returns -1e30 (callers clamp probabilities first).
 // Thread safety: pure functions.
 #pragma once
@@ -46,7 +47,7 @@ PMKLC_HD int RoundToInt(float x) { return static_cast<int>(x < 0.0f ? x - 0.5f :
 // e^x: x = n ln2 + r, |r| <= ln2/2, e^r by a degree-6 Taylor polynomial in
 // Horner form, 2^n by building the exponent bits.
 PMKLC_HD float Exp(float x) {
-  if (x < -87.0f) return 0.0f;
+  if (!(x >= -87.0f)) return 0.0f;  // also NaN: a defined result everywhere
   if (x > 88.0f) x = 88.0f;
   const int n = RoundToInt(x * 1.44269504f);
   const float fn = static_cast<float>(n);

@@ -156,6 +156,12 @@ int RunCompress(const CompressArgs& a) {
   {
     const std::string m = a.models.empty() ? "dm,spum?" : a.models;
     auto has = [&](const char* x) { return ("," + m + ",").find(std::string(",") + x + ",") != std::string::npos; };
+    {
+      std::stringstream names(a.models);
+      for (std::string t; std::getline(names, t, ',');)
+        if (t != "dm" && t != "spum" && t != "sprm" && t != "none")
+          return Fail("compress", Status::InvalidArgument("--models: unknown network '" + t + "' (dm, spum, sprm, none)"));
+    }
     co.encode.neural.dm = has("dm");
     if (!has("spum") && !has("spum?")) co.encode.neural.spum = nullptr;
     if (!a.private_model.empty()) {
@@ -164,11 +170,16 @@ int RunCompress(const CompressArgs& a) {
       if (!f) return Fail("compress", Status::NotFound("cannot open " + a.private_model));
       std::stringstream ss;
       ss << f.rdbuf();
+      if (ss.str().size() > kMaxModelFileBytes)
+        return Fail("compress", Status::InvalidArgument(a.private_model + ": larger than 64 MiB"));
       auto mdl = ParseModel(ss.str());
       if (!mdl.ok()) return Fail("compress", Status::InvalidArgument(a.private_model + ": " + mdl.status().message()));
       co.private_model = ss.str();
       co.encode.neural.sprm = std::make_shared<const TokNetModel>(std::move(*mdl));
-      if (!has("sprm") && !a.models.empty()) co.encode.neural.sprm = nullptr;
+      if (!has("sprm") && !a.models.empty()) {  // not a candidate: not stored either
+        co.encode.neural.sprm = nullptr;
+        co.private_model.clear();
+      }
     }
     if (has("spum?")) {
       // default: whatever this build ships

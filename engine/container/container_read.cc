@@ -141,7 +141,11 @@ Status ContainerReader::Fill() {
     ++started_blocks_;
     ContainerJob* j = job.get();
     auto run = [j] {
-      j->status = DecodeBlock(j->in, &j->out, &j->chain);
+      try {
+        j->status = DecodeBlock(j->in, &j->out, &j->chain);
+      } catch (const std::bad_alloc&) {
+        j->status = Status::NoMemory("out of memory decoding a block");
+      }
       if (j->status.ok()) ForwardChain(j->chain);
       else j->chain.out->PublishRest(false);
     };

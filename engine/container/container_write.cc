@@ -48,6 +48,8 @@ Status ContainerWriter::WriteBlock(std::string_view raw) {
     h[9] = static_cast<char>(opts_.profile);
     StoreLE16(h + 10, opts_.private_model.empty() ? 0 : kFlagPrivateModel);
     StoreLE32(h + 12, opts_.block_size);
+    if (opts_.private_model.size() > kMaxModelBytes)
+      return Status::InvalidArgument("private model larger than 64 MiB: a container cannot carry it");
     PMKLC_RETURN_IF_ERROR(Emit(std::string_view(h, 16)));
     if (!opts_.private_model.empty()) {
       char len[4];
@@ -81,7 +83,11 @@ Status ContainerWriter::WriteBlock(std::string_view raw) {
   }
   ContainerJob* j = job.get();
   auto run = [j, e, chained] {
-    j->status = EncodeBlock(j->in, e, &j->out);
+    try {
+      j->status = EncodeBlock(j->in, e, &j->out);
+    } catch (const std::bad_alloc&) {
+      j->status = Status::NoMemory("out of memory coding a block");
+    }
     if (chained) {
       if (j->status.ok()) ForwardChain(j->chain);
       else j->chain.out->PublishRest(false);

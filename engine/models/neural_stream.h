@@ -39,6 +39,10 @@ inline constexpr uint32_t kMaxSubBlocks = 64;
 enum NeuralModelBits : uint8_t { kUseDm = 1, kUseSpum = 2, kUseSprm = 4 };
 
 inline constexpr size_t kMaxDms = 2;
+// Bounds a stream's DMs (what a decoder will allocate from a header): at most
+// 4 Mi weights each (16 MiB), and lr <= 0.5.
+inline constexpr size_t kMaxDmWeights = size_t{4} << 20;
+inline constexpr float kMaxDmLr = 0.5f;
 
 struct DmSpec {
   kernels::TokNetShape shape;

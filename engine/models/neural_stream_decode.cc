@@ -79,8 +79,8 @@ Status ParseHeader(std::string_view in, Header* h, size_t* used) {
       m.shape = kernels::TokNetShape{k, s, static_cast<int>(ctx), static_cast<int>(hidden)};
       m.lr = kernels::nn::BitsToFloat(static_cast<uint32_t>(lr));
       m.learn_reverse = flags & 1;
-      if (!m.shape.Valid() || !(m.lr > 0.0f) || !(m.lr < 1.0f) || (flags & ~1u) ||
-          m.shape.weight_count() > (size_t{64} << 20))
+      if (!m.shape.Valid() || !(m.lr > 0.0f) || !(m.lr <= kMaxDmLr) || (flags & ~1u) ||
+          m.shape.weight_count() > kMaxDmWeights)
         return Status::Corruption("fasta-neural: bad DM shape");
     }
   } else if (h->extra_mix) {
@@ -93,6 +93,10 @@ Status ParseHeader(std::string_view in, Header* h, size_t* used) {
       !r.GetVarint(&v) || v == 0 || v > kMaxSubBlocks)
     return Status::Corruption("fasta-neural: bad schedule");
   h->chain_pos = static_cast<uint32_t>(pos);
+  // Every sub-block holds its own copy of the DMs while it runs.
+  size_t dm_floats = 0;
+  for (const DmSpec& m : h->dms) dm_floats += m.shape.weight_count();
+  if (dm_floats * v > kMaxDmWeights * 4) return Status::Corruption("fasta-neural: DMs too large for the sub-blocks");
   h->sub_n.resize(v);
   h->sub_len.resize(v);
   for (size_t j = 0; j < v; ++j)
@@ -109,6 +113,15 @@ Status RunSubBlock(const Header& h, size_t j, const std::vector<std::vector<floa
   size_t ne = 0;
   std::vector<std::unique_ptr<SmpPredictor>> dms;
   DmLink* next = link[j + 1];
+  // Whatever happens below, the next sub-block's link gets completed (with
+  // ok = false on failure), so no one waits for this one forever.
+  struct Guard {
+    DmLink* l;
+    bool ok = false;
+    ~Guard() {
+      if (l) l->PublishRest(ok);
+    }
+  } guard{next};
   if (h.models & kUseDm) {
     std::vector<std::vector<float>> w;
     if (j > 0 && h.smp_percent) {
@@ -130,6 +143,7 @@ Status RunSubBlock(const Header& h, size_t j, const std::vector<std::vector<floa
   if (sprm) extra[ne++] = (pr = std::make_unique<TokNetPredictor>(sprm->shape, sprm->weights.data(), 0.0f)).get();
   Status st = code(std::span<BasePredictor* const>(extra, ne));
   for (auto& d : dms) d->Finish(st.ok());
+  guard.ok = st.ok();
   return st;
 }
 
@@ -143,11 +157,23 @@ Status StartWeights(const Header& h, const NeuralChain* chain, std::vector<std::
   return Status::OK();
 }
 
+// fn(j), with an allocation failure (or any exception) turned into a
+// status: nothing may escape a coding thread.
+static Status Guarded(const std::function<Status(size_t)>& fn, size_t j) {
+  try {
+    return fn(j);
+  } catch (const std::bad_alloc&) {
+    return Status::NoMemory("fasta-neural: out of memory");
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("fasta-neural: ") + e.what());
+  }
+}
+
 Status RunSubBlocks(size_t S, int threads, const std::function<Status(size_t)>& fn) {
   std::vector<Status> st(S);
   const size_t T = std::min<size_t>(S, threads <= 0 ? S : static_cast<size_t>(threads));
   if (T <= 1) {
-    for (size_t j = 0; j < S; ++j) st[j] = fn(j);
+    for (size_t j = 0; j < S; ++j) st[j] = Guarded(fn, j);
   } else {
     std::mutex mu;
     size_t next = 0;
@@ -161,7 +187,7 @@ Status RunSubBlocks(size_t S, int threads, const std::function<Status(size_t)>& 
             if (next == S) return;
             j = next++;
           }
-          st[j] = fn(j);
+          st[j] = Guarded(fn, j);
         }
       });
     for (auto& th : pool) th.join();
@@ -253,8 +279,8 @@ void DmLink::PublishRest(bool ok) {
     if (!done_[d]) {
       done_[d] = true;
       --left_;
-      ok_ = ok_ && ok;
     }
+  ok_ = ok_ && ok;  // a failure reaches the waiter even when every slot was filled
   cv_.notify_all();
 }
 
@@ -292,6 +318,8 @@ Status NeuralDecode(std::string_view in, size_t n, uint8_t* codes, int max_threa
   const size_t S = h.sub_n.size();
   std::vector<size_t> n_at(S + 1, 0), c_at(S + 1, used);
   for (size_t j = 0; j < S; ++j) {
+    if (h.sub_n[j] > n - n_at[j] || h.sub_len[j] > in.size() - c_at[j] || (h.sub_n[j] == 0 && S > 1))
+      return Status::Corruption("fasta-neural: sub-blocks exceed the stream");
     n_at[j + 1] = n_at[j] + h.sub_n[j];
     c_at[j + 1] = c_at[j] + h.sub_len[j];
     if (n_at[j + 1] > n || c_at[j + 1] > in.size() || c_at[j + 1] < c_at[j])

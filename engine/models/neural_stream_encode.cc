@@ -59,7 +59,8 @@ Status NeuralEncode(const NeuralOptions& o, const uint8_t* codes, size_t n, std:
   if (o.workers < 1 || o.smp_percent > 100 || o.dms.size() > kMaxDms || (o.extra_mix & ~3u))
     return Status::InvalidArgument("neural: bad options");
   for (const DmSpec& d : o.dms)
-    if (!d.shape.Valid() || !(d.lr > 0.0f) || !(d.lr < 1.0f)) return Status::InvalidArgument("neural: bad DM");
+    if (!d.shape.Valid() || !(d.lr > 0.0f) || !(d.lr <= kMaxDmLr) || d.shape.weight_count() > kMaxDmWeights)
+      return Status::InvalidArgument("neural: bad DM");
   const uint8_t cand = (o.dm && !o.dms.empty() ? kUseDm : 0) | (o.spum ? kUseSpum : 0) | (o.sprm ? kUseSprm : 0);
   if (cand > kUseDm && 1 + o.dms.size() + 2 > kMaxExtraPredictors + 1)
     return Status::InvalidArgument("neural: too many networks");

@@ -372,6 +372,7 @@ class Model {
     }
     y = y * 256.0f;
     y = y > 2047.0f ? 2047.0f : (y < -2047.0f ? -2047.0f : y);
+    if (!(y == y)) y = 0.0f;  // NaN: a defined value on every machine
     nny_ = static_cast<int>(y);
     return nny_;
   }

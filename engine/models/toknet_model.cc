@@ -86,8 +86,11 @@ Result<TokNetModel> ParseModel(std::string_view b) {
   if (count != m.shape.weight_count() || (end - at) != 4 * count)
     return Status::Corruption("model: weight count does not match its shape");
   m.weights.resize(count);
-  for (size_t i = 0; i < count; ++i)
-    m.weights[i] = kernels::nn::BitsToFloat(static_cast<uint32_t>(Get(b.data() + at + 4 * i, 4)));
+  for (size_t i = 0; i < count; ++i) {
+    const uint32_t u = static_cast<uint32_t>(Get(b.data() + at + 4 * i, 4));
+    if ((u & 0x7f800000u) == 0x7f800000u) return Status::Corruption("model: a weight is not finite");
+    m.weights[i] = kernels::nn::BitsToFloat(u);
+  }
   return m;
 }
 

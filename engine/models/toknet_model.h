@@ -30,6 +30,8 @@
 namespace pmklc {
 
 inline constexpr uint8_t kModelVersion = 1;
+// Largest model file anything reads or writes (containers, stores, the daemon).
+inline constexpr uint64_t kMaxModelFileBytes = 64u << 20;
 
 struct TokNetModel {
   std::string name;

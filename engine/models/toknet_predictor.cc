@@ -65,12 +65,18 @@ void TokNetPredictor::Predict(uint32_t p[4]) {
   }
   const float total = ((q[0] + q[1]) + (q[2] + q[3]));
   constexpr uint32_t kFree = kPredictorOne - 4;
-  const float scale = total > 0.0f ? static_cast<float>(kFree) / total : 0.0f;
+  // A vanishing (or NaN) mass gives the uniform distribution: every float to
+  // integer conversion below is of a value in [0, kFree] on every machine.
+  if (!(total > 1e-30f) || !(total < 1e30f)) {
+    p[0] = p[1] = p[2] = p[3] = kPredictorOne / 4;
+    return;
+  }
+  const float scale = static_cast<float>(kFree) / total;
   uint32_t sum = 0;
   int best = 0;
   for (int x = 0; x < 4; ++x) {
     float v = q[x] * scale;
-    uint32_t u = v > 0.0f ? static_cast<uint32_t>(v) : 0u;
+    uint32_t u = v > 0.0f ? (v < static_cast<float>(kFree) ? static_cast<uint32_t>(v) : kFree) : 0u;
     if (u > kFree) u = kFree;
     p[x] = 1 + u;
     sum += p[x];

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -295,6 +296,67 @@ TEST(NeuralChain, AChainedBlockAloneSaysWhatItNeeds) {
   NeuralChain c{1, &prev2, &out2};
   ASSERT_TRUE(DecodeBlock(value, &back, &c).ok());
   EXPECT_EQ(back, in);
+}
+
+}  // namespace
+}  // namespace pmklc
+
+#include "engine/models/neural_schedule.h"
+
+namespace pmklc {
+namespace {
+
+// Headers an attacker could write: sizes that wrap, a failing first
+// sub-block with SMP (must not leave the next ones waiting), oversized DMs.
+TEST(NeuralStream, HostileHeadersFailCleanly) {
+  neural::Header h;
+  h.models = kUseDm;
+  h.cm = CmParams::Balanced();
+  h.dms = {{{3, 3, 4, 8}, 0.01f, false}};
+  h.dm_seeds = {1};
+  h.smp_percent = 5;
+  std::vector<uint8_t> out(10);
+  {
+    neural::Header w = h;
+    w.sub_n = {5, ~uint64_t{0} - 2, 8};  // wraps back to 10
+    w.sub_len = {0, 0, 0};
+    std::string s;
+    neural::PutHeader(w, &s);
+    EXPECT_EQ(NeuralDecode(s, 10, out.data()).code(), Status::Code::kCorruption);
+  }
+  {
+    // Sub-block 0 runs out of input (found at 64 Ki bases) before its
+    // snapshot (100%): it fails, so sub-block 1 fails waiting for it, and
+    // sub-block 2 must be told rather than wait forever.
+    neural::Header w = h;
+    w.smp_percent = 100;
+    w.sub_n = {70000, 3, 3};
+    w.sub_len = {4, 4, 4};
+    std::string s;
+    neural::PutHeader(w, &s);
+    s += std::string(12, '\x55');
+    std::vector<uint8_t> big(70006);
+    for (int t : {1, 3}) EXPECT_FALSE(NeuralDecode(s, big.size(), big.data(), t).ok());
+  }
+  {
+    neural::Header w = h;
+    w.dms = {{{8, 4, 256, 4096}, 0.01f, false}};  // 4 Gi weights
+    w.sub_n = {10};
+    w.sub_len = {0};
+    std::string s;
+    neural::PutHeader(w, &s);
+    EXPECT_EQ(NeuralDecode(s, 10, out.data()).code(), Status::Code::kCorruption);
+  }
+}
+
+TEST(ModelFile, NonFiniteWeightsAreRefused) {
+  TokNetModel m;
+  m.shape = kernels::TokNetShape{2, 2, 2, 8};
+  m.weights = TokNetInitialWeights(m.shape, 3);
+  m.weights[5] = std::numeric_limits<float>::infinity();
+  EXPECT_FALSE(ParseModel(SerializeModel(&m)).ok());
+  m.weights[5] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_FALSE(ParseModel(SerializeModel(&m)).ok());
 }
 
 }  // namespace
