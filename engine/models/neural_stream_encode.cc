@@ -12,9 +12,10 @@ namespace {
 constexpr uint64_t kDmSeed = 0x706d6b6c63646d31ull;  // "pmklcdm1"
 
 // Selection: a sample of min(n / 8, kSampleBases) bases from the middle of the
-// stream is coded with the context models alone and with each candidate kind
-// of knowledge added on its own (the DMs, SPuM, SPrM), on up to W threads; a
-// candidate is kept if it makes the sample at least kMinGain (0.05%) smaller.
+// stream is coded with the context models alone, then greedily with each
+// candidate kind of knowledge added to what was kept so far (the DMs, then
+// SPuM, then SPrM); a candidate is kept if it makes the sample at least
+// kMinGain (0.05%) smaller than without it.
 // (The DMs learn as they go, so their gain on a whole block is larger than on
 // the sample: the low bar keeps them wherever they help at all.) Streams
 // shorter than kMinSelectBases use every candidate.
@@ -68,19 +69,19 @@ Status NeuralEncode(const NeuralOptions& o, const uint8_t* codes, size_t n, std:
   if (o.select && cand && n >= kMinSelectBases) {
     const size_t m = std::min(n / 8, kSampleBases);
     const uint8_t* sample = codes + (n - m) / 2;
-    std::vector<uint8_t> sets{0};
-    for (uint8_t b : {kUseDm, kUseSpum, kUseSprm})
-      if (cand & b) sets.push_back(b);
-    std::vector<size_t> size(sets.size());
-    PMKLC_RETURN_IF_ERROR(RunSubBlocks(sets.size(), o.threads > 0 ? o.threads : o.workers, [&](size_t i) -> Status {
-      auto r = TrialSize(o, sets[i], sample, m);
-      if (!r.ok()) return r.status();
-      size[i] = *r;
-      return Status::OK();
-    }));
+    auto base = TrialSize(o, 0, sample, m);
+    if (!base.ok()) return base.status();
     models = 0;
-    for (size_t i = 1; i < sets.size(); ++i)
-      if (size[i] < size[0] * (1.0 - kMinGain)) models |= sets[i];
+    size_t best = *base;
+    for (uint8_t b : {kUseDm, kUseSpum, kUseSprm}) {
+      if (!(cand & b)) continue;
+      auto r = TrialSize(o, static_cast<uint8_t>(models | b), sample, m);
+      if (!r.ok()) return r.status();
+      if (*r < best * (1.0 - kMinGain)) {
+        models |= b;
+        best = *r;
+      }
+    }
   }
   Header h = MakeHeader(o, models);
   h.chain_pos = o.chain.pos;
