@@ -18,9 +18,12 @@ constexpr uint64_t kDmSeed = 0x706d6b6c63646d31ull;  // "pmklcdm1"
 // kMinGain (0.05%) smaller than without it.
 // (The DMs learn as they go, so their gain on a whole block is larger than on
 // the sample: the low bar keeps them wherever they help at all.) Streams
-// shorter than kMinSelectBases use every candidate.
+// shorter than kMinSelectBases use every candidate, and streams shorter than
+// kMinNetworkBases none: the networks need data to learn (lambda, 48 k
+// bases: +0.12% with them).
 constexpr size_t kSampleBases = 192 * 1024;
 constexpr size_t kMinSelectBases = 256 * 1024;
+constexpr size_t kMinNetworkBases = 64 * 1024;
 constexpr double kMinGain = 0.0005;
 
 neural::Header MakeHeader(const NeuralOptions& o, uint8_t models) {
@@ -66,6 +69,7 @@ Status NeuralEncode(const NeuralOptions& o, const uint8_t* codes, size_t n, std:
   if (cand > kUseDm && 1 + o.dms.size() + 2 > kMaxExtraPredictors + 1)
     return Status::InvalidArgument("neural: too many networks");
   uint8_t models = cand;
+  if (o.select && n < kMinNetworkBases) models = 0;
   if (o.select && cand && n >= kMinSelectBases) {
     const size_t m = std::min(n / 8, kSampleBases);
     const uint8_t* sample = codes + (n - m) / 2;
