@@ -105,7 +105,7 @@ struct NeuralOptions {
   // candidate): shape, SGD rate, and whether each step is also learnt on the
   // reverse-complement strand (TokNetPredictor). Default: k = s = 3, ctx 32,
   // hidden 64 and k = s = 2, ctx 24, hidden 32, both lr 0.01, reverse on
-  // (docs/BENCHMARKS.md §neural: 1.2% below max's context models alone).
+  // (docs/BENCHMARKS.md §Neural tier: DMs alone 1.4% below max).
   std::vector<DmSpec> dms{{{3, 3, 32, 64}, 0.01f, true}, {{2, 2, 24, 32}, 0.01f, true}};
   // How the networks are mixed (CmEncode's extra_mix bits). Default:
   // kExtraMixFinal | kExtraMixNeural
