@@ -4,12 +4,16 @@
 //  * DM   a dynamic token network that learns online while coding;
 //  * SPuM a static public network shipped with pmklc (models/);
 //  * SPrM a static private network trained on the user's data.
-// The stream is cut into S sub-blocks coded at the same time by S threads
-// (W workers). With step-wise model passing (SMP), sub-block j's DM starts
-// from sub-block j-1's DM as it was after smp_percent % of sub-block j-1, so
-// no sub-block starts cold and sub-block j can start as soon as j-1 is that
-// far. Each sub-block's context models start empty. The decoder runs the same
-// schedule, so its output never depends on its thread count.
+// Step-wise model passing (SMP) works at two levels:
+//  * across container blocks (NeuralChain, what `pmklc compress -j W` uses):
+//    block b's DMs start from block b-1's as they were after smp_percent % of
+//    it, so W consecutive blocks are coded at once and no block starts cold;
+//    the bytes do not depend on W;
+//  * inside a stream (NeuralOptions::workers, an API option): S sub-blocks
+//    coded by S threads, sub-block j's DMs passed from j-1 the same way; each
+//    sub-block's context models start empty, which costs ratio.
+// The decoder runs the same schedule, so its output never depends on its
+// thread count.
 // Which networks a stream mixes is decided per stream by trial encodes of a
 // sample (select) and recorded in it, with the ids of the static models.
 // Thread safety: reentrant; NeuralEncode/Decode start and join their own
