@@ -154,16 +154,24 @@ int RunCompress(const CompressArgs& a) {
   if (a.no_smp) co.encode.neural.smp_percent = 0;
   co.encode.neural.select = !a.no_select;
   {
-    const std::string m = a.models.empty() ? "dm,spum?" : a.models;
-    auto has = [&](const char* x) { return ("," + m + ",").find(std::string(",") + x + ",") != std::string::npos; };
-    {
+    // --models: the candidates. Default (empty): dm, the shipped spum if this
+    // build has one, and sprm when --private is given.
+    bool dm = true, spum = true, sprm = true;
+    if (!a.models.empty()) {
+      dm = spum = sprm = false;
       std::stringstream names(a.models);
-      for (std::string t; std::getline(names, t, ',');)
-        if (t != "dm" && t != "spum" && t != "sprm" && t != "none")
+      for (std::string t; std::getline(names, t, ',');) {
+        if (t == "dm") dm = true;
+        else if (t == "spum") spum = true;
+        else if (t == "sprm") sprm = true;
+        else if (t != "none")
           return Fail("compress", Status::InvalidArgument("--models: unknown network '" + t + "' (dm, spum, sprm, none)"));
+      }
+      if (spum && !co.encode.neural.spum && co.encode.use_neural)
+        return Fail("compress", Status::NotFound("this build has no shipped public model (models/spum-v1.pmkm)"));
     }
-    co.encode.neural.dm = has("dm");
-    if (!has("spum") && !has("spum?")) co.encode.neural.spum = nullptr;
+    co.encode.neural.dm = dm;
+    if (!spum) co.encode.neural.spum = nullptr;
     if (!a.private_model.empty()) {
       if (!co.encode.use_neural) return Fail("compress", Status::InvalidArgument("--private needs -p neural"));
       std::ifstream f(a.private_model, std::ios::binary);
@@ -174,17 +182,11 @@ int RunCompress(const CompressArgs& a) {
         return Fail("compress", Status::InvalidArgument(a.private_model + ": larger than 64 MiB"));
       auto mdl = ParseModel(ss.str());
       if (!mdl.ok()) return Fail("compress", Status::InvalidArgument(a.private_model + ": " + mdl.status().message()));
-      co.private_model = ss.str();
-      co.encode.neural.sprm = std::make_shared<const TokNetModel>(std::move(*mdl));
-      if (!has("sprm") && !a.models.empty()) {  // not a candidate: not stored either
-        co.encode.neural.sprm = nullptr;
-        co.private_model.clear();
+      if (sprm) {  // not a candidate: not stored either
+        co.private_model = ss.str();
+        co.encode.neural.sprm = std::make_shared<const TokNetModel>(std::move(*mdl));
       }
     }
-    if (has("spum?")) {
-      // default: whatever this build ships
-    } else if (has("spum") && !co.encode.neural.spum && co.encode.use_neural)
-      return Fail("compress", Status::NotFound("this build has no shipped public model (models/spum-v1.pmkm)"));
   }
   ContainerWriter w([&](std::string_view b) { return out.Write(b); }, co);
   std::string buf(1u << 20, '\0');

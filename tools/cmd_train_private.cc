@@ -37,14 +37,18 @@ bool IsNucleotideFasta(std::string_view value) {
                     h->codec == CodecId::kFastaNeural);
 }
 
-// Runs pmklc-train (next to this binary, else on PATH); its exit status.
+}  // namespace
+
 int RunTrainer(std::vector<std::string> args) {
   args.insert(args.begin(), "pmklc-train");
   std::vector<char*> av;
   for (auto& x : args) av.push_back(x.data());
   av.push_back(nullptr);
   pid_t pid = fork();
-  if (pid < 0) return -1;
+  if (pid < 0) {
+    std::fprintf(stderr, "pmklc train: fork: %s\n", std::strerror(errno));
+    return 127;
+  }
   if (pid == 0) {
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -55,7 +59,7 @@ int RunTrainer(std::vector<std::string> args) {
       execv((dir + "/pmklc-train").c_str(), av.data());
     }
     execvp("pmklc-train", av.data());
-    std::fprintf(stderr, "pmklc train private: cannot run pmklc-train (%s); it is built when libtorch-dev is installed\n",
+    std::fprintf(stderr, "pmklc train: cannot run pmklc-train (%s); it is built when libtorch-dev is installed\n",
                  std::strerror(errno));
     _exit(127);
   }
@@ -64,8 +68,6 @@ int RunTrainer(std::vector<std::string> args) {
   }
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
-
-}  // namespace
 
 int RunTrainPrivate(const std::vector<std::string>& in) {
   std::string store_path;

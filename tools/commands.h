@@ -47,4 +47,7 @@ struct ArchiveArgs {
 int RunArchive(const ArchiveArgs& a);
 // pmklc train private STORE [--sample-mb N] [trainer options].
 int RunTrainPrivate(const std::vector<std::string>& args);
+// Runs the LibTorch trainer, pmklc-train (next to this binary, else on PATH),
+// with args, and returns its exit status (127: it could not be run).
+int RunTrainer(std::vector<std::string> args);
 }  // namespace pmklc::cli

@@ -202,23 +202,7 @@ fstab:
       auto rest = train->remaining();
       if (!rest.empty() && rest[0] == "private")
         return pmklc::cli::RunTrainPrivate(std::vector<std::string>(rest.begin() + 1, rest.end()));
-      std::vector<std::string> args{"pmklc-train"};
-      for (auto& x : rest) args.push_back(x);
-      std::vector<char*> av;
-      for (auto& x : args) av.push_back(x.data());
-      av.push_back(nullptr);
-      char self[4096];
-      ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-      if (n > 0) {
-        self[n] = 0;
-        std::string dir(self);
-        dir = dir.substr(0, dir.find_last_of('/'));
-        execv((dir + "/pmklc-train").c_str(), av.data());
-      }
-      execvp("pmklc-train", av.data());
-      std::fprintf(stderr, "pmklc train: cannot run pmklc-train (%s); it is built when libtorch-dev is installed\n",
-                   std::strerror(errno));
-      return 1;
+      return pmklc::cli::RunTrainer(rest);
     }
     if (*dev) {
       auto r = pmklc::kernels::ListGpus();

@@ -40,6 +40,9 @@ Result<EncodeOptions> ProfileOptions(std::string_view profile) {
     e.use_cm = true;
     e.cm = profile == "balanced" ? CmParams::Balanced() : CmParams::Max();
     e.use_neural = profile == "neural";
+    // The shipped public model, parsed on first use (not by every
+    // EncodeOptions a process builds).
+    if (e.use_neural) e.neural.spum = ShippedPublicModel();
     e.fasta_meta_level = 19;
     e.protein_level = 19;
     e.protein_meta_level = 19;

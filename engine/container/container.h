@@ -11,7 +11,6 @@
 
 #include <cstdint>
 #include <deque>
-#include <thread>
 #include <functional>
 #include <memory>
 #include <string>
@@ -46,15 +45,9 @@ struct ContainerOptions {
   int workers = 1;
 };
 
-// One block being coded or decoded on its own thread (internal).
-struct ContainerJob {
-  std::string in, out;
-  uint64_t offset = 0;  // reader: file offset of its length field
-  Status status;
-  NeuralChain chain;
-  std::shared_ptr<DmLink> in_link, out_link;  // kept alive with the job
-  std::thread thread;
-};
+// One block being coded or decoded on its own thread (internal:
+// engine/container/container_job.h).
+struct ContainerJob;
 
 class ContainerWriter {
  public:

@@ -5,6 +5,7 @@
 #include "engine/codec/endian.h"
 #include "engine/container/container.h"
 #include "engine/container/container_format.h"
+#include "engine/container/container_job.h"
 #include "engine/models/toknet_model.h"
 
 namespace pmklc {
@@ -54,7 +55,7 @@ Status ContainerReader::Start() {
     char len[4];
     PMKLC_RETURN_IF_ERROR(ReadExact(len, 4, "private model length"));
     const uint32_t n = LoadLE32(len);
-    if (n > kMaxModelBytes) return Status::Corruption("container: private model too large");
+    if (n > kMaxModelFileBytes) return Status::Corruption("container: private model too large");
     std::string bytes(n, '\0');
     PMKLC_RETURN_IF_ERROR(ReadExact(bytes.data(), n, "private model"));
     auto m = ParseModel(bytes);

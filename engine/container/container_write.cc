@@ -4,6 +4,7 @@
 #include "engine/codec/endian.h"
 #include "engine/container/container.h"
 #include "engine/container/container_format.h"
+#include "engine/container/container_job.h"
 #include "engine/format.h"
 
 namespace pmklc {
@@ -48,7 +49,7 @@ Status ContainerWriter::WriteBlock(std::string_view raw) {
     h[9] = static_cast<char>(opts_.profile);
     StoreLE16(h + 10, opts_.private_model.empty() ? 0 : kFlagPrivateModel);
     StoreLE32(h + 12, opts_.block_size);
-    if (opts_.private_model.size() > kMaxModelBytes)
+    if (opts_.private_model.size() > kMaxModelFileBytes)
       return Status::InvalidArgument("private model larger than 64 MiB: a container cannot carry it");
     PMKLC_RETURN_IF_ERROR(Emit(std::string_view(h, 16)));
     if (!opts_.private_model.empty()) {

@@ -101,9 +101,10 @@ struct NeuralOptions {
   // Context models mixed with the networks (FitTo each sub-block). Default: CmParams::Max()
   CmParams cm = CmParams::Max();
   // Candidate networks; the selector keeps those that pay. Default: DM on,
-  // SPuM = the shipped public model (when this build has one), no SPrM.
+  // no SPuM, no SPrM (ProfileOptions("neural") offers the shipped public
+  // model, ShippedPublicModel(), when this build has one).
   bool dm = true;
-  std::shared_ptr<const TokNetModel> spum = ShippedPublicModel();
+  std::shared_ptr<const TokNetModel> spum;
   std::shared_ptr<const TokNetModel> sprm;
   // The dynamic networks (1 or 2, kMaxDms; together they are the "DM"
   // candidate): shape, SGD rate, and whether each step is also learnt on the

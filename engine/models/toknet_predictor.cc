@@ -97,7 +97,7 @@ void TokNetPredictor::Update(int base) {
   if (reverse_) bases_[pos_ & (bases_.size() - 1)] = static_cast<uint8_t>(b);
   ++pos_;
   const int k = shape_.k;
-  hist_ = ((hist_ << 2) | b) & ((k >= 16 ? 0u : (1u << (2 * k))) - 1u);
+  hist_ = ((hist_ << 2) | b) & ((1u << (2 * k)) - 1u);  // k <= 8 (TokNetShape::Valid)
   if (pos_ >= static_cast<uint64_t>(k) && (pos_ - k) % shape_.s == 0) {
     head_ = (head_ + 1) % ring_.size();
     ring_[head_] = hist_;

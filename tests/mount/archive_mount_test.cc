@@ -36,6 +36,27 @@ class ArchiveMountTest : public MountTest {
     EXPECT_EQ(Sh(PmklcBin() + " stat --json " + store_dir(), &json), 0) << json;
     return json;
   }
+  // Remounts with archive_profile=neural and puts the first `bytes` of
+  // ecoli_536, piped through `filter` (e.g. "cat"), in T("e.fa") and
+  // M("e.fa"). False if the corpus is missing (the test is then skipped) or a
+  // step failed (reported).
+  bool NeuralMountWithEcoli(size_t bytes, const std::string& filter, std::vector<CorpusFile>* corpus) {
+    opts_ = {"archive_delay=3600", "archive_profile=neural"};
+    if (!Remount()) {
+      ADD_FAILURE() << "remount with archive_profile=neural failed";
+      return false;
+    }
+    if (!RequireCorpus(corpus)) return false;
+    const CorpusFile* e = FindCorpus(*corpus, "ecoli_536");
+    if (!e) {
+      ADD_FAILURE() << "no ecoli_536 in the corpus";
+      return false;
+    }
+    const int rc = Sh("head -c " + std::to_string(bytes) + " " + e->path + " | " + filter + " > " + T("e.fa") +
+                      " && cp " + T("e.fa") + " " + M("e.fa"));
+    EXPECT_EQ(rc, 0);
+    return rc == 0;
+  }
   std::vector<std::string> opts_{"archive_delay=3600", "archive_threads=2"};
 };
 
@@ -101,18 +122,12 @@ TEST_F(ArchiveMountTest, ArchiveWaitRecodesWithin2PercentOfCompressMaxAndReadsBa
 }
 
 TEST_F(ArchiveMountTest, NeuralArchiveProfileRecodesAndReadsBack) {
-  opts_ = {"archive_delay=3600", "archive_profile=neural"};
-  ASSERT_TRUE(Remount());
+  // A genome cut from ecoli (300 kB, with its header and lowercase g) and lambda.
   std::vector<CorpusFile> corpus;
-  if (!RequireCorpus(&corpus)) return;
+  if (!NeuralMountWithEcoli(300000, "tr G g", &corpus)) return;
   const CorpusFile* f = FindCorpus(corpus, "lambda");
   ASSERT_NE(f, nullptr);
   ASSERT_EQ(Sh("cp " + f->path + " " + M("l.fa")), 0);
-  // A second genome cut from ecoli (300 kB), with a header and lowercase.
-  const CorpusFile* e = FindCorpus(corpus, "ecoli_536");
-  ASSERT_NE(e, nullptr);
-  ASSERT_EQ(Sh("head -c 300000 " + e->path + " | tr 'G' 'g' > " + T("e.fa") + " && cp " + T("e.fa") + " " + M("e.fa")),
-            0);
   std::string out;
   ASSERT_EQ(Sh(PmklcBin() + " archive --wait " + store_dir(), &out), 0) << out;
   std::string after = StatJson();
@@ -127,13 +142,8 @@ TEST_F(ArchiveMountTest, NeuralArchiveProfileRecodesAndReadsBack) {
 
 TEST_F(ArchiveMountTest, TrainPrivateInstallsAModelTheStoreKeeps) {
   if (!fs::exists(fs::path(PmklcBin()).parent_path() / "pmklc-train")) GTEST_SKIP() << "no pmklc-train (libtorch-dev)";
-  opts_ = {"archive_delay=3600", "archive_profile=neural"};
-  ASSERT_TRUE(Remount());
   std::vector<CorpusFile> corpus;
-  if (!RequireCorpus(&corpus)) return;
-  const CorpusFile* e = FindCorpus(corpus, "ecoli_536");
-  ASSERT_NE(e, nullptr);
-  ASSERT_EQ(Sh("head -c 400000 " + e->path + " > " + T("e.fa") + " && cp " + T("e.fa") + " " + M("e.fa")), 0);
+  if (!NeuralMountWithEcoli(400000, "cat", &corpus)) return;
   ASSERT_EQ(Sh("sync"), 0);
   std::string out;
   // Mounted: trained on what the store holds, installed through the daemon.

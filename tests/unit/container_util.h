@@ -8,16 +8,18 @@
 
 namespace pmklc::testing {
 
-// Reads a whole container held in memory; *out gets the bytes of every block
-// returned before any error.
-inline Status ReadContainer(const std::string& c, std::string* out) {
+// Reads a whole container held in memory (threads: blocks decoded at once);
+// *out gets the bytes of every block returned before any error.
+inline Status ReadContainer(const std::string& c, std::string* out, int threads = 1) {
   size_t pos = 0;
-  ContainerReader r([&](char* buf, size_t n) -> Result<size_t> {
-    size_t k = std::min(n, c.size() - pos);
-    if (k) std::memcpy(buf, c.data() + pos, k);
-    pos += k;
-    return k;
-  });
+  ContainerReader r(
+      [&](char* buf, size_t n) -> Result<size_t> {
+        size_t k = std::min(n, c.size() - pos);
+        if (k) std::memcpy(buf, c.data() + pos, k);
+        pos += k;
+        return k;
+      },
+      threads);
   out->clear();
   std::string block;
   bool eof = false;

@@ -10,6 +10,7 @@
 
 #include "engine/codec/codec.h"
 #include "engine/container/container.h"
+#include "tests/unit/container_util.h"
 #include "engine/models/neural_stream.h"
 #include "engine/models/toknet_predictor.h"
 
@@ -166,6 +167,27 @@ TEST(NeuralStream, CorruptStreamsFailCleanly) {
   std::vector<uint8_t> back(c.size());
   EXPECT_FALSE(NeuralDecode(enc.substr(0, 10), c.size(), back.data()).ok());
   EXPECT_FALSE(NeuralDecode(enc, c.size() + 1, back.data()).ok());
+  // Through the block format: a damaged fasta-neural block either fails or
+  // gives back exactly what was written, never other bytes.
+  std::string fa = ">g\n";
+  for (size_t i = 0; i < c.size(); ++i) fa.push_back("ACGT"[c[i]]);
+  fa += "\n";
+  auto opts = ProfileOptions("neural");
+  ASSERT_TRUE(opts.ok());
+  opts->neural = Small(2);
+  opts->neural.min_sub_bases = 10000;
+  std::string value, out;
+  ASSERT_TRUE(EncodeBlock(fa, *opts, &value).ok());
+  int failed = 0;
+  for (int i = 0; i < 60; ++i) {
+    std::string bad = value;
+    const size_t at = 16 + g() % (bad.size() - 16);
+    bad[at] = static_cast<char>(bad[at] ^ (1 + g() % 255));
+    Status s = DecodeBlock(bad, &out);
+    if (s.ok()) EXPECT_EQ(out, fa) << "byte " << at;
+    else ++failed;
+  }
+  EXPECT_GT(failed, 50) << "nearly every damaged byte must be caught";
 }
 
 TEST(NeuralProfile, FastaRoundTripKeepsEveryDetail) {
@@ -233,22 +255,7 @@ std::string Write(const ContainerOptions& co, const std::string& in) {
 }
 
 Status Read(const std::string& c, int threads, std::string* out) {
-  size_t pos = 0;
-  ContainerReader r(
-      [&](char* buf, size_t n) -> Result<size_t> {
-        size_t k = std::min(n, c.size() - pos);
-        std::memcpy(buf, c.data() + pos, k);
-        pos += k;
-        return k;
-      },
-      threads);
-  out->clear();
-  std::string block;
-  for (bool eof = false;;) {
-    PMKLC_RETURN_IF_ERROR(r.Next(&block, &eof));
-    if (eof) return Status::OK();
-    out->append(block);
-  }
+  return testing::ReadContainer(c, out, threads);
 }
 
 TEST(NeuralChain, ContainerBytesDoNotDependOnWAndDecodeAtAnyThreads) {
