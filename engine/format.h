@@ -29,7 +29,18 @@ enum class CodecId : uint8_t {
   kFastaProtein = 3,  // FASTA streams, zstd residues (docs/format.md §fasta-protein)
   kFastaCm = 4,       // fasta2bit streams, nucleotides context-mixed (docs/format.md §fasta-cm)
   kFastaNeural = 5,   // fasta2bit streams, nucleotides CM + token networks (docs/format.md §fasta-neural)
+  kFastaRef = 6,      // fasta-cm primed with reference segments (docs/format.md §fasta-ref)
+  kRefLink = 7,       // the raw bytes of one reference segment (docs/format.md §ref-link)
 };
+
+// References (docs/format.md §fasta-ref; issue #6). Version byte of the
+// fasta-ref and ref-link payloads.
+inline constexpr uint8_t kRefPayloadVersion = 1;
+// Most reference segments one block may depend on. Reading the block decodes
+// them too (docs/store.md §References gives the cost).
+inline constexpr uint32_t kMaxBlockRefs = 4;
+// Most bases of reference one block may be primed with.
+inline constexpr uint64_t kMaxPrimeBases = 256u << 20;
 
 // Cross-block step-wise model passing in containers written with -j W
 // (docs/format.md §fasta-neural): block b's dynamic models continue block
@@ -39,8 +50,11 @@ inline constexpr uint32_t kNeuralChainBlocks = 16;
 
 // ---- Store (docs/store.md) ------------------------------------------------
 // 2: adds the "cold" column family (archived groups) and meta group_blocks.
-// Version 1 stores are upgraded in place when opened read-write.
-inline constexpr uint32_t kStoreVersion = 2;
+// 3: adds the "refs" column family (reference objects, holds, sketches).
+// Version 1 and 2 stores are upgraded in place when opened read-write.
+inline constexpr uint32_t kStoreVersion = 3;
+// Version byte of a reference object record (docs/store.md §References).
+inline constexpr uint8_t kRefObjectVersion = 1;
 // Archived (cold-tier) group: by default this many bytes of a file, i.e.
 // group_blocks = kGroupBytes / block_size logical blocks, coded as one block
 // value; fixed per store at creation (meta group_blocks). Default 4 MiB: see

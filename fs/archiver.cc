@@ -94,6 +94,9 @@ ArchiveStats ArchiveStats::Parse(std::string_view s) {
 struct Archiver::FileJob {
   uint64_t ino = 0;
   Time ctime;
+  uint64_t size = 0;
+  std::vector<uint64_t> groups;  // fast-tier groups to recode
+  RefPlan plan;                  // references (empty: coded alone)
   std::atomic<size_t> remaining{0};
   std::atomic<bool> failed{false};
   std::atomic<bool> error{false};  // a group failed to decode or encode
@@ -106,7 +109,11 @@ struct Archiver::Unit {
 };
 
 Archiver::Archiver(Store* store, ArchiveHost* host, ArchiveOptions opts)
-    : store_(store), host_(host), opts_(std::move(opts)) {
+    : store_(store),
+      host_(host),
+      opts_(std::move(opts)),
+      refs_(store, opts_.ref_cache_bytes),
+      planner_(store, host, &refs_, RefPlanOptions{opts_.ref_segments, opts_.ref_depth}) {
   std::string v;
   if (store_->GetMeta(kStatsKey, &v).ok()) persisted_ = ArchiveStats::Parse(v);
 }
@@ -115,6 +122,9 @@ Archiver::~Archiver() { Stop(); }
 
 Status Archiver::Init() {
   if (opts_.threads == 0 || opts_.threads > 64) return Status::InvalidArgument("archive_threads must be 1..64");
+  if (opts_.ref_segments == 0 || opts_.ref_segments > format::kMaxBlockRefs)
+    return Status::InvalidArgument("ref_segments must be 1.." + std::to_string(format::kMaxBlockRefs));
+  if (opts_.ref_depth == 0 || opts_.ref_depth > 2) return Status::InvalidArgument("ref_depth must be 1 or 2");
   auto e = ArchiveEncodeOptions(opts_.profile);
   if (!e.ok()) return e.status();
   enc_ = *e;
@@ -190,6 +200,12 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
                          const std::function<void(uint64_t, uint64_t)>& progress) {
   std::lock_guard<std::mutex> pass(pass_mu_);
   *busy = 0;
+  // Reference objects no file or object holds any more (their last
+  // dependent was deleted since the last pass).
+  {
+    auto gc = planner_.CollectGarbage();
+    if (!gc.ok()) spdlog::warn("archiver: reference garbage collection: {}", gc.status().ToString());
+  }
   std::vector<uint64_t> inos;
   PMKLC_RETURN_IF_ERROR(store_->ListPending(&inos));
   if (inos.empty()) return Status::OK();
@@ -230,11 +246,11 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
     auto job = std::make_unique<FileJob>();
     job->ino = ino;
     job->ctime = a->ctime;
+    job->size = a->size;
     job->remaining = groups.size();
-    for (uint64_t g : groups) {
-      units.push_back({job.get(), g});
+    for (uint64_t g : groups)
       total += std::min<uint64_t>(group_bytes, a->size > g * group_bytes ? a->size - g * group_bytes : 0);
-    }
+    job->groups = std::move(groups);
     jobs.push_back(std::move(job));
   }
 
@@ -244,6 +260,9 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
     Status s = host_->Commit(j->ino, [&](const InodeAttr& a, Store::Batch* b) {
       if (!(a.ctime == j->ctime)) return Status::Busy("changed during archiving");
       b->DeletePending(j->ino);
+      // Every group is archived: later files may pick this one as a reference.
+      const std::string sk = RefPlanner::SketchRecord(j->plan);
+      if (!sk.empty()) b->PutSketch(j->ino, sk);
       return Status::OK();
     });
     if (!s.ok() && !s.IsBusy() && !s.IsNotFound())
@@ -252,6 +271,8 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
   for (auto& j : jobs)
     if (j->remaining == 0) finish(j.get());
 
+  // Files one after another (a file may pick the ones archived before it as
+  // references), the groups of each on opts.threads threads.
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> done{0};
   std::mutex progress_mu;
@@ -268,7 +289,10 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
       }
       uint64_t raw_len = 0;
       GroupResult r = GroupResult::kBusy;
-      if (!stopping && !u.job->failed) r = ArchiveGroup(u.job->ino, u.group, &raw_len);
+      if (!stopping && !u.job->failed) {
+        auto pg = u.job->plan.groups.find(u.group);
+        r = ArchiveGroup(u.job->ino, u.group, &raw_len, pg == u.job->plan.groups.end() ? nullptr : &pg->second);
+      }
       if (r == GroupResult::kBusy || r == GroupResult::kError) u.job->failed = true;
       if (r == GroupResult::kError) u.job->error = true;
       if (r == GroupResult::kArchived) u.job->archived += raw_len;
@@ -280,11 +304,26 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
       if (--u.job->remaining == 0 && !u.job->failed) finish(u.job);
     }
   };
-  const size_t nthreads = std::min<size_t>(opts_.threads, units.size());
-  std::vector<std::thread> threads;
-  for (size_t t = 1; t < nthreads; ++t) threads.emplace_back(worker, opts_.idle_priority);
-  if (nthreads) worker(false);  // this thread's priority is the caller's choice
-  for (auto& t : threads) t.join();
+  for (auto& job : jobs) {
+    if (job->groups.empty()) continue;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (stop_) break;
+    }
+    if (opts_.references) {
+      auto plan = planner_.Plan(job->ino, job->size, job->groups);
+      if (plan.ok()) job->plan = std::move(*plan);
+      else spdlog::warn("archiver: inode {}: reference planning: {} (coded alone)", job->ino, plan.status().ToString());
+    }
+    units.clear();
+    for (uint64_t g : job->groups) units.push_back({job.get(), g});
+    next = 0;
+    const size_t nthreads = std::min<size_t>(opts_.threads, units.size());
+    std::vector<std::thread> threads;
+    for (size_t t = 1; t < nthreads; ++t) threads.emplace_back(worker, opts_.idle_priority);
+    if (nthreads) worker(false);  // this thread's priority is the caller's choice
+    for (auto& t : threads) t.join();
+  }
   // Return the replaced blocks' space: one flush + compaction of the fast
   // tier per pass that archived anything sizeable (a few MiB of garbage from
   // a small pass is left to RocksDB's own compactions).
@@ -303,7 +342,8 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
   return Status::OK();
 }
 
-Archiver::GroupResult Archiver::ArchiveGroup(uint64_t ino, uint64_t g, uint64_t* raw_len) {
+Archiver::GroupResult Archiver::ArchiveGroup(uint64_t ino, uint64_t g, uint64_t* raw_len,
+                                             const RefPlan::Group* refs) {
   const auto t0 = std::chrono::steady_clock::now();
   const uint64_t gb = store_->group_blocks();
   const uint64_t bs = store_->block_size();
@@ -344,6 +384,28 @@ Archiver::GroupResult Archiver::ArchiveGroup(uint64_t ino, uint64_t g, uint64_t*
     std::lock_guard<std::mutex> l(enc_mu_);
     enc = enc_;
   }
+  // Coded against reference segments: their codes, in order, prime the coder.
+  std::string prime;
+  std::vector<uint64_t> held;
+  if (refs) {
+    refs_.Prefetch(refs->refs);
+    for (const RefSegmentKey& k : refs->refs) {
+      auto seg = refs_.Get(k);
+      if (!seg.ok()) {
+        spdlog::warn("archiver: inode {} group {}: reference {:016x}/{}: {} (coded alone)", ino, g, k.object,
+                     k.segment, seg.status().ToString());
+        prime.clear();
+        held.clear();
+        break;
+      }
+      prime += (*seg)->codes;
+      if (std::find(held.begin(), held.end(), k.object) == held.end()) held.push_back(k.object);
+    }
+    if (!prime.empty()) {
+      enc.refs = refs->refs;
+      enc.ref_codes = prime;
+    }
+  }
   Status s = EncodeBlock(raw, enc, &value);
   if (!s.ok()) {
     spdlog::error("archiver: inode {} group {}: {}", ino, g, s.ToString());
@@ -372,6 +434,11 @@ Archiver::GroupResult Archiver::ArchiveGroup(uint64_t ino, uint64_t g, uint64_t*
     }
     b->PutGroup(ino, g, value);
     for (auto& [idx, v] : values) b->DeleteBlock(ino, idx);
+    // The group depends on these objects (if it came out as fasta-ref): the
+    // holds keep them, in the same batch.
+    std::vector<RefSegmentKey> deps;
+    PMKLC_RETURN_IF_ERROR(BlockRefs(value, &deps));
+    for (const RefSegmentKey& d : deps) b->PutHold(Store::kHoldFile, ino, d.object);
     return Status::OK();
   });
   if (s.IsBusy() || s.IsNotFound()) return GroupResult::kBusy;

@@ -38,6 +38,9 @@
 #include "engine/codec/codec.h"
 #include "store/store.h"
 
+#include "fs/archive_refs.h"
+#include "fs/store_refs.h"
+
 namespace pmklc {
 
 struct ArchiveOptions {
@@ -54,6 +57,16 @@ struct ArchiveOptions {
   // The store's private model (SPrM), a candidate of the neural profile
   // (fs/store_models.h). Default: none
   std::shared_ptr<const TokNetModel> private_model;
+  // Code FASTA files against related files already archived in the store
+  // (issue #6; fs/archive_refs.h, docs/store.md §References). Default: true
+  bool references = true;
+  // Most reference segments one group is primed with (1..4). Default: 4
+  uint32_t ref_segments = 4;
+  // Deepest reference chain a read may have to decode (1 or 2): 1 lets files
+  // depend only on files coded alone. Default: 2
+  uint32_t ref_depth = 2;
+  // Decoded reference segments the archiver keeps in memory. Default: 256 MiB
+  size_t ref_cache_bytes = size_t{256} << 20;
 };
 
 // Encoder options of an archive profile; InvalidArgument for an unknown name.
@@ -130,13 +143,15 @@ class Archiver {
   struct Unit;
   struct FileJob;
   enum class GroupResult { kArchived, kNoGain, kBusy, kError };
-  GroupResult ArchiveGroup(uint64_t ino, uint64_t g, uint64_t* raw_len);
+  GroupResult ArchiveGroup(uint64_t ino, uint64_t g, uint64_t* raw_len, const RefPlan::Group* refs);
   void Loop();
   void PersistStats();
 
   Store* store_;
   ArchiveHost* host_;
   ArchiveOptions opts_;
+  StoreRefs refs_;
+  RefPlanner planner_;
   std::mutex enc_mu_;  // guards enc_ (SetPrivateModel against the workers)
   EncodeOptions enc_;
   std::mutex mu_;

@@ -34,6 +34,7 @@ FileData::FileData(Store* store, const FsOptions& o)
       dirty_total_limit_(o.dirty_total_bytes),
       enc_(o.encode),
       cache_(o.cache_bytes),
+      refs_(store, o.ref_cache_bytes),
       group_slots_(static_cast<std::ptrdiff_t>(std::clamp(std::thread::hardware_concurrency(), 2u, 64u))),
       prefetch_pool_(2, 64),
       pool_(2, 16) {}
@@ -143,9 +144,14 @@ Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, u
     std::string value, raw;
     Status s = store_->GetGroup(ino, g, &value);
     if (!s.ok()) return s;
+    // Reference segments first, side by side (before taking a slot: they
+    // are decoded on threads of their own).
+    std::vector<RefSegmentKey> deps;
+    s = BlockRefs(value, &deps);
+    if (s.ok() && !deps.empty()) refs_.Prefetch(deps);
     // Context-model decoders hold 0.1-0.4 GiB each: at most one per core at a time.
     group_slots_.acquire();
-    s = DecodeBlock(value, &raw);
+    if (s.ok()) s = DecodeBlock(value, &raw, nullptr, &refs_);
     group_slots_.release();
     if (!s.ok()) {
       spdlog::error("inode {} archived group {}: {} — returning EIO", ino, g, s.ToString());

@@ -17,7 +17,9 @@
 //
 // Archived tier (docs/store.md §Archive): a block absent from the blocks CF is
 // read from its archived group (group_blocks() blocks coded as one value),
-// else it is a hole. Decoding a group caches all its blocks; concurrent
+// else it is a hole. A group coded against reference segments (or linked
+// to one, docs/store.md §References) decodes them first, side by side, via
+// a StoreRefs cache of FsOptions::ref_cache_bytes. Decoding a group caches all its blocks; concurrent
 // readers of one group share one decode; at most one group decode per core
 // runs at a time (each holds its model's tables). Before a block of an archived group
 // changes (write, truncate), the whole group is recoded into fast-tier blocks
@@ -41,6 +43,7 @@
 #include "fs/block_cache.h"
 #include "fs/encoder_pool.h"
 #include "fs/inode_table.h"
+#include "fs/store_refs.h"
 #include "store/store.h"
 
 namespace pmklc {
@@ -110,6 +113,7 @@ class FileData {
   size_t dirty_file_limit_, dirty_total_limit_;
   EncodeOptions enc_;
   BlockCache cache_;
+  StoreRefs refs_;  // reference segments of groups coded against others
   std::atomic<size_t> total_dirty_{0};
   std::counting_semaphore<64> group_slots_;  // concurrent group decodes (memory bound)
   std::mutex group_mu_;

@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -69,6 +70,19 @@ Result<Parsed> ParseOptions(const MountOptions& m) {
       p.log_level = v;
     } else if (k == "cache_size") {
       auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.fs.cache_bytes = *r;
+    } else if (k == "ref_cache") {
+      auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.fs.ref_cache_bytes = *r; p.archive.ref_cache_bytes = *r;
+    } else if (k == "references") {
+      if (v != "on" && v != "off") return Status::InvalidArgument("references must be on or off");
+      p.archive.references = v == "on";
+    } else if (k == "ref_segments") {
+      int t = std::atoi(v.c_str());
+      if (t < 1 || t > static_cast<int>(format::kMaxBlockRefs)) return Status::InvalidArgument("ref_segments must be 1..4");
+      p.archive.ref_segments = static_cast<uint32_t>(t);
+    } else if (k == "ref_depth") {
+      int t = std::atoi(v.c_str());
+      if (t < 1 || t > 2) return Status::InvalidArgument("ref_depth must be 1 or 2");
+      p.archive.ref_depth = static_cast<uint32_t>(t);
     } else if (k == "dirty_limit") {
       auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.fs.dirty_total_bytes = *r;
     } else if (k == "dirty_file_limit") {
@@ -297,6 +311,12 @@ Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
   spdlog::info("unmounted {}", m.mountpoint);
   spdlog::default_logger()->flush();
   if (!fin.ok()) return fin;
+  // The kernel ending the connection (unmounted, lazily or by fusectl abort)
+  // ends the loop with -ENODEV or -ECONNABORTED: that is a normal unmount.
+  if (rc == -ENODEV || rc == -ECONNABORTED) {
+    spdlog::info("the kernel closed the FUSE connection (error {}): unmounted", rc);
+    rc = 0;
+  }
   if (rc != 0 && rc != SIGTERM && rc != SIGINT && rc != SIGHUP)
     return Status::IOError("FUSE loop ended with error " + std::to_string(rc));
   return Status::OK();

@@ -66,6 +66,24 @@ Result<std::string> StoreReport(Store& s, bool json) {
     return count(0, v);
   });
   if (b.ok()) b = s.ForEachGroup([&](uint64_t, uint64_t, std::string_view v) { return count(1, v); });
+  // Reference objects (docs/store.md §References): their segments are stored
+  // once, whoever links to or depends on them.
+  uint64_t ref_objects = 0, ref_segs = 0, ref_raw = 0, ref_stored = 0;
+  if (b.ok()) b = s.ForEachRefObject([&](uint64_t, std::string_view) { ref_objects++; return true; });
+  if (b.ok()) b = s.ForEachRefSegment([&](uint64_t, uint32_t, std::string_view v) {
+    auto h = ParseBlockHeader(v);
+    if (h.ok()) ref_raw += h->raw_len;
+    ref_segs++;
+    ref_stored += v.size();
+    return true;
+  });
+  stored += ref_stored;
+  // Savings: groups coded against references, priced at the ratio the
+  // groups coded alone with the same models get in this store.
+  const PerCodec dep = per.count({1, "fasta-ref"}) ? per[{1, "fasta-ref"}] : PerCodec{};
+  const PerCodec alone = per.count({1, "fasta-cm"}) ? per[{1, "fasta-cm"}] : PerCodec{};
+  const double alone_rate = alone.raw ? static_cast<double>(alone.stored) / static_cast<double>(alone.raw) : 0.0;
+  const double saved = std::max(0.0, alone_rate * static_cast<double>(dep.raw) - static_cast<double>(dep.stored));
   if (!r.ok()) return r;
   if (!b.ok()) return b;
   std::string av;
@@ -83,13 +101,18 @@ Result<std::string> StoreReport(Store& s, bool json) {
                 "\"archived\":{\"groups\":%llu,\"raw_bytes\":%llu,\"stored_bytes\":%llu}},"
                 "\"pending_raw_bytes\":%llu,\"pending_stored_bytes\":%llu,"
                 "\"archiver\":{\"groups\":%llu,\"raw_bytes\":%llu,\"before_bytes\":%llu,\"after_bytes\":%llu,"
-                "\"busy_seconds\":%.3f,\"rate_mb_per_s\":%.3f},\"codecs\":{",
+                "\"busy_seconds\":%.3f,\"rate_mb_per_s\":%.3f},"
+                "\"references\":{\"objects\":%llu,\"segments\":%llu,\"raw_bytes\":%llu,\"stored_bytes\":%llu,"
+                "\"dependent_raw_bytes\":%llu,\"dependent_stored_bytes\":%llu,\"saved_bytes_estimate\":%.0f},"
+                "\"codecs\":{",
                 (unsigned long long)tier[0].blocks, (unsigned long long)tier[0].raw,
                 (unsigned long long)tier[0].stored, (unsigned long long)tier[1].blocks,
                 (unsigned long long)tier[1].raw, (unsigned long long)tier[1].stored,
                 (unsigned long long)pend_raw, (unsigned long long)pend_stored, (unsigned long long)as.groups,
                 (unsigned long long)as.raw_bytes, (unsigned long long)as.before_bytes,
-                (unsigned long long)as.after_bytes, as.busy_s, rate);
+                (unsigned long long)as.after_bytes, as.busy_s, rate, (unsigned long long)ref_objects,
+                (unsigned long long)ref_segs, (unsigned long long)ref_raw, (unsigned long long)ref_stored,
+                (unsigned long long)dep.raw, (unsigned long long)dep.stored, saved);
     for (int t = 0; t < 2; ++t) {
       Appendf(&out, t ? ",\"archived_codecs\":{" : "");
       bool first = true;
@@ -110,7 +133,7 @@ Result<std::string> StoreReport(Store& s, bool json) {
   Appendf(&out, "files          %llu (+ %llu directories, %llu other)\n", (unsigned long long)files,
               (unsigned long long)dirs, (unsigned long long)others);
   Appendf(&out, "logical bytes  %llu\n", (unsigned long long)logical);
-  Appendf(&out, "stored bytes   %llu (block values)\n", (unsigned long long)stored);
+  Appendf(&out, "stored bytes   %llu (block values and reference segments)\n", (unsigned long long)stored);
   Appendf(&out, "disk bytes     %llu (RocksDB files, incl. metadata and WAL)\n", (unsigned long long)disk);
   Appendf(&out, "ratio          %.3f\n", ratio);
   Appendf(&out, "fast tier      %llu bytes of file data in %llu stored bytes\n", (unsigned long long)tier[0].raw,
@@ -123,6 +146,13 @@ Result<std::string> StoreReport(Store& s, bool json) {
   Appendf(&out, "archiver       %llu groups, %llu -> %llu stored bytes, %.2f MB/s per thread (%.1f s busy)\n",
               (unsigned long long)as.groups, (unsigned long long)as.before_bytes,
               (unsigned long long)as.after_bytes, rate, as.busy_s);
+  Appendf(&out, "references     %llu objects, %llu segments: %llu bytes of sequence in %llu stored bytes\n",
+              (unsigned long long)ref_objects, (unsigned long long)ref_segs, (unsigned long long)ref_raw,
+              (unsigned long long)ref_stored);
+  Appendf(&out, "  dependent    %llu bytes of file data coded against them in %llu stored bytes; about %.0f bytes saved\n"
+                "               (priced at this store's fasta-cm ratio, %.3f)\n",
+              (unsigned long long)dep.raw, (unsigned long long)dep.stored, saved,
+              alone_rate > 0 ? 1.0 / alone_rate : 0.0);
   Appendf(&out, "%-22s %10s %16s %16s %8s\n", "tier codec", "blocks", "raw bytes", "stored bytes", "ratio");
   for (auto& [k, pc] : per)
     Appendf(&out, "%-22s %10llu %16llu %16llu %8.3f\n", ((k.first ? "archived " : "fast ") + k.second).c_str(), (unsigned long long)pc.blocks,

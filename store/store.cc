@@ -25,8 +25,8 @@ namespace pmklc {
 
 namespace {
 
-constexpr const char* kCfNames[] = {"meta", "inodes", "dirents", "blocks", "xattrs", "models", "cold"};
-enum Cf { kMeta = 0, kInodes, kDirents, kBlocks, kXattrs, kModels, kCold, kNumCf };
+constexpr const char* kCfNames[] = {"meta", "inodes", "dirents", "blocks", "xattrs", "models", "cold", "refs"};
+enum Cf { kMeta = 0, kInodes, kDirents, kBlocks, kXattrs, kModels, kCold, kRefs, kNumCf };
 // Reclaim queue entry meaning "every inode's fast-tier blocks".
 constexpr uint64_t kReclaimAll = ~uint64_t{0};
 // Column families a store of format version 1 has (it lacks "cold").
@@ -37,6 +37,39 @@ std::string Key64(uint64_t v) {
   StoreBE64(k.data(), v);
   return k;
 }
+// refs CF keys (docs/store.md §References): one tag byte, then big-endian ids.
+std::string RefKey(char tag, uint64_t a) {
+  std::string k(9, tag);
+  StoreBE64(k.data() + 1, a);
+  return k;
+}
+std::string RefKey(char tag, uint64_t a, uint64_t b) {
+  std::string k = RefKey(tag, a);
+  k.resize(17);
+  StoreBE64(k.data() + 9, b);
+  return k;
+}
+std::string SegKey(uint64_t object, uint32_t seg) {
+  std::string k = RefKey('s', object);
+  k.resize(13);
+  StoreBE32(k.data() + 9, seg);
+  return k;
+}
+// Hold keys: 'h', holder kind (0 file, 1 object), holder, object.
+std::string HoldKey(uint8_t kind, uint64_t holder, uint64_t object) {
+  std::string k(18, 'h');
+  k[1] = static_cast<char>(kind);
+  StoreBE64(k.data() + 2, holder);
+  StoreBE64(k.data() + 10, object);
+  return k;
+}
+std::string HoldPrefix(uint8_t kind, uint64_t holder) {
+  std::string k(10, 'h');
+  k[1] = static_cast<char>(kind);
+  StoreBE64(k.data() + 2, holder);
+  return k;
+}
+
 std::string KeyName(uint64_t v, std::string_view name) {
   std::string k = Key64(v);
   k.append(name);
@@ -193,6 +226,24 @@ void Store::Batch::PutMeta(std::string_view key, std::string_view value) {
 void Store::Batch::PutModel(uint64_t id, std::string_view model_file) {
   rep_->ops.push_back({0, kModels, Key64(id), std::string(model_file)});
 }
+void Store::Batch::PutRefObject(uint64_t id, std::string_view record) {
+  rep_->ops.push_back({0, kRefs, RefKey('o', id), std::string(record)});
+}
+void Store::Batch::PutRefSegment(uint64_t id, uint32_t segment, std::string_view value) {
+  rep_->ops.push_back({0, kRefs, SegKey(id, segment), std::string(value)});
+}
+void Store::Batch::DeleteRefObject(uint64_t id) {
+  rep_->ops.push_back({1, kRefs, RefKey('o', id), {}});
+  rep_->ops.push_back({2, kRefs, RefKey('s', id), RefKey('s', id + 1)});
+  rep_->ops.push_back({2, kRefs, HoldPrefix(kHoldObject, id), HoldPrefix(kHoldObject, id + 1)});
+}
+void Store::Batch::PutHold(uint8_t kind, uint64_t holder, uint64_t object) {
+  rep_->ops.push_back({0, kRefs, HoldKey(kind, holder, object), {}});
+}
+void Store::Batch::PutSketch(uint64_t ino, std::string_view record) {
+  rep_->ops.push_back({0, kRefs, RefKey('k', ino), std::string(record)});
+}
+void Store::Batch::DeleteSketch(uint64_t ino) { rep_->ops.push_back({1, kRefs, RefKey('k', ino), {}}); }
 void Store::Batch::PutXattr(uint64_t ino, std::string_view name, std::string_view value) {
   rep_->ops.push_back({0, kXattrs, KeyName(ino, name), std::string(value)});
 }
@@ -251,7 +302,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
     rocksdb::ColumnFamilyOptions cfo;
     rocksdb::BlockBasedTableOptions t;
     t.block_cache = cache;
-    if (i == kBlocks || i == kModels || i == kCold) {
+    if (i == kBlocks || i == kModels || i == kCold || i == kRefs) {
       cfo.compression = rocksdb::kNoCompression;  // payloads are already coded
       t.block_size = 16 << 10;
       cfo.write_buffer_size = 32u << 20;
@@ -283,10 +334,11 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
       if (std::find(names.begin(), names.end(), kCfNames[i]) == names.end())
         return Status::InvalidArgument(path + " is not a pmklcfs store (missing column family " +
                                        kCfNames[i] + ")");
-    if (std::find(names.begin(), names.end(), kCfNames[kCold]) == names.end()) {
-      // Format 1 store: upgraded below (the "cold" CF is created empty).
+    for (int i = kNumCfV1; i < kNumCf; ++i) {
+      if (std::find(names.begin(), names.end(), kCfNames[i]) != names.end()) continue;
+      // An older format: upgraded below (the new CFs are created empty).
       if (o.read_only)
-        return Status::NotSupported(path + " has store format 1; mount it (or run pmklc fsck) once to upgrade it");
+        return Status::NotSupported(path + " has an older store format; mount it (or run pmklc fsck) once to upgrade it");
       dbo.create_missing_column_families = true;
     }
   }
@@ -346,7 +398,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   } else {
     if (v.size() != 4) return Status::Corruption("bad format_version record");
     rep->version = LoadLE32(v.data());
-    if (rep->version != format::kStoreVersion && rep->version != 1)
+    if (rep->version != format::kStoreVersion && rep->version != 1 && rep->version != 2)
       return Status::NotSupported("store format version " + std::to_string(rep->version) +
                                   " is not supported by this build (expects " +
                                   std::to_string(format::kStoreVersion) + ")");
@@ -355,14 +407,16 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
     rep->block_size = LoadLE32(v.data());
     if (rep->block_size < format::kMinBlockSize || rep->block_size > format::kMaxBlockSize)
       return Status::Corruption("store block_size out of range");
-    if (rep->version == 1) {
-      // Upgrade 1 -> 2: the "cold" CF now exists (created empty above); record
-      // the archive group size and the new version in one batch.
+    if (rep->version < format::kStoreVersion) {
+      // Upgrade 1 -> 3: the "cold" CF now exists (created empty above);
+      // record the archive group size. 2 -> 3: the "refs" CF now exists.
+      // The new version goes in the same batch.
+      if (o.read_only) return Status::NotSupported(path + " has an older store format; mount it once to upgrade it");
       rocksdb::WriteBatch wb;
       std::string ver(4, '\0'), gb(4, '\0');
       StoreLE32(ver.data(), format::kStoreVersion);
       StoreLE32(gb.data(), GroupBlocksFor(rep->block_size));
-      wb.Put(meta, "group_blocks", gb);
+      if (rep->version == 1) wb.Put(meta, "group_blocks", gb);
       wb.Put(meta, "format_version", ver);
       rocksdb::WriteOptions wo;
       wo.sync = true;
@@ -395,6 +449,12 @@ Status Store::Write(Batch& b, bool sync) {
       const uint64_t g = (idx + rep_->group_blocks - 1) / rep_->group_blocks;
       if (s.ok()) s = wb.DeleteRange(rep_->cf[kCold], BlockKey(ino, g), BlockKey(ino + 1, 0));
       if (s.ok() && idx == 0) s = wb.Delete(rep_->cf[kMeta], "pending/" + Key64(ino));
+      // All of the file's data is gone: so are its holds on reference
+      // objects and its sketch (a truncation keeps them: holding too long is
+      // safe, releasing too early is not).
+      if (s.ok() && idx == 0)
+        s = wb.DeleteRange(rep_->cf[kRefs], HoldPrefix(kHoldFile, ino), HoldPrefix(kHoldFile, ino + 1));
+      if (s.ok() && idx == 0) s = wb.Delete(rep_->cf[kRefs], RefKey('k', ino));
     }
     if (!s.ok()) return FromRocks(s);
   }
@@ -632,6 +692,57 @@ Status Store::ForEachModel(const std::function<bool(uint64_t, std::string_view)>
   return ScanPrefix(rep_->db.get(), rep_->cf[kModels], "", [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
     if (k.size() != 8) return true;
     return fn(LoadBE64(k.data()), std::string_view(v.data(), v.size()));
+  });
+}
+
+Status Store::GetRefObject(uint64_t id, std::string* record) {
+  return FromRocks(rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kRefs], RefKey('o', id), record));
+}
+
+Status Store::GetRefSegment(uint64_t id, uint32_t segment, std::string* value) {
+  return FromRocks(rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kRefs], SegKey(id, segment), value));
+}
+
+namespace {
+// Every refs-CF record whose key starts with tag.
+Status ScanTag(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h, char tag,
+               const std::function<bool(const rocksdb::Slice&, const rocksdb::Slice&)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), h));
+  for (it->Seek(std::string(1, tag)); it->Valid() && it->key().size() > 0 && it->key()[0] == tag; it->Next())
+    if (!fn(it->key(), it->value())) break;
+  return FromRocks(it->status());
+}
+}  // namespace
+
+Status Store::ForEachRefObject(const std::function<bool(uint64_t, std::string_view)>& fn) {
+  return ScanTag(rep_->db.get(), rep_->cf[kRefs], 'o', [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+    if (k.size() != 9) return true;
+    return fn(LoadBE64(k.data() + 1), std::string_view(v.data(), v.size()));
+  });
+}
+
+Status Store::ForEachRefSegment(const std::function<bool(uint64_t, uint32_t, std::string_view)>& fn) {
+  return ScanTag(rep_->db.get(), rep_->cf[kRefs], 's', [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+    if (k.size() != 13) return true;
+    return fn(LoadBE64(k.data() + 1), LoadBE32(k.data() + 9), std::string_view(v.data(), v.size()));
+  });
+}
+
+Status Store::ForEachHold(const std::function<bool(uint8_t, uint64_t, uint64_t)>& fn) {
+  return ScanTag(rep_->db.get(), rep_->cf[kRefs], 'h', [&](const rocksdb::Slice& k, const rocksdb::Slice&) {
+    if (k.size() != 18) return true;
+    return fn(static_cast<uint8_t>(k[1]), LoadBE64(k.data() + 2), LoadBE64(k.data() + 10));
+  });
+}
+
+Status Store::GetSketch(uint64_t ino, std::string* record) {
+  return FromRocks(rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kRefs], RefKey('k', ino), record));
+}
+
+Status Store::ForEachSketch(const std::function<bool(uint64_t, std::string_view)>& fn) {
+  return ScanTag(rep_->db.get(), rep_->cf[kRefs], 'k', [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+    if (k.size() != 9) return true;
+    return fn(LoadBE64(k.data() + 1), std::string_view(v.data(), v.size()));
   });
 }
 

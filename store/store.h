@@ -101,6 +101,20 @@ class Store {
     // A static model (a model file, engine/models/toknet_model.h) under its
     // id. Models are never deleted: any block may name one.
     void PutModel(uint64_t id, std::string_view model_file);
+    // References (docs/store.md §References). A reference object is a
+    // record plus segments (block values, possibly depending on other
+    // objects). A hold says that a file (kind kHoldFile, holder = ino) or
+    // another object (kHoldObject) depends on an object; an object is kept
+    // while any hold names it, and its holds of others go with it.
+    void PutRefObject(uint64_t id, std::string_view record);
+    void PutRefSegment(uint64_t id, uint32_t segment, std::string_view value);
+    // Deletes the object's record, its segments and the holds it has.
+    void DeleteRefObject(uint64_t id);
+    void PutHold(uint8_t kind, uint64_t holder, uint64_t object);
+    // A file's MinHash sketch (engine/ref/ref_select.h), kept while its data
+    // is; DeleteBlocksFrom(ino, 0) deletes it and the file's holds.
+    void PutSketch(uint64_t ino, std::string_view record);
+    void DeleteSketch(uint64_t ino);
     void PutXattr(uint64_t ino, std::string_view name, std::string_view value);
     void DeleteXattr(uint64_t ino, std::string_view name);
     void DeleteAllXattrs(uint64_t ino);
@@ -165,6 +179,15 @@ class Store {
   Status ListPending(std::vector<uint64_t>* out);
   // NotFound if absent.
   Status GetMeta(std::string_view key, std::string* value);
+  static constexpr uint8_t kHoldFile = 0, kHoldObject = 1;
+  // NotFound if absent.
+  Status GetRefObject(uint64_t id, std::string* record);
+  Status GetRefSegment(uint64_t id, uint32_t segment, std::string* value);
+  Status ForEachRefObject(const std::function<bool(uint64_t id, std::string_view record)>& fn);
+  Status ForEachRefSegment(const std::function<bool(uint64_t id, uint32_t segment, std::string_view value)>& fn);
+  Status ForEachHold(const std::function<bool(uint8_t kind, uint64_t holder, uint64_t object)>& fn);
+  Status GetSketch(uint64_t ino, std::string* record);
+  Status ForEachSketch(const std::function<bool(uint64_t ino, std::string_view record)>& fn);
   // Every stored model (id, model file bytes), in id order.
   Status ForEachModel(const std::function<bool(uint64_t id, std::string_view model_file)>& fn);
 

@@ -10,12 +10,15 @@
 #include <thread>
 #include <tuple>
 #include <vector>
+#include <map>
 #include <set>
 #include <unordered_map>
 
 #include "engine/codec/codec.h"
 #include "engine/format.h"
+#include "fs/archive_refs.h"
 #include "fs/store_models.h"
+#include "fs/store_refs.h"
 #include "store/store.h"
 #include "tools/commands.h"
 
@@ -114,7 +117,64 @@ int RunFsck(const std::string& path, unsigned threads) {
   // Archived groups: checksum, bounds, and never alongside fast-tier blocks.
   // Context-mixed groups decode at a few MB/s, so `threads` workers decode
   // them while this thread scans (a bounded queue keeps memory small).
+  // References (docs/store.md §References): every dependency a stored block
+  // names must have its object, its segment (same checksum) and a hold by
+  // the block's owner; the holds per object are its reference count.
+  StoreRefs segs(&s, size_t{512} << 20);
   std::mutex mu;
+  std::set<std::tuple<uint8_t, uint64_t, uint64_t>> holds;  // (kind, holder, object)
+  std::map<uint64_t, RefObjectRecord> objects;
+  std::map<uint64_t, uint64_t> needed;  // object -> blocks depending on it
+  r = s.ForEachHold([&](uint8_t kind, uint64_t holder, uint64_t object) {
+    holds.insert({kind, holder, object});
+    return true;
+  });
+  if (r.ok()) r = s.ForEachRefObject([&](uint64_t id, std::string_view v) {
+    auto rec = RefObjectRecord::Parse(v);
+    if (!rec.ok()) problem("reference object " + std::to_string(id) + ": " + rec.status().ToString());
+    else objects[id] = *rec;
+    return true;
+  });
+  if (!r.ok()) { std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str()); return 2; }
+  // Checks the dependencies of block value v held by (kind, holder); mu held.
+  auto check_deps = [&](std::string_view v, uint8_t kind, uint64_t holder, const std::string& where) {
+    std::vector<RefSegmentKey> deps;
+    Status d = BlockRefs(v, &deps);
+    if (!d.ok()) { problem(where + ": " + d.ToString()); return; }
+    for (const RefSegmentKey& k : deps) {
+      needed[k.object]++;
+      const std::string ref = where + ": depends on reference object " + std::to_string(k.object);
+      if (!objects.count(k.object)) { problem(ref + ", which does not exist"); continue; }
+      if (!holds.count({kind, holder, k.object})) problem(ref + " without a hold on it (reference count too low)");
+      std::string seg;
+      Status g = s.GetRefSegment(k.object, k.segment, &seg);
+      auto h = g.ok() ? ParseBlockHeader(seg) : Result<BlockHeader>(g);
+      if (!h.ok()) problem(ref + " segment " + std::to_string(k.segment) + ": " + h.status().ToString());
+      else if (h->checksum != k.checksum) problem(ref + " segment " + std::to_string(k.segment) + ": checksum differs");
+    }
+  };
+  uint64_t segments = 0;
+  r = s.ForEachRefSegment([&](uint64_t id, uint32_t seg, std::string_view v) {
+    ++segments;
+    const std::string where = "reference object " + std::to_string(id) + " segment " + std::to_string(seg);
+    auto o = objects.find(id);
+    if (o == objects.end()) { problem(where + ": segment of a missing object"); return true; }
+    if (seg >= o->second.segments) problem(where + ": beyond the object's " + std::to_string(o->second.segments));
+    check_deps(v, Store::kHoldObject, id, where);
+    auto h = ParseBlockHeader(v);
+    if (!h.ok()) { problem(where + ": " + h.status().ToString()); return true; }
+    auto got = segs.Get({id, seg, h->checksum});
+    if (!got.ok()) problem(where + ": " + got.status().ToString());
+    return true;
+  });
+  if (!r.ok()) { std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str()); return 2; }
+  for (auto& [kind, holder, object] : holds) {
+    if (!objects.count(object)) problem("hold of " + std::string(kind ? "object " : "inode ") + std::to_string(holder) +
+                                        " on missing reference object " + std::to_string(object));
+    if (kind == Store::kHoldFile && !inodes.count(holder))
+      problem("hold of missing inode " + std::to_string(holder) + " on reference object " + std::to_string(object));
+  }
+
   std::condition_variable cv;
   std::deque<std::tuple<uint64_t, uint64_t, std::string>> queue;
   bool scan_done = false;
@@ -126,7 +186,13 @@ int RunFsck(const std::string& path, unsigned threads) {
       found.push_back(where + ": group of a missing inode");
     } else {
       if (fast_groups.count({ino, g})) found.push_back(where + ": also has fast-tier blocks in its range");
-      Status d = DecodeBlock(v, out);
+      {
+        std::lock_guard<std::mutex> l(mu);
+        check_deps(v, Store::kHoldFile, ino, where);
+      }
+      std::vector<RefSegmentKey> deps;
+      if (BlockRefs(v, &deps).ok()) segs.Prefetch(deps);
+      Status d = DecodeBlock(v, out, nullptr, &segs);
       const uint64_t start = g * gb * bs;
       if (!d.ok()) found.push_back(where + ": " + d.ToString());
       else if (!S_ISREG(it->second.mode)) found.push_back(where + ": data of a non-regular file");
@@ -170,8 +236,19 @@ int RunFsck(const std::string& path, unsigned threads) {
   for (auto& t : pool) t.join();
   if (!r.ok()) { std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str()); return 2; }
 
-  std::printf("checked %zu inodes, %llu blocks, %llu archived groups, %zu pending orphans: %s\n", inodes.size(),
-              (unsigned long long)blocks, (unsigned long long)groups, orphans.size(),
+  // Reference counts: holds per object against the blocks that need it.
+  std::map<uint64_t, uint64_t> count;
+  for (auto& [kind, holder, object] : holds) count[object]++;
+  for (auto& [id, rec] : objects) {
+    const uint64_t c = count.count(id) ? count[id] : 0;
+    std::printf("reference object %016llx: %u segments, depth %u, %llu holds, %llu dependent blocks%s\n",
+                (unsigned long long)id, rec.segments, rec.depth, (unsigned long long)c,
+                (unsigned long long)(needed.count(id) ? needed[id] : 0),
+                c == 0 ? " (held by nothing: the archiver deletes it at its next pass)" : "");
+  }
+  std::printf("checked %zu inodes, %llu blocks, %llu archived groups, %zu reference objects (%llu segments), %zu pending orphans: %s\n", inodes.size(),
+              (unsigned long long)blocks, (unsigned long long)groups, objects.size(), (unsigned long long)segments,
+              orphans.size(),
               problems ? (std::to_string(problems) + " problem(s)").c_str() : "clean");
   return problems ? 1 : 0;
 }

@@ -19,6 +19,7 @@
 #include "engine/codec/codec.h"
 #include "fs/control.h"
 #include "fs/store_models.h"
+#include "fs/store_refs.h"
 #include "store/store.h"
 #include "tools/commands.h"
 
@@ -34,7 +35,8 @@ int Fail(const Status& s) {
 bool IsNucleotideFasta(std::string_view value) {
   auto h = ParseBlockHeader(value);
   return h.ok() && (h->codec == CodecId::kFasta2Bit || h->codec == CodecId::kFastaCm ||
-                    h->codec == CodecId::kFastaNeural);
+                    h->codec == CodecId::kFastaNeural || h->codec == CodecId::kFastaRef ||
+                    h->codec == CodecId::kRefLink);
 }
 
 }  // namespace
@@ -125,6 +127,7 @@ int RunTrainPrivate(const std::vector<std::string>& in) {
     const uint64_t cap = sample_mb << 20;
     const uint64_t per_file = std::max<uint64_t>(cap / std::max<size_t>(1, inos.size()), 1u << 20);
     std::ofstream out(sample_path, std::ios::binary);
+    StoreRefs segs(&s, size_t{256} << 20);  // groups coded against references
     Status bad;
     for (uint64_t ino : inos) {
       if (sampled >= cap) break;
@@ -132,7 +135,7 @@ int RunTrainPrivate(const std::vector<std::string>& in) {
       auto take = [&](std::string_view value) {
         if (!IsNucleotideFasta(value)) return true;
         std::string raw;
-        Status d = DecodeBlock(value, &raw);
+        Status d = DecodeBlock(value, &raw, nullptr, &segs);
         if (!d.ok()) {
           bad = d;
           return false;

@@ -12,8 +12,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/common/status.h"
 #include "engine/format.h"
@@ -42,6 +44,46 @@ struct BlockHeader {
 // Corruption on short input, wrong version or non-zero flags.
 Result<BlockHeader> ParseBlockHeader(std::string_view value);
 
+// ---- References (issue #6; docs/format.md §fasta-ref, §ref-link) ----------
+// A block may depend on reference segments: other block values, kept by
+// whoever stores the blocks (the store's reference objects, a container's
+// members), named by an object id and a segment number, and pinned by the
+// XXH3-64 of the segment's raw bytes.
+struct RefSegmentKey {
+  uint64_t object = 0;
+  uint32_t segment = 0;
+  uint64_t checksum = 0;  // BlockChecksum of the segment's raw bytes
+  friend bool operator==(const RefSegmentKey&, const RefSegmentKey&) = default;
+};
+
+// A decoded reference segment: its raw bytes and their nucleotide codes
+// (NucleotideCodes(raw)), what a dependent block is primed with.
+struct RefSegment {
+  std::string raw;
+  std::string codes;
+};
+
+// Supplies reference segments to DecodeBlock. Implementations decode the
+// segment's own block value (which may itself depend on others) and must
+// return exactly the bytes whose checksum the key names; DecodeBlock checks
+// it again. Thread safety: as the implementation documents.
+class RefSource {
+ public:
+  virtual ~RefSource() = default;
+  // NotFound when the segment is not kept; any decode error as it is.
+  virtual Result<std::shared_ptr<const RefSegment>> Get(const RefSegmentKey& key) = 0;
+};
+
+// The bases a dependent block is primed with: every A/C/G/T (either case,
+// as 0..3) of raw that is not on a line starting with '>' or ';', in order;
+// every other byte is skipped. A pure function of raw, the same everywhere.
+std::string NucleotideCodes(std::string_view raw);
+
+// The reference segments a block value depends on (empty for a block coded
+// alone): fasta-ref's list, or ref-link's one segment. Corruption for a
+// malformed header or reference list.
+Status BlockRefs(std::string_view value, std::vector<RefSegmentKey>* refs);
+
 // Decodes a block value into *out (replacing its contents). Verifies the codec
 // id is known, the decoded length and the XXH3-64 checksum. On any mismatch
 // returns Corruption and leaves *out empty: wrong bytes are never returned.
@@ -49,7 +91,11 @@ Result<BlockHeader> ParseBlockHeader(std::string_view value);
 // dynamic models (containers written with -j; see NeuralChain), the link
 // from the previous block and the one to the next; such a block without it
 // fails with NotSupported.
-Status DecodeBlock(std::string_view value, std::string* out, const NeuralChain* chain = nullptr);
+// refs: where a fasta-ref or ref-link block finds its reference segments;
+// such a block without it fails with NotSupported, and a segment that is
+// missing or does not match its checksum is Corruption.
+Status DecodeBlock(std::string_view value, std::string* out, const NeuralChain* chain = nullptr,
+                   RefSource* refs = nullptr);
 
 // Checksum used by the block format.
 uint64_t BlockChecksum(std::string_view raw);
@@ -79,6 +125,15 @@ struct EncodeOptions {
   // fasta-neural, profile neural; overrides use_cm). Default: false
   bool use_neural = false;
   NeuralOptions neural;
+  // Reference segments to code FASTA nucleotides against (codec fasta-ref:
+  // the context models of `cm`, or of CmParams::Max() when use_cm is off,
+  // primed with ref_codes, which must be the concatenation of the segments'
+  // codes in this order; at most format::kMaxBlockRefs segments and
+  // format::kMaxPrimeBases bases). Blocks that are not nucleotide FASTA are
+  // coded as without. Borrowed: ref_codes must outlive the EncodeBlock call.
+  // Default: none
+  std::vector<RefSegmentKey> refs;
+  std::string_view ref_codes;
 };
 
 // Encoder options of a named profile. Default: "fast".
@@ -98,5 +153,9 @@ Result<EncodeOptions> ProfileOptions(std::string_view profile);
 // opts.codec may name a FASTA codec to force it (falls back like auto-detect
 // when the block is not FASTA of that kind).
 Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string* value);
+
+// A ref-link block value: the raw bytes of segment `key`, raw_len bytes long
+// (the value's header carries key.checksum).
+std::string RefLinkValue(const RefSegmentKey& key, uint32_t raw_len);
 
 }  // namespace pmklc

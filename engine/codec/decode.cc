@@ -19,6 +19,8 @@ const char* CodecName(CodecId id) {
     case CodecId::kFastaProtein: return "fasta-protein";
     case CodecId::kFastaCm: return "fasta-cm";
     case CodecId::kFastaNeural: return "fasta-neural";
+    case CodecId::kFastaRef: return "fasta-ref";
+    case CodecId::kRefLink: return "ref-link";
   }
   return nullptr;
 }
@@ -30,6 +32,8 @@ Result<CodecId> CodecFromName(std::string_view name) {
   if (name == "fasta-protein") return CodecId::kFastaProtein;
   if (name == "fasta-cm") return CodecId::kFastaCm;
   if (name == "fasta-neural") return CodecId::kFastaNeural;
+  if (name == "fasta-ref") return CodecId::kFastaRef;
+  if (name == "ref-link") return CodecId::kRefLink;
   return Status::NotFound("unknown codec '" + std::string(name) + "'");
 }
 
@@ -62,9 +66,92 @@ Status DecodeZstd(std::string_view payload, size_t raw_len, char* out) {
   return Status::OK();
 }
 
+// 8 + 4 + 8 bytes per reference in a fasta-ref list.
+constexpr size_t kRefEntry = 20;
+
+// The reference list at the start of a fasta-ref payload; *used = its size.
+Status ParseRefList(std::string_view payload, std::vector<RefSegmentKey>* refs, size_t* used) {
+  refs->clear();
+  if (payload.size() < 2) return Status::Corruption("fasta-ref: truncated reference list");
+  if (static_cast<uint8_t>(payload[0]) != format::kRefPayloadVersion)
+    return Status::Corruption("fasta-ref: unknown version");
+  const size_t n = static_cast<uint8_t>(payload[1]);
+  if (n == 0 || n > format::kMaxBlockRefs) return Status::Corruption("fasta-ref: bad reference count");
+  if (payload.size() < 2 + n * kRefEntry) return Status::Corruption("fasta-ref: truncated reference list");
+  for (size_t i = 0; i < n; ++i) {
+    const char* p = payload.data() + 2 + i * kRefEntry;
+    refs->push_back({LoadLE64(p), LoadLE32(p + 8), LoadLE64(p + 12)});
+  }
+  *used = 2 + n * kRefEntry;
+  return Status::OK();
+}
+
+Status ParseRefLink(std::string_view payload, const BlockHeader& h, RefSegmentKey* key) {
+  if (payload.size() != 13 || static_cast<uint8_t>(payload[0]) != format::kRefPayloadVersion)
+    return Status::Corruption("ref-link: malformed payload");
+  *key = {LoadLE64(payload.data() + 1), LoadLE32(payload.data() + 9), h.checksum};
+  return Status::OK();
+}
+
+// Fetches a reference segment and checks it is the one the block names.
+Result<std::shared_ptr<const RefSegment>> GetRef(RefSource* src, const RefSegmentKey& k) {
+  auto r = src->Get(k);
+  if (!r.ok()) {
+    if (r.status().IsNotFound())
+      return Status::Corruption("reference segment " + std::to_string(k.object) + "/" + std::to_string(k.segment) +
+                                " is missing");
+    return r.status();
+  }
+  if (*r == nullptr || BlockChecksum((*r)->raw) != k.checksum)
+    return Status::Corruption("reference segment " + std::to_string(k.object) + "/" + std::to_string(k.segment) +
+                              " does not match its checksum");
+  return r;
+}
+
 }  // namespace
 
-Status DecodeBlock(std::string_view value, std::string* out, const NeuralChain* chain) {
+std::string NucleotideCodes(std::string_view raw) {
+  static const struct Map {
+    int8_t v[256];
+    Map() {
+      std::memset(v, -1, sizeof(v));
+      v['A'] = v['a'] = 0;
+      v['C'] = v['c'] = 1;
+      v['G'] = v['g'] = 2;
+      v['T'] = v['t'] = 3;
+    }
+  } kMap;
+  std::string codes;
+  codes.reserve(raw.size());
+  bool bol = true, text = false;
+  for (char c : raw) {
+    if (bol) text = c == '>' || c == ';';
+    bol = c == '\n';
+    if (text) continue;
+    const int8_t v = kMap.v[static_cast<uint8_t>(c)];
+    if (v >= 0) codes.push_back(static_cast<char>(v));
+  }
+  return codes;
+}
+
+Status BlockRefs(std::string_view value, std::vector<RefSegmentKey>* refs) {
+  refs->clear();
+  auto hr = ParseBlockHeader(value);
+  if (!hr.ok()) return hr.status();
+  std::string_view payload = value.substr(format::kBlockHeaderSize);
+  if (hr->codec == CodecId::kFastaRef) {
+    size_t used = 0;
+    return ParseRefList(payload, refs, &used);
+  }
+  if (hr->codec == CodecId::kRefLink) {
+    RefSegmentKey k;
+    PMKLC_RETURN_IF_ERROR(ParseRefLink(payload, *hr, &k));
+    refs->push_back(k);
+  }
+  return Status::OK();
+}
+
+Status DecodeBlock(std::string_view value, std::string* out, const NeuralChain* chain, RefSource* refs) {
   out->clear();
   auto hr = ParseBlockHeader(value);
   if (!hr.ok()) return hr.status();
@@ -93,6 +180,36 @@ Status DecodeBlock(std::string_view value, std::string* out, const NeuralChain* 
     case CodecId::kFastaNeural:
       s = DecodeFasta2Bit(payload, h.raw_len, buf.data(), NtCoding::kNeural, chain);
       break;
+    case CodecId::kFastaRef: {
+      if (refs == nullptr) return Status::NotSupported("the block depends on reference segments it was not given");
+      std::vector<RefSegmentKey> keys;
+      size_t used = 0;
+      s = ParseRefList(payload, &keys, &used);
+      if (!s.ok()) break;
+      std::string prime;
+      for (const RefSegmentKey& k : keys) {
+        auto seg = GetRef(refs, k);
+        if (!seg.ok()) return seg.status();
+        if (prime.size() + (*seg)->codes.size() > format::kMaxPrimeBases)
+          return Status::Corruption("fasta-ref: references exceed the prime limit");
+        prime += (*seg)->codes;
+      }
+      if (prime.empty()) return Status::Corruption("fasta-ref: references hold no bases");
+      s = DecodeFasta2Bit(payload.substr(used), h.raw_len, buf.data(), NtCoding::kCmPrimed, nullptr,
+                          {reinterpret_cast<const uint8_t*>(prime.data()), prime.size()});
+      break;
+    }
+    case CodecId::kRefLink: {
+      if (refs == nullptr) return Status::NotSupported("the block is a link to a reference segment it was not given");
+      RefSegmentKey k;
+      s = ParseRefLink(payload, h, &k);
+      if (!s.ok()) break;
+      auto seg = GetRef(refs, k);
+      if (!seg.ok()) return seg.status();
+      if ((*seg)->raw.size() != h.raw_len) return Status::Corruption("ref-link: segment length differs");
+      buf = (*seg)->raw;
+      break;
+    }
     default:
       s = Status::Corruption("unknown codec id " + std::to_string(static_cast<int>(h.codec)));
   }

@@ -61,13 +61,35 @@ Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string*
   if (want_fasta && !raw.empty()) {
     thread_local std::string payload;
     FastaKind kind = FastaKind::kOther;
-    Status s = EncodeFasta2Bit(raw, opts.fasta_meta_level, &payload, &kind, opts.use_cm ? &opts.cm : nullptr,
-                               opts.use_neural ? &opts.neural : nullptr);
+    const bool ref = !opts.refs.empty();
+    if (ref && (opts.refs.size() > format::kMaxBlockRefs || opts.ref_codes.empty() ||
+                opts.ref_codes.size() > format::kMaxPrimeBases))
+      return Status::InvalidArgument("encode: bad reference segments");
+    static const CmParams kMax = CmParams::Max();
+    const CmParams* cm = ref ? (opts.use_cm ? &opts.cm : &kMax) : (opts.use_cm ? &opts.cm : nullptr);
+    Status s = EncodeFasta2Bit(raw, opts.fasta_meta_level, &payload, &kind, cm,
+                               opts.use_neural && !ref ? &opts.neural : nullptr,
+                               ref ? std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(opts.ref_codes.data()),
+                                                              opts.ref_codes.size())
+                                   : std::span<const uint8_t>());
+    if (s.ok() && ref) {
+      // fasta-ref: the reference list, then the primed fasta2bit payload.
+      std::string list(2 + 20 * opts.refs.size(), '\0');
+      list[0] = static_cast<char>(format::kRefPayloadVersion);
+      list[1] = static_cast<char>(opts.refs.size());
+      for (size_t i = 0; i < opts.refs.size(); ++i) {
+        char* p = list.data() + 2 + 20 * i;
+        StoreLE64(p, opts.refs[i].object);
+        StoreLE32(p + 8, opts.refs[i].segment);
+        StoreLE64(p + 12, opts.refs[i].checksum);
+      }
+      payload.insert(0, list);
+    }
     CodecId fasta_codec = CodecId::kRaw;
     // A neural coder error (out of memory, a failed chain) is the caller's to see.
-    if (!s.ok() && kind == FastaKind::kNucleotide && opts.use_neural) return s;
+    if (!s.ok() && kind == FastaKind::kNucleotide && (opts.use_neural || ref)) return s;
     if (s.ok()) {
-      fasta_codec = opts.use_neural ? CodecId::kFastaNeural : (opts.use_cm ? CodecId::kFastaCm : CodecId::kFasta2Bit);
+      fasta_codec = ref ? CodecId::kFastaRef : opts.use_neural ? CodecId::kFastaNeural : (opts.use_cm ? CodecId::kFastaCm : CodecId::kFasta2Bit);
     } else if (kind == FastaKind::kProtein) {
       PMKLC_RETURN_IF_ERROR(EncodeFastaProtein(raw, opts.protein_meta_level, opts.protein_level, &payload));
       fasta_codec = CodecId::kFastaProtein;
@@ -103,6 +125,19 @@ Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string*
   }
   WriteHeader(used, raw, value->data());
   return Status::OK();
+}
+
+std::string RefLinkValue(const RefSegmentKey& key, uint32_t raw_len) {
+  std::string v(format::kBlockHeaderSize + 13, '\0');
+  v[0] = static_cast<char>(format::kBlockVersion);
+  v[1] = static_cast<char>(CodecId::kRefLink);
+  StoreLE16(v.data() + 2, 0);
+  StoreLE32(v.data() + 4, raw_len);
+  StoreLE64(v.data() + 8, key.checksum);
+  v[16] = static_cast<char>(format::kRefPayloadVersion);
+  StoreLE64(v.data() + 17, key.object);
+  StoreLE32(v.data() + 25, key.segment);
+  return v;
 }
 
 }  // namespace pmklc

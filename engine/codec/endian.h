@@ -14,6 +14,14 @@ inline void StoreLE64(char* p, uint64_t v) { std::memcpy(p, &v, 8); }
 inline void StoreBE64(char* p, uint64_t v) {
   for (int i = 7; i >= 0; --i) { p[i] = static_cast<char>(v & 0xff); v >>= 8; }
 }
+inline void StoreBE32(char* p, uint32_t v) {
+  for (int i = 3; i >= 0; --i) { p[i] = static_cast<char>(v & 0xff); v >>= 8; }
+}
+inline uint32_t LoadBE32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
 inline uint64_t LoadBE64(const char* p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);

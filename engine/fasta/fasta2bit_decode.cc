@@ -53,13 +53,15 @@ const UnpackTable kUnpack;
 }  // namespace
 
 Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, NtCoding coding,
-                       const NeuralChain* chain) {
+                       const NeuralChain* chain, std::span<const uint8_t> prime) {
   Reader r(payload);
   uint8_t version, flags;
   if (!r.GetByte(&version) || !r.GetByte(&flags)) return Status::Corruption("fasta2bit: truncated");
   if (version != kVersion) return Status::Corruption("fasta2bit: unknown version");
-  if (flags & ~7u) return Status::Corruption("fasta2bit: unknown flags");
-  if (((flags & 2) != 0) != (coding == NtCoding::kCm) || ((flags & 4) != 0) != (coding == NtCoding::kNeural))
+  if (flags & ~15u) return Status::Corruption("fasta2bit: unknown flags");
+  const bool cm = coding == NtCoding::kCm || coding == NtCoding::kCmPrimed;
+  if (((flags & 2) != 0) != cm || ((flags & 4) != 0) != (coding == NtCoding::kNeural) ||
+      ((flags & 8) != 0) != (coding == NtCoding::kCmPrimed))
     return Status::Corruption("fasta2bit: payload flag does not match the codec id");
   std::string meta;
   // Metadata costs at most a few bytes per input byte (a run is >= 1 residue).
@@ -79,12 +81,18 @@ Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, NtCo
   std::string cm_packed;
   if (coding != NtCoding::kPacked) {
     std::string codes(static_cast<size_t>(n_nt), '\0');
-    if (coding == NtCoding::kCm) {
+    if (cm) {
       size_t used = 0;
       auto params = CmParams::Parse(packed, &used);
       if (!params.ok()) return params.status();
-      PMKLC_RETURN_IF_ERROR(CmDecode(*params, packed.substr(used), static_cast<size_t>(n_nt),
-                                     reinterpret_cast<uint8_t*>(codes.data())));
+      if (coding == NtCoding::kCmPrimed) {
+        if (prime.empty()) return Status::Corruption("fasta2bit: primed payload without its reference");
+        PMKLC_RETURN_IF_ERROR(CmDecodePrimed(*params, prime, packed.substr(used), static_cast<size_t>(n_nt),
+                                             reinterpret_cast<uint8_t*>(codes.data())));
+      } else {
+        PMKLC_RETURN_IF_ERROR(CmDecode(*params, packed.substr(used), static_cast<size_t>(n_nt),
+                                       reinterpret_cast<uint8_t*>(codes.data())));
+      }
     } else {
       PMKLC_RETURN_IF_ERROR(
           NeuralDecode(packed, static_cast<size_t>(n_nt), reinterpret_cast<uint8_t*>(codes.data()), 0, chain));

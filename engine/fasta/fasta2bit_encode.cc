@@ -150,8 +150,9 @@ struct NtEncoder {
 }  // namespace
 
 Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payload, FastaKind* kind,
-                       const CmParams* cm, const NeuralOptions* neural) {
+                       const CmParams* cm, const NeuralOptions* neural, std::span<const uint8_t> prime) {
   if (neural) cm = nullptr;
+  const bool primed = cm != nullptr && !prime.empty();
   fasta::Lines lines;
   NtEncoder enc;
   enc.nt.reserve(raw.size());
@@ -188,13 +189,15 @@ Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payloa
 
   payload->clear();
   payload->push_back(static_cast<char>(kVersion));
-  payload->push_back(static_cast<char>((lines.unterminated ? 1 : 0) | (cm ? 2 : 0) | (neural ? 4 : 0)));
+  payload->push_back(static_cast<char>((lines.unterminated ? 1 : 0) | (cm ? 2 : 0) | (neural ? 4 : 0) | (primed ? 8 : 0)));
   fasta::PutPackedSection(payload, meta, zstd_level);
   if (neural)
     return NeuralEncode(*neural, reinterpret_cast<const uint8_t*>(enc.nt.data()), enc.n_nt, payload);
   if (cm) {
-    const CmParams fit = cm->FitTo(enc.n_nt);  // tables sized to this block
+    const CmParams fit = cm->FitTo(enc.n_nt + (primed ? prime.size() : 0));  // tables sized to this block
     payload->append(fit.Serialize());
+    if (primed)
+      return CmEncodePrimed(fit, prime, reinterpret_cast<const uint8_t*>(enc.nt.data()), enc.n_nt, payload);
     PMKLC_RETURN_IF_ERROR(CmEncode(fit, reinterpret_cast<const uint8_t*>(enc.nt.data()), enc.n_nt, payload));
     return Status::OK();
   }

@@ -14,6 +14,7 @@
 // Thread safety: all functions are reentrant.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -33,13 +34,17 @@ enum class FastaKind { kNucleotide, kProtein, kOther };
 // neural != nullptr (cm ignored) they are a neural stream (codec fasta-neural,
 // engine/models/neural_stream.h), instead of 2-bit packed; everything else is
 // identical.
+// With cm and a non-empty prime, the context mixing is primed with those
+// bases (CmEncodePrimed; codec fasta-ref, payload flag bit 3).
 Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payload, FastaKind* kind,
-                       const CmParams* cm = nullptr, const NeuralOptions* neural = nullptr);
+                       const CmParams* cm = nullptr, const NeuralOptions* neural = nullptr,
+                       std::span<const uint8_t> prime = {});
 // How the nucleotides of a fasta2bit payload are coded (the codec id says; the
 // payload flags must agree).
-enum class NtCoding { kPacked, kCm, kNeural };
+enum class NtCoding { kPacked, kCm, kNeural, kCmPrimed };
+// prime: the bases a kCmPrimed payload was primed with.
 Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, NtCoding nt = NtCoding::kPacked,
-                       const NeuralChain* chain = nullptr);
+                       const NeuralChain* chain = nullptr, std::span<const uint8_t> prime = {});
 
 // Protein (or any text-line-structured) FASTA: text lines + layout + residues, zstd.
 Status EncodeFastaProtein(std::string_view raw, int meta_level, int residue_level, std::string* payload);

@@ -120,4 +120,20 @@ inline constexpr uint32_t kExtraMixNeural = 2;
 Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes,
                 std::span<BasePredictor* const> extra = {}, uint32_t extra_mix = 0);
 
+// Reference-primed coding (codec fasta-ref, docs/format.md §fasta-ref): the
+// general model (never the balanced path) whose history already holds the
+// `prime` bases (values 0..3, e.g. the reference segments a block depends
+// on) before the first coded base. Only the repeat models see the prime:
+// they index it, forward and reverse complement, and follow matches into
+// it; the context models, mixers and APMs start empty as in CmEncode. With
+// several repeat models per direction the chain of earlier occurrences is
+// exact here (CmEncode keeps only the most recent one; its bytes are fixed
+// by the format). Decoding needs the same prime. Size the tables with
+// FitTo(prime + n). InvalidArgument (Corruption when decoding) if prime + n
+// reaches 2^31 bases; NoMemory if the tables cannot be allocated.
+[[nodiscard]] Status CmEncodePrimed(const CmParams& p, std::span<const uint8_t> prime, const uint8_t* codes,
+                                    size_t n, std::string* out);
+Status CmDecodePrimed(const CmParams& p, std::span<const uint8_t> prime, std::string_view in, size_t n,
+                      uint8_t* codes);
+
 }  // namespace pmklc

@@ -1,0 +1,81 @@
+// ref_select.h — choosing what a FASTA file or block is coded against
+// (engine/ref; issue #6). Encoder side only: decoding never needs it.
+//
+// Two tools:
+//  * Sketch: a MinHash of a sequence's canonical k-mers (bottom-s, as Mash
+//    does), small enough to keep per file in the store. Jaccard() estimates
+//    how related two files are; unrelated genomes score ~0.
+//  * RefIndex: sampled k-mers of candidate reference segments. Choose()
+//    picks, for one block, the few segments that cover most of its sampled
+//    k-mers (greedy set cover), or none when none covers enough.
+// Both read nucleotide codes (values 0..3, NucleotideCodes in
+// engine/codec/codec.h), both strands at once (canonical k-mers).
+//
+// Thread safety: SketchBuilder and RefIndex are not shared while being
+// built; a built RefIndex may be read by several threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/common/status.h"
+
+namespace pmklc::ref {
+
+// MinHash parameters (part of the sketch record's format).
+inline constexpr uint8_t kSketchVersion = 1;
+inline constexpr int kSketchK = 21;
+inline constexpr size_t kSketchSize = 1024;
+
+struct Sketch {
+  uint64_t bases = 0;           // nucleotide codes seen
+  std::vector<uint64_t> mins;   // the smallest distinct k-mer hashes, ascending, at most kSketchSize
+  std::string Serialize() const;
+  // Corruption for a malformed record.
+  static Result<Sketch> Parse(std::string_view in);
+};
+
+// Builds a sketch from codes given in any number of consecutive chunks.
+class SketchBuilder {
+ public:
+  void Add(std::string_view codes);
+  Sketch Finish();
+
+ private:
+  uint64_t fw_ = 0, rc_ = 0;
+  int have_ = 0;
+  uint64_t bases_ = 0;
+  std::vector<uint64_t> heap_;  // max-heap of the kept hashes
+  void Offer(uint64_t h);
+};
+
+// Estimated Jaccard index of the two k-mer sets (bottom-s of the union);
+// 0 when either is empty.
+double Jaccard(const Sketch& a, const Sketch& b);
+
+// Sampled canonical k-mers of candidate segments.
+class RefIndex {
+ public:
+  static constexpr int kK = 20;
+  // About one k-mer in 2^kSampleShift is indexed (chosen by hash, so the same
+  // k-mers are sampled in every sequence).
+  static constexpr int kSampleShift = 3;
+
+  // Adds segment `id` (any caller-chosen number). Call Build() after the last.
+  void Add(uint32_t id, std::string_view codes);
+  void Build();
+  size_t entries() const { return idx_.size(); }
+
+  // Up to max_segments ids, best first: greedily the segment covering most
+  // of the block's sampled k-mers not covered yet, while it adds at least
+  // min_gain of them (a fraction). Empty when the block shares too little.
+  std::vector<uint32_t> Choose(std::string_view codes, size_t max_segments, double min_gain) const;
+
+ private:
+  std::vector<std::pair<uint64_t, uint32_t>> idx_;  // (hash, id), sorted, unique
+};
+
+}  // namespace pmklc::ref

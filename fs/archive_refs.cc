@@ -1,0 +1,360 @@
+#include "fs/archive_refs.h"
+
+#include <spdlog/spdlog.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "engine/codec/endian.h"
+#include "fs/archiver.h"
+
+namespace pmklc {
+
+namespace {
+
+// A file's sketch record: version, depth, then the sketch.
+constexpr uint8_t kSketchRecordVersion = 1;
+// Candidates a file is compared against in detail (k-mer index), best first.
+constexpr size_t kMaxCandidates = 4;
+// A segment is worth priming a group with when it covers at least this
+// share of the group's sampled k-mers that the segments chosen before it
+// did not.
+constexpr double kMinSegmentGain = 0.02;
+
+}  // namespace
+
+// ---- RefObjectRecord -----------------------------------------------------------
+
+std::string RefObjectRecord::Serialize() const {
+  std::string out(1 + 1 + 4 + 8 + 8 + 8, '\0');
+  out[0] = static_cast<char>(format::kRefObjectVersion);
+  out[1] = static_cast<char>(depth);
+  StoreLE32(out.data() + 2, segments);
+  StoreLE64(out.data() + 6, bases);
+  StoreLE64(out.data() + 14, raw_bytes);
+  StoreLE64(out.data() + 22, source_ino);
+  out += sketch;
+  return out;
+}
+
+Result<RefObjectRecord> RefObjectRecord::Parse(std::string_view in) {
+  if (in.size() < 30 || static_cast<uint8_t>(in[0]) != format::kRefObjectVersion)
+    return Status::Corruption("reference object record: unknown version or truncated");
+  RefObjectRecord r;
+  r.depth = static_cast<uint8_t>(in[1]);
+  r.segments = LoadLE32(in.data() + 2);
+  r.bases = LoadLE64(in.data() + 6);
+  r.raw_bytes = LoadLE64(in.data() + 14);
+  r.source_ino = LoadLE64(in.data() + 22);
+  r.sketch.assign(in.substr(30));
+  return r;
+}
+
+// ---- RefPlanner ----------------------------------------------------------------
+
+struct RefPlanner::Candidate {
+  double jaccard = 0;
+  uint8_t depth = 0;
+  uint64_t object = 0;  // an existing object, or (after Promote) the file's new one
+  uint64_t ino = 0;     // a file not yet promoted (0 for objects)
+  uint64_t size = 0;
+  ref::Sketch sketch;
+  std::vector<std::string> values;  // the file's archived group values
+  std::vector<RefSegmentKey> keys;  // one per segment (objects: known; files: after Promote)
+  std::vector<std::shared_ptr<const RefSegment>> segs;
+};
+
+RefPlanner::RefPlanner(Store* store, ArchiveHost* host, StoreRefs* refs, RefPlanOptions opts)
+    : store_(store), host_(host), refs_(refs), opts_(opts) {
+  opts_.max_segments = std::clamp<uint32_t>(opts_.max_segments, 1, format::kMaxBlockRefs);
+  opts_.max_depth = std::clamp<uint32_t>(opts_.max_depth, 1, 2);
+}
+
+std::string RefPlanner::SketchRecord(const RefPlan& plan) {
+  if (!plan.sketched) return {};
+  std::string r(2, '\0');
+  r[0] = static_cast<char>(kSketchRecordVersion);
+  r[1] = static_cast<char>(plan.depth);
+  return r + plan.sketch.Serialize();
+}
+
+Status RefPlanner::LoadCandidate(Candidate* c) {
+  if (c->ino == 0) {
+    std::string rec;
+    PMKLC_RETURN_IF_ERROR(store_->GetRefObject(c->object, &rec));
+    auto r = RefObjectRecord::Parse(rec);
+    if (!r.ok()) return r.status();
+    for (uint32_t s = 0; s < r->segments; ++s) {
+      std::string v;
+      PMKLC_RETURN_IF_ERROR(store_->GetRefSegment(c->object, s, &v));
+      auto h = ParseBlockHeader(v);
+      if (!h.ok()) return h.status();
+      c->keys.push_back({c->object, s, h->checksum});
+    }
+    refs_->Prefetch(c->keys);
+    for (const RefSegmentKey& k : c->keys) {
+      auto seg = refs_->Get(k);
+      if (!seg.ok()) return seg.status();
+      c->segs.push_back(*seg);
+    }
+    return Status::OK();
+  }
+  // A file: every byte in archived groups 0..n-1, none in the fast tier.
+  auto a = store_->GetInode(c->ino);
+  if (!a.ok()) return a.status();
+  c->size = a->size;
+  bool fast = false;
+  PMKLC_RETURN_IF_ERROR(store_->ForEachBlockOf(c->ino, [&](uint64_t, std::string_view) {
+    fast = true;
+    return false;
+  }));
+  if (fast) return Status::Busy("has fast-tier blocks");
+  const uint64_t gbytes = uint64_t{store_->group_blocks()} * store_->block_size();
+  const uint64_t n = (c->size + gbytes - 1) / gbytes;
+  Status bad;
+  PMKLC_RETURN_IF_ERROR(store_->ForEachGroupOf(c->ino, [&](uint64_t g, std::string_view v) {
+    if (g != c->values.size()) {
+      bad = Status::Busy("has holes");
+      return false;
+    }
+    c->values.emplace_back(v);
+    return true;
+  }));
+  PMKLC_RETURN_IF_ERROR(bad);
+  if (c->values.size() != n || n == 0) return Status::Busy("not wholly archived");
+  std::vector<RefSegmentKey> deps, all;
+  for (const std::string& v : c->values) {
+    PMKLC_RETURN_IF_ERROR(BlockRefs(v, &deps));
+    all.insert(all.end(), deps.begin(), deps.end());
+  }
+  refs_->Prefetch(all);
+  for (const std::string& v : c->values) {
+    auto seg = std::make_shared<RefSegment>();
+    PMKLC_RETURN_IF_ERROR(DecodeBlock(v, &seg->raw, nullptr, refs_));
+    seg->codes = NucleotideCodes(seg->raw);
+    c->segs.push_back(std::move(seg));
+  }
+  return Status::OK();
+}
+
+Status RefPlanner::Promote(Candidate* c) {
+  // The object's id: a hash of its segments' checksums and lengths, so the
+  // same content promoted twice is one object.
+  std::string ident;
+  std::vector<BlockHeader> hs;
+  for (const std::string& v : c->values) {
+    auto h = ParseBlockHeader(v);
+    if (!h.ok()) return h.status();
+    hs.push_back(*h);
+    char b[12];
+    StoreLE64(b, h->checksum);
+    StoreLE32(b + 8, h->raw_len);
+    ident.append(b, 12);
+  }
+  uint64_t id = XXH3_64bits(ident.data(), ident.size());
+  if (id == 0) id = 1;
+  std::string existing;
+  const bool exists = store_->GetRefObject(id, &existing).ok();
+  RefObjectRecord rec;
+  rec.depth = c->depth;
+  rec.segments = static_cast<uint32_t>(c->values.size());
+  for (auto& s : c->segs) rec.bases += s->codes.size(), rec.raw_bytes += s->raw.size();
+  rec.source_ino = c->ino;
+  rec.sketch = c->sketch.Serialize();
+  std::vector<RefSegmentKey> deps, all;
+  for (const std::string& v : c->values) {
+    PMKLC_RETURN_IF_ERROR(BlockRefs(v, &deps));
+    all.insert(all.end(), deps.begin(), deps.end());
+  }
+  Status s = host_->Commit(c->ino, [&](const InodeAttr& a, Store::Batch* b) {
+    if (a.size != c->size) return Status::Busy("size changed");
+    bool fast = false;
+    PMKLC_RETURN_IF_ERROR(store_->ForEachBlockOf(c->ino, [&](uint64_t, std::string_view) {
+      fast = true;
+      return false;
+    }));
+    if (fast) return Status::Busy("written meanwhile");
+    size_t n = 0;
+    bool same = true;
+    PMKLC_RETURN_IF_ERROR(store_->ForEachGroupOf(c->ino, [&](uint64_t g, std::string_view v) {
+      same = g == n && n < c->values.size() && v == c->values[n];
+      ++n;
+      return same;
+    }));
+    if (!same || n != c->values.size()) return Status::Busy("groups changed");
+    if (!exists) {
+      b->PutRefObject(id, rec.Serialize());
+      for (size_t i = 0; i < c->values.size(); ++i) b->PutRefSegment(id, static_cast<uint32_t>(i), c->values[i]);
+      for (const RefSegmentKey& d : all) b->PutHold(Store::kHoldObject, id, d.object);
+    }
+    for (size_t i = 0; i < c->values.size(); ++i)
+      b->PutGroup(c->ino, i, RefLinkValue({id, static_cast<uint32_t>(i), hs[i].checksum}, hs[i].raw_len));
+    b->PutHold(Store::kHoldFile, c->ino, id);
+    b->DeleteSketch(c->ino);
+    return Status::OK();
+  });
+  PMKLC_RETURN_IF_ERROR(s);
+  c->object = id;
+  for (size_t i = 0; i < c->values.size(); ++i) {
+    c->keys.push_back({id, static_cast<uint32_t>(i), hs[i].checksum});
+    refs_->Seed(c->keys.back(), c->segs[i]);
+  }
+  spdlog::info("archiver: inode {} is now reference object {:016x} ({} segments)", c->ino, id, c->values.size());
+  return Status::OK();
+}
+
+Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<uint64_t>& groups) {
+  RefPlan plan;
+  if (size == 0 || size > kMaxFileBytes || groups.empty()) return plan;
+  bool archived = false;
+  PMKLC_RETURN_IF_ERROR(store_->ForEachGroupOf(ino, [&](uint64_t, std::string_view) {
+    archived = true;
+    return false;
+  }));
+  if (archived) return plan;  // partly archived already: the rest is coded alone
+  const uint64_t bs = store_->block_size();
+  const uint64_t gbytes = uint64_t{store_->group_blocks()} * bs;
+  std::string raw(size, '\0');
+  Status bad;
+  PMKLC_RETURN_IF_ERROR(store_->ForEachBlockOf(ino, [&](uint64_t idx, std::string_view v) {
+    std::string img;
+    bad = DecodeBlock(v, &img);
+    if (bad.ok() && idx * bs + img.size() > size) bad = Status::Corruption("block past the end of the file");
+    if (!bad.ok()) return false;
+    std::memcpy(raw.data() + idx * bs, img.data(), img.size());
+    return true;
+  }));
+  PMKLC_RETURN_IF_ERROR(bad);
+  const std::string codes = NucleotideCodes(raw);
+  if (codes.size() < 1024 || codes.size() < raw.size() / 2) return plan;  // not nucleotide FASTA
+  {
+    ref::SketchBuilder sb;
+    sb.Add(codes);
+    plan.sketch = sb.Finish();
+    plan.sketched = true;
+  }
+
+  // Related files and objects, best first.
+  std::vector<Candidate> cands;
+  PMKLC_RETURN_IF_ERROR(store_->ForEachRefObject([&](uint64_t id, std::string_view v) {
+    auto r = RefObjectRecord::Parse(v);
+    if (!r.ok() || r->depth >= opts_.max_depth) return true;
+    auto sk = ref::Sketch::Parse(r->sketch);
+    if (!sk.ok()) return true;
+    const double j = ref::Jaccard(plan.sketch, *sk);
+    if (j < kMinJaccard) return true;
+    Candidate c;
+    c.jaccard = j;
+    c.depth = r->depth;
+    c.object = id;
+    cands.push_back(std::move(c));
+    return true;
+  }));
+  PMKLC_RETURN_IF_ERROR(store_->ForEachSketch([&](uint64_t other, std::string_view v) {
+    if (other == ino || v.size() < 2 || static_cast<uint8_t>(v[0]) != kSketchRecordVersion) return true;
+    const uint8_t depth = static_cast<uint8_t>(v[1]);
+    if (depth >= opts_.max_depth) return true;
+    auto sk = ref::Sketch::Parse(v.substr(2));
+    if (!sk.ok()) return true;
+    const double j = ref::Jaccard(plan.sketch, *sk);
+    if (j < kMinJaccard) return true;
+    Candidate c;
+    c.jaccard = j;
+    c.depth = depth;
+    c.ino = other;
+    c.sketch = std::move(*sk);
+    cands.push_back(std::move(c));
+    return true;
+  }));
+  if (cands.empty()) return plan;
+  std::stable_sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
+    return a.jaccard > b.jaccard || (a.jaccard == b.jaccard && a.depth < b.depth);
+  });
+  if (cands.size() > kMaxCandidates) cands.resize(kMaxCandidates);
+  std::vector<Candidate> loaded;
+  for (Candidate& c : cands) {
+    Status s = LoadCandidate(&c);
+    if (!s.ok()) {
+      spdlog::info("archiver: inode {}: reference candidate {} skipped: {}", ino,
+                   c.ino ? "inode " + std::to_string(c.ino) : "object " + std::to_string(c.object), s.ToString());
+      continue;
+    }
+    loaded.push_back(std::move(c));
+  }
+  // Segment ids: (candidate, segment) in order.
+  std::vector<std::pair<uint32_t, uint32_t>> ids;
+  ref::RefIndex index;
+  for (uint32_t ci = 0; ci < loaded.size(); ++ci)
+    for (uint32_t s = 0; s < loaded[ci].segs.size(); ++s) {
+      index.Add(static_cast<uint32_t>(ids.size()), loaded[ci].segs[s]->codes);
+      ids.emplace_back(ci, s);
+    }
+  index.Build();
+  std::map<uint64_t, std::vector<uint32_t>> chosen;
+  std::vector<bool> used(loaded.size(), false);
+  for (uint64_t g : groups) {
+    const uint64_t off = g * gbytes;
+    if (off >= size) continue;
+    const std::string gc = NucleotideCodes(std::string_view(raw).substr(off, std::min(gbytes, size - off)));
+    auto pick = index.Choose(gc, opts_.max_segments, kMinSegmentGain);
+    if (pick.empty()) continue;
+    for (uint32_t id : pick) used[ids[id].first] = true;
+    chosen[g] = std::move(pick);
+  }
+  if (chosen.empty()) return plan;
+  for (uint32_t ci = 0; ci < loaded.size(); ++ci) {
+    if (!used[ci] || loaded[ci].ino == 0) continue;
+    Status s = Promote(&loaded[ci]);
+    if (!s.ok()) {
+      spdlog::info("archiver: inode {}: promoting inode {} to a reference failed ({}); coding it alone", ino,
+                   loaded[ci].ino, s.ToString());
+      plan.groups.clear();
+      plan.objects.clear();
+      return plan;
+    }
+  }
+  std::set<uint64_t> objects;
+  uint8_t deepest = 0;
+  for (auto& [g, pick] : chosen) {
+    RefPlan::Group pg;
+    for (uint32_t id : pick) {
+      const Candidate& c = loaded[ids[id].first];
+      pg.refs.push_back(c.keys[ids[id].second]);
+      objects.insert(c.object);
+      deepest = std::max(deepest, c.depth);
+    }
+    plan.groups[g] = std::move(pg);
+  }
+  plan.objects.assign(objects.begin(), objects.end());
+  plan.depth = static_cast<uint8_t>(deepest + 1);
+  return plan;
+}
+
+Result<size_t> RefPlanner::CollectGarbage() {
+  size_t deleted = 0;
+  for (;;) {
+    std::set<uint64_t> held;
+    PMKLC_RETURN_IF_ERROR(store_->ForEachHold([&](uint8_t, uint64_t, uint64_t object) {
+      held.insert(object);
+      return true;
+    }));
+    std::vector<uint64_t> dead;
+    PMKLC_RETURN_IF_ERROR(store_->ForEachRefObject([&](uint64_t id, std::string_view) {
+      if (!held.count(id)) dead.push_back(id);
+      return true;
+    }));
+    if (dead.empty()) return deleted;
+    Store::Batch b;
+    for (uint64_t id : dead) b.DeleteRefObject(id);
+    PMKLC_RETURN_IF_ERROR(store_->Write(b, false));
+    for (uint64_t id : dead) {
+      refs_->Forget(id);
+      spdlog::info("archiver: reference object {:016x} is held by nothing: deleted", id);
+    }
+    deleted += dead.size();
+  }
+}
+
+}  // namespace pmklc

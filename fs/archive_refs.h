@@ -1,0 +1,97 @@
+// archive_refs.h — how the archiver codes a FASTA file against related
+// files of the store (internal to fs/; issue #6, docs/store.md §References).
+//
+// Plan(): before a pending file's groups are recoded, its nucleotides are
+// sketched (MinHash) and compared with the sketches of the archived files
+// and reference objects. The related ones (Jaccard >= kMinJaccard, whose
+// chains leave room: depth < max_depth) are indexed by sampled k-mers, and
+// each group picks the few segments covering most of its k-mers. A related
+// file that some group picks is promoted first: its archived groups move,
+// unchanged, into a new reference object, and the file's groups become
+// ref-link blocks to them (one atomic batch under the file's lock). The
+// plan gives each group the segment keys and the bases to prime its coder
+// with. A file that is not nucleotide FASTA, too large, partly archived, or
+// related to nothing gets an empty plan and is coded alone, as before.
+//
+// Record() adds the file's sketch (and its depth) once every group is
+// archived, so later files can pick it. CollectGarbage() deletes the
+// objects no hold names any more.
+// Thread safety: one planner per archiver pass thread; Plan, Record and
+// CollectGarbage are not called concurrently (the pass lock).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/codec/codec.h"
+#include "engine/ref/ref_select.h"
+#include "fs/store_refs.h"
+#include "store/store.h"
+
+namespace pmklc {
+
+class ArchiveHost;
+
+struct RefPlanOptions {
+  uint32_t max_segments = 4;  // per group, <= format::kMaxBlockRefs
+  uint32_t max_depth = 2;     // reference chain a read of the file may decode
+};
+
+struct RefPlan {
+  bool sketched = false;  // nucleotide FASTA: Record() keeps its sketch
+  ref::Sketch sketch;
+  uint8_t depth = 0;      // 0: coded alone; else 1 + the deepest object used
+  struct Group {
+    std::vector<RefSegmentKey> refs;  // the segments to prime the group's coder with, in order
+  };
+  std::map<uint64_t, Group> groups;  // by group number; absent: coded alone
+  std::vector<uint64_t> objects;     // distinct objects the groups use
+};
+
+class RefPlanner {
+ public:
+  // Jaccard index from which two files count as related (k = 21): strains
+  // of one species score 0.5-0.9, other species of one genus ~0.02, other
+  // genera ~0.
+  static constexpr double kMinJaccard = 0.05;
+  // Files above this size are coded alone (their sketch is not taken).
+  static constexpr uint64_t kMaxFileBytes = uint64_t{512} << 20;
+
+  RefPlanner(Store* store, ArchiveHost* host, StoreRefs* refs, RefPlanOptions opts);
+  // The plan for file ino (size bytes, its fast-tier groups `groups`).
+  // Errors are logged by the caller; the file is then coded alone.
+  Result<RefPlan> Plan(uint64_t ino, uint64_t size, const std::vector<uint64_t>& groups);
+  // The sketch record to keep for a file whose groups were all archived
+  // with `plan` (empty when it is not nucleotide FASTA).
+  static std::string SketchRecord(const RefPlan& plan);
+  // Deletes every reference object that no hold names (repeatedly: an
+  // object's own holds go with it). Returns how many were deleted.
+  Result<size_t> CollectGarbage();
+
+ private:
+  struct Candidate;
+  Status LoadCandidate(Candidate* c);
+  Status Promote(Candidate* c);
+
+  Store* store_;
+  ArchiveHost* host_;
+  StoreRefs* refs_;
+  RefPlanOptions opts_;
+};
+
+// Reference object record (docs/store.md §References).
+struct RefObjectRecord {
+  uint8_t depth = 0;
+  uint32_t segments = 0;
+  uint64_t bases = 0;
+  uint64_t raw_bytes = 0;
+  uint64_t source_ino = 0;  // the file it was made from (informational)
+  std::string sketch;       // ref::Sketch::Serialize()
+  std::string Serialize() const;
+  static Result<RefObjectRecord> Parse(std::string_view in);
+};
+
+}  // namespace pmklc

@@ -1,0 +1,126 @@
+#include "fs/store_refs.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <thread>
+
+namespace pmklc {
+
+StoreRefs::StoreRefs(Store* store, size_t cache_bytes) : store_(store), cache_bytes_(cache_bytes) {}
+
+uint64_t StoreRefs::decodes() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return decodes_;
+}
+
+void StoreRefs::Insert(const Key& k, std::shared_ptr<const RefSegment> seg) {
+  const size_t sz = seg->raw.size() + seg->codes.size();
+  if (sz > cache_bytes_ || cache_.count(k)) return;
+  lru_.push_front(k);
+  cache_.emplace(k, Entry{std::move(seg), lru_.begin()});
+  used_ += sz;
+  while (used_ > cache_bytes_ && !lru_.empty()) {
+    auto it = cache_.find(lru_.back());
+    used_ -= it->second.seg->raw.size() + it->second.seg->codes.size();
+    cache_.erase(it);
+    lru_.pop_back();
+  }
+}
+
+void StoreRefs::Seed(const RefSegmentKey& key, std::shared_ptr<const RefSegment> seg) {
+  std::lock_guard<std::mutex> l(mu_);
+  Insert({key.object, key.segment}, std::move(seg));
+}
+
+void StoreRefs::Forget(uint64_t object) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto it = cache_.lower_bound({object, 0}); it != cache_.end() && it->first.first == object;) {
+    used_ -= it->second.seg->raw.size() + it->second.seg->codes.size();
+    lru_.erase(it->second.pos);
+    it = cache_.erase(it);
+  }
+}
+
+Result<std::shared_ptr<const RefSegment>> StoreRefs::Get(const RefSegmentKey& key) {
+  const Key k{key.object, key.segment};
+  std::shared_future<R> fut;
+  std::promise<R> prom;
+  bool mine = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto c = cache_.find(k);
+    if (c != cache_.end()) {
+      lru_.splice(lru_.begin(), lru_, c->second.pos);
+      return c->second.seg;  // DecodeBlock checks it against key.checksum
+    }
+    auto f = inflight_.find(k);
+    if (f != inflight_.end()) {
+      fut = f->second;
+    } else {
+      fut = prom.get_future().share();
+      inflight_.emplace(k, fut);
+      mine = true;
+    }
+  }
+  if (!mine) return fut.get();
+  R r = Load(key);
+  prom.set_value(r);
+  std::lock_guard<std::mutex> l(mu_);
+  inflight_.erase(k);
+  if (r.ok()) Insert(k, *r);
+  return r;
+}
+
+StoreRefs::R StoreRefs::Load(const RefSegmentKey& key) {
+  std::string value;
+  Status s = store_->GetRefSegment(key.object, key.segment, &value);
+  if (s.IsNotFound())
+    return Status::NotFound("reference segment " + std::to_string(key.object) + "/" + std::to_string(key.segment));
+  if (!s.ok()) return s;
+  auto h = ParseBlockHeader(value);
+  if (!h.ok()) return h.status();
+  if (h->checksum != key.checksum)
+    return Status::Corruption("reference segment " + std::to_string(key.object) + "/" +
+                              std::to_string(key.segment) + " is not the one the block names");
+  // A segment may itself depend on others (an object made from a file coded
+  // against references): those first, side by side.
+  std::vector<RefSegmentKey> deps;
+  PMKLC_RETURN_IF_ERROR(BlockRefs(value, &deps));
+  Prefetch(deps);
+  auto seg = std::make_shared<RefSegment>();
+  s = DecodeBlock(value, &seg->raw, nullptr, this);
+  if (!s.ok()) {
+    spdlog::error("reference segment {}/{}: {}", key.object, key.segment, s.ToString());
+    return s;
+  }
+  seg->codes = NucleotideCodes(seg->raw);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ++decodes_;
+  }
+  return std::shared_ptr<const RefSegment>(std::move(seg));
+}
+
+void StoreRefs::Prefetch(const std::vector<RefSegmentKey>& keys) {
+  std::vector<RefSegmentKey> missing;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const RefSegmentKey& k : keys)
+      if (!cache_.count({k.object, k.segment}) &&
+          std::find(missing.begin(), missing.end(), k) == missing.end())
+        missing.push_back(k);
+  }
+  if (missing.size() < 2) return;  // Get decodes a single one where it is needed
+  // One decode per core at a time (each holds its model's tables).
+  const size_t par = std::clamp<size_t>(std::thread::hardware_concurrency(), 2, 8);
+  for (size_t i = 0; i < missing.size(); i += par) {
+    std::vector<std::thread> ts;
+    const size_t end = std::min(missing.size(), i + par);
+    for (size_t j = i + 1; j < end; ++j) ts.emplace_back([this, k = missing[j]] { (void)Get(k); });
+    (void)Get(missing[i]);
+    for (auto& t : ts) t.join();
+  }
+}
+
+}  // namespace pmklc

@@ -1,0 +1,70 @@
+// store_refs.h — the store's reference segments, decoded on demand and
+// cached (fs/; issue #6, docs/store.md §References).
+//
+// A reference object's segments are block values in the refs column family;
+// a fasta-ref block names the segments it was primed with and a ref-link
+// block names the one segment it is. StoreRefs is the RefSource those
+// blocks are decoded with: it reads a segment, decodes it (first the
+// segments it depends on in turn, depth <= 2), checks it against the
+// checksum its key names and keeps the result in an LRU cache.
+//
+// Cost (docs/BENCHMARKS.md §References): an uncached segment costs one
+// block decode at its profile; Prefetch decodes the segments a block needs
+// side by side, up to one per core.
+// Thread safety: all methods may be called concurrently; concurrent
+// requests for one segment share one decode.
+// Errors: NotFound for a segment the store does not hold; Corruption for a
+// segment that does not decode or does not match its key.
+#pragma once
+
+#include <cstdint>
+#include <future>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "engine/codec/codec.h"
+#include "store/store.h"
+
+namespace pmklc {
+
+class StoreRefs : public RefSource {
+ public:
+  // Borrows store. cache_bytes: decoded segments kept (raw bytes + codes).
+  StoreRefs(Store* store, size_t cache_bytes);
+
+  Result<std::shared_ptr<const RefSegment>> Get(const RefSegmentKey& key) override;
+  // Decodes the uncached segments of keys, several at once; errors are left
+  // for Get to report.
+  void Prefetch(const std::vector<RefSegmentKey>& keys);
+  // Caches a segment its caller decoded already (the archiver, promoting a
+  // file it just read). seg must be the segment key names.
+  void Seed(const RefSegmentKey& key, std::shared_ptr<const RefSegment> seg);
+  // Drops the cached segments of an object (after it was deleted).
+  void Forget(uint64_t object);
+  // Segments decoded since construction (not served from the cache).
+  uint64_t decodes() const;
+
+ private:
+  using Key = std::pair<uint64_t, uint32_t>;
+  using R = Result<std::shared_ptr<const RefSegment>>;
+  R Load(const RefSegmentKey& key);
+  void Insert(const Key& k, std::shared_ptr<const RefSegment> seg);
+
+  Store* store_;
+  const size_t cache_bytes_;
+  mutable std::mutex mu_;
+  size_t used_ = 0;
+  uint64_t decodes_ = 0;
+  std::list<Key> lru_;  // front: most recent
+  struct Entry {
+    std::shared_ptr<const RefSegment> seg;
+    std::list<Key>::iterator pos;
+  };
+  std::map<Key, Entry> cache_;
+  std::map<Key, std::shared_future<R>> inflight_;
+};
+
+}  // namespace pmklc
