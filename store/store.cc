@@ -336,9 +336,13 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
                                        kCfNames[i] + ")");
     for (int i = kNumCfV1; i < kNumCf; ++i) {
       if (std::find(names.begin(), names.end(), kCfNames[i]) != names.end()) continue;
-      // An older format: upgraded below (the new CFs are created empty).
-      if (o.read_only)
-        return Status::NotSupported(path + " has an older store format; mount it (or run pmklc fsck) once to upgrade it");
+      // An older format (1 lacks "cold", 2 lacks "refs"): upgraded below
+      // (the new CFs are created empty).
+      if (o.read_only) {
+        const bool v1 = std::find(names.begin(), names.end(), kCfNames[kCold]) == names.end();
+        return Status::NotSupported(path + " has store format " + (v1 ? "1" : "2") +
+                                    "; mount it once (read-write) to upgrade it");
+      }
       dbo.create_missing_column_families = true;
     }
   }

@@ -134,7 +134,7 @@ TEST(Store, OrphansAreListed) {
 namespace pmklc {
 namespace {
 
-// A store written by format 1 (no "cold" CF, no group_blocks) is upgraded in
+// A store written by format 1 (no "cold" or "refs" CF, no group_blocks) is upgraded in
 // place when opened read-write, keeping its data; read-only tools refuse it
 // with a message that says what to do.
 TEST(Store, UpgradesFormat1InPlace) {
@@ -159,7 +159,7 @@ TEST(Store, UpgradesFormat1InPlace) {
     rocksdb::ColumnFamilyHandle* meta = nullptr;
     for (size_t i = 0; i < names.size(); ++i) {
       if (names[i] == "meta") meta = hs[i];
-      if (names[i] == "cold") {
+      if (names[i] == "cold" || names[i] == "refs") {
         ASSERT_TRUE(db->DropColumnFamily(hs[i]).ok());
       }
     }
@@ -189,6 +189,106 @@ TEST(Store, UpgradesFormat1InPlace) {
   auto again = Store::Open(path, ro);  // upgraded: read-only opens work now
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ((*again)->format_version(), format::kStoreVersion);
+}
+
+// Format 2 (no "refs" CF) is upgraded the same way, keeping its archived
+// groups; the new CF starts empty.
+TEST(Store, UpgradesFormat2InPlace) {
+  TempDir d;
+  const std::string path = d.sub("s");
+  {
+    auto s = Store::Open(path, StoreOptions{});
+    ASSERT_TRUE(s.ok());
+    Store::Batch b;
+    b.PutGroup(7, 0, "value-of-group");
+    ASSERT_TRUE((*s)->Write(b, true).ok());
+  }
+  {
+    rocksdb::DBOptions o;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, path, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
+    for (auto& n : names) cfds.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> hs;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, path, cfds, &hs, &db).ok());
+    rocksdb::ColumnFamilyHandle* meta = nullptr;
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == "meta") meta = hs[i];
+      if (names[i] == "refs") ASSERT_TRUE(db->DropColumnFamily(hs[i]).ok());
+    }
+    ASSERT_NE(meta, nullptr);
+    std::string v2(4, '\0');
+    v2[0] = 2;
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), meta, "format_version", v2).ok());
+    for (auto* h : hs) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    ASSERT_TRUE(db->Close().ok());
+    delete db;
+  }
+  StoreOptions ro;
+  ro.read_only = true;
+  auto r = Store::Open(path, ro);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("format 2"), std::string::npos) << r.status().ToString();
+  auto s = Store::Open(path, StoreOptions{});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ((*s)->format_version(), format::kStoreVersion);
+  std::string v;
+  ASSERT_TRUE((*s)->GetGroup(7, 0, &v).ok());
+  EXPECT_EQ(v, "value-of-group");
+  size_t objects = 0;
+  ASSERT_TRUE((*s)->ForEachRefObject([&](uint64_t, std::string_view) { ++objects; return true; }).ok());
+  EXPECT_EQ(objects, 0u);
+}
+
+// Reference records: objects, segments and holds; deleting an object takes
+// its segments and its own holds; deleting a file's data from block 0 takes
+// the file's holds and sketch, a truncation keeps them.
+TEST(Store, ReferenceRecords) {
+  TempDir d;
+  auto st = Store::Open(d.sub("s"), StoreOptions{});
+  ASSERT_TRUE(st.ok());
+  Store& s = **st;
+  Store::Batch b;
+  b.PutRefObject(10, "rec10");
+  b.PutRefSegment(10, 0, "seg0");
+  b.PutRefSegment(10, 1, "seg1");
+  b.PutRefObject(11, "rec11");
+  b.PutRefSegment(11, 0, "seg");
+  b.PutHold(Store::kHoldObject, 11, 10);
+  b.PutHold(Store::kHoldFile, 5, 11);
+  b.PutHold(Store::kHoldFile, 6, 10);
+  b.PutSketch(5, "sk5");
+  b.PutSketch(6, "sk6");
+  ASSERT_TRUE(s.Write(b, true).ok());
+  auto holds = [&] {
+    std::vector<std::tuple<int, uint64_t, uint64_t>> h;
+    EXPECT_TRUE(s.ForEachHold([&](uint8_t k, uint64_t a, uint64_t o) { h.emplace_back(k, a, o); return true; }).ok());
+    return h;
+  };
+  using H = std::vector<std::tuple<int, uint64_t, uint64_t>>;
+  EXPECT_EQ(holds(), (H{{0, 5, 11}, {0, 6, 10}, {1, 11, 10}}));
+  std::string v;
+  ASSERT_TRUE(s.GetRefSegment(10, 1, &v).ok());
+  EXPECT_EQ(v, "seg1");
+  Store::Batch t;  // truncation: holds stay
+  t.DeleteBlocksFrom(6, 3);
+  ASSERT_TRUE(s.Write(t, true).ok());
+  EXPECT_EQ(holds().size(), 3u);
+  ASSERT_TRUE(s.GetSketch(6, &v).ok());
+  Store::Batch del;  // all of file 6's data
+  del.DeleteBlocksFrom(6, 0);
+  ASSERT_TRUE(s.Write(del, true).ok());
+  EXPECT_EQ(holds(), (H{{0, 5, 11}, {1, 11, 10}}));
+  EXPECT_TRUE(s.GetSketch(6, &v).IsNotFound());
+  ASSERT_TRUE(s.GetSketch(5, &v).ok());
+  Store::Batch dobj;
+  dobj.DeleteRefObject(11);
+  ASSERT_TRUE(s.Write(dobj, true).ok());
+  EXPECT_TRUE(s.GetRefObject(11, &v).IsNotFound());
+  EXPECT_TRUE(s.GetRefSegment(11, 0, &v).IsNotFound());
+  EXPECT_EQ(holds(), (H{{0, 5, 11}}));  // the file's hold is the file's business
+  ASSERT_TRUE(s.GetRefSegment(10, 0, &v).ok());
 }
 
 }  // namespace
