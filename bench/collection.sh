@@ -52,17 +52,18 @@ for n in "${names[@]}"; do
   alone[$n]=$("$pmklc" compress -p max -B 4M -c "$corpus/$n.fa" | wc -c)
   total_b=$((total_b + nb[$n])); total_alone=$((total_alone + alone[$n]))
 done
-zst=$(cat "${names[@]/#/$corpus/}" 2>/dev/null | wc -c >/dev/null; for n in "${names[@]}"; do cat "$corpus/$n.fa"; done | zstd -q -19 --long=27 -c | wc -c)
+zst=$(for n in "${names[@]}"; do cat "$corpus/$n.fa"; done | zstd -q -19 --long=27 -c | wc -c)
 
-# Builds store $1 with mount options $2; prints "stored disk seconds".
+# Builds store $1, archived with `pmklc archive` options $2; prints
+# "stored disk seconds objects segment_bytes dependent_bytes".
 build_store() {
   local store=$work/$1 mnt=$work/mnt-$1
   mkdir -p "$mnt"
-  "$pmklc" mount -o "archive_profile=off${2:+,$2}" "$store" "$mnt"
+  "$pmklc" mount -o archive_profile=off "$store" "$mnt"
   for n in "${names[@]}"; do cp "$corpus/$n.fa" "$mnt/"; done
   fusermount3 -u "$mnt"; sleep 0.5
   local t0=$(date +%s.%N)
-  "$pmklc" archive -j 2 "$store" > /dev/null 2>&1
+  "$pmklc" archive -j 2 $2 "$store" > /dev/null 2>&1
   local t1=$(date +%s.%N)
   "$pmklc" stat --json "$store" > "$work/$1.json"
   python3 - "$work/$1.json" "$t0" "$t1" <<'PY'
@@ -73,7 +74,7 @@ print(j["stored_bytes"], j["disk_bytes"], "%.1f" % (float(sys.argv[3]) - float(s
 PY
 }
 read -r s_ref d_ref t_ref objs seg_bytes dep_bytes < <(build_store refs "")
-read -r s_alone d_alone t_alone _ _ _ < <(build_store alone "references=off")
+read -r s_alone d_alone t_alone _ _ _ < <(build_store alone "--references off")
 
 echo "# bench/collection.sh ($order order) — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
 printf "%-16s %10s %12s %10s\n" file bases "alone B" "alone b/b"

@@ -38,6 +38,9 @@ int RunArchive(const ArchiveArgs& a) {
   o.delay_s = 0;
   o.threads = a.threads;
   o.idle_priority = false;  // the user is waiting for it
+  o.references = a.references == "on";
+  o.ref_segments = a.ref_segments;
+  o.ref_depth = a.ref_depth;
   {
     auto models = LoadStoreModels(st->get());
     if (!models.ok()) {

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "engine/container/container.h"
+#include "engine/ref/ref_select.h"
 #include "tools/commands.h"
 
 namespace pmklc::cli {
@@ -133,6 +134,19 @@ int Fail(const char* cmd, const Status& s) {
 
 }  // namespace
 
+namespace {
+// The whole of a (reference) file; at most 4 GiB.
+Result<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Status::NotFound("cannot open " + path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  if (f.bad()) return Status::IOError("reading " + path);
+  if (ss.str().size() > (uint64_t{4} << 30)) return Status::InvalidArgument(path + ": a reference may be at most 4 GiB");
+  return ss.str();
+}
+}  // namespace
+
 int RunCompress(const CompressArgs& a) {
   auto prof = ContainerOptionsFor(a.profile);
   if (!prof.ok()) return Fail("compress", prof.status());
@@ -188,6 +202,14 @@ int RunCompress(const CompressArgs& a) {
       }
     }
   }
+  std::unique_ptr<ref::FileRef> reference;
+  if (!a.reference.empty()) {
+    if (co.encode.use_neural) return Fail("compress", Status::InvalidArgument("--ref works with -p fast, balanced or max"));
+    auto bytes = ReadWholeFile(a.reference);
+    if (!bytes.ok()) return Fail("compress", bytes.status());
+    reference = std::make_unique<ref::FileRef>(std::move(*bytes));
+    co.reference = reference.get();
+  }
   ContainerWriter w([&](std::string_view b) { return out.Write(b); }, co);
   std::string buf(1u << 20, '\0');
   Progress prog("compressing", in.size());
@@ -226,7 +248,14 @@ int RunDecompress(const CompressArgs& a) {
   if (!s.ok()) return Fail("decompress", s);
   if (a.workers < 1 || a.workers > static_cast<int>(kMaxSubBlocks))
     return Fail("decompress", Status::InvalidArgument("-j must be in [1, 64]"));
-  ContainerReader r([&](char* b, size_t n) { return in.Read(b, n); }, a.workers);
+  std::unique_ptr<ref::FileRef> reference;
+  if (!a.reference.empty()) {
+    auto bytes = ReadWholeFile(a.reference);
+    if (!bytes.ok()) return Fail("decompress", bytes.status());
+    reference = std::make_unique<ref::FileRef>(std::move(*bytes));
+  }
+  ContainerReader r([&](char* b, size_t n) { return in.Read(b, n); }, a.workers, reference.get(),
+                    reference ? reference->id() : 0);
   std::string block;
   bool eof = false;
   uint64_t done = 0;

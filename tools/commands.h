@@ -31,6 +31,9 @@ struct CompressArgs {
   // --private FILE: a private model (pmklc train file) the neural profile may
   // mix in; it is stored in the container. Default: none
   std::string private_model;
+  // --ref FILE: code FASTA blocks against this reference file (fast, balanced
+  // or max; issue #6). Decompressing needs the same file. Default: none
+  std::string reference;
 };
 int RunCompress(const CompressArgs& a);
 int RunDecompress(const CompressArgs& a);
@@ -43,6 +46,11 @@ struct ArchiveArgs {
   bool wait = false;             // --wait: return when the pass has ended. Default: false
   std::string profile = "max";   // -p, offline only (a mount uses archive_profile=). Default: max
   unsigned threads = 1;          // -j, offline only. Default: 1
+  // Offline only (a mount uses references=, ref_segments=, ref_depth=):
+  // code FASTA against related stored files (fs/archiver.h). Default: on, 4, 2
+  std::string references = "on";
+  unsigned ref_segments = 4;
+  unsigned ref_depth = 2;
 };
 int RunArchive(const ArchiveArgs& a);
 // pmklc train private STORE [--sample-mb N] [trainer options].

@@ -108,7 +108,8 @@ fstab:
                     "dirty_limit=SIZE, dirty_file_limit=SIZE, zstd_level=N, codec=auto|zstd|raw, "
                     "block_size=SIZE (new stores), threads=N, noatime, archive_profile=max|balanced|neural|off, "
                     "archive_delay=SECONDS (Default: 60), archive_threads=N (Default: 1), "
-                    "archive_group=SIZE (new stores; Default: 4M), and FUSE/mount options")
+                    "archive_group=SIZE (new stores; Default: 4M), references=on|off (Default: on), ref_segments=N "
+                    "(1-4, Default: 4), ref_depth=1|2 (Default: 2), ref_cache=SIZE (Default: 256M), and FUSE/mount options")
       ->allow_extra_args(false);
   mount->footer("Example: pmklc mount -o allow_other,log_level=debug /srv/store /data/genomes");
 
@@ -140,6 +141,7 @@ fstab:
   comp->add_flag("--no-smp", ca.no_smp, "neural: every block's dynamic models start cold (ablation)");
   comp->add_option("--models", ca.models, "neural: candidate networks, from dm,spum,sprm or none. Default: dm, the shipped spum, and sprm with --private");
   comp->add_option("--private", ca.private_model, "neural: a private model file (pmklc train file) to mix in; stored in the container");
+  comp->add_option("--ref", ca.reference, "code FASTA against a related genome REF (e.g. another strain; not -p neural); decompress needs the same REF");
   comp->add_flag("--no-select", ca.no_select, "neural: mix every candidate without the trial-encode selection");
   comp->footer("Examples:\n  pmklc compress genome.fa            # writes genome.fa.pmklc\n"
                "  zcat reads.fa.gz | pmklc compress - > reads.fa.pmklc");
@@ -149,6 +151,7 @@ fstab:
   decomp->add_flag("-c,--stdout", ca.to_stdout, "write to stdout");
   decomp->add_flag("-f,--force", ca.force, "overwrite OUT");
   decomp->add_option("-j,--workers", ca.workers, "blocks decoded at once. Default: 1")->check(CLI::Range(1, 64));
+  decomp->add_option("--ref", ca.reference, "the reference file the container was compressed against");
   decomp->footer("Example: pmklc decompress genome.fa.pmklc   # writes genome.fa");
 
   pmklc::cli::ArchiveArgs aa;
@@ -158,6 +161,15 @@ fstab:
   arch->add_option("-p,--profile", aa.profile, "unmounted store: archive profile (max, balanced or neural). Default: max");
   arch->add_option("-j,--threads", aa.threads, "unmounted store: worker threads. Default: 1")
       ->check(CLI::Range(1, 64));
+  arch->add_option("--references", aa.references,
+                   "unmounted store: code FASTA files against related stored files (on|off). Default: on")
+      ->check(CLI::IsMember({"on", "off"}));
+  arch->add_option("--ref-segments", aa.ref_segments,
+                   "unmounted store: most reference segments per group. Default: 4")
+      ->check(CLI::Range(1, 4));
+  arch->add_option("--ref-depth", aa.ref_depth,
+                   "unmounted store: deepest reference chain a read may decode (1 or 2). Default: 2")
+      ->check(CLI::Range(1, 2));
   arch->footer("A mounted store is archived by its daemon (archive_profile=, archive_threads=), which\n"
                "skips the archive_delay for this pass; an unmounted store is archived by this command.\n"
                "Examples:\n  pmklc archive --wait ~/.local/share/pmklcfs/default\n"

@@ -23,6 +23,10 @@
 
 namespace pmklc {
 
+namespace ref {
+class FileRef;
+}
+
 // Writes bytes to the destination; returns non-OK on failure (e.g. disk full).
 using Sink = std::function<Status(std::string_view)>;
 // Reads up to n bytes into buf; returns 0 at end of input.
@@ -43,6 +47,11 @@ struct ContainerOptions {
   // format::kNeuralChainBlocks) whatever W is. Memory: W blocks and coders.
   // Default: 1
   int workers = 1;
+  // A reference file the FASTA blocks are coded against (`compress --ref`;
+  // codec fasta-ref, each block choosing up to 4 of its 4 MiB segments).
+  // The header records its id and size (flag bit 1); decoding needs the
+  // same file. Borrowed. Default: none
+  const ref::FileRef* reference = nullptr;
 };
 
 // One block being coded or decoded on its own thread (internal:
@@ -77,7 +86,10 @@ class ContainerWriter {
 class ContainerReader {
  public:
   // threads: blocks decoded at the same time (read ahead). Default: 1
-  explicit ContainerReader(Source source, int threads = 1);
+  // refs: the reference file's segments, for a container written with one
+  // (its id must be ref_id; a container that needs one and is not given it,
+  // or is given another, fails at the first Next with a message saying so).
+  explicit ContainerReader(Source source, int threads = 1, RefSource* refs = nullptr, uint64_t ref_id = 0);
   ~ContainerReader();  // waits for blocks still being decoded
   // Decodes the next block into *block. *eof = true (and *block empty) after
   // the last block, once the index and trailer have been verified.
@@ -93,6 +105,8 @@ class ContainerReader {
   Status FinishOldest();  // waits for the oldest decode and queues its block
   Source source_;
   int threads_ = 1;
+  RefSource* refs_ = nullptr;
+  uint64_t ref_id_ = 0;
   std::deque<std::string> ready_;           // decoded blocks not yet returned
   std::deque<std::unique_ptr<ContainerJob>> inflight_;
   std::shared_ptr<DmLink> chain_;           // the last started block's out link

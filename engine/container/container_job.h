@@ -14,6 +14,7 @@ namespace pmklc {
 
 struct ContainerJob {
   std::string in, out;
+  std::string prime;  // writer with a reference: the codes the block is primed with
   uint64_t offset = 0;  // reader: file offset of its length field
   Status status;
   NeuralChain chain;

@@ -3,6 +3,8 @@
 #include <thread>
 
 #include "engine/codec/endian.h"
+#include <cstdio>
+
 #include "engine/container/container.h"
 #include "engine/container/container_format.h"
 #include "engine/container/container_job.h"
@@ -12,8 +14,8 @@ namespace pmklc {
 
 using namespace container;
 
-ContainerReader::ContainerReader(Source source, int threads)
-    : source_(std::move(source)), threads_(std::max(1, threads)) {}
+ContainerReader::ContainerReader(Source source, int threads, RefSource* refs, uint64_t ref_id)
+    : source_(std::move(source)), threads_(std::max(1, threads)), refs_(refs), ref_id_(ref_id) {}
 
 Status ContainerReader::ReadExact(char* buf, size_t n, const char* what) {
   size_t got = 0;
@@ -48,7 +50,7 @@ Status ContainerReader::Start() {
                                 " is not supported by this build");
   profile_ = static_cast<uint8_t>(h[9]);
   const uint16_t flags = LoadLE16(h + 10);
-  if (flags & ~kFlagPrivateModel) return Status::Corruption("container: unknown flags");
+  if (flags & ~(kFlagPrivateModel | kFlagReference)) return Status::Corruption("container: unknown flags");
   block_size_ = LoadLE32(h + 12);
   if (block_size_ == 0 || block_size_ > format::kMaxBlockRawLen) return Status::Corruption("container: bad block size");
   if (flags & kFlagPrivateModel) {
@@ -61,6 +63,19 @@ Status ContainerReader::Start() {
     auto m = ParseModel(bytes);
     if (!m.ok()) return Status::Corruption("container: private model: " + m.status().message());
     RegisterModel(std::make_shared<const TokNetModel>(std::move(*m)));
+  }
+  if (flags & kFlagReference) {
+    char r[16];
+    PMKLC_RETURN_IF_ERROR(ReadExact(r, 16, "reference id"));
+    const uint64_t id = LoadLE64(r), size = LoadLE64(r + 8);
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(id));
+    if (refs_ == nullptr)
+      return Status::InvalidArgument("this container was compressed against a reference file (" +
+                                     std::to_string(size) + " bytes, id " + hex + "): give it with --ref");
+    if (id != ref_id_)
+      return Status::InvalidArgument("the reference file given is not the one this container was compressed against (" +
+                                     std::to_string(size) + " bytes, id " + hex + ")");
   }
   started_ = true;
   return Status::OK();
@@ -141,9 +156,9 @@ Status ContainerReader::Fill() {
     chain_ = job->out_link;
     ++started_blocks_;
     ContainerJob* j = job.get();
-    auto run = [j] {
+    auto run = [j, refs = refs_] {
       try {
-        j->status = DecodeBlock(j->in, &j->out, &j->chain);
+        j->status = DecodeBlock(j->in, &j->out, &j->chain, refs);
       } catch (const std::bad_alloc&) {
         j->status = Status::NoMemory("out of memory decoding a block");
       }

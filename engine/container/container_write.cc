@@ -3,6 +3,7 @@
 
 #include "engine/codec/endian.h"
 #include "engine/container/container.h"
+#include "engine/ref/ref_select.h"
 #include "engine/container/container_format.h"
 #include "engine/container/container_job.h"
 #include "engine/format.h"
@@ -47,7 +48,8 @@ Status ContainerWriter::WriteBlock(std::string_view raw) {
     std::memcpy(h, kMagic, 8);
     h[8] = static_cast<char>(kVersion);
     h[9] = static_cast<char>(opts_.profile);
-    StoreLE16(h + 10, opts_.private_model.empty() ? 0 : kFlagPrivateModel);
+    StoreLE16(h + 10, static_cast<uint16_t>((opts_.private_model.empty() ? 0 : kFlagPrivateModel) |
+                                            (opts_.reference ? kFlagReference : 0)));
     StoreLE32(h + 12, opts_.block_size);
     if (opts_.private_model.size() > kMaxModelFileBytes)
       return Status::InvalidArgument("private model larger than 64 MiB: a container cannot carry it");
@@ -57,6 +59,12 @@ Status ContainerWriter::WriteBlock(std::string_view raw) {
       StoreLE32(len, static_cast<uint32_t>(opts_.private_model.size()));
       PMKLC_RETURN_IF_ERROR(Emit(std::string_view(len, 4)));
       PMKLC_RETURN_IF_ERROR(Emit(opts_.private_model));
+    }
+    if (opts_.reference) {
+      char r[16];
+      StoreLE64(r, opts_.reference->id());
+      StoreLE64(r + 8, opts_.reference->size());
+      PMKLC_RETURN_IF_ERROR(Emit(std::string_view(r, 16)));
     }
     started_ = true;
   }
@@ -70,6 +78,13 @@ Status ContainerWriter::WriteBlock(std::string_view raw) {
   auto job = std::make_unique<ContainerJob>();
   job->in.assign(raw);
   EncodeOptions e = opts_.encode;
+  if (opts_.reference) {
+    // Coded against the reference file's segments that cover it best (the
+    // job keeps the primed codes alive). Not with the neural profile.
+    opts_.reference->Choose(job->in, &e.refs, &job->prime);
+    e.ref_codes = job->prime;
+    e.use_neural = false;
+  }
   const bool chained = e.use_neural;
   if (chained) {
     const uint64_t b = blocks_ + inflight_.size();

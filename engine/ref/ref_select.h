@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/codec/codec.h"
 #include "engine/common/status.h"
 
 namespace pmklc::ref {
@@ -76,6 +77,29 @@ class RefIndex {
 
  private:
   std::vector<std::pair<uint64_t, uint32_t>> idx_;  // (hash, id), sorted, unique
+};
+
+// A reference file given on the command line (`pmklc compress|decompress
+// --ref REF`): its bytes cut into kFileRefSegment-byte segments, object id
+// the XXH3-64 of the whole file (never 0). It is the RefSource of the
+// blocks coded against it, and (encoder side) chooses their segments.
+// Thread safety: const methods and Get may be called concurrently.
+class FileRef : public RefSource {
+ public:
+  static constexpr size_t kSegmentBytes = size_t{4} << 20;
+  explicit FileRef(std::string bytes);
+  uint64_t id() const { return id_; }
+  uint64_t size() const { return bytes_size_; }
+  Result<std::shared_ptr<const RefSegment>> Get(const RefSegmentKey& key) override;
+  // The segments (at most format::kMaxBlockRefs) a block is best coded
+  // against and their codes, concatenated; none when it shares too little.
+  void Choose(std::string_view raw, std::vector<RefSegmentKey>* keys, std::string* prime) const;
+
+ private:
+  uint64_t id_ = 0, bytes_size_ = 0;
+  std::vector<std::shared_ptr<const RefSegment>> segs_;
+  std::vector<RefSegmentKey> keys_;
+  RefIndex index_;
 };
 
 }  // namespace pmklc::ref
