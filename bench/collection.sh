@@ -2,8 +2,9 @@
 # bench/collection.sh — store-level references on the `collection` role
 # (4 strains of K. pneumoniae; issue #6).
 #
-#   bench/collection.sh [BUILD_DIR] [ORDER]   (defaults: build, corpus order;
-#                                              ORDER "reverse" copies them last-first)
+#   [REF_OPTS="--ref-depth 1 --ref-segments 2"] bench/collection.sh [BUILD_DIR] [ORDER]
+#   (defaults: build, corpus order; ORDER "reverse" copies them last-first;
+#   REF_OPTS: `pmklc archive` options of the store with references)
 #
 # Prints, per file and in total, bits per base (A/C/G/T counted outside
 # header lines):
@@ -73,10 +74,10 @@ print(j["stored_bytes"], j["disk_bytes"], "%.1f" % (float(sys.argv[3]) - float(s
       j["references"]["objects"], j["references"]["stored_bytes"], j["references"]["dependent_stored_bytes"])
 PY
 }
-read -r s_ref d_ref t_ref objs seg_bytes dep_bytes < <(build_store refs "")
+read -r s_ref d_ref t_ref objs seg_bytes dep_bytes < <(build_store refs "${REF_OPTS:-}")
 read -r s_alone d_alone t_alone _ _ _ < <(build_store alone "--references off")
 
-echo "# bench/collection.sh ($order order) — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
+echo "# bench/collection.sh ($order order${REF_OPTS:+, $REF_OPTS}) — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
 printf "%-16s %10s %12s %10s\n" file bases "alone B" "alone b/b"
 for n in "${names[@]}"; do
   printf "%-16s %10d %12d %10s\n" "$n" "${nb[$n]}" "${alone[$n]}" "$(bpb "${alone[$n]}" "${nb[$n]}")"
