@@ -126,7 +126,7 @@ struct EncodeOptions {
   bool use_neural = false;
   NeuralOptions neural;
   // Reference segments to code FASTA nucleotides against (codec fasta-ref:
-  // the context models of `cm`, or of CmParams::Max() when use_cm is off,
+  // the context models of CmParams::Reference(), whatever the profile,
   // primed with ref_codes, which must be the concatenation of the segments'
   // codes in this order; at most format::kMaxBlockRefs segments and
   // format::kMaxPrimeBases bases). Blocks that are not nucleotide FASTA are

@@ -65,8 +65,8 @@ Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string*
     if (ref && (opts.refs.size() > format::kMaxBlockRefs || opts.ref_codes.empty() ||
                 opts.ref_codes.size() > format::kMaxPrimeBases))
       return Status::InvalidArgument("encode: bad reference segments");
-    static const CmParams kMax = CmParams::Max();
-    const CmParams* cm = ref ? (opts.use_cm ? &opts.cm : &kMax) : (opts.use_cm ? &opts.cm : nullptr);
+    static const CmParams kRef = CmParams::Reference();
+    const CmParams* cm = ref ? &kRef : (opts.use_cm ? &opts.cm : nullptr);
     Status s = EncodeFasta2Bit(raw, opts.fasta_meta_level, &payload, &kind, cm,
                                opts.use_neural && !ref ? &opts.neural : nullptr,
                                ref ? std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(opts.ref_codes.data()),

@@ -958,6 +958,14 @@ Status DecodeWith(const CmParams& p, std::string_view in, size_t n, uint8_t* cod
 
 CmParams CmParams::Max() { return CmParams{}; }
 
+CmParams CmParams::Reference() {
+  CmParams p;
+  p.orders = {2, 6, 12, 20};
+  p.ir_mask = 0;
+  p.flags = 1;  // repeat-state mixer; one APM
+  return p;
+}
+
 CmParams CmParams::Balanced() {
   CmParams p;
   p.mixer_lr = 16;
