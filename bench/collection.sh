@@ -30,7 +30,8 @@ for b in "$pmklc" "$randread"; do
   [ -x "$b" ] || { echo "build first: cmake --build $build" >&2; exit 1; }
 done
 corpus=${PMKLC_CORPUS:-/tmp/pmklc-bench-corpus}
-"$root/../shared/data/corpus" "$corpus" collection >/dev/null
+"$root/../shared/data/corpus" "$corpus" collection eval >/dev/null
+unrelated=${UNRELATED:-ecoli_536}  # another genus: must pick no reference
 names=()
 while IFS=$'\t' read -r name role _; do
   [[ $name == \#* || -z $name ]] && continue
@@ -55,13 +56,16 @@ for n in "${names[@]}"; do
 done
 zst=$(for n in "${names[@]}"; do cat "$corpus/$n.fa"; done | zstd -q -19 --long=27 -c | wc -c)
 
-# Builds store $1, archived with `pmklc archive` options $2; prints
+# Builds store $1, archived with `pmklc archive` options $2, from the files
+# ${names[@]} (or those in $3); prints
 # "stored disk seconds objects segment_bytes dependent_bytes".
 build_store() {
   local store=$work/$1 mnt=$work/mnt-$1
+  local list=("${names[@]}")
+  [ -n "${3:-}" ] && read -r -a list <<< "$3"
   mkdir -p "$mnt"
   "$pmklc" mount -o archive_profile=off "$store" "$mnt"
-  for n in "${names[@]}"; do cp "$corpus/$n.fa" "$mnt/"; done
+  for n in "${list[@]}"; do cp "$corpus/$n.fa" "$mnt/"; done
   fusermount3 -u "$mnt"; sleep 0.5
   local t0=$(date +%s.%N)
   "$pmklc" archive -j 2 $2 "$store" > /dev/null 2>&1
@@ -76,6 +80,10 @@ PY
 }
 read -r s_ref d_ref t_ref objs seg_bytes dep_bytes < <(build_store refs "${REF_OPTS:-}")
 read -r s_alone d_alone t_alone _ _ _ < <(build_store alone "--references off")
+# The unrelated genome: its cost in the reference store (with it minus
+# without it) against a store holding it alone.
+read -r s_with _ _ _ _ _ < <(build_store with-unrelated "" "${names[*]} $unrelated")
+read -r s_only _ _ _ _ _ < <(build_store unrelated-only "" "$unrelated")
 
 echo "# bench/collection.sh ($order order${REF_OPTS:+, $REF_OPTS}) — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
 printf "%-16s %10s %12s %10s\n" file bases "alone B" "alone b/b"
@@ -92,6 +100,8 @@ printf "%-34s %12d %10s\n" "mount, references=off: RocksDB" "$d_alone" "$(bpb "$
 printf "%-34s %12d %10s\n" "zstd -19 --long=27, concatenated" "$zst" "$(bpb "$zst" "$total_b")"
 echo "reference objects: $objs ($seg_bytes stored bytes of segments); dependent groups: $dep_bytes bytes"
 echo "archive time: references ${t_ref}s, alone ${t_alone}s (pmklc archive -j 2)"
+printf "unrelated %s: %d bytes in the reference store (with - without it), %d bytes in a store of its own (%+.3f%%)\n" \
+  "$unrelated" "$((s_with - s_ref))" "$s_only" "$(awk -v a=$((s_with - s_ref)) -v b="$s_only" 'BEGIN{print 100*(a-b)/b}')"
 
 # Random reads of the last file, median of 5 offsets.
 last=${names[${#names[@]}-1]}

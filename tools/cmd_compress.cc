@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -208,7 +209,9 @@ int RunCompress(const CompressArgs& a) {
     auto bytes = ReadWholeFile(a.reference);
     if (!bytes.ok()) return Fail("compress", bytes.status());
     reference = std::make_unique<ref::FileRef>(std::move(*bytes));
-    co.reference = reference.get();
+    co.chooser = reference.get();
+    co.reference_id = reference->id();
+    co.reference_size = reference->size();
   }
   ContainerWriter w([&](std::string_view b) { return out.Write(b); }, co);
   std::string buf(1u << 20, '\0');
@@ -231,7 +234,117 @@ int RunCompress(const CompressArgs& a) {
   return 0;
 }
 
+int RunCompressCollection(const CompressArgs& a) {
+  auto prof = ContainerOptionsFor(a.profile);
+  if (!prof.ok()) return Fail("compress", prof.status());
+  ContainerOptions co = *prof;
+  if (co.encode.use_neural) return Fail("compress", Status::InvalidArgument("collections work with -p fast, balanced or max"));
+  if (!a.reference.empty()) return Fail("compress", Status::InvalidArgument("--ref and -o (a collection) do not combine"));
+  // 4 MiB blocks unless -B: a member's block names whole blocks of others,
+  // and reading one member decodes those too.
+  co.block_size = a.block_size_given ? a.block_size : (4u << 20);
+  if (co.block_size < format::kMinBlockSize || co.block_size > format::kMaxBlockSize)
+    return Fail("compress", Status::InvalidArgument("block size must be in [4 KiB, 16 MiB]"));
+  co.workers = a.workers;
+  std::set<std::string> names;
+  for (const std::string& f : a.inputs) {
+    std::error_code ec;
+    const auto sz = std::filesystem::file_size(f, ec);
+    if (ec) return Fail("compress", Status::NotFound("cannot read " + f + ": " + ec.message()));
+    const std::string name = std::filesystem::path(f).filename().string();
+    if (!names.insert(name).second)
+      return Fail("compress", Status::InvalidArgument("two members would be named " + name));
+    co.members.emplace_back(name, sz);
+  }
+  ref::CollectionRefs chooser(kCollectionObject);
+  co.chooser = &chooser;
+  Output out;
+  Status s = out.Open(a.collection_out, a.to_stdout, a.force);
+  if (!s.ok()) return Fail("compress", s);
+  ContainerWriter w([&](std::string_view b) { return out.Write(b); }, co);
+  uint64_t block = 0;
+  for (size_t i = 0; i < a.inputs.size(); ++i) {
+    auto bytes = ReadWholeFile(a.inputs[i]);
+    if (!bytes.ok()) return Fail("compress", bytes.status());
+    if (bytes->size() != co.members[i].second)
+      return Fail("compress", Status::Busy(a.inputs[i] + " changed while being compressed"));
+    chooser.BeginMember(*bytes, block);
+    s = w.Append(*bytes);
+    if (s.ok()) s = w.EndMember();
+    if (!s.ok()) return Fail("compress", s);
+    chooser.EndMember();
+    block += (bytes->size() + co.block_size - 1) / co.block_size;
+  }
+  s = w.Finish();
+  if (s.ok()) s = out.Commit();
+  if (!s.ok()) return Fail("compress", s);
+  if (a.verbose)
+    std::fprintf(stderr, "%s: %zu members (%zu coded against others), %llu -> %llu bytes\n", a.collection_out.c_str(),
+                 a.inputs.size(), chooser.dependent_members(), (unsigned long long)w.bytes_in(),
+                 (unsigned long long)w.bytes_out());
+  return 0;
+}
+
+namespace {
+// Decompresses a collection: member a.member (to OUT, or stdout with -c),
+// or every member into the directory OUT.
+int DecompressCollection(const CompressArgs& a, ContainerFile* f) {
+  auto write_member = [&](size_t i, const std::string& path, bool to_stdout) -> Status {
+    Output out;
+    PMKLC_RETURN_IF_ERROR(out.Open(path, to_stdout, a.force));
+    PMKLC_RETURN_IF_ERROR(f->ReadMember(i, [&](std::string_view b) { return out.Write(b); }));
+    return out.Commit();
+  };
+  if (!a.member.empty()) {
+    std::string names;
+    for (size_t i = 0; i < f->members().size(); ++i) {
+      if (f->members()[i].first == a.member) {
+        Status s = write_member(i, a.out.empty() ? a.member : a.out, a.to_stdout || a.out == "-");
+        return s.ok() ? 0 : Fail("decompress", s);
+      }
+      names += (i ? ", " : "") + f->members()[i].first;
+    }
+    return Fail("decompress", Status::NotFound("no member '" + a.member + "' (members: " + names + ")"));
+  }
+  if (a.to_stdout) return Fail("decompress", Status::InvalidArgument("a collection: name one member with -m to use -c"));
+  std::string dir = a.out;
+  if (dir.empty()) {
+    const std::string suf = ".pmklc";
+    if (a.in.size() <= suf.size() || a.in.compare(a.in.size() - suf.size(), suf.size(), suf) != 0)
+      return Fail("decompress", Status::InvalidArgument(a.in + " does not end in .pmklc; name the output directory"));
+    dir = a.in.substr(0, a.in.size() - suf.size());
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Fail("decompress", Status::IOError("cannot create " + dir + ": " + ec.message()));
+  for (size_t i = 0; i < f->members().size(); ++i) {
+    const std::string& name = f->members()[i].first;
+    if (name.find('/') != std::string::npos || name == "." || name == "..")
+      return Fail("decompress", Status::Corruption("member name '" + name + "' is not a plain file name"));
+    Status s = write_member(i, dir + "/" + name, false);
+    if (!s.ok()) return Fail("decompress", s);
+  }
+  return 0;
+}
+}  // namespace
+
 int RunDecompress(const CompressArgs& a) {
+  if (a.in != "-") {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(a.in, ec)) {
+      std::unique_ptr<ref::FileRef> reference;
+      if (!a.reference.empty()) {
+        auto bytes = ReadWholeFile(a.reference);
+        if (!bytes.ok()) return Fail("decompress", bytes.status());
+        reference = std::make_unique<ref::FileRef>(std::move(*bytes));
+      }
+      auto f = ContainerFile::Open(a.in, reference.get(), reference ? reference->id() : 0);
+      if (f.ok() && (*f)->collection()) return DecompressCollection(a, f->get());
+      // Anything else (plain containers, errors) goes through the streaming
+      // reader, which names the problem with its byte offset.
+    }
+  }
+  if (!a.member.empty()) return Fail("decompress", Status::InvalidArgument("-m: " + a.in + " is not a collection container"));
   Input in;
   Status s = in.Open(a.in);
   if (!s.ok()) return Fail("decompress", s);

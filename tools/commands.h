@@ -34,8 +34,16 @@ struct CompressArgs {
   // --ref FILE: code FASTA blocks against this reference file (fast, balanced
   // or max; issue #6). Decompressing needs the same file. Default: none
   std::string reference;
+  // compress -o OUT A B ...: a collection container of the inputs (members
+  // named by their base names); decompress -m NAME: only that member.
+  // Default: none
+  std::vector<std::string> inputs;
+  std::string collection_out;
+  std::string member;
 };
 int RunCompress(const CompressArgs& a);
+// compress -o OUT FILES...: a collection container.
+int RunCompressCollection(const CompressArgs& a);
 int RunDecompress(const CompressArgs& a);
 int RunStat(const std::string& store, bool json);
 // threads: workers decoding archived groups. Default (CLI): all cores.

@@ -129,8 +129,8 @@ fstab:
   pmklc::cli::CompressArgs ca;
   std::string bsize = "1M";
   auto* comp = app.add_subcommand("compress", "compress a file into a .pmklc container (FASTA-aware)");
-  comp->add_option("IN", ca.in, "input file, - for stdin")->required();
-  comp->add_option("OUT", ca.out, "output (default IN.pmklc; stdout for stdin)");
+  comp->add_option("IN [OUT] | FILES", ca.inputs, "input file (- for stdin) and output (default IN.pmklc); with -o, the files of a collection")->required();
+  comp->add_option("-o,--output", ca.collection_out, "write one collection container OUT of all FILES: related genomes code against each other, and each member decompresses on its own");
   comp->add_option("-p,--profile", ca.profile, "fast (2-bit FASTA streams, default), balanced (context-mixed nucleotides, about 8 MB/s) max (strongest context models, about 1.5 MB/s) or neural (max + token networks, -j W); balanced, max and neural use 16 MiB blocks");
   comp->add_flag("-c,--stdout", ca.to_stdout, "write to stdout");
   comp->add_flag("-f,--force", ca.force, "overwrite OUT");
@@ -144,7 +144,9 @@ fstab:
   comp->add_option("--ref", ca.reference, "code FASTA against a related genome REF (e.g. another strain; not -p neural); decompress needs the same REF");
   comp->add_flag("--no-select", ca.no_select, "neural: mix every candidate without the trial-encode selection");
   comp->footer("Examples:\n  pmklc compress genome.fa            # writes genome.fa.pmklc\n"
-               "  zcat reads.fa.gz | pmklc compress - > reads.fa.pmklc");
+               "  zcat reads.fa.gz | pmklc compress - > reads.fa.pmklc\n"
+               "  pmklc compress -p max --ref strainA.fa strainB.fa\n"
+               "  pmklc compress -p max -o kpn.pmklc kpn_*.fa   # a collection");
   auto* decomp = app.add_subcommand("decompress", "decompress a .pmklc container");
   decomp->add_option("IN", ca.in, "input container, - for stdin")->required();
   decomp->add_option("OUT", ca.out, "output (default IN without .pmklc; stdout for stdin)");
@@ -152,6 +154,7 @@ fstab:
   decomp->add_flag("-f,--force", ca.force, "overwrite OUT");
   decomp->add_option("-j,--workers", ca.workers, "blocks decoded at once. Default: 1")->check(CLI::Range(1, 64));
   decomp->add_option("--ref", ca.reference, "the reference file the container was compressed against");
+  decomp->add_option("-m,--member", ca.member, "collection: decompress only this member (to OUT, or stdout with -c); without it every member goes into the directory OUT (default IN without .pmklc)");
   decomp->footer("Example: pmklc decompress genome.fa.pmklc   # writes genome.fa");
 
   pmklc::cli::ArchiveArgs aa;
@@ -204,6 +207,15 @@ fstab:
       }
       ca.block_size = static_cast<uint32_t>(v);
       ca.block_size_given = comp->count("-B") > 0;
+      if (*comp && ca.collection_out.empty()) {
+        if (ca.inputs.size() > 2) {
+          std::fprintf(stderr, "pmklc compress: several inputs need -o OUT (a collection container)\n");
+          return 1;
+        }
+        ca.in = ca.inputs[0];
+        if (ca.inputs.size() == 2) ca.out = ca.inputs[1];
+      }
+      if (*comp && !ca.collection_out.empty()) return pmklc::cli::RunCompressCollection(ca);
       return *comp ? pmklc::cli::RunCompress(ca) : pmklc::cli::RunDecompress(ca);
     }
     if (*fsck) return pmklc::cli::RunFsck(store, fsck_threads);

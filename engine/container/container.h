@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,8 +25,12 @@
 namespace pmklc {
 
 namespace ref {
-class FileRef;
+class RefChooser;
 }
+
+// Object id of the segment keys by which a collection's blocks name the
+// container's own earlier blocks (segment = block number; "COLL").
+inline constexpr uint64_t kCollectionObject = 0x4c4c4f43;
 
 // Writes bytes to the destination; returns non-OK on failure (e.g. disk full).
 using Sink = std::function<Status(std::string_view)>;
@@ -47,11 +52,17 @@ struct ContainerOptions {
   // format::kNeuralChainBlocks) whatever W is. Memory: W blocks and coders.
   // Default: 1
   int workers = 1;
-  // A reference file the FASTA blocks are coded against (`compress --ref`;
-  // codec fasta-ref, each block choosing up to 4 of its 4 MiB segments).
-  // The header records its id and size (flag bit 1); decoding needs the
-  // same file. Borrowed. Default: none
-  const ref::FileRef* reference = nullptr;
+  // Chooses the reference segments each block is coded against (codec
+  // fasta-ref; `compress --ref`: a ref::FileRef, collections: a
+  // ref::CollectionRefs). Borrowed. Default: none
+  ref::RefChooser* chooser = nullptr;
+  // compress --ref: the reference file's id and size, recorded in the header
+  // (flag bit 1) so that decoding asks for the same file. Default: 0 (none)
+  uint64_t reference_id = 0, reference_size = 0;
+  // A collection (`compress -o OUT A B ...`; flag bit 2): its members, in
+  // order; the caller appends each member's bytes and calls EndMember().
+  // Default: none (one anonymous stream)
+  std::vector<std::pair<std::string, uint64_t>> members;
 };
 
 // One block being coded or decoded on its own thread (internal:
@@ -64,6 +75,8 @@ class ContainerWriter {
   ~ContainerWriter();  // waits for blocks still being coded
   // Appends input; encodes and writes every full block.
   Status Append(std::string_view data);
+  // Collections: ends the current member (its last block may be short).
+  Status EndMember();
   // Writes the last partial block, the index and the trailer.
   Status Finish();
   uint64_t bytes_in() const { return bytes_in_; }
@@ -118,6 +131,42 @@ class ContainerReader {
   uint32_t block_size_ = 0;
   uint8_t profile_ = 0;
   bool started_ = false, done_ = false;
+};
+
+// Random access to a container file (a collection needs it: a member's
+// blocks may name blocks of earlier members). It is the RefSource of its own
+// blocks: a block decodes the blocks it names first (each once; those named
+// stay cached). external: the reference file of a container written with
+// --ref (its id must be external_id).
+// Thread safety: one thread at a time.
+class ContainerFile : public RefSource {
+ public:
+  static Result<std::unique_ptr<ContainerFile>> Open(const std::string& path, RefSource* external = nullptr,
+                                                     uint64_t external_id = 0);
+  ~ContainerFile() override;
+  // Members (name, size); one unnamed member for a plain container.
+  const std::vector<std::pair<std::string, uint64_t>>& members() const { return members_; }
+  bool collection() const { return collection_; }
+  // Decodes member i into sink, block by block: only its blocks and the
+  // blocks they name are decoded.
+  Status ReadMember(size_t i, const Sink& sink);
+  Result<std::shared_ptr<const RefSegment>> Get(const RefSegmentKey& key) override;
+  // Blocks decoded so far (tests and -v).
+  uint64_t decoded_blocks() const { return decoded_; }
+
+ private:
+  ContainerFile() = default;
+  Status ReadValue(uint64_t block, std::string* value);
+  Status Decode(uint64_t block, std::string* out);
+  int fd_ = -1;
+  uint32_t block_size_ = 0;
+  bool collection_ = false;
+  RefSource* external_ = nullptr;
+  std::vector<std::pair<std::string, uint64_t>> members_;
+  std::vector<uint64_t> first_block_;               // per member
+  std::vector<std::pair<uint64_t, uint32_t>> index_;  // per block: offset, raw length
+  std::map<uint64_t, std::shared_ptr<const RefSegment>> named_;  // decoded blocks other blocks name
+  uint64_t decoded_ = 0;
 };
 
 // Profiles of `pmklc compress -p`.

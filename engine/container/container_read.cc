@@ -50,7 +50,9 @@ Status ContainerReader::Start() {
                                 " is not supported by this build");
   profile_ = static_cast<uint8_t>(h[9]);
   const uint16_t flags = LoadLE16(h + 10);
-  if (flags & ~(kFlagPrivateModel | kFlagReference)) return Status::Corruption("container: unknown flags");
+  if (flags & ~(kFlagPrivateModel | kFlagReference | kFlagMembers)) return Status::Corruption("container: unknown flags");
+  if (flags & kFlagMembers)
+    return Status::NotSupported("a collection container (several files): decompress it from a file, not a pipe");
   block_size_ = LoadLE32(h + 12);
   if (block_size_ == 0 || block_size_ > format::kMaxBlockRawLen) return Status::Corruption("container: bad block size");
   if (flags & kFlagPrivateModel) {

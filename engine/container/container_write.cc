@@ -49,7 +49,8 @@ Status ContainerWriter::WriteBlock(std::string_view raw) {
     h[8] = static_cast<char>(kVersion);
     h[9] = static_cast<char>(opts_.profile);
     StoreLE16(h + 10, static_cast<uint16_t>((opts_.private_model.empty() ? 0 : kFlagPrivateModel) |
-                                            (opts_.reference ? kFlagReference : 0)));
+                                            (opts_.reference_id ? kFlagReference : 0) |
+                                            (opts_.members.empty() ? 0 : kFlagMembers)));
     StoreLE32(h + 12, opts_.block_size);
     if (opts_.private_model.size() > kMaxModelFileBytes)
       return Status::InvalidArgument("private model larger than 64 MiB: a container cannot carry it");
@@ -60,11 +61,28 @@ Status ContainerWriter::WriteBlock(std::string_view raw) {
       PMKLC_RETURN_IF_ERROR(Emit(std::string_view(len, 4)));
       PMKLC_RETURN_IF_ERROR(Emit(opts_.private_model));
     }
-    if (opts_.reference) {
+    if (opts_.reference_id) {
       char r[16];
-      StoreLE64(r, opts_.reference->id());
-      StoreLE64(r + 8, opts_.reference->size());
+      StoreLE64(r, opts_.reference_id);
+      StoreLE64(r + 8, opts_.reference_size);
       PMKLC_RETURN_IF_ERROR(Emit(std::string_view(r, 16)));
+    }
+    if (!opts_.members.empty()) {
+      // Member table: u32 count, then per member u16 name length, the name,
+      // u64 size.
+      if (opts_.members.size() > kMaxMembers) return Status::InvalidArgument("too many members");
+      std::string t(4, '\0');
+      StoreLE32(t.data(), static_cast<uint32_t>(opts_.members.size()));
+      for (auto& [name, size] : opts_.members) {
+        if (name.empty() || name.size() > 4096) return Status::InvalidArgument("bad member name '" + name + "'");
+        char b[8];
+        StoreLE16(b, static_cast<uint16_t>(name.size()));
+        t.append(b, 2);
+        t += name;
+        StoreLE64(b, size);
+        t.append(b, 8);
+      }
+      PMKLC_RETURN_IF_ERROR(Emit(t));
     }
     started_ = true;
   }
@@ -78,10 +96,10 @@ Status ContainerWriter::WriteBlock(std::string_view raw) {
   auto job = std::make_unique<ContainerJob>();
   job->in.assign(raw);
   EncodeOptions e = opts_.encode;
-  if (opts_.reference) {
-    // Coded against the reference file's segments that cover it best (the
-    // job keeps the primed codes alive). Not with the neural profile.
-    opts_.reference->Choose(job->in, &e.refs, &job->prime);
+  if (opts_.chooser) {
+    // Coded against the segments that cover it best (the job keeps the
+    // primed codes alive). Not with the neural profile.
+    opts_.chooser->Choose(blocks_ + inflight_.size(), job->in, &e.refs, &job->prime);
     e.ref_codes = job->prime;
     e.use_neural = false;
   }
@@ -158,6 +176,12 @@ Status ContainerWriter::Append(std::string_view data) {
     data.remove_prefix(bs);
   }
   pending_.assign(data);
+  return Status::OK();
+}
+
+Status ContainerWriter::EndMember() {
+  if (!pending_.empty()) PMKLC_RETURN_IF_ERROR(WriteBlock(pending_));
+  pending_.clear();
   return Status::OK();
 }
 

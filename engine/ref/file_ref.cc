@@ -27,7 +27,7 @@ Result<std::shared_ptr<const RefSegment>> FileRef::Get(const RefSegmentKey& key)
   return segs_[key.segment];
 }
 
-void FileRef::Choose(std::string_view raw, std::vector<RefSegmentKey>* keys, std::string* prime) const {
+void FileRef::Choose(uint64_t, std::string_view raw, std::vector<RefSegmentKey>* keys, std::string* prime) {
   keys->clear();
   prime->clear();
   for (uint32_t s : index_.Choose(NucleotideCodes(raw), format::kMaxBlockRefs, 0.02)) {

@@ -79,12 +79,22 @@ class RefIndex {
   std::vector<std::pair<uint64_t, uint32_t>> idx_;  // (hash, id), sorted, unique
 };
 
+// Chooses the reference segments of each block a container writer codes
+// (engine/container/container.h). Called in block order, from the writer's
+// thread; `prime` gets the chosen segments' codes, concatenated.
+class RefChooser {
+ public:
+  virtual ~RefChooser() = default;
+  virtual void Choose(uint64_t block, std::string_view raw, std::vector<RefSegmentKey>* keys,
+                      std::string* prime) = 0;
+};
+
 // A reference file given on the command line (`pmklc compress|decompress
 // --ref REF`): its bytes cut into kFileRefSegment-byte segments, object id
 // the XXH3-64 of the whole file (never 0). It is the RefSource of the
 // blocks coded against it, and (encoder side) chooses their segments.
 // Thread safety: const methods and Get may be called concurrently.
-class FileRef : public RefSource {
+class FileRef : public RefSource, public RefChooser {
  public:
   static constexpr size_t kSegmentBytes = size_t{4} << 20;
   explicit FileRef(std::string bytes);
@@ -93,13 +103,47 @@ class FileRef : public RefSource {
   Result<std::shared_ptr<const RefSegment>> Get(const RefSegmentKey& key) override;
   // The segments (at most format::kMaxBlockRefs) a block is best coded
   // against and their codes, concatenated; none when it shares too little.
-  void Choose(std::string_view raw, std::vector<RefSegmentKey>* keys, std::string* prime) const;
+  void Choose(uint64_t block, std::string_view raw, std::vector<RefSegmentKey>* keys, std::string* prime) override;
 
  private:
   uint64_t id_ = 0, bytes_size_ = 0;
   std::vector<std::shared_ptr<const RefSegment>> segs_;
   std::vector<RefSegmentKey> keys_;
   RefIndex index_;
+};
+
+// The members of a collection container (`pmklc compress -o OUT A B ...`)
+// code against the earlier members they are related to: BeginMember
+// sketches the member and picks related earlier members (Jaccard >= 0.05,
+// chains at most 2 deep, the best 4), then Choose gives each of its blocks
+// up to 4 of their blocks. Segment keys name the container's own blocks
+// (object `object`, segment = block number). Memory: the codes of every
+// block of the members that may be referenced (1 byte per base).
+class CollectionRefs : public RefChooser {
+ public:
+  explicit CollectionRefs(uint64_t object) : object_(object) {}
+  // member: all of its bytes (its blocks follow, numbered from first_block).
+  void BeginMember(std::string_view member, uint64_t first_block);
+  void Choose(uint64_t block, std::string_view raw, std::vector<RefSegmentKey>* keys, std::string* prime) override;
+  void EndMember();
+  // Members coded against others so far.
+  size_t dependent_members() const { return dependent_; }
+
+ private:
+  struct Member {
+    Sketch sketch;
+    uint8_t depth = 0;
+    uint64_t first = 0;  // its first block
+    std::vector<std::string> codes;  // per block (kept while it may be a reference)
+    std::vector<uint64_t> checksums;
+  };
+  uint64_t object_;
+  std::vector<Member> members_;
+  Member cur_;
+  std::vector<std::pair<size_t, size_t>> ids_;  // index id -> (member, block in member)
+  RefIndex index_;
+  uint8_t cur_depth_ = 0;
+  size_t dependent_ = 0;
 };
 
 }  // namespace pmklc::ref

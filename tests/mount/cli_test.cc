@@ -200,6 +200,66 @@ TEST(Cli, CompressAgainstAReferenceFile) {
   EXPECT_NE(r.second.find("--ref works with"), std::string::npos) << r.second;
 }
 
+// compress -o OUT FILES (issue #6): a collection container; related members
+// code against each other, every member comes back byte-exact, one member
+// decodes on its own, and misuse gets a clear error.
+TEST(Cli, CollectionContainer) {
+  Tmp t;
+  const std::string bin = PMKLC_BIN;
+  std::string a, b, c;
+  uint32_t x = 4242;
+  for (int i = 0; i < 300000; ++i) {
+    x = x * 1103515245u + 12345u;
+    a.push_back("ACGT"[(x >> 20) & 3]);
+    c.push_back("ACGT"[(x >> 8) & 3]);
+  }
+  b = a;
+  for (size_t i = 50; i < b.size(); i += 300) b[i] = b[i] == 'C' ? 'T' : 'C';
+  auto write = [&](const std::string& name, const std::string& s) {
+    std::ofstream f(t.path + "/" + name);
+    f << ">" << name << "\n";
+    for (size_t i = 0; i < s.size(); i += 60) f << s.substr(i, 60) << "\n";
+  };
+  write("a.fa", a);
+  write("b.fa", b);
+  write("c.fa", c);  // unrelated to a and b
+  {
+    std::ofstream e(t.path + "/empty.txt");
+  }
+  auto r = Sh("cd " + t.path + " && " + bin + " compress -p max -B 128K -v -o all.pmklc a.fa b.fa c.fa empty.txt");
+  ASSERT_EQ(r.first, 0) << r.second;
+  EXPECT_NE(r.second.find("4 members (1 coded against others)"), std::string::npos) << r.second;
+  r = Sh("cd " + t.path + " && for f in a b c; do " + bin + " compress -p max -B 128K $f.fa || exit 1; done");
+  ASSERT_EQ(r.first, 0) << r.second;
+  const auto all = fs::file_size(t.path + "/all.pmklc");
+  const auto alone = fs::file_size(t.path + "/a.fa.pmklc") + fs::file_size(t.path + "/b.fa.pmklc") +
+                     fs::file_size(t.path + "/c.fa.pmklc");
+  EXPECT_LT(all * 3, alone * 2) << all << " vs " << alone;  // b costs little next to a
+  r = Sh("cd " + t.path + " && " + bin + " decompress all.pmklc && cmp all/a.fa a.fa && cmp all/b.fa b.fa && "
+         "cmp all/c.fa c.fa && cmp all/empty.txt empty.txt");
+  EXPECT_EQ(r.first, 0) << r.second;
+  r = Sh("cd " + t.path + " && " + bin + " decompress -m b.fa -c all.pmklc | cmp - b.fa");
+  EXPECT_EQ(r.first, 0) << r.second;
+  r = Sh("cd " + t.path + " && " + bin + " decompress -m nope.fa -c all.pmklc");
+  EXPECT_NE(r.first, 0);
+  EXPECT_NE(r.second.find("members: a.fa, b.fa, c.fa, empty.txt"), std::string::npos) << r.second;
+  r = Sh("cd " + t.path + " && " + bin + " decompress -c - < all.pmklc");
+  EXPECT_NE(r.first, 0);
+  EXPECT_NE(r.second.find("not a pipe"), std::string::npos) << r.second;
+  r = Sh("cd " + t.path + " && " + bin + " compress -o x.pmklc a.fa a.fa");
+  EXPECT_NE(r.first, 0);
+  EXPECT_NE(r.second.find("two members would be named a.fa"), std::string::npos) << r.second;
+  r = Sh("cd " + t.path + " && " + bin + " compress a.fa b.fa c.fa");
+  EXPECT_NE(r.first, 0);
+  EXPECT_NE(r.second.find("need -o"), std::string::npos) << r.second;
+  // A damaged block of the referenced member: the dependent member fails
+  // cleanly, never with wrong bytes.
+  r = Sh("cd " + t.path + " && cp all.pmklc bad.pmklc && printf 'X' | dd of=bad.pmklc bs=1 seek=4000 conv=notrunc "
+         "status=none && " + bin + " decompress -m b.fa -f bad.pmklc out.fa");
+  EXPECT_NE(r.first, 0) << r.second;
+  EXPECT_FALSE(fs::exists(t.path + "/out.fa"));
+}
+
 TEST(Cli, CompressDecompressFilesAndPipes) {
   Tmp t;
   std::string in = t.path + "/g.fa";
