@@ -72,8 +72,8 @@ RefPlanner::RefPlanner(Store* store, ArchiveHost* host, StoreRefs* refs, RefPlan
   opts_.max_depth = std::clamp<uint32_t>(opts_.max_depth, 1, 2);
 }
 
-std::string RefPlanner::SketchRecord(const RefPlan& plan) {
-  if (!plan.sketched) return {};
+std::string RefPlanner::SketchRecord(const RefPlan& plan) const {
+  if (!plan.sketched || plan.depth >= opts_.max_depth) return {};
   std::string r(2, '\0');
   r[0] = static_cast<char>(kSketchRecordVersion);
   r[1] = static_cast<char>(plan.depth);

@@ -65,8 +65,9 @@ class RefPlanner {
   // Errors are logged by the caller; the file is then coded alone.
   Result<RefPlan> Plan(uint64_t ino, uint64_t size, const std::vector<uint64_t>& groups);
   // The sketch record to keep for a file whose groups were all archived
-  // with `plan` (empty when it is not nucleotide FASTA).
-  static std::string SketchRecord(const RefPlan& plan);
+  // with `plan`: empty when it is not nucleotide FASTA or could never be a
+  // reference (its chain is max_depth deep already).
+  std::string SketchRecord(const RefPlan& plan) const;
   // Deletes every reference object that no hold names (repeatedly: an
   // object's own holds go with it). Returns how many were deleted.
   Result<size_t> CollectGarbage();

@@ -261,7 +261,7 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
       if (!(a.ctime == j->ctime)) return Status::Busy("changed during archiving");
       b->DeletePending(j->ino);
       // Every group is archived: later files may pick this one as a reference.
-      const std::string sk = RefPlanner::SketchRecord(j->plan);
+      const std::string sk = planner_.SketchRecord(j->plan);
       if (!sk.empty()) b->PutSketch(j->ino, sk);
       return Status::OK();
     });

@@ -33,7 +33,7 @@ inline constexpr size_t kSketchSize = 1024;
 
 struct Sketch {
   uint64_t bases = 0;           // nucleotide codes seen
-  std::vector<uint64_t> mins;   // the smallest distinct k-mer hashes, ascending, at most kSketchSize
+  std::vector<uint64_t> mins;   // the smallest distinct 32-bit k-mer hashes, ascending, at most kSketchSize
   std::string Serialize() const;
   // Corruption for a malformed record.
   static Result<Sketch> Parse(std::string_view in);

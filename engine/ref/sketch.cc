@@ -27,7 +27,7 @@ void SketchBuilder::Add(std::string_view codes) {
     rc_ = (rc_ >> 2) | ((3 - b) << (2 * (kSketchK - 1)));
     ++bases_;
     if (have_ < kSketchK) ++have_;
-    if (have_ == kSketchK) Offer(KmerHash(std::min(fw_, rc_)));
+    if (have_ == kSketchK) Offer(KmerHash(std::min(fw_, rc_)) >> 32);  // 32 bits: 4 bytes a hash in the record
   }
 }
 
@@ -40,11 +40,11 @@ Sketch SketchBuilder::Finish() {
 }
 
 std::string Sketch::Serialize() const {
-  std::string out(1 + 8 + 4 + 8 * mins.size(), '\0');
+  std::string out(1 + 8 + 4 + 4 * mins.size(), '\0');
   out[0] = static_cast<char>(kSketchVersion);
   StoreLE64(out.data() + 1, bases);
   StoreLE32(out.data() + 9, static_cast<uint32_t>(mins.size()));
-  for (size_t i = 0; i < mins.size(); ++i) StoreLE64(out.data() + 13 + 8 * i, mins[i]);
+  for (size_t i = 0; i < mins.size(); ++i) StoreLE32(out.data() + 13 + 4 * i, static_cast<uint32_t>(mins[i]));
   return out;
 }
 
@@ -54,9 +54,9 @@ Result<Sketch> Sketch::Parse(std::string_view in) {
   Sketch s;
   s.bases = LoadLE64(in.data() + 1);
   const uint32_t n = LoadLE32(in.data() + 9);
-  if (n > kSketchSize || in.size() != 13 + 8 * size_t{n}) return Status::Corruption("sketch: bad length");
+  if (n > kSketchSize || in.size() != 13 + 4 * size_t{n}) return Status::Corruption("sketch: bad length");
   s.mins.resize(n);
-  for (uint32_t i = 0; i < n; ++i) s.mins[i] = LoadLE64(in.data() + 13 + 8 * i);
+  for (uint32_t i = 0; i < n; ++i) s.mins[i] = LoadLE32(in.data() + 13 + 4 * i);
   if (!std::is_sorted(s.mins.begin(), s.mins.end())) return Status::Corruption("sketch: not sorted");
   return s;
 }
