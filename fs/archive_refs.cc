@@ -157,6 +157,12 @@ Status RefPlanner::Promote(Candidate* c) {
   if (id == 0) id = 1;
   std::string existing;
   const bool exists = store_->GetRefObject(id, &existing).ok();
+  if (exists) {  // the same content promoted before: its record's depth counts
+    auto er = RefObjectRecord::Parse(existing);
+    if (!er.ok()) return er.status();
+    if (er->depth >= opts_.max_depth) return Status::Busy("its content is already an object too deep to use");
+    c->depth = std::max(c->depth, er->depth);
+  }
   RefObjectRecord rec;
   rec.depth = c->depth;
   rec.segments = static_cast<uint32_t>(c->values.size());

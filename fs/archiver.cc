@@ -311,7 +311,12 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
       if (stop_) break;
     }
     if (opts_.references) {
-      auto plan = planner_.Plan(job->ino, job->size, job->groups);
+      Result<RefPlan> plan = Status::NoMemory("reference planning");
+      try {
+        plan = planner_.Plan(job->ino, job->size, job->groups);
+      } catch (const std::bad_alloc&) {
+        plan = Status::NoMemory("out of memory planning references");
+      }
       if (plan.ok()) job->plan = std::move(*plan);
       else spdlog::warn("archiver: inode {}: reference planning: {} (coded alone)", job->ino, plan.status().ToString());
     }

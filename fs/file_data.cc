@@ -150,9 +150,19 @@ Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, u
     s = BlockRefs(value, &deps);
     if (s.ok() && !deps.empty()) refs_.Prefetch(deps);
     // Context-model decoders hold 0.1-0.4 GiB each: at most one per core at a time.
-    group_slots_.acquire();
-    if (s.ok()) s = DecodeBlock(value, &raw, nullptr, &refs_);
-    group_slots_.release();
+    struct Slot {
+      std::counting_semaphore<64>& sem;
+      explicit Slot(std::counting_semaphore<64>& x) : sem(x) { sem.acquire(); }
+      ~Slot() { sem.release(); }
+    };
+    if (s.ok()) {
+      Slot slot(group_slots_);
+      try {
+        s = DecodeBlock(value, &raw, nullptr, &refs_);
+      } catch (const std::bad_alloc&) {
+        s = Status::NoMemory("out of memory decoding the group");
+      }
+    }
     if (!s.ok()) {
       spdlog::error("inode {} archived group {}: {} — returning EIO", ino, g, s.ToString());
       return Status::Corruption("inode " + std::to_string(ino) + " archived group " + std::to_string(g) +

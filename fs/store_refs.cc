@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <system_error>
 #include <thread>
 
 namespace pmklc {
@@ -64,7 +65,12 @@ Result<std::shared_ptr<const RefSegment>> StoreRefs::Get(const RefSegmentKey& ke
     }
   }
   if (!mine) return fut.get();
-  R r = Load(key);
+  R r = Status::NoMemory("out of memory decoding a reference segment");
+  try {
+    r = Load(key);
+  } catch (const std::exception& e) {  // bad_alloc: the model tables or the prime
+    r = Status::NoMemory(std::string("decoding a reference segment: ") + e.what());
+  }
   prom.set_value(r);
   std::lock_guard<std::mutex> l(mu_);
   inflight_.erase(k);
@@ -84,9 +90,26 @@ StoreRefs::R StoreRefs::Load(const RefSegmentKey& key) {
     return Status::Corruption("reference segment " + std::to_string(key.object) + "/" +
                               std::to_string(key.segment) + " is not the one the block names");
   // A segment may itself depend on others (an object made from a file coded
-  // against references): those first, side by side.
+  // against references): those first, side by side. Objects only depend on
+  // objects of smaller depth (their records say), so a damaged store cannot
+  // make a read wait on itself.
   std::vector<RefSegmentKey> deps;
   PMKLC_RETURN_IF_ERROR(BlockRefs(value, &deps));
+  if (!deps.empty()) {
+    auto depth = [&](uint64_t object) -> int {
+      std::string rec;
+      if (!store_->GetRefObject(object, &rec).ok() || rec.size() < 2) return -1;
+      return static_cast<uint8_t>(rec[1]);  // docs/store.md §References: depth after the version
+    };
+    const int mine_depth = depth(key.object);
+    for (const RefSegmentKey& d : deps) {
+      const int dd = depth(d.object);
+      if (mine_depth < 0 || dd < 0 || dd >= mine_depth)
+        return Status::Corruption("reference segment " + std::to_string(key.object) + "/" +
+                                  std::to_string(key.segment) + " depends on object " + std::to_string(d.object) +
+                                  ", which is missing or not shallower (damaged store)");
+    }
+  }
   Prefetch(deps);
   auto seg = std::make_shared<RefSegment>();
   s = DecodeBlock(value, &seg->raw, nullptr, this);
@@ -117,7 +140,13 @@ void StoreRefs::Prefetch(const std::vector<RefSegmentKey>& keys) {
   for (size_t i = 0; i < missing.size(); i += par) {
     std::vector<std::thread> ts;
     const size_t end = std::min(missing.size(), i + par);
-    for (size_t j = i + 1; j < end; ++j) ts.emplace_back([this, k = missing[j]] { (void)Get(k); });
+    for (size_t j = i + 1; j < end; ++j) {
+      try {
+        ts.emplace_back([this, k = missing[j]] { (void)Get(k); });  // Get catches what Load throws
+      } catch (const std::system_error&) {
+        break;  // no thread: Get decodes it when it is needed
+      }
+    }
     (void)Get(missing[i]);
     for (auto& t : ts) t.join();
   }

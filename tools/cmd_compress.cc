@@ -259,6 +259,9 @@ int RunCompressCollection(const CompressArgs& a) {
   ref::CollectionRefs chooser(kCollectionObject);
   co.chooser = &chooser;
   Output out;
+  for (auto& [name, size] : co.members)
+    if (name.empty() || name.size() > 4096 || name.find('\0') != std::string::npos || name == "." || name == "..")
+      return Fail("compress", Status::InvalidArgument("cannot store a member named '" + name + "'"));
   Status s = out.Open(a.collection_out, a.to_stdout, a.force);
   if (!s.ok()) return Fail("compress", s);
   ContainerWriter w([&](std::string_view b) { return out.Write(b); }, co);
@@ -314,13 +317,14 @@ int DecompressCollection(const CompressArgs& a, ContainerFile* f) {
       return Fail("decompress", Status::InvalidArgument(a.in + " does not end in .pmklc; name the output directory"));
     dir = a.in.substr(0, a.in.size() - suf.size());
   }
+  for (auto& [name, size] : f->members())
+    if (name.find('/') != std::string::npos || name.find('\0') != std::string::npos || name == "." || name == "..")
+      return Fail("decompress", Status::Corruption("member name '" + name + "' is not a plain file name"));
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Fail("decompress", Status::IOError("cannot create " + dir + ": " + ec.message()));
   for (size_t i = 0; i < f->members().size(); ++i) {
     const std::string& name = f->members()[i].first;
-    if (name.find('/') != std::string::npos || name == "." || name == "..")
-      return Fail("decompress", Status::Corruption("member name '" + name + "' is not a plain file name"));
     Status s = write_member(i, dir + "/" + name, false);
     if (!s.ok()) return Fail("decompress", s);
   }
@@ -340,6 +344,7 @@ int RunDecompress(const CompressArgs& a) {
       }
       auto f = ContainerFile::Open(a.in, reference.get(), reference ? reference->id() : 0);
       if (f.ok() && (*f)->collection()) return DecompressCollection(a, f->get());
+      if (!f.ok() && ContainerFile::LooksLikeCollection(a.in)) return Fail("decompress", f.status());
       // Anything else (plain containers, errors) goes through the streaming
       // reader, which names the problem with its byte offset.
     }

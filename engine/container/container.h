@@ -153,6 +153,9 @@ class ContainerFile : public RefSource {
   Result<std::shared_ptr<const RefSegment>> Get(const RefSegmentKey& key) override;
   // Blocks decoded so far (tests and -v).
   uint64_t decoded_blocks() const { return decoded_; }
+  // The file starts with a container header whose member-table flag is set
+  // (so that a caller can report Open's error instead of trying a stream).
+  static bool LooksLikeCollection(const std::string& path);
 
  private:
   ContainerFile() = default;
@@ -166,6 +169,10 @@ class ContainerFile : public RefSource {
   std::vector<uint64_t> first_block_;               // per member
   std::vector<std::pair<uint64_t, uint32_t>> index_;  // per block: offset, raw length
   std::map<uint64_t, std::shared_ptr<const RefSegment>> named_;  // decoded blocks other blocks name
+  size_t named_bytes_ = 0;
+  static constexpr size_t kNamedBudget = size_t{2} << 30;  // decoded blocks kept: raw + codes
+  static constexpr int kMaxDepth = 4;                      // nested block decodes
+  int depth_ = 0;
   uint64_t decoded_ = 0;
 };
 

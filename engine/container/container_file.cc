@@ -31,6 +31,15 @@ Status PreadExact(int fd, uint64_t off, size_t n, char* buf, const char* what) {
 
 }  // namespace
 
+bool ContainerFile::LooksLikeCollection(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char h[16];
+  const bool ok = PreadExact(fd, 0, 16, h, "file header").ok();
+  close(fd);
+  return ok && std::memcmp(h, kMagic, 8) == 0 && (LoadLE16(h + 10) & kFlagMembers) != 0;
+}
+
 ContainerFile::~ContainerFile() {
   if (fd_ >= 0) close(fd_);
 }
@@ -52,7 +61,8 @@ Result<std::unique_ptr<ContainerFile>> ContainerFile::Open(const std::string& pa
   const uint16_t flags = LoadLE16(h + 10);
   if (flags & ~(kFlagPrivateModel | kFlagReference | kFlagMembers)) return Status::Corruption("container: unknown flags");
   f->block_size_ = LoadLE32(h + 12);
-  if (f->block_size_ == 0 || f->block_size_ > format::kMaxBlockRawLen) return Status::Corruption("container: bad block size");
+  if (f->block_size_ < format::kMinBlockSize || f->block_size_ > format::kMaxBlockSize)
+    return Status::Corruption("container: bad block size");
   uint64_t pos = 16;
   if (flags & kFlagPrivateModel) {
     char len[4];
@@ -84,7 +94,7 @@ Result<std::unique_ptr<ContainerFile>> ContainerFile::Open(const std::string& pa
   PMKLC_RETURN_IF_ERROR(PreadExact(f->fd_, size - 16, 16, t, "trailer"));
   if (std::memcmp(t + 8, kTrailerMagic, 8) != 0) return Status::Corruption("container: bad trailer");
   const uint64_t index_off = LoadLE64(t);
-  if (index_off + 20 > size - 16) return Status::Corruption("container: bad index offset");
+  if (index_off > size || size - index_off < 16 + 20) return Status::Corruption("container: bad index offset");
   char ih[20];
   PMKLC_RETURN_IF_ERROR(PreadExact(f->fd_, index_off, 20, ih, "index"));
   const uint64_t count = LoadLE64(ih + 4), raw_total = LoadLE64(ih + 12);
@@ -150,6 +160,14 @@ Status ContainerFile::ReadValue(uint64_t block, std::string* value) {
 }
 
 Status ContainerFile::Decode(uint64_t block, std::string* out) {
+  // Blocks name earlier blocks; a writer's chains are at most 2 deep. A
+  // deeper one is a damaged (or hostile) file: an error, not a deep stack.
+  if (depth_ > kMaxDepth) return Status::Corruption("block " + std::to_string(block) + ": references nest too deep");
+  struct Depth {
+    int& d;
+    explicit Depth(int& x) : d(x) { ++d; }
+    ~Depth() { --d; }
+  } guard(depth_);
   std::string value;
   PMKLC_RETURN_IF_ERROR(ReadValue(block, &value));
   // A block names only earlier blocks (or the external reference).
@@ -177,6 +195,13 @@ Result<std::shared_ptr<const RefSegment>> ContainerFile::Get(const RefSegmentKey
   auto seg = std::make_shared<RefSegment>();
   PMKLC_RETURN_IF_ERROR(Decode(key.segment, &seg->raw));
   seg->codes = NucleotideCodes(seg->raw);
+  // Blocks others name stay decoded, within a budget (then they are decoded
+  // again when named again).
+  named_bytes_ += seg->raw.size() + seg->codes.size();
+  if (named_bytes_ > kNamedBudget) {
+    named_.clear();
+    named_bytes_ = seg->raw.size() + seg->codes.size();
+  }
   named_[key.segment] = seg;
   return std::shared_ptr<const RefSegment>(seg);
 }

@@ -201,7 +201,9 @@ class Model {
     mm_bits_ = p.match_bits;
     if (nrep_) alloc_ok_ &= mm_.Alloc(size_t{1} << mm_bits_);
     chained_ = nfw_ > 1 || nrep_ - nfw_ > 1;
-    if (chained_) chain_.reserve(1 << 20);
+    // chain_ is kept by primed models only (see Prime): format 1's unprimed
+    // models always followed just the most recent occurrence (their link
+    // was written past the end and overwritten), so they keep none.
     // models, repeat models, extra predictors, bias
     n_in_ = nt_ + static_cast<size_t>(nrep_) + extra_.size() + 1;
     // With a phased model and bit2, a fourth mixer keyed by the phase and the
@@ -465,14 +467,14 @@ class Model {
     hist_ = (hist_ << 2) | static_cast<uint64_t>(base);
     rcall_ = (rcall_ >> 2) | (static_cast<uint64_t>(3 - base) << 62);
     const size_t n = seq_.size();
-    if (chained_) chain_.push_back(0);
+    if (primed_ && chained_) chain_.push_back(0);
     if (nrep_ && n >= mm_min_) {
       // Look for new repeats before this position's k-mer is recorded.
       FindRepeats(n, 0, nfw_);
       FindRepeats(n, nfw_, nrep_);
       uint32_t chk;
       MEntry& m = mm_.p[MatchSlot(hist_ & mm_mask_, &chk)];
-      if (chained_) chain_[n] = m.chk == chk ? m.pos : 0;
+      if (primed_ && chained_) chain_[n] = m.chk == chk ? m.pos : 0;
       m.pos = static_cast<uint32_t>(n);
       m.chk = chk;
     }
@@ -596,7 +598,7 @@ class Model {
     if (me.chk != chk) return;
     uint32_t e = me.pos;
     int j = lo;
-    for (int steps = 0; e != 0 && steps < 8 && j < hi; ++steps, e = chained_ ? chain_[e] : 0) {
+    for (int steps = 0; e != 0 && steps < 8 && j < hi; ++steps, e = primed_ && chained_ ? chain_[e] : 0) {
       if (e >= n) continue;
       uint32_t ptr, l = 0;
       if (fwd) {
