@@ -918,10 +918,9 @@ Status NoTables(const CmParams& p) {
                           " MiB)");
 }
 
-template <class M, class... Extra>
-Status EncodeWith(const CmParams& p, const uint8_t* codes, size_t n, std::string* out, Extra... extra) {
-  auto m = std::make_unique<M>(p, extra...);
-  if (!m->ok()) return NoTables(p);
+// The coding loops, shared by every model class and by primed coding.
+template <class M>
+Status EncodeLoop(M* m, const uint8_t* codes, size_t n, std::string* out) {
   BinaryEncoder e(out);
   for (size_t i = 0; i < n; ++i) {
     int b = codes[i] & 3, hi = b >> 1, lo = b & 1;
@@ -936,10 +935,8 @@ Status EncodeWith(const CmParams& p, const uint8_t* codes, size_t n, std::string
   return Status::OK();
 }
 
-template <class M, class... Extra>
-Status DecodeWith(const CmParams& p, std::string_view in, size_t n, uint8_t* codes, Extra... extra) {
-  auto m = std::make_unique<M>(p, extra...);
-  if (!m->ok()) return NoTables(p);
+template <class M>
+Status DecodeLoop(M* m, std::string_view in, size_t n, uint8_t* codes) {
   BinaryDecoder d(in);
   for (size_t i = 0; i < n; ++i) {
     m->Begin();
@@ -954,6 +951,20 @@ Status DecodeWith(const CmParams& p, std::string_view in, size_t n, uint8_t* cod
   }
   if (!d.ok()) return Status::Corruption("cm: input too short");
   return Status::OK();
+}
+
+template <class M, class... Extra>
+Status EncodeWith(const CmParams& p, const uint8_t* codes, size_t n, std::string* out, Extra... extra) {
+  auto m = std::make_unique<M>(p, extra...);
+  if (!m->ok()) return NoTables(p);
+  return EncodeLoop(m.get(), codes, n, out);
+}
+
+template <class M, class... Extra>
+Status DecodeWith(const CmParams& p, std::string_view in, size_t n, uint8_t* codes, Extra... extra) {
+  auto m = std::make_unique<M>(p, extra...);
+  if (!m->ok()) return NoTables(p);
+  return DecodeLoop(m.get(), in, n, codes);
 }
 
 }  // namespace
@@ -1088,18 +1099,7 @@ Status CmEncodePrimed(const CmParams& p, std::span<const uint8_t> prime, const u
   auto m = std::make_unique<Model>(p);
   if (!m->ok()) return NoTables(p);
   m->Prime(prime.data(), prime.size());
-  BinaryEncoder e(out);
-  for (size_t i = 0; i < n; ++i) {
-    int b = codes[i] & 3, hi = b >> 1, lo = b & 1;
-    m->Begin();
-    e.Encode(hi, m->P(0));
-    m->Learn(0, hi);
-    e.Encode(lo, m->P(1 + hi));
-    m->Learn(1 + hi, lo);
-    m->End(b);
-  }
-  e.Finish();
-  return Status::OK();
+  return EncodeLoop(m.get(), codes, n, out);
 }
 
 Status CmDecodePrimed(const CmParams& p, std::span<const uint8_t> prime, std::string_view in, size_t n,
@@ -1109,20 +1109,7 @@ Status CmDecodePrimed(const CmParams& p, std::span<const uint8_t> prime, std::st
   auto m = std::make_unique<Model>(p);
   if (!m->ok()) return NoTables(p);
   m->Prime(prime.data(), prime.size());
-  BinaryDecoder d(in);
-  for (size_t i = 0; i < n; ++i) {
-    m->Begin();
-    int hi = d.Decode(m->P(0));
-    m->Learn(0, hi);
-    int lo = d.Decode(m->P(1 + hi));
-    m->Learn(1 + hi, lo);
-    int b = hi * 2 + lo;
-    m->End(b);
-    codes[i] = static_cast<uint8_t>(b);
-    if ((i & 0xffff) == 0 && !d.ok()) return Status::Corruption("cm: input too short");
-  }
-  if (!d.ok()) return Status::Corruption("cm: input too short");
-  return Status::OK();
+  return DecodeLoop(m.get(), in, n, codes);
 }
 
 }  // namespace pmklc

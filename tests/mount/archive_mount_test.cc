@@ -19,15 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Value of "key": in a flat JSON object (first occurrence after `after`).
-uint64_t JsonField(const std::string& json, const std::string& key, const std::string& after = "") {
-  size_t from = after.empty() ? 0 : json.find("\"" + after + "\"");
-  if (from == std::string::npos) return 0;
-  auto p = json.find("\"" + key + "\":", from);
-  if (p == std::string::npos) return 0;
-  return std::stoull(json.substr(p + key.size() + 3));
-}
-
 class ArchiveMountTest : public MountTest {
  protected:
   std::vector<std::string> ExtraMountOptions() const override { return opts_; }

@@ -9,12 +9,6 @@
 namespace pmklc::mt {
 namespace {
 
-uint64_t JsonField(const std::string& json, const std::string& key) {
-  auto p = json.find("\"" + key + "\":");
-  if (p == std::string::npos) return 0;
-  return std::stoull(json.substr(p + key.size() + 3));
-}
-
 using CodecMountTest = MountTest;
 
 TEST_F(CodecMountTest, EvalGenomesStoreWithin1PercentOfCompressFast) {

@@ -136,6 +136,14 @@ std::string ToString(const SysR& r) {
   return "ret " + std::to_string(r.ret) + " errno " + std::to_string(r.err) + " (" + strerrorname_np(r.err) + ")";
 }
 
+uint64_t JsonField(const std::string& json, const std::string& key, const std::string& after) {
+  size_t from = after.empty() ? 0 : json.find("\"" + after + "\"");
+  if (from == std::string::npos) return 0;
+  auto p = json.find("\"" + key + "\":", from);
+  if (p == std::string::npos) return 0;
+  return std::stoull(json.substr(p + key.size() + 3));
+}
+
 int Sh(const std::string& cmd, std::string* out) {
   std::string full = cmd + " 2>&1";
   FILE* p = popen(full.c_str(), "r");

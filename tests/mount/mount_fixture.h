@@ -48,6 +48,10 @@ const std::string& PmklcBin();
 // Runs `sh -c cmd`; returns its exit status (-1 if it could not run or was
 // killed). stdout and stderr go to *out when out is non-null.
 int Sh(const std::string& cmd, std::string* out = nullptr);
+
+// Value of "key": in flat JSON such as `pmklc stat --json` prints (the first
+// occurrence after "after", when given); 0 when absent.
+uint64_t JsonField(const std::string& json, const std::string& key, const std::string& after = "");
 // Single-quotes s for the shell.
 std::string Quote(const std::string& s);
 

@@ -1,6 +1,8 @@
 #include "store/store.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <sys/stat.h>
 
 #include <rocksdb/db.h>
@@ -134,6 +136,32 @@ TEST(Store, OrphansAreListed) {
 namespace pmklc {
 namespace {
 
+// Turns a store into what an older format wrote: drops the CFs `drop`,
+// records `version`, and (format 1) removes meta group_blocks.
+void Downgrade(const std::string& path, const std::vector<std::string>& drop, char version, bool drop_group_blocks) {
+  rocksdb::DBOptions o;
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, path, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
+  for (auto& n : names) cfds.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> hs;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(o, path, cfds, &hs, &db).ok());
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == "meta") meta = hs[i];
+    if (std::find(drop.begin(), drop.end(), names[i]) != drop.end()) ASSERT_TRUE(db->DropColumnFamily(hs[i]).ok());
+  }
+  ASSERT_NE(meta, nullptr);
+  std::string v(4, '\0');
+  v[0] = version;
+  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), meta, "format_version", v).ok());
+  if (drop_group_blocks) ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), meta, "group_blocks").ok());
+  for (auto* h : hs) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  ASSERT_TRUE(db->Close().ok());
+  delete db;
+}
+
 // A store written by format 1 (no "cold" or "refs" CF, no group_blocks) is upgraded in
 // place when opened read-write, keeping its data; read-only tools refuse it
 // with a message that says what to do.
@@ -147,31 +175,7 @@ TEST(Store, UpgradesFormat1InPlace) {
     b.PutBlock(7, 0, "value-of-block");
     ASSERT_TRUE((*s)->Write(b, true).ok());
   }
-  {  // Turn it into what format 1 wrote.
-    rocksdb::DBOptions o;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, path, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
-    for (auto& n : names) cfds.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> hs;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(o, path, cfds, &hs, &db).ok());
-    rocksdb::ColumnFamilyHandle* meta = nullptr;
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == "meta") meta = hs[i];
-      if (names[i] == "cold" || names[i] == "refs") {
-        ASSERT_TRUE(db->DropColumnFamily(hs[i]).ok());
-      }
-    }
-    ASSERT_NE(meta, nullptr);
-    std::string v1(4, '\0');
-    v1[0] = 1;
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), meta, "format_version", v1).ok());
-    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), meta, "group_blocks").ok());
-    for (auto* h : hs) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-    ASSERT_TRUE(db->Close().ok());
-    delete db;
-  }
+  Downgrade(path, {"cold", "refs"}, 1, /*drop_group_blocks=*/true);  // what format 1 wrote
   StoreOptions ro;
   ro.read_only = true;
   auto r = Store::Open(path, ro);
@@ -203,28 +207,7 @@ TEST(Store, UpgradesFormat2InPlace) {
     b.PutGroup(7, 0, "value-of-group");
     ASSERT_TRUE((*s)->Write(b, true).ok());
   }
-  {
-    rocksdb::DBOptions o;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, path, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
-    for (auto& n : names) cfds.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> hs;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(o, path, cfds, &hs, &db).ok());
-    rocksdb::ColumnFamilyHandle* meta = nullptr;
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == "meta") meta = hs[i];
-      if (names[i] == "refs") ASSERT_TRUE(db->DropColumnFamily(hs[i]).ok());
-    }
-    ASSERT_NE(meta, nullptr);
-    std::string v2(4, '\0');
-    v2[0] = 2;
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), meta, "format_version", v2).ok());
-    for (auto* h : hs) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-    ASSERT_TRUE(db->Close().ok());
-    delete db;
-  }
+  Downgrade(path, {"refs"}, 2, /*drop_group_blocks=*/false);  // what format 2 wrote
   StoreOptions ro;
   ro.read_only = true;
   auto r = Store::Open(path, ro);
