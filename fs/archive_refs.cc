@@ -220,6 +220,15 @@ Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<
     return false;
   }));
   if (archived) return plan;  // partly archived already: the rest is coded alone
+  // Only nucleotide FASTA is worth reading whole: its first block says.
+  bool fasta = false;
+  PMKLC_RETURN_IF_ERROR(store_->ForEachBlockOf(ino, [&](uint64_t, std::string_view v) {
+    auto h = ParseBlockHeader(v);
+    fasta = h.ok() && (h->codec == CodecId::kFasta2Bit || h->codec == CodecId::kFastaCm ||
+                       h->codec == CodecId::kFastaNeural);
+    return false;
+  }));
+  if (!fasta) return plan;
   const uint64_t bs = store_->block_size();
   const uint64_t gbytes = uint64_t{store_->group_blocks()} * bs;
   std::string raw(size, '\0');

@@ -58,7 +58,8 @@ class RefPlanner {
   // genera ~0.
   static constexpr double kMinJaccard = 0.05;
   // Files above this size are coded alone (their sketch is not taken).
-  static constexpr uint64_t kMaxFileBytes = uint64_t{512} << 20;
+  // (Planning holds the file and its codes: about 2 bytes per byte.)
+  static constexpr uint64_t kMaxFileBytes = uint64_t{256} << 20;
 
   RefPlanner(Store* store, ArchiveHost* host, StoreRefs* refs, RefPlanOptions opts);
   // The plan for file ino (size bytes, its fast-tier groups `groups`).

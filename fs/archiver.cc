@@ -304,6 +304,16 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
       if (--u.job->remaining == 0 && !u.job->failed) finish(u.job);
     }
   };
+  // Runs the queued units on opts.threads threads.
+  auto run_units = [&] {
+    next = 0;
+    const size_t nthreads = std::min<size_t>(opts_.threads, units.size());
+    std::vector<std::thread> threads;
+    for (size_t t = 1; t < nthreads; ++t) threads.emplace_back(worker, opts_.idle_priority);
+    if (nthreads) worker(false);  // this thread's priority is the caller's choice
+    for (auto& t : threads) t.join();
+    units.clear();
+  };
   for (auto& job : jobs) {
     if (job->groups.empty()) continue;
     {
@@ -320,15 +330,14 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
       if (plan.ok()) job->plan = std::move(*plan);
       else spdlog::warn("archiver: inode {}: reference planning: {} (coded alone)", job->ino, plan.status().ToString());
     }
-    units.clear();
+    // A file that is not nucleotide FASTA can neither use nor be a
+    // reference: its groups join the next batch. A FASTA file is archived
+    // (with whatever is queued) before the next file is planned, so that
+    // the next file can pick it.
     for (uint64_t g : job->groups) units.push_back({job.get(), g});
-    next = 0;
-    const size_t nthreads = std::min<size_t>(opts_.threads, units.size());
-    std::vector<std::thread> threads;
-    for (size_t t = 1; t < nthreads; ++t) threads.emplace_back(worker, opts_.idle_priority);
-    if (nthreads) worker(false);  // this thread's priority is the caller's choice
-    for (auto& t : threads) t.join();
+    if (opts_.references && job->plan.sketched) run_units();
   }
+  run_units();
   // Return the replaced blocks' space: one flush + compaction of the fast
   // tier per pass that archived anything sizeable (a few MiB of garbage from
   // a small pass is left to RocksDB's own compactions).

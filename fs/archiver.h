@@ -19,7 +19,10 @@
 // Thread safety: Start/Stop/Kick/WaitPass/stats may be called from any
 // thread. Workers run at idle CPU and I/O priority when idle_priority is set.
 // Memory: each worker holds one model of the profile (max: ~0.2 GiB) plus
-// about 3 groups of data.
+// about 3 groups of data; with references, planning a FASTA file holds it
+// and its codes (<= 256 MiB file: ~0.5 GiB) and its related files' decoded
+// segments (ref_cache_bytes), and a group's coder its prime (1 byte per
+// base of up to 4 segments).
 // Errors: a group that fails to decode or encode is logged and left as it
 // is; the file keeps its mark and is retried once it changes (or by the next
 // process), not on every pass.
