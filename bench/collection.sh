@@ -79,6 +79,7 @@ print(j["stored_bytes"], j["disk_bytes"], "%.1f" % (float(sys.argv[3]) - float(s
 PY
 }
 read -r s_ref d_ref t_ref objs seg_bytes dep_bytes < <(build_store refs "${REF_OPTS:-}")
+"$pmklc" stat --files "$work/refs" > "$work/refs.files"
 read -r s_alone d_alone t_alone _ _ _ < <(build_store alone "--references off")
 # The unrelated genome: its cost in the reference store (with it minus
 # without it) against a store holding it alone.
@@ -86,11 +87,18 @@ read -r s_with _ _ _ _ _ < <(build_store with-unrelated "" "${names[*]} $unrelat
 read -r s_only _ _ _ _ _ < <(build_store unrelated-only "" "$unrelated")
 
 echo "# bench/collection.sh ($order order${REF_OPTS:+, $REF_OPTS}) — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
-printf "%-16s %10s %12s %10s\n" file bases "alone B" "alone b/b"
+# Per file in the reference store: pmklc stat --files (its groups, and the
+# segments its links stand for; a dependent file counts only its own groups).
+printf "%-16s %10s %12s %10s %12s %10s\n" file bases "alone B" "alone b/b" "mount B" "mount b/b"
+total_mount=0
 for n in "${names[@]}"; do
-  printf "%-16s %10d %12d %10s\n" "$n" "${nb[$n]}" "${alone[$n]}" "$(bpb "${alone[$n]}" "${nb[$n]}")"
+  m=$(awk -F'\t' -v p="$n.fa" '$3 == p { print $1 }' "$work/refs.files")
+  total_mount=$((total_mount + m))
+  printf "%-16s %10d %12d %10s %12d %10s\n" "$n" "${nb[$n]}" "${alone[$n]}" "$(bpb "${alone[$n]}" "${nb[$n]}")" \
+    "$m" "$(bpb "$m" "${nb[$n]}")"
 done
-printf "%-16s %10d %12d %10s\n" total "$total_b" "$total_alone" "$(bpb "$total_alone" "$total_b")"
+printf "%-16s %10d %12d %10s %12d %10s\n" total "$total_b" "$total_alone" "$(bpb "$total_alone" "$total_b")" \
+  "$total_mount" "$(bpb "$total_mount" "$total_b")"
 echo
 printf "%-34s %12s %10s\n" "store (4 files, archived)" "bytes" "bits/base"
 printf "%-34s %12d %10s\n" "mount, references: stored values" "$s_ref" "$(bpb "$s_ref" "$total_b")"

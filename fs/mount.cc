@@ -257,6 +257,10 @@ Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
       auto r = StoreReport(*store, req == "stat-json");
       return r.ok() ? "ok\n" + *r : "error " + r.status().ToString();
     }
+    if (req == "stat-files") {
+      auto r = StoreFileReport(*store);
+      return r.ok() ? "ok\n" + *r : "error " + r.status().ToString();
+    }
     if (req.rfind("install-model ", 0) == 0) {
       // pmklc train private: the model file's path (written by root or the
       // store's owner: the socket is for them only).

@@ -17,4 +17,12 @@ namespace pmklc {
 // Human-readable table, or one JSON object (json = true); ends with a newline.
 Result<std::string> StoreReport(Store& store, bool json);
 
+// `pmklc stat --files`: per regular file, the bytes the store keeps for it
+// (its fast-tier blocks and archived groups, plus the reference segments
+// its ref-link groups stand for; a group coded against others counts only
+// its own bytes), its size and its path; then the segments no file links
+// to (objects kept for files deleted since). One line each, tab-separated:
+// stored, size, path.
+Result<std::string> StoreFileReport(Store& store);
+
 }  // namespace pmklc

@@ -10,8 +10,8 @@
 
 namespace pmklc::cli {
 
-int RunStat(const std::string& path, bool json) {
-  auto reply = ControlRequest(path, json ? "stat-json" : "stat");
+int RunStat(const std::string& path, bool json, bool files) {
+  auto reply = ControlRequest(path, files ? "stat-files" : json ? "stat-json" : "stat");
   if (reply.ok()) {
     std::fputs(reply->c_str(), stdout);
     return 0;
@@ -28,7 +28,7 @@ int RunStat(const std::string& path, bool json) {
     std::fprintf(stderr, "pmklc stat: %s\n", st.status().ToString().c_str());
     return 1;
   }
-  auto r = StoreReport(**st, json);
+  auto r = files ? StoreFileReport(**st) : StoreReport(**st, json);
   if (!r.ok()) {
     std::fprintf(stderr, "pmklc stat: %s\n", r.status().ToString().c_str());
     return 1;

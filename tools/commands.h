@@ -45,7 +45,8 @@ int RunCompress(const CompressArgs& a);
 // compress -o OUT FILES...: a collection container.
 int RunCompressCollection(const CompressArgs& a);
 int RunDecompress(const CompressArgs& a);
-int RunStat(const std::string& store, bool json);
+// files: per-file stored bytes (StoreFileReport) instead of the report.
+int RunStat(const std::string& store, bool json, bool files = false);
 // threads: workers decoding archived groups. Default (CLI): all cores.
 int RunFsck(const std::string& store, unsigned threads);
 

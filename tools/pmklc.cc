@@ -113,9 +113,11 @@ fstab:
       ->allow_extra_args(false);
   mount->footer("Example: pmklc mount -o allow_other,log_level=debug /srv/store /data/genomes");
 
+  bool stat_files = false;
   auto* stat = app.add_subcommand("stat", "files, logical and stored bytes, ratio and bytes per codec");
   stat->add_option("STORE", store, "store directory")->required();
   stat->add_flag("--json", json, "print one JSON object");
+  stat->add_flag("--files", stat_files, "per file: stored bytes (its blocks and groups, and the reference segments it links to), size, path");
   stat->footer("Example: pmklc stat ~/.local/share/pmklcfs/default");
 
   auto* fsck = app.add_subcommand("fsck", "verify every block checksum and the inode/dirent links");
@@ -194,7 +196,7 @@ fstab:
   }
   try {
     if (*mount) return DoMount(store, mnt, fg, debug, opts);
-    if (*stat) return pmklc::cli::RunStat(store, json);
+    if (*stat) return pmklc::cli::RunStat(store, json, stat_files);
     if (*comp || *decomp) {
       char* end = nullptr;
       unsigned long long v = std::strtoull(bsize.c_str(), &end, 10);

@@ -64,6 +64,20 @@ TEST_F(ReferenceMountTest, StrainsCodeAgainstEachOtherAndSurviveChangesToTheOthe
   EXPECT_LT(dep_stored * 20, dep) << "strains should cost < 0.4 bits/base against each other: " << st;
   EXPECT_LT(JsonField(st, "stored_bytes") * 6, JsonField(st, "logical_bytes")) << st;
   EXPECT_GE(JsonField(st, "blocks", "fasta-cm"), 2u) << "ecoli_536 (5 MB) should be coded alone: " << st;
+  {  // Per file (through the daemon): the third strain costs its own groups only.
+    std::string files;
+    ASSERT_EQ(Sh(PmklcBin() + " stat --files " + store_dir(), &files), 0) << files;
+    auto stored_of = [&](const std::string& name) -> uint64_t {
+      auto p = files.find("\t" + name + "\n");
+      if (p == std::string::npos) return 0;
+      auto line = files.rfind('\n', p);
+      line = line == std::string::npos ? 0 : line + 1;
+      return std::stoull(files.substr(line));
+    };
+    EXPECT_GT(stored_of(names[0]), 1000000u) << files;  // the first strain: coded alone (an object now)
+    EXPECT_GT(stored_of(names[2]), 0u) << files;
+    EXPECT_LT(stored_of(names[2]) * 20, uint64_t{5} << 20) << files;  // < 0.4 bits/base
+  }
   ExpectIntact(names, "archived");
   FsckClean("archived");
   ExpectIntact(names, "remounted");
