@@ -39,6 +39,10 @@ inline constexpr uint8_t kRefPayloadVersion = 1;
 // Most reference segments one block may depend on. Reading the block decodes
 // them too (docs/store.md §References gives the cost).
 inline constexpr uint32_t kMaxBlockRefs = 4;
+// One entry of a fasta-ref reference list: u64 object, u32 segment, u64 checksum.
+inline constexpr size_t kRefEntryBytes = 20;
+// A ref-link payload: u8 version, u64 object, u32 segment.
+inline constexpr size_t kRefLinkPayloadBytes = 13;
 // Most bases of reference one block may be primed with.
 inline constexpr uint64_t kMaxPrimeBases = 256u << 20;
 

@@ -16,41 +16,11 @@ namespace {
 
 // A file's sketch record: version, depth, then the sketch.
 constexpr uint8_t kSketchRecordVersion = 1;
-// Candidates a file is compared against in detail (k-mer index), best first.
-constexpr size_t kMaxCandidates = 4;
-// A segment is worth priming a group with when it covers at least this
-// share of the group's sampled k-mers that the segments chosen before it
-// did not.
-constexpr double kMinSegmentGain = 0.02;
+using ref::kMaxCandidates;
+using ref::kMinSegmentGain;
+using ref::kRelatedJaccard;
 
 }  // namespace
-
-// ---- RefObjectRecord -----------------------------------------------------------
-
-std::string RefObjectRecord::Serialize() const {
-  std::string out(1 + 1 + 4 + 8 + 8 + 8, '\0');
-  out[0] = static_cast<char>(format::kRefObjectVersion);
-  out[1] = static_cast<char>(depth);
-  StoreLE32(out.data() + 2, segments);
-  StoreLE64(out.data() + 6, bases);
-  StoreLE64(out.data() + 14, raw_bytes);
-  StoreLE64(out.data() + 22, source_ino);
-  out += sketch;
-  return out;
-}
-
-Result<RefObjectRecord> RefObjectRecord::Parse(std::string_view in) {
-  if (in.size() < 30 || static_cast<uint8_t>(in[0]) != format::kRefObjectVersion)
-    return Status::Corruption("reference object record: unknown version or truncated");
-  RefObjectRecord r;
-  r.depth = static_cast<uint8_t>(in[1]);
-  r.segments = LoadLE32(in.data() + 2);
-  r.bases = LoadLE64(in.data() + 6);
-  r.raw_bytes = LoadLE64(in.data() + 14);
-  r.source_ino = LoadLE64(in.data() + 22);
-  r.sketch.assign(in.substr(30));
-  return r;
-}
 
 // ---- RefPlanner ----------------------------------------------------------------
 
@@ -62,6 +32,7 @@ struct RefPlanner::Candidate {
   uint64_t size = 0;
   ref::Sketch sketch;
   std::vector<std::string> values;  // the file's archived group values
+  std::vector<RefSegmentKey> deps;  // what those values depend on
   std::vector<RefSegmentKey> keys;  // one per segment (objects: known; files: after Promote)
   std::vector<std::shared_ptr<const RefSegment>> segs;
 };
@@ -70,6 +41,15 @@ RefPlanner::RefPlanner(Store* store, ArchiveHost* host, StoreRefs* refs, RefPlan
     : store_(store), host_(host), refs_(refs), opts_(opts) {
   opts_.max_segments = std::clamp<uint32_t>(opts_.max_segments, 1, format::kMaxBlockRefs);
   opts_.max_depth = std::clamp<uint32_t>(opts_.max_depth, 1, 2);
+}
+
+Result<bool> RefPlanner::HasFastTierBlocks(uint64_t ino) {
+  bool any = false;
+  PMKLC_RETURN_IF_ERROR(store_->ForEachBlockOf(ino, [&](uint64_t, std::string_view) {
+    any = true;
+    return false;
+  }));
+  return any;
 }
 
 std::string RefPlanner::SketchRecord(const RefPlan& plan) const {
@@ -105,12 +85,9 @@ Status RefPlanner::LoadCandidate(Candidate* c) {
   auto a = store_->GetInode(c->ino);
   if (!a.ok()) return a.status();
   c->size = a->size;
-  bool fast = false;
-  PMKLC_RETURN_IF_ERROR(store_->ForEachBlockOf(c->ino, [&](uint64_t, std::string_view) {
-    fast = true;
-    return false;
-  }));
-  if (fast) return Status::Busy("has fast-tier blocks");
+  auto fast = HasFastTierBlocks(c->ino);
+  if (!fast.ok()) return fast.status();
+  if (*fast) return Status::Busy("has fast-tier blocks");
   const uint64_t gbytes = uint64_t{store_->group_blocks()} * store_->block_size();
   const uint64_t n = (c->size + gbytes - 1) / gbytes;
   Status bad;
@@ -124,12 +101,12 @@ Status RefPlanner::LoadCandidate(Candidate* c) {
   }));
   PMKLC_RETURN_IF_ERROR(bad);
   if (c->values.size() != n || n == 0) return Status::Busy("not wholly archived");
-  std::vector<RefSegmentKey> deps, all;
+  std::vector<RefSegmentKey> deps;
   for (const std::string& v : c->values) {
     PMKLC_RETURN_IF_ERROR(BlockRefs(v, &deps));
-    all.insert(all.end(), deps.begin(), deps.end());
+    c->deps.insert(c->deps.end(), deps.begin(), deps.end());
   }
-  refs_->Prefetch(all);
+  refs_->Prefetch(c->deps);
   for (const std::string& v : c->values) {
     auto seg = std::make_shared<RefSegment>();
     PMKLC_RETURN_IF_ERROR(DecodeBlock(v, &seg->raw, nullptr, refs_));
@@ -169,19 +146,11 @@ Status RefPlanner::Promote(Candidate* c) {
   for (auto& s : c->segs) rec.bases += s->codes.size(), rec.raw_bytes += s->raw.size();
   rec.source_ino = c->ino;
   rec.sketch = c->sketch.Serialize();
-  std::vector<RefSegmentKey> deps, all;
-  for (const std::string& v : c->values) {
-    PMKLC_RETURN_IF_ERROR(BlockRefs(v, &deps));
-    all.insert(all.end(), deps.begin(), deps.end());
-  }
   Status s = host_->Commit(c->ino, [&](const InodeAttr& a, Store::Batch* b) {
     if (a.size != c->size) return Status::Busy("size changed");
-    bool fast = false;
-    PMKLC_RETURN_IF_ERROR(store_->ForEachBlockOf(c->ino, [&](uint64_t, std::string_view) {
-      fast = true;
-      return false;
-    }));
-    if (fast) return Status::Busy("written meanwhile");
+    auto fast = HasFastTierBlocks(c->ino);
+    if (!fast.ok()) return fast.status();
+    if (*fast) return Status::Busy("written meanwhile");
     size_t n = 0;
     bool same = true;
     PMKLC_RETURN_IF_ERROR(store_->ForEachGroupOf(c->ino, [&](uint64_t g, std::string_view v) {
@@ -193,7 +162,7 @@ Status RefPlanner::Promote(Candidate* c) {
     if (!exists) {
       b->PutRefObject(id, rec.Serialize());
       for (size_t i = 0; i < c->values.size(); ++i) b->PutRefSegment(id, static_cast<uint32_t>(i), c->values[i]);
-      for (const RefSegmentKey& d : all) b->PutHold(Store::kHoldObject, id, d.object);
+      for (const RefSegmentKey& d : c->deps) b->PutHold(Store::kHoldObject, id, d.object);
     }
     for (size_t i = 0; i < c->values.size(); ++i)
       b->PutGroup(c->ino, i, RefLinkValue({id, static_cast<uint32_t>(i), hs[i].checksum}, hs[i].raw_len));
@@ -229,24 +198,34 @@ Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<
     return false;
   }));
   if (!fasta) return plan;
-  const uint64_t bs = store_->block_size();
-  const uint64_t gbytes = uint64_t{store_->group_blocks()} * bs;
-  std::string raw(size, '\0');
-  Status bad;
-  PMKLC_RETURN_IF_ERROR(store_->ForEachBlockOf(ino, [&](uint64_t idx, std::string_view v) {
-    std::string img;
-    bad = DecodeBlock(v, &img);
-    if (bad.ok() && idx * bs + img.size() > size) bad = Status::Corruption("block past the end of the file");
-    if (!bad.ok()) return false;
-    std::memcpy(raw.data() + idx * bs, img.data(), img.size());
-    return true;
-  }));
-  PMKLC_RETURN_IF_ERROR(bad);
-  const std::string codes = NucleotideCodes(raw);
-  if (codes.size() < 1024 || codes.size() < raw.size() / 2) return plan;  // not nucleotide FASTA
+  // The nucleotide codes of each group (what the groups are coded with and
+  // against), and the file's sketch from them.
+  std::map<uint64_t, std::string> codes;
   {
+    const uint64_t bs = store_->block_size();
+    const uint64_t gbytes = uint64_t{store_->group_blocks()} * bs;
+    std::string raw(size, '\0');
+    Status bad;
+    PMKLC_RETURN_IF_ERROR(store_->ForEachBlockOf(ino, [&](uint64_t idx, std::string_view v) {
+      std::string img;
+      bad = DecodeBlock(v, &img);
+      if (bad.ok() && idx * bs + img.size() > size) bad = Status::Corruption("block past the end of the file");
+      if (!bad.ok()) return false;
+      std::memcpy(raw.data() + idx * bs, img.data(), img.size());
+      return true;
+    }));
+    PMKLC_RETURN_IF_ERROR(bad);
+    size_t n = 0;
     ref::SketchBuilder sb;
-    sb.Add(codes);
+    for (uint64_t g : groups) {
+      const uint64_t off = g * gbytes;
+      if (off >= size) continue;
+      std::string& gc = codes[g];
+      gc = NucleotideCodes(std::string_view(raw).substr(off, std::min(gbytes, size - off)));
+      sb.Add(gc);
+      n += gc.size();
+    }
+    if (n < 1024 || n < size / 2) return plan;  // not nucleotide FASTA
     plan.sketch = sb.Finish();
     plan.sketched = true;
   }
@@ -259,7 +238,7 @@ Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<
     auto sk = ref::Sketch::Parse(r->sketch);
     if (!sk.ok()) return true;
     const double j = ref::Jaccard(plan.sketch, *sk);
-    if (j < kMinJaccard) return true;
+    if (j < kRelatedJaccard) return true;
     Candidate c;
     c.jaccard = j;
     c.depth = r->depth;
@@ -274,7 +253,7 @@ Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<
     auto sk = ref::Sketch::Parse(v.substr(2));
     if (!sk.ok()) return true;
     const double j = ref::Jaccard(plan.sketch, *sk);
-    if (j < kMinJaccard) return true;
+    if (j < kRelatedJaccard) return true;
     Candidate c;
     c.jaccard = j;
     c.depth = depth;
@@ -309,10 +288,7 @@ Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<
   index.Build();
   std::map<uint64_t, std::vector<uint32_t>> chosen;
   std::vector<bool> used(loaded.size(), false);
-  for (uint64_t g : groups) {
-    const uint64_t off = g * gbytes;
-    if (off >= size) continue;
-    const std::string gc = NucleotideCodes(std::string_view(raw).substr(off, std::min(gbytes, size - off)));
+  for (auto& [g, gc] : codes) {
     auto pick = index.Choose(gc, opts_.max_segments, kMinSegmentGain);
     if (pick.empty()) continue;
     for (uint32_t id : pick) used[ids[id].first] = true;
@@ -326,23 +302,19 @@ Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<
       spdlog::info("archiver: inode {}: promoting inode {} to a reference failed ({}); coding it alone", ino,
                    loaded[ci].ino, s.ToString());
       plan.groups.clear();
-      plan.objects.clear();
       return plan;
     }
   }
-  std::set<uint64_t> objects;
   uint8_t deepest = 0;
   for (auto& [g, pick] : chosen) {
     RefPlan::Group pg;
     for (uint32_t id : pick) {
       const Candidate& c = loaded[ids[id].first];
       pg.refs.push_back(c.keys[ids[id].second]);
-      objects.insert(c.object);
       deepest = std::max(deepest, c.depth);
     }
     plan.groups[g] = std::move(pg);
   }
-  plan.objects.assign(objects.begin(), objects.end());
   plan.depth = static_cast<uint8_t>(deepest + 1);
   return plan;
 }

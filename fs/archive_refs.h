@@ -3,7 +3,7 @@
 //
 // Plan(): before a pending file's groups are recoded, its nucleotides are
 // sketched (MinHash) and compared with the sketches of the archived files
-// and reference objects. The related ones (Jaccard >= kMinJaccard, whose
+// and reference objects. The related ones (Jaccard >= ref::kRelatedJaccard, whose
 // chains leave room: depth < max_depth) are indexed by sampled k-mers, and
 // each group picks the few segments covering most of its k-mers. A related
 // file that some group picks is promoted first: its archived groups move,
@@ -48,15 +48,10 @@ struct RefPlan {
     std::vector<RefSegmentKey> refs;  // the segments to prime the group's coder with, in order
   };
   std::map<uint64_t, Group> groups;  // by group number; absent: coded alone
-  std::vector<uint64_t> objects;     // distinct objects the groups use
 };
 
 class RefPlanner {
  public:
-  // Jaccard index from which two files count as related (k = 21): strains
-  // of one species score 0.5-0.9, other species of one genus ~0.02, other
-  // genera ~0.
-  static constexpr double kMinJaccard = 0.05;
   // Files above this size are coded alone (their sketch is not taken).
   // (Planning holds the file and its codes: about 2 bytes per byte.)
   static constexpr uint64_t kMaxFileBytes = uint64_t{256} << 20;
@@ -75,6 +70,7 @@ class RefPlanner {
 
  private:
   struct Candidate;
+  Result<bool> HasFastTierBlocks(uint64_t ino);
   Status LoadCandidate(Candidate* c);
   Status Promote(Candidate* c);
 
@@ -82,18 +78,6 @@ class RefPlanner {
   ArchiveHost* host_;
   StoreRefs* refs_;
   RefPlanOptions opts_;
-};
-
-// Reference object record (docs/store.md §References).
-struct RefObjectRecord {
-  uint8_t depth = 0;
-  uint32_t segments = 0;
-  uint64_t bases = 0;
-  uint64_t raw_bytes = 0;
-  uint64_t source_ino = 0;  // the file it was made from (informational)
-  std::string sketch;       // ref::Sketch::Serialize()
-  std::string Serialize() const;
-  static Result<RefObjectRecord> Parse(std::string_view in);
 };
 
 }  // namespace pmklc

@@ -400,7 +400,6 @@ Archiver::GroupResult Archiver::ArchiveGroup(uint64_t ino, uint64_t g, uint64_t*
   }
   // Coded against reference segments: their codes, in order, prime the coder.
   std::string prime;
-  std::vector<uint64_t> held;
   if (refs) {
     refs_.Prefetch(refs->refs);
     for (const RefSegmentKey& k : refs->refs) {
@@ -409,11 +408,9 @@ Archiver::GroupResult Archiver::ArchiveGroup(uint64_t ino, uint64_t g, uint64_t*
         spdlog::warn("archiver: inode {} group {}: reference {:016x}/{}: {} (coded alone)", ino, g, k.object,
                      k.segment, seg.status().ToString());
         prime.clear();
-        held.clear();
         break;
       }
       prime += (*seg)->codes;
-      if (std::find(held.begin(), held.end(), k.object) == held.end()) held.push_back(k.object);
     }
     if (!prime.empty()) {
       enc.refs = refs->refs;

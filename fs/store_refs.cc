@@ -6,14 +6,38 @@
 #include <system_error>
 #include <thread>
 
+#include "engine/codec/endian.h"
+
 namespace pmklc {
 
-StoreRefs::StoreRefs(Store* store, size_t cache_bytes) : store_(store), cache_bytes_(cache_bytes) {}
+// ---- RefObjectRecord -----------------------------------------------------------
 
-uint64_t StoreRefs::decodes() const {
-  std::lock_guard<std::mutex> l(mu_);
-  return decodes_;
+std::string RefObjectRecord::Serialize() const {
+  std::string out(1 + 1 + 4 + 8 + 8 + 8, '\0');
+  out[0] = static_cast<char>(format::kRefObjectVersion);
+  out[1] = static_cast<char>(depth);
+  StoreLE32(out.data() + 2, segments);
+  StoreLE64(out.data() + 6, bases);
+  StoreLE64(out.data() + 14, raw_bytes);
+  StoreLE64(out.data() + 22, source_ino);
+  out += sketch;
+  return out;
 }
+
+Result<RefObjectRecord> RefObjectRecord::Parse(std::string_view in) {
+  if (in.size() < 30 || static_cast<uint8_t>(in[0]) != format::kRefObjectVersion)
+    return Status::Corruption("reference object record: unknown version or truncated");
+  RefObjectRecord r;
+  r.depth = static_cast<uint8_t>(in[1]);
+  r.segments = LoadLE32(in.data() + 2);
+  r.bases = LoadLE64(in.data() + 6);
+  r.raw_bytes = LoadLE64(in.data() + 14);
+  r.source_ino = LoadLE64(in.data() + 22);
+  r.sketch.assign(in.substr(30));
+  return r;
+}
+
+StoreRefs::StoreRefs(Store* store, size_t cache_bytes) : store_(store), cache_bytes_(cache_bytes) {}
 
 void StoreRefs::Insert(const Key& k, std::shared_ptr<const RefSegment> seg) {
   const size_t sz = seg->raw.size() + seg->codes.size();
@@ -98,8 +122,9 @@ StoreRefs::R StoreRefs::Load(const RefSegmentKey& key) {
   if (!deps.empty()) {
     auto depth = [&](uint64_t object) -> int {
       std::string rec;
-      if (!store_->GetRefObject(object, &rec).ok() || rec.size() < 2) return -1;
-      return static_cast<uint8_t>(rec[1]);  // docs/store.md §References: depth after the version
+      if (!store_->GetRefObject(object, &rec).ok()) return -1;
+      auto r = RefObjectRecord::Parse(rec);
+      return r.ok() ? r->depth : -1;
     };
     const int mine_depth = depth(key.object);
     for (const RefSegmentKey& d : deps) {
@@ -118,10 +143,6 @@ StoreRefs::R StoreRefs::Load(const RefSegmentKey& key) {
     return s;
   }
   seg->codes = NucleotideCodes(seg->raw);
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    ++decodes_;
-  }
   return std::shared_ptr<const RefSegment>(std::move(seg));
 }
 

@@ -30,6 +30,20 @@
 
 namespace pmklc {
 
+// Reference object record (docs/store.md §References): what an object is,
+// read by the archiver (candidates, promotion), by StoreRefs (an object may
+// only depend on shallower ones) and by fsck.
+struct RefObjectRecord {
+  uint8_t depth = 0;
+  uint32_t segments = 0;
+  uint64_t bases = 0;
+  uint64_t raw_bytes = 0;
+  uint64_t source_ino = 0;  // the file it was made from (informational)
+  std::string sketch;       // ref::Sketch::Serialize()
+  std::string Serialize() const;
+  static Result<RefObjectRecord> Parse(std::string_view in);
+};
+
 class StoreRefs : public RefSource {
  public:
   // Borrows store. cache_bytes: decoded segments kept (raw bytes + codes).
@@ -44,8 +58,6 @@ class StoreRefs : public RefSource {
   void Seed(const RefSegmentKey& key, std::shared_ptr<const RefSegment> seg);
   // Drops the cached segments of an object (after it was deleted).
   void Forget(uint64_t object);
-  // Segments decoded since construction (not served from the cache).
-  uint64_t decodes() const;
 
  private:
   using Key = std::pair<uint64_t, uint32_t>;
@@ -55,9 +67,8 @@ class StoreRefs : public RefSource {
 
   Store* store_;
   const size_t cache_bytes_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   size_t used_ = 0;
-  uint64_t decodes_ = 0;
   std::list<Key> lru_;  // front: most recent
   struct Entry {
     std::shared_ptr<const RefSegment> seg;

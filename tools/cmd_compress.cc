@@ -146,6 +146,13 @@ Result<std::string> ReadWholeFile(const std::string& path) {
   if (ss.str().size() > (uint64_t{4} << 30)) return Status::InvalidArgument(path + ": a reference may be at most 4 GiB");
   return ss.str();
 }
+// --ref FILE: the reference file (nullptr when path is empty).
+Result<std::unique_ptr<ref::FileRef>> LoadReference(const std::string& path) {
+  if (path.empty()) return std::unique_ptr<ref::FileRef>();
+  auto bytes = ReadWholeFile(path);
+  if (!bytes.ok()) return bytes.status();
+  return std::make_unique<ref::FileRef>(std::move(*bytes));
+}
 }  // namespace
 
 int RunCompress(const CompressArgs& a) {
@@ -189,29 +196,26 @@ int RunCompress(const CompressArgs& a) {
     if (!spum) co.encode.neural.spum = nullptr;
     if (!a.private_model.empty()) {
       if (!co.encode.use_neural) return Fail("compress", Status::InvalidArgument("--private needs -p neural"));
-      std::ifstream f(a.private_model, std::ios::binary);
-      if (!f) return Fail("compress", Status::NotFound("cannot open " + a.private_model));
-      std::stringstream ss;
-      ss << f.rdbuf();
-      if (ss.str().size() > kMaxModelFileBytes)
+      auto bytes = ReadWholeFile(a.private_model);
+      if (!bytes.ok()) return Fail("compress", bytes.status());
+      if (bytes->size() > kMaxModelFileBytes)
         return Fail("compress", Status::InvalidArgument(a.private_model + ": larger than 64 MiB"));
-      auto mdl = ParseModel(ss.str());
+      auto mdl = ParseModel(*bytes);
       if (!mdl.ok()) return Fail("compress", Status::InvalidArgument(a.private_model + ": " + mdl.status().message()));
       if (sprm) {  // not a candidate: not stored either
-        co.private_model = ss.str();
+        co.private_model = std::move(*bytes);
         co.encode.neural.sprm = std::make_shared<const TokNetModel>(std::move(*mdl));
       }
     }
   }
-  std::unique_ptr<ref::FileRef> reference;
-  if (!a.reference.empty()) {
-    if (co.encode.use_neural) return Fail("compress", Status::InvalidArgument("--ref works with -p fast, balanced or max"));
-    auto bytes = ReadWholeFile(a.reference);
-    if (!bytes.ok()) return Fail("compress", bytes.status());
-    reference = std::make_unique<ref::FileRef>(std::move(*bytes));
-    co.chooser = reference.get();
-    co.reference_id = reference->id();
-    co.reference_size = reference->size();
+  if (!a.reference.empty() && co.encode.use_neural)
+    return Fail("compress", Status::InvalidArgument("--ref works with -p fast, balanced or max"));
+  auto reference = LoadReference(a.reference);
+  if (!reference.ok()) return Fail("compress", reference.status());
+  if (*reference) {
+    co.chooser = reference->get();
+    co.reference_id = (*reference)->id();
+    co.reference_size = (*reference)->size();
   }
   ContainerWriter w([&](std::string_view b) { return out.Write(b); }, co);
   std::string buf(1u << 20, '\0');
@@ -333,16 +337,13 @@ int DecompressCollection(const CompressArgs& a, ContainerFile* f) {
 }  // namespace
 
 int RunDecompress(const CompressArgs& a) {
+  auto loaded = LoadReference(a.reference);
+  if (!loaded.ok()) return Fail("decompress", loaded.status());
+  ref::FileRef* reference = loaded->get();
   if (a.in != "-") {
     std::error_code ec;
     if (std::filesystem::is_regular_file(a.in, ec)) {
-      std::unique_ptr<ref::FileRef> reference;
-      if (!a.reference.empty()) {
-        auto bytes = ReadWholeFile(a.reference);
-        if (!bytes.ok()) return Fail("decompress", bytes.status());
-        reference = std::make_unique<ref::FileRef>(std::move(*bytes));
-      }
-      auto f = ContainerFile::Open(a.in, reference.get(), reference ? reference->id() : 0);
+      auto f = ContainerFile::Open(a.in, reference, reference ? reference->id() : 0);
       if (f.ok() && (*f)->collection()) return DecompressCollection(a, f->get());
       if (!f.ok() && ContainerFile::LooksLikeCollection(a.in)) return Fail("decompress", f.status());
       // Anything else (plain containers, errors) goes through the streaming
@@ -366,13 +367,7 @@ int RunDecompress(const CompressArgs& a) {
   if (!s.ok()) return Fail("decompress", s);
   if (a.workers < 1 || a.workers > static_cast<int>(kMaxSubBlocks))
     return Fail("decompress", Status::InvalidArgument("-j must be in [1, 64]"));
-  std::unique_ptr<ref::FileRef> reference;
-  if (!a.reference.empty()) {
-    auto bytes = ReadWholeFile(a.reference);
-    if (!bytes.ok()) return Fail("decompress", bytes.status());
-    reference = std::make_unique<ref::FileRef>(std::move(*bytes));
-  }
-  ContainerReader r([&](char* b, size_t n) { return in.Read(b, n); }, a.workers, reference.get(),
+  ContainerReader r([&](char* b, size_t n) { return in.Read(b, n); }, a.workers, reference,
                     reference ? reference->id() : 0);
   std::string block;
   bool eof = false;

@@ -136,23 +136,10 @@ int RunFsck(const std::string& path, unsigned threads) {
     return true;
   });
   if (!r.ok()) { std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str()); return 2; }
-  // Checks the dependencies of block value v held by (kind, holder); mu held.
-  auto check_deps = [&](std::string_view v, uint8_t kind, uint64_t holder, const std::string& where) {
-    std::vector<RefSegmentKey> deps;
-    Status d = BlockRefs(v, &deps);
-    if (!d.ok()) { problem(where + ": " + d.ToString()); return; }
-    for (const RefSegmentKey& k : deps) {
-      needed[k.object]++;
-      const std::string ref = where + ": depends on reference object " + std::to_string(k.object);
-      if (!objects.count(k.object)) { problem(ref + ", which does not exist"); continue; }
-      if (!holds.count({kind, holder, k.object})) problem(ref + " without a hold on it (reference count too low)");
-      std::string seg;
-      Status g = s.GetRefSegment(k.object, k.segment, &seg);
-      auto h = g.ok() ? ParseBlockHeader(seg) : Result<BlockHeader>(g);
-      if (!h.ok()) problem(ref + " segment " + std::to_string(k.segment) + ": " + h.status().ToString());
-      else if (h->checksum != k.checksum) problem(ref + " segment " + std::to_string(k.segment) + ": checksum differs");
-    }
-  };
+  // Every segment's checksum (from its header) and its own dependencies, in
+  // one scan; segments are decoded afterwards, each once.
+  std::map<std::pair<uint64_t, uint32_t>, uint64_t> seg_checksum;
+  std::vector<std::tuple<uint64_t, uint32_t, std::vector<RefSegmentKey>>> seg_deps;  // id, segment, what it names
   uint64_t segments = 0;
   r = s.ForEachRefSegment([&](uint64_t id, uint32_t seg, std::string_view v) {
     ++segments;
@@ -160,14 +147,34 @@ int RunFsck(const std::string& path, unsigned threads) {
     auto o = objects.find(id);
     if (o == objects.end()) { problem(where + ": segment of a missing object"); return true; }
     if (seg >= o->second.segments) problem(where + ": beyond the object's " + std::to_string(o->second.segments));
-    check_deps(v, Store::kHoldObject, id, where);
     auto h = ParseBlockHeader(v);
     if (!h.ok()) { problem(where + ": " + h.status().ToString()); return true; }
-    auto got = segs.Get({id, seg, h->checksum});
-    if (!got.ok()) problem(where + ": " + got.status().ToString());
+    std::vector<RefSegmentKey> deps;
+    Status d = BlockRefs(v, &deps);
+    if (!d.ok()) { problem(where + ": " + d.ToString()); return true; }
+    seg_checksum[{id, seg}] = h->checksum;
+    seg_deps.emplace_back(id, seg, std::move(deps));
     return true;
   });
   if (!r.ok()) { std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str()); return 2; }
+  // Checks the dependencies of a block held by (kind, holder); mu held.
+  auto check_deps = [&](const std::vector<RefSegmentKey>& deps, uint8_t kind, uint64_t holder, const std::string& where) {
+    for (const RefSegmentKey& k : deps) {
+      needed[k.object]++;
+      const std::string ref = where + ": depends on reference object " + std::to_string(k.object);
+      if (!objects.count(k.object)) { problem(ref + ", which does not exist"); continue; }
+      if (!holds.count({kind, holder, k.object})) problem(ref + " without a hold on it (reference count too low)");
+      auto c = seg_checksum.find({k.object, k.segment});
+      if (c == seg_checksum.end()) problem(ref + " segment " + std::to_string(k.segment) + ", which does not exist");
+      else if (c->second != k.checksum) problem(ref + " segment " + std::to_string(k.segment) + ": checksum differs");
+    }
+  };
+  for (auto& [id, seg, deps] : seg_deps) {
+    const std::string where = "reference object " + std::to_string(id) + " segment " + std::to_string(seg);
+    check_deps(deps, Store::kHoldObject, id, where);
+    auto got = segs.Get({id, seg, seg_checksum[{id, seg}]});
+    if (!got.ok()) problem(where + ": " + got.status().ToString());
+  }
   for (auto& [kind, holder, object] : holds) {
     if (!objects.count(object)) problem("hold of " + std::string(kind ? "object " : "inode ") + std::to_string(holder) +
                                         " on missing reference object " + std::to_string(object));
@@ -186,12 +193,14 @@ int RunFsck(const std::string& path, unsigned threads) {
       found.push_back(where + ": group of a missing inode");
     } else {
       if (fast_groups.count({ino, g})) found.push_back(where + ": also has fast-tier blocks in its range");
+      std::vector<RefSegmentKey> deps;
+      Status refs_ok = BlockRefs(v, &deps);
+      if (!refs_ok.ok()) found.push_back(where + ": " + refs_ok.ToString());
       {
         std::lock_guard<std::mutex> l(mu);
-        check_deps(v, Store::kHoldFile, ino, where);
+        check_deps(deps, Store::kHoldFile, ino, where);
       }
-      std::vector<RefSegmentKey> deps;
-      if (BlockRefs(v, &deps).ok()) segs.Prefetch(deps);
+      segs.Prefetch(deps);
       Status d = DecodeBlock(v, out, nullptr, &segs);
       const uint64_t start = g * gb * bs;
       if (!d.ok()) found.push_back(where + ": " + d.ToString());

@@ -66,8 +66,6 @@ Status DecodeZstd(std::string_view payload, size_t raw_len, char* out) {
   return Status::OK();
 }
 
-// 8 + 4 + 8 bytes per reference in a fasta-ref list.
-constexpr size_t kRefEntry = 20;
 
 // The reference list at the start of a fasta-ref payload; *used = its size.
 Status ParseRefList(std::string_view payload, std::vector<RefSegmentKey>* refs, size_t* used) {
@@ -77,17 +75,17 @@ Status ParseRefList(std::string_view payload, std::vector<RefSegmentKey>* refs, 
     return Status::Corruption("fasta-ref: unknown version");
   const size_t n = static_cast<uint8_t>(payload[1]);
   if (n == 0 || n > format::kMaxBlockRefs) return Status::Corruption("fasta-ref: bad reference count");
-  if (payload.size() < 2 + n * kRefEntry) return Status::Corruption("fasta-ref: truncated reference list");
+  if (payload.size() < 2 + n * format::kRefEntryBytes) return Status::Corruption("fasta-ref: truncated reference list");
   for (size_t i = 0; i < n; ++i) {
-    const char* p = payload.data() + 2 + i * kRefEntry;
+    const char* p = payload.data() + 2 + i * format::kRefEntryBytes;
     refs->push_back({LoadLE64(p), LoadLE32(p + 8), LoadLE64(p + 12)});
   }
-  *used = 2 + n * kRefEntry;
+  *used = 2 + n * format::kRefEntryBytes;
   return Status::OK();
 }
 
 Status ParseRefLink(std::string_view payload, const BlockHeader& h, RefSegmentKey* key) {
-  if (payload.size() != 13 || static_cast<uint8_t>(payload[0]) != format::kRefPayloadVersion)
+  if (payload.size() != format::kRefLinkPayloadBytes || static_cast<uint8_t>(payload[0]) != format::kRefPayloadVersion)
     return Status::Corruption("ref-link: malformed payload");
   *key = {LoadLE64(payload.data() + 1), LoadLE32(payload.data() + 9), h.checksum};
   return Status::OK();

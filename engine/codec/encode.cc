@@ -20,12 +20,15 @@ Status EncodeZstd(std::string_view raw, int level, std::string* out, size_t offs
   return Status::OK();
 }
 
-void WriteHeader(CodecId codec, std::string_view raw, char* p) {
+void WriteHeader(CodecId codec, uint32_t raw_len, uint64_t checksum, char* p) {
   p[0] = static_cast<char>(format::kBlockVersion);
   p[1] = static_cast<char>(codec);
   StoreLE16(p + 2, 0);
-  StoreLE32(p + 4, static_cast<uint32_t>(raw.size()));
-  StoreLE64(p + 8, BlockChecksum(raw));
+  StoreLE32(p + 4, raw_len);
+  StoreLE64(p + 8, checksum);
+}
+void WriteHeader(CodecId codec, std::string_view raw, char* p) {
+  WriteHeader(codec, static_cast<uint32_t>(raw.size()), BlockChecksum(raw), p);
 }
 
 }  // namespace
@@ -74,11 +77,11 @@ Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string*
                                    : std::span<const uint8_t>());
     if (s.ok() && ref) {
       // fasta-ref: the reference list, then the primed fasta2bit payload.
-      std::string list(2 + 20 * opts.refs.size(), '\0');
+      std::string list(2 + format::kRefEntryBytes * opts.refs.size(), '\0');
       list[0] = static_cast<char>(format::kRefPayloadVersion);
       list[1] = static_cast<char>(opts.refs.size());
       for (size_t i = 0; i < opts.refs.size(); ++i) {
-        char* p = list.data() + 2 + 20 * i;
+        char* p = list.data() + 2 + format::kRefEntryBytes * i;
         StoreLE64(p, opts.refs[i].object);
         StoreLE32(p + 8, opts.refs[i].segment);
         StoreLE64(p + 12, opts.refs[i].checksum);
@@ -128,15 +131,12 @@ Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string*
 }
 
 std::string RefLinkValue(const RefSegmentKey& key, uint32_t raw_len) {
-  std::string v(format::kBlockHeaderSize + 13, '\0');
-  v[0] = static_cast<char>(format::kBlockVersion);
-  v[1] = static_cast<char>(CodecId::kRefLink);
-  StoreLE16(v.data() + 2, 0);
-  StoreLE32(v.data() + 4, raw_len);
-  StoreLE64(v.data() + 8, key.checksum);
-  v[16] = static_cast<char>(format::kRefPayloadVersion);
-  StoreLE64(v.data() + 17, key.object);
-  StoreLE32(v.data() + 25, key.segment);
+  constexpr size_t H = format::kBlockHeaderSize;
+  std::string v(H + format::kRefLinkPayloadBytes, '\0');
+  WriteHeader(CodecId::kRefLink, raw_len, key.checksum, v.data());
+  v[H] = static_cast<char>(format::kRefPayloadVersion);
+  StoreLE64(v.data() + H + 1, key.object);
+  StoreLE32(v.data() + H + 9, key.segment);
   return v;
 }
 

@@ -151,8 +151,6 @@ class ContainerFile : public RefSource {
   // blocks they name are decoded.
   Status ReadMember(size_t i, const Sink& sink);
   Result<std::shared_ptr<const RefSegment>> Get(const RefSegmentKey& key) override;
-  // Blocks decoded so far (tests and -v).
-  uint64_t decoded_blocks() const { return decoded_; }
   // The file starts with a container header whose member-table flag is set
   // (so that a caller can report Open's error instead of trying a stream).
   static bool LooksLikeCollection(const std::string& path);
@@ -173,7 +171,6 @@ class ContainerFile : public RefSource {
   static constexpr size_t kNamedBudget = size_t{2} << 30;  // decoded blocks kept: raw + codes
   static constexpr int kMaxDepth = 4;                      // nested block decodes
   int depth_ = 0;
-  uint64_t decoded_ = 0;
 };
 
 // Profiles of `pmklc compress -p`.

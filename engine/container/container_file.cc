@@ -7,7 +7,6 @@
 #include "engine/codec/endian.h"
 #include "engine/container/container.h"
 #include "engine/container/container_format.h"
-#include "engine/models/toknet_model.h"
 
 namespace pmklc {
 
@@ -64,31 +63,14 @@ Result<std::unique_ptr<ContainerFile>> ContainerFile::Open(const std::string& pa
   if (f->block_size_ < format::kMinBlockSize || f->block_size_ > format::kMaxBlockSize)
     return Status::Corruption("container: bad block size");
   uint64_t pos = 16;
-  if (flags & kFlagPrivateModel) {
-    char len[4];
-    PMKLC_RETURN_IF_ERROR(PreadExact(f->fd_, pos, 4, len, "private model length"));
-    const uint32_t n = LoadLE32(len);
-    if (n > kMaxModelFileBytes || pos + 4 + n > size) return Status::Corruption("container: private model too large");
-    std::string bytes(n, '\0');
-    PMKLC_RETURN_IF_ERROR(PreadExact(f->fd_, pos + 4, n, bytes.data(), "private model"));
-    auto m = ParseModel(bytes);
-    if (!m.ok()) return Status::Corruption("container: private model: " + m.status().message());
-    RegisterModel(std::make_shared<const TokNetModel>(std::move(*m)));
-    pos += 4 + n;
-  }
-  if (flags & kFlagReference) {
-    char r[16];
-    PMKLC_RETURN_IF_ERROR(PreadExact(f->fd_, pos, 16, r, "reference id"));
-    pos += 16;
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(LoadLE64(r)));
-    if (external == nullptr)
-      return Status::InvalidArgument("this container was compressed against a reference file (" +
-                                     std::to_string(LoadLE64(r + 8)) + " bytes, id " + hex + "): give it with --ref");
-    if (LoadLE64(r) != external_id)
-      return Status::InvalidArgument("the reference file given is not the one this container was compressed against (" +
-                                     std::to_string(LoadLE64(r + 8)) + " bytes, id " + hex + ")");
-  }
+  PMKLC_RETURN_IF_ERROR(ReadHeaderSections(
+      flags,
+      [&](char* b, size_t n, const char* what) {
+        PMKLC_RETURN_IF_ERROR(PreadExact(f->fd_, pos, n, b, what));
+        pos += n;
+        return Status::OK();
+      },
+      external, external_id));
   // The index, from the trailer.
   char t[16];
   PMKLC_RETURN_IF_ERROR(PreadExact(f->fd_, size - 16, 16, t, "trailer"));
@@ -180,7 +162,6 @@ Status ContainerFile::Decode(uint64_t block, std::string* out) {
   Status s = DecodeBlock(value, out, nullptr, src);
   if (!s.ok()) return Status::Corruption("block " + std::to_string(block) + ": " + s.message());
   if (out->size() != index_[block].second) return Status::Corruption("block " + std::to_string(block) + ": size differs from the index");
-  ++decoded_;
   return Status::OK();
 }
 

@@ -1,7 +1,12 @@
 // Container layout constants (internal to engine/container; documented in
 // docs/format.md §Container).
 #pragma once
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+
+#include "engine/codec/codec.h"
+#include "engine/common/status.h"
 
 namespace pmklc::container {
 inline constexpr char kMagic[8] = {'\x89', 'P', 'M', 'K', 'L', 'C', '\r', '\n'};
@@ -14,4 +19,12 @@ inline constexpr uint16_t kFlagReference = 2;     // u64 reference id + u64 its 
 inline constexpr uint16_t kFlagMembers = 4;       // a member table follows (after the reference)
 inline constexpr uint32_t kMaxMembers = 1u << 20;
 inline constexpr uint32_t kMaxValue = (64u << 20) + 4096;  // a block value's upper bound
+
+// Reads the sections that follow the 16-byte file header for `flags`: the
+// private model (registered, bit 0) and the reference id (bit 1; checked
+// against ref_id, and refs must be given). read(buf, n, what) reads the
+// next n bytes or fails naming `what`. The member table (bit 2) is left to
+// the caller. Used by ContainerReader and ContainerFile.
+using ReadFn = std::function<Status(char* buf, size_t n, const char* what)>;
+Status ReadHeaderSections(uint16_t flags, const ReadFn& read, const RefSource* refs, uint64_t ref_id);
 }  // namespace pmklc::container

@@ -1,10 +1,9 @@
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
 #include "engine/codec/endian.h"
-#include <cstdio>
-
 #include "engine/container/container.h"
 #include "engine/container/container_format.h"
 #include "engine/container/container_job.h"
@@ -55,31 +54,37 @@ Status ContainerReader::Start() {
     return Status::NotSupported("a collection container (several files): decompress it from a file, not a pipe");
   block_size_ = LoadLE32(h + 12);
   if (block_size_ == 0 || block_size_ > format::kMaxBlockRawLen) return Status::Corruption("container: bad block size");
+  PMKLC_RETURN_IF_ERROR(ReadHeaderSections(
+      flags, [this](char* b, size_t n, const char* what) { return ReadExact(b, n, what); }, refs_, ref_id_));
+  started_ = true;
+  return Status::OK();
+}
+
+Status container::ReadHeaderSections(uint16_t flags, const ReadFn& read, const RefSource* refs, uint64_t ref_id) {
   if (flags & kFlagPrivateModel) {
     char len[4];
-    PMKLC_RETURN_IF_ERROR(ReadExact(len, 4, "private model length"));
+    PMKLC_RETURN_IF_ERROR(read(len, 4, "private model length"));
     const uint32_t n = LoadLE32(len);
     if (n > kMaxModelFileBytes) return Status::Corruption("container: private model too large");
     std::string bytes(n, '\0');
-    PMKLC_RETURN_IF_ERROR(ReadExact(bytes.data(), n, "private model"));
+    PMKLC_RETURN_IF_ERROR(read(bytes.data(), n, "private model"));
     auto m = ParseModel(bytes);
     if (!m.ok()) return Status::Corruption("container: private model: " + m.status().message());
     RegisterModel(std::make_shared<const TokNetModel>(std::move(*m)));
   }
   if (flags & kFlagReference) {
     char r[16];
-    PMKLC_RETURN_IF_ERROR(ReadExact(r, 16, "reference id"));
+    PMKLC_RETURN_IF_ERROR(read(r, 16, "reference id"));
     const uint64_t id = LoadLE64(r), size = LoadLE64(r + 8);
     char hex[17];
     std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(id));
-    if (refs_ == nullptr)
+    if (refs == nullptr)
       return Status::InvalidArgument("this container was compressed against a reference file (" +
                                      std::to_string(size) + " bytes, id " + hex + "): give it with --ref");
-    if (id != ref_id_)
+    if (id != ref_id)
       return Status::InvalidArgument("the reference file given is not the one this container was compressed against (" +
                                      std::to_string(size) + " bytes, id " + hex + ")");
   }
-  started_ = true;
   return Status::OK();
 }
 

@@ -251,21 +251,29 @@ class Model {
     if (chained_) chain_.assign(1, 0);  // chain_[n] is the link of position n
     seq_.reserve(m + (1 << 20));
     for (size_t i = 0; i < m; ++i) {
-      const int base = r[i] & 3;
-      seq_.push_back(static_cast<uint8_t>(base));
-      hist_ = (hist_ << 2) | static_cast<uint64_t>(base);
-      rcall_ = (rcall_ >> 2) | (static_cast<uint64_t>(3 - base) << 62);
-      const size_t n = seq_.size();
-      if (chained_) chain_.push_back(0);
-      if (nrep_ && n >= mm_min_) {
-        uint32_t chk;
-        MEntry& e = mm_.p[MatchSlot(hist_ & mm_mask_, &chk)];
-        if (chained_) chain_[n] = e.chk == chk ? e.pos : 0;
-        e.pos = static_cast<uint32_t>(n);
-        e.chk = chk;
-      }
+      const size_t n = AppendBase(r[i] & 3);
+      if (nrep_ && n >= mm_min_) RecordKmer(n);
     }
     ComputeNext();
+  }
+
+  // Appends a base to the history; returns the new length n.
+  size_t AppendBase(int base) {
+    seq_.push_back(static_cast<uint8_t>(base));
+    hist_ = (hist_ << 2) | static_cast<uint64_t>(base);
+    rcall_ = (rcall_ >> 2) | (static_cast<uint64_t>(3 - base) << 62);
+    if (primed_ && chained_) chain_.push_back(0);
+    return seq_.size();
+  }
+
+  // Records the k-mer ending at position n in the repeat table (and, primed,
+  // links n to its previous occurrence).
+  void RecordKmer(size_t n) {
+    uint32_t chk;
+    MEntry& e = mm_.p[MatchSlot(hist_ & mm_mask_, &chk)];
+    if (primed_ && chained_) chain_[n] = e.chk == chk ? e.pos : 0;
+    e.pos = static_cast<uint32_t>(n);
+    e.chk = chk;
   }
 
   // Prepares the slots of the current context (once per base).
@@ -463,20 +471,12 @@ class Model {
       Update(s->p[0], s->n[0], hi, t.limit);
       Update(s->p[1 + hi], s->n[1 + hi], sym & 1, t.limit);
     }
-    seq_.push_back(static_cast<uint8_t>(base));
-    hist_ = (hist_ << 2) | static_cast<uint64_t>(base);
-    rcall_ = (rcall_ >> 2) | (static_cast<uint64_t>(3 - base) << 62);
-    const size_t n = seq_.size();
-    if (primed_ && chained_) chain_.push_back(0);
+    const size_t n = AppendBase(base);
     if (nrep_ && n >= mm_min_) {
       // Look for new repeats before this position's k-mer is recorded.
       FindRepeats(n, 0, nfw_);
       FindRepeats(n, nfw_, nrep_);
-      uint32_t chk;
-      MEntry& m = mm_.p[MatchSlot(hist_ & mm_mask_, &chk)];
-      if (primed_ && chained_) chain_[n] = m.chk == chk ? m.pos : 0;
-      m.pos = static_cast<uint32_t>(n);
-      m.chk = chk;
+      RecordKmer(n);
     }
     if (nrep_) {
       // Prefetch the buckets the next base's look-ups will use: forward

@@ -6,11 +6,7 @@
 namespace pmklc::ref {
 
 namespace {
-constexpr double kMinJaccard = 0.05;  // as the store's archiver (fs/archive_refs.h)
-constexpr size_t kMaxCandidates = 4;
 constexpr uint8_t kMaxDepth = 2;
-constexpr size_t kMaxSegments = 4;
-constexpr double kMinGain = 0.02;
 }  // namespace
 
 void CollectionRefs::BeginMember(std::string_view member, uint64_t first_block) {
@@ -28,7 +24,7 @@ void CollectionRefs::BeginMember(std::string_view member, uint64_t first_block) 
   for (size_t m = 0; m < members_.size(); ++m) {
     if (members_[m].depth >= kMaxDepth || members_[m].codes.empty()) continue;
     const double j = Jaccard(cur_.sketch, members_[m].sketch);
-    if (j >= kMinJaccard) cands.emplace_back(-j, m);
+    if (j >= kRelatedJaccard) cands.emplace_back(-j, m);
   }
   std::sort(cands.begin(), cands.end());
   if (cands.size() > kMaxCandidates) cands.resize(kMaxCandidates);
@@ -45,7 +41,7 @@ void CollectionRefs::Choose(uint64_t, std::string_view raw, std::vector<RefSegme
   prime->clear();
   std::string codes = NucleotideCodes(raw);
   if (!ids_.empty()) {
-    for (uint32_t id : index_.Choose(codes, kMaxSegments, kMinGain)) {
+    for (uint32_t id : index_.Choose(codes, kMaxSegments, kMinSegmentGain)) {
       const Member& m = members_[ids_[id].first];
       keys->push_back({object_, static_cast<uint32_t>(m.first + ids_[id].second), m.checksums[ids_[id].second]});
       *prime += m.codes[ids_[id].second];

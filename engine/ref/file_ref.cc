@@ -15,10 +15,8 @@ FileRef::FileRef(std::string bytes) {
     seg->raw = bytes.substr(o, kSegmentBytes);
     seg->codes = NucleotideCodes(seg->raw);
     keys_.push_back({id_, static_cast<uint32_t>(s), BlockChecksum(seg->raw)});
-    index_.Add(static_cast<uint32_t>(s), seg->codes);
     segs_.push_back(std::move(seg));
   }
-  index_.Build();
 }
 
 Result<std::shared_ptr<const RefSegment>> FileRef::Get(const RefSegmentKey& key) {
@@ -30,7 +28,12 @@ Result<std::shared_ptr<const RefSegment>> FileRef::Get(const RefSegmentKey& key)
 void FileRef::Choose(uint64_t, std::string_view raw, std::vector<RefSegmentKey>* keys, std::string* prime) {
   keys->clear();
   prime->clear();
-  for (uint32_t s : index_.Choose(NucleotideCodes(raw), format::kMaxBlockRefs, 0.02)) {
+  if (!indexed_) {  // only a writer needs the index
+    for (uint32_t s = 0; s < segs_.size(); ++s) index_.Add(s, segs_[s]->codes);
+    index_.Build();
+    indexed_ = true;
+  }
+  for (uint32_t s : index_.Choose(NucleotideCodes(raw), kMaxSegments, kMinSegmentGain)) {
     keys->push_back(keys_[s]);
     *prime += segs_[s]->codes;
   }

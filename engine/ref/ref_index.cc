@@ -11,18 +11,12 @@ namespace {
 // Calls fn(hash) for every sampled canonical kK-mer of codes.
 template <class Fn>
 void ForEachSampled(std::string_view codes, Fn&& fn) {
-  constexpr int k = RefIndex::kK;
-  const uint64_t mask = (uint64_t{1} << (2 * k)) - 1;
   const uint64_t sample = (uint64_t{1} << RefIndex::kSampleShift) - 1;
-  uint64_t fw = 0, rc = 0;
-  int have = 0;
+  CanonicalKmers<RefIndex::kK> roll;
+  uint64_t canon;
   for (char c : codes) {
-    const uint64_t b = static_cast<uint8_t>(c) & 3;
-    fw = ((fw << 2) | b) & mask;
-    rc = (rc >> 2) | ((3 - b) << (2 * (k - 1)));
-    if (have < k) ++have;
-    if (have < k) continue;
-    const uint64_t h = KmerHash(std::min(fw, rc) ^ 0x5bd1e995ull);
+    if (!roll.Push(static_cast<uint8_t>(c), &canon)) continue;
+    const uint64_t h = KmerHash(canon ^ 0x5bd1e995ull);
     if ((h & sample) == 0) fn(h);
   }
 }

@@ -31,6 +31,19 @@ inline constexpr uint8_t kSketchVersion = 1;
 inline constexpr int kSketchK = 21;
 inline constexpr size_t kSketchSize = 1024;
 
+// Choice rules shared by the store's archiver, compress --ref and
+// collections. Jaccard index from which two files count as related (k =
+// 21): strains of one species score 0.5-0.9, other species of one genus
+// ~0.02, other genera ~0.
+inline constexpr double kRelatedJaccard = 0.05;
+// Related files (or objects) compared in detail (k-mer index), best first.
+inline constexpr size_t kMaxCandidates = 4;
+// Segments a block is coded against, at most.
+inline constexpr size_t kMaxSegments = 4;
+// A segment is worth priming a block with when it covers at least this share
+// of the block's sampled k-mers that the segments chosen before it did not.
+inline constexpr double kMinSegmentGain = 0.02;
+
 struct Sketch {
   uint64_t bases = 0;           // nucleotide codes seen
   std::vector<uint64_t> mins;   // the smallest distinct 32-bit k-mer hashes, ascending, at most kSketchSize
@@ -109,7 +122,8 @@ class FileRef : public RefSource, public RefChooser {
   uint64_t id_ = 0, bytes_size_ = 0;
   std::vector<std::shared_ptr<const RefSegment>> segs_;
   std::vector<RefSegmentKey> keys_;
-  RefIndex index_;
+  RefIndex index_;  // built by the first Choose
+  bool indexed_ = false;
 };
 
 // The members of a collection container (`pmklc compress -o OUT A B ...`)

@@ -20,15 +20,13 @@ void SketchBuilder::Offer(uint64_t h) {
 }
 
 void SketchBuilder::Add(std::string_view codes) {
-  const uint64_t mask = (uint64_t{1} << (2 * kSketchK)) - 1;
+  CanonicalKmers<kSketchK> roll{fw_, rc_, have_};
+  uint64_t canon;
   for (char c : codes) {
-    const uint64_t b = static_cast<uint8_t>(c) & 3;
-    fw_ = ((fw_ << 2) | b) & mask;
-    rc_ = (rc_ >> 2) | ((3 - b) << (2 * (kSketchK - 1)));
     ++bases_;
-    if (have_ < kSketchK) ++have_;
-    if (have_ == kSketchK) Offer(KmerHash(std::min(fw_, rc_)) >> 32);  // 32 bits: 4 bytes a hash in the record
+    if (roll.Push(static_cast<uint8_t>(c), &canon)) Offer(KmerHash(canon) >> 32);  // 32 bits: 4 bytes a hash in the record
   }
+  fw_ = roll.fw, rc_ = roll.rc, have_ = roll.have;
 }
 
 Sketch SketchBuilder::Finish() {
