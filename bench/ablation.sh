@@ -37,11 +37,18 @@ FILES=${FILES:-"ecoli_536 msmeg_mc2 mlep_tn HePy AeCa HaHi kpn_hs11286 kpn_kp108
 path() { if [ -f "$corpus/$1.fa" ]; then echo "$corpus/$1.fa"; else echo "$corpus/$1"; fi; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
-# The private model: trained on the collection (pmklc train file), the DM's
-# first shape.
+# The private model: trained on the collection (pmklc train file) with the
+# defaults of `pmklc train private` (SPRM_ARGS), or SPRM=FILE.pmkm to reuse
+# one trained so before (its training log is then not printed).
+SPRM_ARGS=${SPRM_ARGS:-"--ctx 32 --hidden 256 --examples 3000000 --epochs 6"}
 sprm=$tmp/sprm-collection.pmkm
-if "$pmklc" train file --help >/dev/null 2>&1; then
-  "$pmklc" train file --out "$sprm" --ctx 32 --hidden 64 --examples 1500000 --epochs 2 \
+if [ -n "${SPRM:-}" ]; then
+  cp "$SPRM" "$sprm"
+  echo "reused private model $SPRM" > "$tmp/train.log"
+  sprm_bytes=$(wc -c < "$sprm")
+elif "$pmklc" train file --help >/dev/null 2>&1; then
+  # shellcheck disable=SC2086
+  "$pmklc" train file --out "$sprm" $SPRM_ARGS \
     $(for n in kpn_hs11286 kpn_kp1084 kpn_mgh78578 kpn_ntuh_k2044; do path $n; done) 2>"$tmp/train.log" ||
     { cat "$tmp/train.log" >&2; exit 1; }
   sprm_bytes=$(wc -c < "$sprm")
@@ -100,7 +107,7 @@ printf '%s\n' "${jobs_list[@]}" | xargs -P "$JOBS" -L 1 bash -c 'run "$0" "$1"'
 bits() { awk -v b="$1" -v n="$2" 'BEGIN { if (b == "-" || n == 0) printf "-"; else printf "%.4f", 8 * b / n }'; }
 echo "## bench/ablation.sh, $(date -u +%F), $(nproc) cores"
 echo
-[ -n "$sprm" ] && echo "Private model (SPrM): trained on the 4 collection genomes, $sprm_bytes bytes; $(grep -o 'final training loss.*' "$tmp/train.log" | tail -1)." && echo
+[ -n "$sprm" ] && echo "Private model (SPrM): trained on the 4 collection genomes, $sprm_bytes bytes; $(grep -o 'final training loss.*\|reused private model.*' "$tmp/train.log" | tail -1)." && echo
 hdr="| file | nucleotides |"; sep="|---|---|"
 for c in "${configs[@]}" "${smp_configs[@]}"; do hdr+=" $c |"; sep+="---|"; done
 echo "$hdr"; echo "$sep"
