@@ -112,8 +112,9 @@ Archiver::Archiver(Store* store, ArchiveHost* host, ArchiveOptions opts)
     : store_(store),
       host_(host),
       opts_(std::move(opts)),
-      refs_(store, opts_.ref_cache_bytes),
-      planner_(store, host, &refs_, RefPlanOptions{opts_.ref_segments, opts_.ref_depth}) {
+      own_refs_(host->refs() ? nullptr : std::make_unique<StoreRefs>(store, opts_.ref_cache_bytes)),
+      refs_(host->refs() ? host->refs() : own_refs_.get()),
+      planner_(store, host, refs_, RefPlanOptions{opts_.ref_segments, opts_.ref_depth}) {
   std::string v;
   if (store_->GetMeta(kStatsKey, &v).ok()) persisted_ = ArchiveStats::Parse(v);
 }
@@ -401,9 +402,9 @@ Archiver::GroupResult Archiver::ArchiveGroup(uint64_t ino, uint64_t g, uint64_t*
   // Coded against reference segments: their codes, in order, prime the coder.
   std::string prime;
   if (refs) {
-    refs_.Prefetch(refs->refs);
+    refs_->Prefetch(refs->refs);
     for (const RefSegmentKey& k : refs->refs) {
-      auto seg = refs_.Get(k);
+      auto seg = refs_->Get(k);
       if (!seg.ok()) {
         spdlog::warn("archiver: inode {} group {}: reference {:016x}/{}: {} (coded alone)", ino, g, k.object,
                      k.segment, seg.status().ToString());

@@ -21,8 +21,9 @@
 // Memory: each worker holds one model of the profile (max: ~0.2 GiB) plus
 // about 3 groups of data; with references, planning a FASTA file holds it
 // and its codes (<= 256 MiB file: ~0.5 GiB) and its related files' decoded
-// segments (ref_cache_bytes), and a group's coder its prime (1 byte per
-// base of up to 4 segments).
+// segments (the host's cache, ArchiveHost::refs, or its own of
+// ref_cache_bytes), and a group's coder its prime (1 byte per base of up to
+// 4 segments).
 // Errors: a group that fails to decode or encode is logged and left as it
 // is; the file keeps its mark and is retried once it changes (or by the next
 // process), not on every pass.
@@ -68,7 +69,8 @@ struct ArchiveOptions {
   // Deepest reference chain a read may have to decode (1 or 2): 1 lets files
   // depend only on files coded alone. Default: 2
   uint32_t ref_depth = 2;
-  // Decoded reference segments the archiver keeps in memory. Default: 256 MiB
+  // Decoded reference segments the archiver keeps in memory when its host
+  // has no cache to share (ArchiveHost::refs). Default: 256 MiB
   size_t ref_cache_bytes = size_t{256} << 20;
 };
 
@@ -86,6 +88,12 @@ class ArchiveHost {
   // file, then writes the batch fn filled (if any). fn returns Busy to abort;
   // Commit returns fn's status or the write's.
   virtual Status Commit(uint64_t ino, const std::function<Status(const InodeAttr&, Store::Batch*)>& fn) = 0;
+  // The host's cache of decoded reference segments, which the archiver then
+  // shares (so a mount keeps one cache for its reads and its archiver, and
+  // a segment decoded for one is there for the other); it must outlive the
+  // Archiver. nullptr: the archiver keeps its own of
+  // ArchiveOptions::ref_cache_bytes. Default: nullptr
+  virtual StoreRefs* refs() { return nullptr; }
 };
 
 // Host for a store that is not mounted (pmklc archive): no other writer exists.
@@ -153,7 +161,8 @@ class Archiver {
   Store* store_;
   ArchiveHost* host_;
   ArchiveOptions opts_;
-  StoreRefs refs_;
+  std::unique_ptr<StoreRefs> own_refs_;  // when the host shares none
+  StoreRefs* refs_;                      // host_->refs() or own_refs_
   RefPlanner planner_;
   std::mutex enc_mu_;  // guards enc_ (SetPrivateModel against the workers)
   EncodeOptions enc_;

@@ -70,6 +70,9 @@ class FileData {
   // Forgets cached and dirty blocks of an inode being deleted.
   void DropLocked(Node* n);
   size_t total_dirty() const { return total_dirty_.load(); }
+  // The cache of decoded reference segments these reads use (thread-safe;
+  // the mount's archiver shares it, fs/archiver.h ArchiveHost::refs).
+  StoreRefs* refs() { return &refs_; }
   // Drops the "group g is known to be fast tier" memo of n; the archiver calls
   // it (under n->mu, exclusive) after archiving a group of n.
   static void ForgetFastGroup(Node* n) { n->fast_group = 0; }

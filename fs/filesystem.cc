@@ -252,6 +252,7 @@ class FsArchiveHost : public ArchiveHost {
   explicit FsArchiveHost(Filesystem::Impl* i) : i_(i) {}
   Status CheckIdle(uint64_t ino, const Time* not_after) override;
   Status Commit(uint64_t ino, const std::function<Status(const InodeAttr&, Store::Batch*)>& fn) override;
+  StoreRefs* refs() override;
 
  private:
   Filesystem::Impl* i_;
@@ -296,6 +297,8 @@ Status FsArchiveHost::Commit(uint64_t ino, const std::function<Status(const Inod
   i_->table.Evict(ino);  // no-op if the kernel references it
   return s;
 }
+
+StoreRefs* FsArchiveHost::refs() { return i_->data.refs(); }
 
 ArchiveHost* Filesystem::archive_host() {
   if (!impl_->archive_host) impl_->archive_host = std::make_unique<FsArchiveHost>(impl_.get());
