@@ -40,7 +40,8 @@ struct Caller {
 
 struct FsOptions {
   size_t cache_bytes = 128u << 20;        // decoded-block LRU cache. Default: 128 MiB
-  // Decoded reference segments (files coded against others). Default: 256 MiB
+  // Decoded reference segments (files coded against others), one cache for
+  // reads and the mount's archiver (ArchiveHost::refs). Default: 256 MiB
   size_t ref_cache_bytes = 256u << 20;
   size_t dirty_file_bytes = 32u << 20;    // dirty (unstored) data per file. Default: 32 MiB
   size_t dirty_total_bytes = 256u << 20;  // dirty data over all files. Default: 256 MiB
