@@ -121,26 +121,8 @@ Status FileData::FetchStored(uint64_t ino, uint64_t idx, Fetched* f, bool wait) 
 
 Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, uint64_t g, bool wait) {
   using R = Result<std::shared_ptr<const std::string>>;
-  const auto key = std::make_pair(ino, g);
-  std::shared_future<R> fut;
-  std::promise<R> prom;
-  bool mine = false;
-  {
-    std::lock_guard<std::mutex> l(group_mu_);
-    auto it = group_inflight_.find(key);
-    if (it != group_inflight_.end()) {
-      fut = it->second;
-    } else {
-      fut = prom.get_future().share();
-      group_inflight_.emplace(key, fut);
-      mine = true;
-    }
-  }
-  if (!mine) {  // another thread is decoding this group
-    if (!wait) return Status::Busy("group decode in progress");
-    return fut.get();
-  }
-  R r = [&]() -> R {
+  // Concurrent readers of one group share one decode.
+  std::optional<R> r = group_decodes_.Do(std::make_pair(ino, g), [&]() -> R {
     std::string value, raw;
     Status s = store_->GetGroup(ino, g, &value);
     if (!s.ok()) return s;
@@ -169,11 +151,9 @@ Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, u
                                 ": " + s.message());
     }
     return std::make_shared<const std::string>(std::move(raw));
-  }();
-  prom.set_value(r);
-  std::lock_guard<std::mutex> l(group_mu_);
-  group_inflight_.erase(key);
-  return r;
+  }, wait);
+  if (!r) return Status::Busy("group decode in progress");  // another thread is decoding it
+  return *r;
 }
 
 void FileData::CacheGroupLocked(Node* n, const Fetched& f) {

@@ -33,7 +33,6 @@
 #pragma once
 
 #include <atomic>
-#include <future>
 #include <map>
 #include <mutex>
 #include <semaphore>
@@ -43,6 +42,7 @@
 #include "fs/block_cache.h"
 #include "fs/encoder_pool.h"
 #include "fs/inode_table.h"
+#include "fs/single_flight.h"
 #include "fs/store_refs.h"
 #include "store/store.h"
 
@@ -119,9 +119,7 @@ class FileData {
   StoreRefs refs_;  // reference segments of groups coded against others
   std::atomic<size_t> total_dirty_{0};
   std::counting_semaphore<64> group_slots_;  // concurrent group decodes (memory bound)
-  std::mutex group_mu_;
-  std::map<std::pair<uint64_t, uint64_t>, std::shared_future<Result<std::shared_ptr<const std::string>>>>
-      group_inflight_;
+  SingleFlight<std::pair<uint64_t, uint64_t>, Result<std::shared_ptr<const std::string>>> group_decodes_;
   EncoderPool prefetch_pool_;
   EncoderPool pool_;  // last: joined first on destruction
 };

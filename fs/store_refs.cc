@@ -67,39 +67,32 @@ void StoreRefs::Forget(uint64_t object) {
   }
 }
 
+std::shared_ptr<const RefSegment> StoreRefs::Cached(const Key& k) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto c = cache_.find(k);
+  if (c == cache_.end()) return nullptr;
+  lru_.splice(lru_.begin(), lru_, c->second.pos);
+  return c->second.seg;
+}
+
 Result<std::shared_ptr<const RefSegment>> StoreRefs::Get(const RefSegmentKey& key) {
   const Key k{key.object, key.segment};
-  std::shared_future<R> fut;
-  std::promise<R> prom;
-  bool mine = false;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    auto c = cache_.find(k);
-    if (c != cache_.end()) {
-      lru_.splice(lru_.begin(), lru_, c->second.pos);
-      return c->second.seg;  // DecodeBlock checks it against key.checksum
+  if (auto seg = Cached(k)) return seg;  // DecodeBlock checks it against key.checksum
+  return *decodes_.Do(k, [&]() -> R {
+    // A decode that ended between the lookup above and this call cached it.
+    if (auto seg = Cached(k)) return seg;
+    R r = Status::NoMemory("out of memory decoding a reference segment");
+    try {
+      r = Load(key);
+    } catch (const std::bad_alloc& e) {  // the model tables or the prime
+      r = Status::NoMemory(std::string("decoding a reference segment: ") + e.what());
     }
-    auto f = inflight_.find(k);
-    if (f != inflight_.end()) {
-      fut = f->second;
-    } else {
-      fut = prom.get_future().share();
-      inflight_.emplace(k, fut);
-      mine = true;
+    if (r.ok()) {  // before the call ends, so that no later caller decodes it again
+      std::lock_guard<std::mutex> l(mu_);
+      Insert(k, *r);
     }
-  }
-  if (!mine) return fut.get();
-  R r = Status::NoMemory("out of memory decoding a reference segment");
-  try {
-    r = Load(key);
-  } catch (const std::exception& e) {  // bad_alloc: the model tables or the prime
-    r = Status::NoMemory(std::string("decoding a reference segment: ") + e.what());
-  }
-  prom.set_value(r);
-  std::lock_guard<std::mutex> l(mu_);
-  inflight_.erase(k);
-  if (r.ok()) Insert(k, *r);
-  return r;
+    return r;
+  });
 }
 
 StoreRefs::R StoreRefs::Load(const RefSegmentKey& key) {

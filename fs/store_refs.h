@@ -18,7 +18,6 @@
 #pragma once
 
 #include <cstdint>
-#include <future>
 #include <list>
 #include <map>
 #include <memory>
@@ -26,6 +25,7 @@
 #include <vector>
 
 #include "engine/codec/codec.h"
+#include "fs/single_flight.h"
 #include "store/store.h"
 
 namespace pmklc {
@@ -63,7 +63,9 @@ class StoreRefs : public RefSource {
   using Key = std::pair<uint64_t, uint32_t>;
   using R = Result<std::shared_ptr<const RefSegment>>;
   R Load(const RefSegmentKey& key);
-  void Insert(const Key& k, std::shared_ptr<const RefSegment> seg);
+  // The cached segment (made most recent), or null.
+  std::shared_ptr<const RefSegment> Cached(const Key& k);
+  void Insert(const Key& k, std::shared_ptr<const RefSegment> seg);  // mu_ held
 
   Store* store_;
   const size_t cache_bytes_;
@@ -75,7 +77,7 @@ class StoreRefs : public RefSource {
     std::list<Key>::iterator pos;
   };
   std::map<Key, Entry> cache_;
-  std::map<Key, std::shared_future<R>> inflight_;
+  SingleFlight<Key, R> decodes_;  // concurrent requests for one segment share one decode
 };
 
 }  // namespace pmklc
