@@ -322,16 +322,20 @@ Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<
 Result<size_t> RefPlanner::CollectGarbage() {
   size_t deleted = 0;
   for (;;) {
-    std::set<uint64_t> held;
-    PMKLC_RETURN_IF_ERROR(store_->ForEachHold([&](uint8_t, uint64_t, uint64_t object) {
-      held.insert(object);
-      return true;
-    }));
-    std::vector<uint64_t> dead;
+    // Objects first (one per promoted file, few): a store without any costs
+    // one empty scan, and only a store with objects scans the holds (one per
+    // dependent group).
+    std::set<uint64_t> objects;
     PMKLC_RETURN_IF_ERROR(store_->ForEachRefObject([&](uint64_t id, std::string_view) {
-      if (!held.count(id)) dead.push_back(id);
+      objects.insert(id);
       return true;
     }));
+    if (objects.empty()) return deleted;
+    PMKLC_RETURN_IF_ERROR(store_->ForEachHold([&](uint8_t, uint64_t, uint64_t object) {
+      objects.erase(object);
+      return !objects.empty();  // every object is held: stop early
+    }));
+    const std::vector<uint64_t> dead(objects.begin(), objects.end());
     if (dead.empty()) return deleted;
     Store::Batch b;
     for (uint64_t id : dead) b.DeleteRefObject(id);
