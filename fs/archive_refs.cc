@@ -193,8 +193,7 @@ Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<
   bool fasta = false;
   PMKLC_RETURN_IF_ERROR(store_->ForEachBlockOf(ino, [&](uint64_t, std::string_view v) {
     auto h = ParseBlockHeader(v);
-    fasta = h.ok() && (h->codec == CodecId::kFasta2Bit || h->codec == CodecId::kFastaCm ||
-                       h->codec == CodecId::kFastaNeural);
+    fasta = h.ok() && IsNucleotideFastaCodec(h->codec);
     return false;
   }));
   if (!fasta) return plan;
@@ -225,7 +224,7 @@ Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<
       sb.Add(gc);
       n += gc.size();
     }
-    if (n < 1024 || n < size / 2) return plan;  // not nucleotide FASTA
+    if (!ref::IsGenome(n, size)) return plan;
     plan.sketch = sb.Finish();
     plan.sketched = true;
   }

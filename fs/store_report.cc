@@ -3,13 +3,13 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <map>
 #include <set>
 #include <vector>
 
-#include <algorithm>
 #include "engine/codec/codec.h"
 #include "fs/archiver.h"
 

@@ -133,9 +133,6 @@ int Fail(const char* cmd, const Status& s) {
   return 1;
 }
 
-}  // namespace
-
-namespace {
 // The whole of a (reference) file; at most 4 GiB.
 Result<std::string> ReadWholeFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -153,6 +150,16 @@ Result<std::unique_ptr<ref::FileRef>> LoadReference(const std::string& path) {
   if (!bytes.ok()) return bytes.status();
   return std::make_unique<ref::FileRef>(std::move(*bytes));
 }
+
+// Where decompress writes when no output is named: IN without ".pmklc";
+// InvalidArgument (ending in `hint`) when IN does not end so.
+Result<std::string> DefaultOutput(const std::string& in, const char* hint) {
+  const std::string suf = ".pmklc";
+  if (in.size() <= suf.size() || in.compare(in.size() - suf.size(), suf.size(), suf) != 0)
+    return Status::InvalidArgument(in + " does not end in .pmklc; " + hint);
+  return in.substr(0, in.size() - suf.size());
+}
+
 }  // namespace
 
 int RunCompress(const CompressArgs& a) {
@@ -256,6 +263,8 @@ int RunCompressCollection(const CompressArgs& a) {
     const auto sz = std::filesystem::file_size(f, ec);
     if (ec) return Fail("compress", Status::NotFound("cannot read " + f + ": " + ec.message()));
     const std::string name = std::filesystem::path(f).filename().string();
+    if (!IsPlainMemberName(name))
+      return Fail("compress", Status::InvalidArgument("cannot store a member named '" + name + "'"));
     if (!names.insert(name).second)
       return Fail("compress", Status::InvalidArgument("two members would be named " + name));
     co.members.emplace_back(name, sz);
@@ -263,9 +272,6 @@ int RunCompressCollection(const CompressArgs& a) {
   ref::CollectionRefs chooser(kCollectionObject);
   co.chooser = &chooser;
   Output out;
-  for (auto& [name, size] : co.members)
-    if (name.empty() || name.size() > 4096 || name.find('\0') != std::string::npos || name == "." || name == "..")
-      return Fail("compress", Status::InvalidArgument("cannot store a member named '" + name + "'"));
   Status s = out.Open(a.collection_out, a.to_stdout, a.force);
   if (!s.ok()) return Fail("compress", s);
   ContainerWriter w([&](std::string_view b) { return out.Write(b); }, co);
@@ -316,13 +322,12 @@ int DecompressCollection(const CompressArgs& a, ContainerFile* f) {
   if (a.to_stdout) return Fail("decompress", Status::InvalidArgument("a collection: name one member with -m to use -c"));
   std::string dir = a.out;
   if (dir.empty()) {
-    const std::string suf = ".pmklc";
-    if (a.in.size() <= suf.size() || a.in.compare(a.in.size() - suf.size(), suf.size(), suf) != 0)
-      return Fail("decompress", Status::InvalidArgument(a.in + " does not end in .pmklc; name the output directory"));
-    dir = a.in.substr(0, a.in.size() - suf.size());
+    auto d = DefaultOutput(a.in, "name the output directory");
+    if (!d.ok()) return Fail("decompress", d.status());
+    dir = std::move(*d);
   }
   for (auto& [name, size] : f->members())
-    if (name.find('/') != std::string::npos || name.find('\0') != std::string::npos || name == "." || name == "..")
+    if (!IsPlainMemberName(name))
       return Fail("decompress", Status::Corruption("member name '" + name + "' is not a plain file name"));
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -357,10 +362,9 @@ int RunDecompress(const CompressArgs& a) {
   bool to_stdout = a.to_stdout || (a.out.empty() && a.in == "-") || a.out == "-";
   std::string out_path = a.out;
   if (out_path.empty() && !to_stdout) {
-    const std::string suf = ".pmklc";
-    if (a.in.size() <= suf.size() || a.in.compare(a.in.size() - suf.size(), suf.size(), suf) != 0)
-      return Fail("decompress", Status::InvalidArgument(a.in + " does not end in .pmklc; name the output or use -c"));
-    out_path = a.in.substr(0, a.in.size() - suf.size());
+    auto d = DefaultOutput(a.in, "name the output or use -c");
+    if (!d.ok()) return Fail("decompress", d.status());
+    out_path = std::move(*d);
   }
   Output out;
   s = out.Open(out_path, to_stdout, a.force);

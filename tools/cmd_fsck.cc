@@ -139,7 +139,7 @@ int RunFsck(const std::string& path, unsigned threads) {
   // Every segment's checksum (from its header) and its own dependencies, in
   // one scan; segments are decoded afterwards, each once.
   std::map<std::pair<uint64_t, uint32_t>, uint64_t> seg_checksum;
-  std::vector<std::tuple<uint64_t, uint32_t, std::vector<RefSegmentKey>>> seg_deps;  // id, segment, what it names
+  std::vector<std::pair<RefSegmentKey, std::vector<RefSegmentKey>>> seg_deps;  // the segment, what it names
   uint64_t segments = 0;
   r = s.ForEachRefSegment([&](uint64_t id, uint32_t seg, std::string_view v) {
     ++segments;
@@ -153,7 +153,7 @@ int RunFsck(const std::string& path, unsigned threads) {
     Status d = BlockRefs(v, &deps);
     if (!d.ok()) { problem(where + ": " + d.ToString()); return true; }
     seg_checksum[{id, seg}] = h->checksum;
-    seg_deps.emplace_back(id, seg, std::move(deps));
+    seg_deps.emplace_back(RefSegmentKey{id, seg, h->checksum}, std::move(deps));
     return true;
   });
   if (!r.ok()) { std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str()); return 2; }
@@ -169,10 +169,10 @@ int RunFsck(const std::string& path, unsigned threads) {
       else if (c->second != k.checksum) problem(ref + " segment " + std::to_string(k.segment) + ": checksum differs");
     }
   };
-  for (auto& [id, seg, deps] : seg_deps) {
-    const std::string where = "reference object " + std::to_string(id) + " segment " + std::to_string(seg);
-    check_deps(deps, Store::kHoldObject, id, where);
-    auto got = segs.Get({id, seg, seg_checksum[{id, seg}]});
+  for (auto& [key, deps] : seg_deps) {
+    const std::string where = "reference object " + std::to_string(key.object) + " segment " + std::to_string(key.segment);
+    check_deps(deps, Store::kHoldObject, key.object, where);
+    auto got = segs.Get(key);
     if (!got.ok()) problem(where + ": " + got.status().ToString());
   }
   for (auto& [kind, holder, object] : holds) {

@@ -34,9 +34,7 @@ int Fail(const Status& s) {
 
 bool IsNucleotideFasta(std::string_view value) {
   auto h = ParseBlockHeader(value);
-  return h.ok() && (h->codec == CodecId::kFasta2Bit || h->codec == CodecId::kFastaCm ||
-                    h->codec == CodecId::kFastaNeural || h->codec == CodecId::kFastaRef ||
-                    h->codec == CodecId::kRefLink);
+  return h.ok() && IsNucleotideFastaCodec(h->codec);
 }
 
 }  // namespace

@@ -44,6 +44,10 @@ struct BlockHeader {
 // Corruption on short input, wrong version or non-zero flags.
 Result<BlockHeader> ParseBlockHeader(std::string_view value);
 
+// True for the codecs of nucleotide FASTA (fasta2bit, fasta-cm,
+// fasta-neural, fasta-ref, ref-link): a block so coded was mostly A/C/G/T.
+bool IsNucleotideFastaCodec(CodecId codec);
+
 // ---- References (issue #6; docs/format.md §fasta-ref, §ref-link) ----------
 // A block may depend on reference segments: other block values, kept by
 // whoever stores the blocks (the store's reference objects, a container's

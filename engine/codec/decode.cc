@@ -66,7 +66,6 @@ Status DecodeZstd(std::string_view payload, size_t raw_len, char* out) {
   return Status::OK();
 }
 
-
 // The reference list at the start of a fasta-ref payload; *used = its size.
 Status ParseRefList(std::string_view payload, std::vector<RefSegmentKey>* refs, size_t* used) {
   refs->clear();
@@ -107,6 +106,11 @@ Result<std::shared_ptr<const RefSegment>> GetRef(RefSource* src, const RefSegmen
 }
 
 }  // namespace
+
+bool IsNucleotideFastaCodec(CodecId c) {
+  return c == CodecId::kFasta2Bit || c == CodecId::kFastaCm || c == CodecId::kFastaNeural ||
+         c == CodecId::kFastaRef || c == CodecId::kRefLink;
+}
 
 std::string NucleotideCodes(std::string_view raw) {
   static const struct Map {

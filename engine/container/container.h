@@ -133,6 +133,10 @@ class ContainerReader {
   bool started_ = false, done_ = false;
 };
 
+// A member name a collection can hold and extract as a file of its own: 1 to
+// 4096 bytes, no '/' or NUL, not "." or "..".
+bool IsPlainMemberName(std::string_view name);
+
 // Random access to a container file (a collection needs it: a member's
 // blocks may name blocks of earlier members). It is the RefSource of its own
 // blocks: a block decodes the blocks it names first (each once; those named

@@ -158,8 +158,7 @@ Status ContainerFile::Decode(uint64_t block, std::string* out) {
   for (const RefSegmentKey& k : deps)
     if (k.object == kCollectionObject && k.segment >= block)
       return Status::Corruption("block " + std::to_string(block) + " names a later block");
-  RefSource* src = this;
-  Status s = DecodeBlock(value, out, nullptr, src);
+  Status s = DecodeBlock(value, out, nullptr, this);
   if (!s.ok()) return Status::Corruption("block " + std::to_string(block) + ": " + s.message());
   if (out->size() != index_[block].second) return Status::Corruption("block " + std::to_string(block) + ": size differs from the index");
   return Status::OK();

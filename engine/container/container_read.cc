@@ -60,6 +60,11 @@ Status ContainerReader::Start() {
   return Status::OK();
 }
 
+bool IsPlainMemberName(std::string_view name) {
+  return !name.empty() && name.size() <= 4096 && name.find('/') == std::string_view::npos &&
+         name.find('\0') == std::string_view::npos && name != "." && name != "..";
+}
+
 Status container::ReadHeaderSections(uint16_t flags, const ReadFn& read, const RefSource* refs, uint64_t ref_id) {
   if (flags & kFlagPrivateModel) {
     char len[4];

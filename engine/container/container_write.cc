@@ -74,7 +74,7 @@ Status ContainerWriter::WriteBlock(std::string_view raw) {
       std::string t(4, '\0');
       StoreLE32(t.data(), static_cast<uint32_t>(opts_.members.size()));
       for (auto& [name, size] : opts_.members) {
-        if (name.empty() || name.size() > 4096) return Status::InvalidArgument("bad member name '" + name + "'");
+        if (!IsPlainMemberName(name)) return Status::InvalidArgument("bad member name '" + name + "'");
         char b[8];
         StoreLE16(b, static_cast<uint16_t>(name.size()));
         t.append(b, 2);

@@ -16,7 +16,7 @@ void CollectionRefs::BeginMember(std::string_view member, uint64_t first_block) 
   index_ = RefIndex{};
   ids_.clear();
   const std::string codes = NucleotideCodes(member);
-  if (codes.size() < 1024 || codes.size() < member.size() / 2) return;  // not nucleotide FASTA
+  if (!IsGenome(codes.size(), member.size())) return;
   SketchBuilder sb;
   sb.Add(codes);
   cur_.sketch = sb.Finish();

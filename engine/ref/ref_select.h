@@ -40,6 +40,12 @@ inline constexpr double kRelatedJaccard = 0.05;
 inline constexpr size_t kMaxCandidates = 4;
 // Segments a block is coded against, at most.
 inline constexpr size_t kMaxSegments = 4;
+// A file is a genome worth sketching (and may use or be a reference) when
+// at least 1024 of its bytes, and at least half of them, are A/C/G/T
+// outside header lines: nucleotides = NucleotideCodes(file).size().
+inline bool IsGenome(uint64_t nucleotides, uint64_t bytes) {
+  return nucleotides >= 1024 && nucleotides >= bytes / 2;
+}
 // A segment is worth priming a block with when it covers at least this share
 // of the block's sampled k-mers that the segments chosen before it did not.
 inline constexpr double kMinSegmentGain = 0.02;
@@ -103,7 +109,7 @@ class RefChooser {
 };
 
 // A reference file given on the command line (`pmklc compress|decompress
-// --ref REF`): its bytes cut into kFileRefSegment-byte segments, object id
+// --ref REF`): its bytes cut into kSegmentBytes-byte segments, object id
 // the XXH3-64 of the whole file (never 0). It is the RefSource of the
 // blocks coded against it, and (encoder side) chooses their segments.
 // Thread safety: const methods and Get may be called concurrently.

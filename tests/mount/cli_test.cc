@@ -68,6 +68,29 @@ int Lines(const std::string& s) {
   return n;
 }
 
+// n pseudo-random bases from an LCG: bits [shift, shift+2) of each state.
+std::string RandomBases(uint32_t seed, int n, int shift = 20) {
+  std::string s;
+  for (int i = 0; i < n; ++i) {
+    seed = seed * 1103515245u + 12345u;
+    s.push_back("ACGT"[(seed >> shift) & 3]);
+  }
+  return s;
+}
+
+// A one-record FASTA file of seq in lines of `width`.
+void WriteFasta(const std::string& path, const std::string& name, const std::string& seq, size_t width) {
+  std::ofstream f(path);
+  f << ">" << name << "\n";
+  for (size_t i = 0; i < seq.size(); i += width) f << seq.substr(i, width) << "\n";
+}
+
+// The command failed and said `msg`.
+void ExpectFails(const std::pair<int, std::string>& r, const std::string& msg) {
+  EXPECT_NE(r.first, 0) << r.second;
+  EXPECT_NE(r.second.find(msg), std::string::npos) << r.second;
+}
+
 TEST(Cli, SendsReadyOnlyOnceTheMountIsLive) {
   if (!CanMount()) GTEST_SKIP() << "needs root and /dev/fuse";
   Tmp t;
@@ -158,7 +181,6 @@ TEST(Cli, ErrorsAreOneLineAndNonZero) {
   EXPECT_NE(r.second.find("Examples:"), std::string::npos);
 }
 
-// pmklc compress/decompress: files, pipes, and honest errors.
 // compress --ref (issue #6): a mutated copy codes against its original far
 // smaller than alone, decodes byte-exact with the same reference, and says
 // what is wrong without it or with another file.
@@ -166,22 +188,12 @@ TEST(Cli, CompressAgainstAReferenceFile) {
   Tmp t;
   const std::string bin = PMKLC_BIN;
   const std::string ref = t.path + "/ref.fa", mut = t.path + "/mut.fa";
-  std::string seq;
-  uint32_t x = 777;
-  for (int i = 0; i < 400000; ++i) {
-    x = x * 1103515245u + 12345u;
-    seq.push_back("ACGT"[(x >> 20) & 3]);
-  }
+  const std::string seq = RandomBases(777, 400000);
   std::string var = seq;
   for (size_t i = 100; i < var.size(); i += 250) var[i] = var[i] == 'A' ? 'G' : 'A';  // point mutations
   var.insert(200000, "ACGTTTGACCA");
-  auto write = [](const std::string& path, const std::string& name, const std::string& s) {
-    std::ofstream f(path);
-    f << ">" << name << "\n";
-    for (size_t i = 0; i < s.size(); i += 70) f << s.substr(i, 70) << "\n";
-  };
-  write(ref, "strain A", seq);
-  write(mut, "strain B", var);
+  WriteFasta(ref, "strain A", seq, 70);
+  WriteFasta(mut, "strain B", var, 70);
   auto r = Sh(bin + " compress -p max -B 256K " + mut + " " + t.path + "/alone.pmklc && " + bin +
               " compress -p max -B 256K --ref " + ref + " " + mut + " " + t.path + "/ref.pmklc");
   ASSERT_EQ(r.first, 0) << r.second;
@@ -189,15 +201,11 @@ TEST(Cli, CompressAgainstAReferenceFile) {
   EXPECT_LT(dep * 5, alone) << dep << " vs " << alone;
   r = Sh(bin + " decompress --ref " + ref + " -c " + t.path + "/ref.pmklc | cmp - " + mut);
   EXPECT_EQ(r.first, 0) << r.second;
-  r = Sh(bin + " decompress -f " + t.path + "/ref.pmklc " + t.path + "/x.out");
-  EXPECT_NE(r.first, 0);
-  EXPECT_NE(r.second.find("give it with --ref"), std::string::npos) << r.second;
-  r = Sh(bin + " decompress -f --ref " + mut + " " + t.path + "/ref.pmklc " + t.path + "/x.out");
-  EXPECT_NE(r.first, 0);
-  EXPECT_NE(r.second.find("not the one"), std::string::npos) << r.second;
-  r = Sh(bin + " compress -p neural --ref " + ref + " " + mut + " " + t.path + "/n.pmklc");
-  EXPECT_NE(r.first, 0);
-  EXPECT_NE(r.second.find("--ref works with"), std::string::npos) << r.second;
+  ExpectFails(Sh(bin + " decompress -f " + t.path + "/ref.pmklc " + t.path + "/x.out"), "give it with --ref");
+  ExpectFails(Sh(bin + " decompress -f --ref " + mut + " " + t.path + "/ref.pmklc " + t.path + "/x.out"),
+              "not the one");
+  ExpectFails(Sh(bin + " compress -p neural --ref " + ref + " " + mut + " " + t.path + "/n.pmklc"),
+              "--ref works with");
 }
 
 // compress -o OUT FILES (issue #6): a collection container; related members
@@ -206,23 +214,12 @@ TEST(Cli, CompressAgainstAReferenceFile) {
 TEST(Cli, CollectionContainer) {
   Tmp t;
   const std::string bin = PMKLC_BIN;
-  std::string a, b, c;
-  uint32_t x = 4242;
-  for (int i = 0; i < 300000; ++i) {
-    x = x * 1103515245u + 12345u;
-    a.push_back("ACGT"[(x >> 20) & 3]);
-    c.push_back("ACGT"[(x >> 8) & 3]);
-  }
-  b = a;
+  const std::string a = RandomBases(4242, 300000), c = RandomBases(4242, 300000, 8);
+  std::string b = a;
   for (size_t i = 50; i < b.size(); i += 300) b[i] = b[i] == 'C' ? 'T' : 'C';
-  auto write = [&](const std::string& name, const std::string& s) {
-    std::ofstream f(t.path + "/" + name);
-    f << ">" << name << "\n";
-    for (size_t i = 0; i < s.size(); i += 60) f << s.substr(i, 60) << "\n";
-  };
-  write("a.fa", a);
-  write("b.fa", b);
-  write("c.fa", c);  // unrelated to a and b
+  WriteFasta(t.path + "/a.fa", "a.fa", a, 60);
+  WriteFasta(t.path + "/b.fa", "b.fa", b, 60);
+  WriteFasta(t.path + "/c.fa", "c.fa", c, 60);  // unrelated to a and b
   {
     std::ofstream e(t.path + "/empty.txt");
   }
@@ -240,18 +237,11 @@ TEST(Cli, CollectionContainer) {
   EXPECT_EQ(r.first, 0) << r.second;
   r = Sh("cd " + t.path + " && " + bin + " decompress -m b.fa -c all.pmklc | cmp - b.fa");
   EXPECT_EQ(r.first, 0) << r.second;
-  r = Sh("cd " + t.path + " && " + bin + " decompress -m nope.fa -c all.pmklc");
-  EXPECT_NE(r.first, 0);
-  EXPECT_NE(r.second.find("members: a.fa, b.fa, c.fa, empty.txt"), std::string::npos) << r.second;
-  r = Sh("cd " + t.path + " && " + bin + " decompress -c - < all.pmklc");
-  EXPECT_NE(r.first, 0);
-  EXPECT_NE(r.second.find("not a pipe"), std::string::npos) << r.second;
-  r = Sh("cd " + t.path + " && " + bin + " compress -o x.pmklc a.fa a.fa");
-  EXPECT_NE(r.first, 0);
-  EXPECT_NE(r.second.find("two members would be named a.fa"), std::string::npos) << r.second;
-  r = Sh("cd " + t.path + " && " + bin + " compress a.fa b.fa c.fa");
-  EXPECT_NE(r.first, 0);
-  EXPECT_NE(r.second.find("need -o"), std::string::npos) << r.second;
+  const std::string in_dir = "cd " + t.path + " && " + bin;
+  ExpectFails(Sh(in_dir + " decompress -m nope.fa -c all.pmklc"), "members: a.fa, b.fa, c.fa, empty.txt");
+  ExpectFails(Sh(in_dir + " decompress -c - < all.pmklc"), "not a pipe");
+  ExpectFails(Sh(in_dir + " compress -o x.pmklc a.fa a.fa"), "two members would be named a.fa");
+  ExpectFails(Sh(in_dir + " compress a.fa b.fa c.fa"), "need -o");
   // A damaged block of the referenced member: the dependent member fails
   // cleanly, never with wrong bytes.
   r = Sh("cd " + t.path + " && cp all.pmklc bad.pmklc && printf 'X' | dd of=bad.pmklc bs=1 seek=4000 conv=notrunc "
@@ -260,6 +250,7 @@ TEST(Cli, CollectionContainer) {
   EXPECT_FALSE(fs::exists(t.path + "/out.fa"));
 }
 
+// pmklc compress/decompress: files, pipes, and honest errors.
 TEST(Cli, CompressDecompressFilesAndPipes) {
   Tmp t;
   std::string in = t.path + "/g.fa";
