@@ -17,7 +17,6 @@ namespace {
 // A file's sketch record: version, depth, then the sketch.
 constexpr uint8_t kSketchRecordVersion = 1;
 using ref::kMaxCandidates;
-using ref::kMinSegmentGain;
 using ref::kRelatedJaccard;
 
 }  // namespace
@@ -288,7 +287,7 @@ Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<
   std::map<uint64_t, std::vector<uint32_t>> chosen;
   std::vector<bool> used(loaded.size(), false);
   for (auto& [g, gc] : codes) {
-    auto pick = index.Choose(gc, opts_.max_segments, kMinSegmentGain);
+    auto pick = index.Choose(gc, opts_.max_segments);
     if (pick.empty()) continue;
     for (uint32_t id : pick) used[ids[id].first] = true;
     chosen[g] = std::move(pick);

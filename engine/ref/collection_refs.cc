@@ -41,7 +41,7 @@ void CollectionRefs::Choose(uint64_t, std::string_view raw, std::vector<RefSegme
   prime->clear();
   std::string codes = NucleotideCodes(raw);
   if (!ids_.empty()) {
-    for (uint32_t id : index_.Choose(codes, kMaxSegments, kMinSegmentGain)) {
+    for (uint32_t id : index_.Choose(codes, kMaxSegments)) {
       const Member& m = members_[ids_[id].first];
       keys->push_back({object_, static_cast<uint32_t>(m.first + ids_[id].second), m.checksums[ids_[id].second]});
       *prime += m.codes[ids_[id].second];

@@ -33,7 +33,7 @@ void FileRef::Choose(uint64_t, std::string_view raw, std::vector<RefSegmentKey>*
     index_.Build();
     indexed_ = true;
   }
-  for (uint32_t s : index_.Choose(NucleotideCodes(raw), kMaxSegments, kMinSegmentGain)) {
+  for (uint32_t s : index_.Choose(NucleotideCodes(raw), kMaxSegments)) {
     keys->push_back(keys_[s]);
     *prime += segs_[s]->codes;
   }

@@ -32,7 +32,7 @@ void RefIndex::Build() {
   idx_.erase(std::unique(idx_.begin(), idx_.end()), idx_.end());
 }
 
-std::vector<uint32_t> RefIndex::Choose(std::string_view codes, size_t max_segments, double min_gain) const {
+std::vector<uint32_t> RefIndex::Choose(std::string_view codes, size_t max_segments) const {
   std::vector<uint32_t> chosen;
   if (idx_.empty() || max_segments == 0) return chosen;
   // For each sampled k-mer of the block: the index range of segments holding it.
@@ -46,7 +46,6 @@ std::vector<uint32_t> RefIndex::Choose(std::string_view codes, size_t max_segmen
     if (lo != hi) hits.emplace_back(static_cast<uint32_t>(lo - idx_.begin()), static_cast<uint32_t>(hi - idx_.begin()));
   });
   if (sampled == 0) return chosen;
-  const double need = min_gain * static_cast<double>(sampled);
   std::vector<char> covered(hits.size(), 0);
   while (chosen.size() < max_segments) {
     // Count the uncovered k-mers per segment (ids are few; a sorted tally).
@@ -65,7 +64,8 @@ std::vector<uint32_t> RefIndex::Choose(std::string_view codes, size_t max_segmen
     uint32_t best = 0, best_n = 0;
     for (auto [id, n] : tally)
       if (n > best_n) best = id, best_n = n;  // ties: the smaller id
-    if (best_n == 0 || static_cast<double>(best_n) < need) break;
+    const double gain = chosen.empty() ? kMinFirstSegmentGain : kMinSegmentGain;
+    if (best_n == 0 || static_cast<double>(best_n) < gain * static_cast<double>(sampled)) break;
     chosen.push_back(best);
     for (size_t i = 0; i < hits.size(); ++i) {
       if (covered[i]) continue;

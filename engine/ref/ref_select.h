@@ -26,8 +26,9 @@
 
 namespace pmklc::ref {
 
-// MinHash parameters (part of the sketch record's format).
-inline constexpr uint8_t kSketchVersion = 1;
+// MinHash parameters (part of the sketch record's format). Version 2 codes
+// the hashes as Rice-coded deltas (sketch.cc); Parse still reads version 1.
+inline constexpr uint8_t kSketchVersion = 2;
 inline constexpr int kSketchK = 21;
 inline constexpr size_t kSketchSize = 1024;
 
@@ -47,8 +48,19 @@ inline bool IsGenome(uint64_t nucleotides, uint64_t bytes) {
   return nucleotides >= 1024 && nucleotides >= bytes / 2;
 }
 // A segment is worth priming a block with when it covers at least this share
-// of the block's sampled k-mers that the segments chosen before it did not.
-inline constexpr double kMinSegmentGain = 0.02;
+// of the block's sampled k-mers that the segments chosen before it did not:
+// kMinFirstSegmentGain for the first, kMinSegmentGain for each further one.
+// A base the repeat models cover costs ~0.02 bits, one they do not ~1.8. The
+// first segment must also pay for the lighter context models of a block
+// coded against segments (CmParams::Reference(): ~1% more than max on what
+// no segment covers), so it needs 2%; after it, even 0.2% more coverage of a
+// 4 MiB block saves ~1.8 KB, at the price of one more segment decoded by an
+// uncached read (kMaxSegments bounds them). With 2% for every segment (the
+// first rule) kpn_mgh78578 used 2 and 3 of the 4 segments of its two
+// references and cost 166.7 KB; with 0.2% after the first, 4 and 4: 157.3 KB
+// (docs/BENCHMARKS.md §References).
+inline constexpr double kMinFirstSegmentGain = 0.02;
+inline constexpr double kMinSegmentGain = 0.002;
 
 struct Sketch {
   uint64_t bases = 0;           // nucleotide codes seen
@@ -91,8 +103,9 @@ class RefIndex {
 
   // Up to max_segments ids, best first: greedily the segment covering most
   // of the block's sampled k-mers not covered yet, while it adds at least
-  // min_gain of them (a fraction). Empty when the block shares too little.
-  std::vector<uint32_t> Choose(std::string_view codes, size_t max_segments, double min_gain) const;
+  // kMinFirstSegmentGain (the first) or kMinSegmentGain (the others) of them.
+  // Empty when the block shares too little.
+  std::vector<uint32_t> Choose(std::string_view codes, size_t max_segments) const;
 
  private:
   std::vector<std::pair<uint64_t, uint32_t>> idx_;  // (hash, id), sorted, unique

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <random>
 
 #include "engine/codec/codec.h"
 #include "engine/ref/ref_select.h"
@@ -74,6 +75,91 @@ TEST(Reference, SketchTellsStrainsFromOtherSpecies) {
   EXPECT_FALSE(ref::Sketch::Parse(bad).ok());
 }
 
+// Record v2 (Rice-coded deltas) is about a third of v1, and v1 records that
+// older stores hold still parse to the same sketch.
+TEST(Reference, SketchRecordIsCompactAndReadsVersion1) {
+  const std::string a = Corpus("kpn_hs11286.fa");
+  if (a.empty()) GTEST_SKIP() << "corpus not available";
+  ref::SketchBuilder builder;
+  builder.Add(NucleotideCodes(a));
+  const ref::Sketch sk = builder.Finish();
+  const std::string v2 = sk.Serialize();
+  EXPECT_EQ(static_cast<uint8_t>(v2[0]), 2);
+  EXPECT_LT(v2.size(), 1600u);  // v1: 13 + 4 * 1024 = 4109 bytes
+  std::string v1(13 + 4 * sk.mins.size(), '\0');
+  v1[0] = 1;
+  for (int i = 0; i < 8; ++i) v1[1 + i] = static_cast<char>(sk.bases >> (8 * i));
+  for (int i = 0; i < 4; ++i) v1[9 + i] = static_cast<char>(sk.mins.size() >> (8 * i));
+  for (size_t j = 0; j < sk.mins.size(); ++j)
+    for (int i = 0; i < 4; ++i) v1[13 + 4 * j + i] = static_cast<char>(sk.mins[j] >> (8 * i));
+  auto old = ref::Sketch::Parse(v1);
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(old->mins, sk.mins);
+  EXPECT_EQ(old->bases, sk.bases);
+  EXPECT_EQ(old->Serialize(), v2);
+  // Small and degenerate sketches round-trip too.
+  for (const std::vector<uint64_t>& mins :
+       {std::vector<uint64_t>{}, std::vector<uint64_t>{0}, std::vector<uint64_t>{0xffffffff},
+        std::vector<uint64_t>{0, 1, 2, 3, 0xfffffffe, 0xffffffff}}) {
+    ref::Sketch t;
+    t.bases = 77;
+    t.mins = mins;
+    auto back = ref::Sketch::Parse(t.Serialize());
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(back->mins, mins);
+    EXPECT_EQ(back->bases, 77u);
+  }
+  // Damaged records fail: unknown version, a trailing byte, a missing byte,
+  // a padding bit set, hashes out of order (v1), the empty record.
+  std::string bad = v2;
+  bad[0] = 3;
+  EXPECT_FALSE(ref::Sketch::Parse(bad).ok());
+  EXPECT_FALSE(ref::Sketch::Parse(v2 + '\0').ok());
+  EXPECT_FALSE(ref::Sketch::Parse(v2.substr(0, v2.size() - 1)).ok());
+  ref::Sketch one;
+  one.mins = {5};  // k = 2: "10" "01", then four padding bits
+  std::string pad = one.Serialize();
+  ASSERT_TRUE(ref::Sketch::Parse(pad).ok());
+  pad.back() = static_cast<char>(pad.back() | 1);
+  EXPECT_FALSE(ref::Sketch::Parse(pad).ok());
+  std::swap_ranges(v1.begin() + 13, v1.begin() + 17, v1.begin() + 17);  // hashes 0 and 1
+  EXPECT_FALSE(ref::Sketch::Parse(v1).ok());
+  EXPECT_FALSE(ref::Sketch::Parse("").ok());
+}
+
+// The sketch fuzz target's property (tests/fuzz/sketch_fuzz.cc) on
+// deterministic mutations of a real record: every input parses or fails,
+// and what parses is ascending and re-serialises to the same sketch.
+TEST(Reference, SketchParseSurvivesMutations) {
+  ref::Sketch sk;
+  sk.bases = 5000000;
+  std::mt19937 g(7);
+  for (uint64_t h = 0; sk.mins.size() < 300;) sk.mins.push_back(h += 1 + g() % 1600);
+  const std::string seed = sk.Serialize();
+  int parsed = 0;
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string v = seed;
+    for (int e = 1 + g() % 3; e > 0 && !v.empty(); --e) {
+      switch (g() % 3) {
+        case 0: v[g() % v.size()] ^= static_cast<char>(1 << (g() % 8)); break;
+        case 1: v.resize(g() % (v.size() + 1)); break;
+        case 2: v.insert(g() % (v.size() + 1), 1, static_cast<char>(g())); break;
+      }
+    }
+    auto s = ref::Sketch::Parse(v);
+    if (!s.ok()) continue;
+    ++parsed;
+    ASSERT_LE(s->mins.size(), ref::kSketchSize);
+    for (size_t i = 1; i < s->mins.size(); ++i) ASSERT_LT(s->mins[i - 1], s->mins[i]);
+    if (!s->mins.empty()) ASSERT_LE(s->mins.back(), 0xffffffffu);
+    auto again = ref::Sketch::Parse(s->Serialize());
+    ASSERT_TRUE(again.ok());
+    ASSERT_EQ(again->mins, s->mins);
+    ASSERT_EQ(again->bases, s->bases);
+  }
+  EXPECT_GT(parsed, 0);  // some mutations (e.g. of a low bit) still parse
+}
+
 TEST(Reference, IndexPicksTheSegmentsAGroupCameFrom) {
   const std::string a = Corpus("kpn_hs11286.fa"), b = Corpus("kpn_kp1084.fa"), e = Corpus("ecoli_536.fa");
   if (a.empty() || b.empty() || e.empty()) GTEST_SKIP() << "corpus not available";
@@ -83,11 +169,41 @@ TEST(Reference, IndexPicksTheSegmentsAGroupCameFrom) {
     idx.Add(s, NucleotideCodes(std::string_view(a).substr(s * seg, seg)));
   idx.Build();
   // A slice of segment 2 itself.
-  auto own = idx.Choose(NucleotideCodes(std::string_view(a).substr(2 * seg + 1000, 200000)), 4, 0.02);
+  auto own = idx.Choose(NucleotideCodes(std::string_view(a).substr(2 * seg + 1000, 200000)), 4);
   ASSERT_FALSE(own.empty());
   EXPECT_EQ(own[0], 2u);
   // Another genus shares too little.
-  EXPECT_TRUE(idx.Choose(NucleotideCodes(std::string_view(e).substr(0, 1u << 20)), 4, 0.02).empty());
+  EXPECT_TRUE(idx.Choose(NucleotideCodes(std::string_view(e).substr(0, 1u << 20)), 4).empty());
+}
+
+// The first segment must cover 2% of a block's sampled k-mers (it must pay
+// for the lighter models of coding against segments); each further one 0.2%.
+TEST(Reference, IndexNeedsMoreOfTheFirstSegmentThanOfTheOthers) {
+  std::mt19937 g(11);
+  auto random_codes = [&](size_t n) {
+    std::string c(n, '\0');
+    for (char& x : c) x = static_cast<char>(g() & 3);
+    return c;
+  };
+  const std::string s0 = random_codes(1 << 20), s1 = random_codes(1 << 20), novel = random_codes(1 << 20);
+  ref::RefIndex idx;
+  idx.Add(0, s0);
+  idx.Add(1, s1);
+  idx.Build();
+  const size_t n = 1 << 20;
+  // 1% from segment 1 after 60% from segment 0: both.
+  std::string block = s0.substr(0, n * 60 / 100) + s1.substr(0, n / 100) + novel.substr(0, n * 39 / 100);
+  EXPECT_EQ(idx.Choose(block, 4), (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(idx.Choose(block, 1), (std::vector<uint32_t>{0}));
+  // 1% from segment 0 and nothing else: not enough for a first segment.
+  block = s0.substr(0, n / 100) + novel.substr(0, n * 99 / 100);
+  EXPECT_TRUE(idx.Choose(block, 4).empty());
+  // 3%: enough.
+  block = s0.substr(0, n * 3 / 100) + novel.substr(0, n * 97 / 100);
+  EXPECT_EQ(idx.Choose(block, 4), (std::vector<uint32_t>{0}));
+  // 0.1% from segment 1 after segment 0: below the further segments' share.
+  block = s0.substr(0, n / 2) + s1.substr(0, n / 1000) + novel.substr(0, n / 2);
+  EXPECT_EQ(idx.Choose(block, 4), (std::vector<uint32_t>{0}));
 }
 
 TEST(Reference, FastaRefRoundTripIsSmallerAndPinned) {
