@@ -105,29 +105,7 @@ uint8_t RiceParameter(const std::vector<uint64_t>& mins) {
   while (k < 31 && (uint64_t{2} << k) <= mean) ++k;
   return k;
 }
-}  // namespace
 
-std::string Sketch::Serialize() const {
-  std::string out;
-  out.push_back(static_cast<char>(kSketchVersion));
-  PutVarint(&out, bases);
-  PutVarint(&out, mins.size());
-  const uint8_t k = RiceParameter(mins);
-  out.push_back(static_cast<char>(k));
-  BitWriter w(&out);
-  uint64_t prev = 0;
-  for (uint64_t h : mins) {
-    const uint64_t d = h - prev;
-    prev = h;
-    for (uint64_t q = d >> k; q; --q) w.Put(1);
-    w.Put(0);
-    for (int b = k - 1; b >= 0; --b) w.Put(static_cast<uint32_t>(d >> b) & 1);
-  }
-  w.Flush();
-  return out;
-}
-
-namespace {
 Result<Sketch> ParseV2(std::string_view in) {
   Reader rd(in.substr(1));
   uint64_t n = 0;
@@ -160,6 +138,26 @@ Result<Sketch> ParseV2(std::string_view in) {
   return s;
 }
 }  // namespace
+
+std::string Sketch::Serialize() const {
+  std::string out;
+  out.push_back(static_cast<char>(kSketchVersion));
+  PutVarint(&out, bases);
+  PutVarint(&out, mins.size());
+  const uint8_t k = RiceParameter(mins);
+  out.push_back(static_cast<char>(k));
+  BitWriter w(&out);
+  uint64_t prev = 0;
+  for (uint64_t h : mins) {
+    const uint64_t d = h - prev;
+    prev = h;
+    for (uint64_t q = d >> k; q; --q) w.Put(1);
+    w.Put(0);
+    for (int b = k - 1; b >= 0; --b) w.Put(static_cast<uint32_t>(d >> b) & 1);
+  }
+  w.Flush();
+  return out;
+}
 
 Result<Sketch> Sketch::Parse(std::string_view in) {
   if (in.empty()) return Status::Corruption("sketch: empty record");
