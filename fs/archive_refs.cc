@@ -51,6 +51,17 @@ Result<bool> RefPlanner::HasFastTierBlocks(uint64_t ino) {
   return any;
 }
 
+Result<FileSketch> ParseSketchRecord(std::string_view record) {
+  if (record.size() < 2 || static_cast<uint8_t>(record[0]) != kSketchRecordVersion)
+    return Status::Corruption("sketch record: unknown version or truncated");
+  FileSketch f;
+  f.depth = static_cast<uint8_t>(record[1]);
+  auto sk = ref::Sketch::Parse(record.substr(2));
+  if (!sk.ok()) return sk.status();
+  f.sketch = std::move(*sk);
+  return f;
+}
+
 std::string RefPlanner::SketchRecord(const RefPlan& plan) const {
   if (!plan.sketched || plan.depth >= opts_.max_depth) return {};
   std::string r(2, '\0');
@@ -245,18 +256,16 @@ Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<
     return true;
   }));
   PMKLC_RETURN_IF_ERROR(store_->ForEachSketch([&](uint64_t other, std::string_view v) {
-    if (other == ino || v.size() < 2 || static_cast<uint8_t>(v[0]) != kSketchRecordVersion) return true;
-    const uint8_t depth = static_cast<uint8_t>(v[1]);
-    if (depth >= opts_.max_depth) return true;
-    auto sk = ref::Sketch::Parse(v.substr(2));
-    if (!sk.ok()) return true;
-    const double j = ref::Jaccard(plan.sketch, *sk);
+    if (other == ino) return true;
+    auto f = ParseSketchRecord(v);  // a damaged one is skipped (fsck reports it)
+    if (!f.ok() || f->depth >= opts_.max_depth) return true;
+    const double j = ref::Jaccard(plan.sketch, f->sketch);
     if (j < kRelatedJaccard) return true;
     Candidate c;
     c.jaccard = j;
-    c.depth = depth;
+    c.depth = f->depth;
     c.ino = other;
-    c.sketch = std::move(*sk);
+    c.sketch = std::move(f->sketch);
     cands.push_back(std::move(c));
     return true;
   }));

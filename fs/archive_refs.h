@@ -50,6 +50,15 @@ struct RefPlan {
   std::map<uint64_t, Group> groups;  // by group number; absent: coded alone
 };
 
+// A file's sketch record (`k` + ino), as RefPlanner::SketchRecord writes it:
+// the depth of the file's chain and its sketch.
+struct FileSketch {
+  uint8_t depth = 0;
+  ref::Sketch sketch;
+};
+// Corruption for an unknown record version or a malformed sketch.
+Result<FileSketch> ParseSketchRecord(std::string_view record);
+
 class RefPlanner {
  public:
   // Files above this size are coded alone (their sketch is not taken).

@@ -334,6 +334,45 @@ void CorruptBlock(const std::string& store_dir, uint64_t ino, uint64_t idx) {
   ASSERT_TRUE(store->Write(b, true).ok());
 }
 
+// fsck checks sketch records (docs/store.md §References): each must parse
+// and belong to a live inode.
+TEST_F(Corruption, FsckNamesDamagedAndOrphanSketches) {
+  ASSERT_EQ(WriteFile(M("a.fa"), ">a\nACGTACGTAC\n"), 0);
+  const uint64_t ino = InoOf(M("a.fa"));
+  ASSERT_NE(ino, 0u);
+  ASSERT_TRUE(Unmount());
+  const uint64_t missing = 987654;
+  // Record v1: version, depth; then sketch v2: version, bases, n, k (+ bits).
+  const std::string good("\x01\x00\x02\x0a\x00\x00", 6), damaged("\x01\x00\x02\x0a\x05\x00", 6);
+  {
+    auto store = OpenStore(store_dir(), false);
+    ASSERT_NE(store, nullptr);
+    Store::Batch b;
+    b.PutSketch(ino, damaged);
+    b.PutSketch(missing, good);
+    ASSERT_TRUE(store->Write(b, true).ok());
+  }
+  std::string out;
+  EXPECT_EQ(Fsck(&out), 1) << out;
+  std::vector<std::string> problems;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("PROBLEM: ", 0) == 0) problems.push_back(line);
+  ASSERT_EQ(problems.size(), 2u) << out;
+  EXPECT_NE(out.find("PROBLEM: sketch of inode " + std::to_string(ino) + ": Corruption: sketch: truncated"),
+            std::string::npos) << out;
+  EXPECT_NE(out.find("PROBLEM: sketch of missing inode " + std::to_string(missing)), std::string::npos) << out;
+  {
+    auto store = OpenStore(store_dir(), false);
+    ASSERT_NE(store, nullptr);
+    Store::Batch b;
+    b.PutSketch(ino, good);
+    b.DeleteSketch(missing);
+    ASSERT_TRUE(store->Write(b, true).ok());
+  }
+  EXPECT_EQ(Fsck(&out), 0) << out;
+}
+
 // (c) A corrupted block reads as EIO; other blocks still read; fsck names it.
 TEST_F(Corruption, CorruptBlockGivesEioAndFsckNamesIt) {
   // A genome (zstd blocks) when the corpus is there, and random bytes (raw blocks).
