@@ -312,6 +312,15 @@ TEST_F(Crash, FsyncedGenomeSurvivesKill9) {
   EXPECT_EQ(Fsck(&out), 0) << out;
 }
 
+// The "PROBLEM: " lines of fsck's output.
+std::vector<std::string> FsckProblems(const std::string& out) {
+  std::vector<std::string> problems;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("PROBLEM: ", 0) == 0) problems.push_back(line);
+  return problems;
+}
+
 // Flips one payload byte of block idx of ino in the (unmounted) store.
 void CorruptBlock(const std::string& store_dir, uint64_t ino, uint64_t idx) {
   auto store = OpenStore(store_dir, false);
@@ -354,10 +363,7 @@ TEST_F(Corruption, FsckNamesDamagedAndOrphanSketches) {
   }
   std::string out;
   EXPECT_EQ(Fsck(&out), 1) << out;
-  std::vector<std::string> problems;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("PROBLEM: ", 0) == 0) problems.push_back(line);
+  const std::vector<std::string> problems = FsckProblems(out);
   ASSERT_EQ(problems.size(), 2u) << out;
   EXPECT_NE(out.find("PROBLEM: sketch of inode " + std::to_string(ino) + ": Corruption: sketch: truncated"),
             std::string::npos) << out;
@@ -424,10 +430,7 @@ TEST_F(Corruption, CorruptBlockGivesEioAndFsckNamesIt) {
   ASSERT_TRUE(Unmount());
   std::string out;
   EXPECT_EQ(Fsck(&out), 1) << out;
-  std::vector<std::string> problems;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("PROBLEM: ", 0) == 0) problems.push_back(line);
+  const std::vector<std::string> problems = FsckProblems(out);
   EXPECT_EQ(problems.size(), 2u) << out;
   for (auto [ino, bad] : {std::pair{ino_g, bad_g}, std::pair{ino_r, bad_r}}) {
     std::regex re("inode " + std::to_string(ino) + " block " + std::to_string(bad) + "([^0-9]|$)");
