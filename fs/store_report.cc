@@ -70,21 +70,38 @@ Result<std::string> StoreReport(Store& s, bool json) {
   // Reference objects (docs/store.md §References): their segments are stored
   // once, whoever links to or depends on them.
   uint64_t ref_objects = 0, ref_segs = 0, ref_raw = 0, ref_stored = 0;
+  std::map<std::string, PerCodec> seg_per;  // reference segments by codec
   if (b.ok()) b = s.ForEachRefObject([&](uint64_t, std::string_view) { ref_objects++; return true; });
   if (b.ok()) b = s.ForEachRefSegment([&](uint64_t, uint32_t, std::string_view v) {
     auto h = ParseBlockHeader(v);
-    if (h.ok()) ref_raw += h->raw_len;
+    if (h.ok()) {
+      ref_raw += h->raw_len;
+      const char* n = CodecName(h->codec);
+      PerCodec& pc = seg_per[n ? n : "unknown"];
+      pc.blocks++;
+      pc.raw += h->raw_len;
+      pc.stored += v.size();
+    }
     ref_segs++;
     ref_stored += v.size();
     return true;
   });
   stored += ref_stored;
-  // Savings: groups coded against references, priced at the ratio the
-  // groups coded alone with the same models get in this store.
-  const PerCodec dep = per.count({1, "fasta-ref"}) ? per[{1, "fasta-ref"}] : PerCodec{};
-  const PerCodec alone = per.count({1, "fasta-cm"}) ? per[{1, "fasta-cm"}] : PerCodec{};
+  // Savings: everything coded against references (archived groups of
+  // dependent files, and the segments of objects that are themselves coded
+  // against others), priced at the ratio of what is coded alone with the
+  // same models in this store (archived groups and object segments). In a
+  // store of strains only, the first strain's segments are that baseline.
+  auto sum = [](const PerCodec& a, const PerCodec& b) {
+    return PerCodec{a.blocks + b.blocks, a.raw + b.raw, a.stored + b.stored};
+  };
+  auto find = [](const auto& m, const auto& k) { auto it = m.find(k); return it == m.end() ? PerCodec{} : it->second; };
+  const PerCodec dep = find(per, std::pair<int, std::string>{1, "fasta-ref"});
+  const PerCodec dep_segs = find(seg_per, std::string("fasta-ref"));
+  const PerCodec against = sum(dep, dep_segs);
+  const PerCodec alone = sum(find(per, std::pair<int, std::string>{1, "fasta-cm"}), find(seg_per, std::string("fasta-cm")));
   const double alone_rate = alone.raw ? static_cast<double>(alone.stored) / static_cast<double>(alone.raw) : 0.0;
-  const double saved = std::max(0.0, alone_rate * static_cast<double>(dep.raw) - static_cast<double>(dep.stored));
+  const double saved = std::max(0.0, alone_rate * static_cast<double>(against.raw) - static_cast<double>(against.stored));
   if (!r.ok()) return r;
   if (!b.ok()) return b;
   std::string av;
@@ -104,7 +121,9 @@ Result<std::string> StoreReport(Store& s, bool json) {
                 "\"archiver\":{\"groups\":%llu,\"raw_bytes\":%llu,\"before_bytes\":%llu,\"after_bytes\":%llu,"
                 "\"busy_seconds\":%.3f,\"rate_mb_per_s\":%.3f},"
                 "\"references\":{\"objects\":%llu,\"segments\":%llu,\"raw_bytes\":%llu,\"stored_bytes\":%llu,"
-                "\"dependent_raw_bytes\":%llu,\"dependent_stored_bytes\":%llu,\"saved_bytes_estimate\":%.0f},"
+                "\"dependent_raw_bytes\":%llu,\"dependent_stored_bytes\":%llu,"
+                "\"dependent_segment_raw_bytes\":%llu,\"dependent_segment_stored_bytes\":%llu,"
+                "\"saved_bytes_estimate\":%.0f},"
                 "\"codecs\":{",
                 (unsigned long long)tier[0].blocks, (unsigned long long)tier[0].raw,
                 (unsigned long long)tier[0].stored, (unsigned long long)tier[1].blocks,
@@ -113,7 +132,8 @@ Result<std::string> StoreReport(Store& s, bool json) {
                 (unsigned long long)as.raw_bytes, (unsigned long long)as.before_bytes,
                 (unsigned long long)as.after_bytes, as.busy_s, rate, (unsigned long long)ref_objects,
                 (unsigned long long)ref_segs, (unsigned long long)ref_raw, (unsigned long long)ref_stored,
-                (unsigned long long)dep.raw, (unsigned long long)dep.stored, saved);
+                (unsigned long long)dep.raw, (unsigned long long)dep.stored, (unsigned long long)dep_segs.raw,
+                (unsigned long long)dep_segs.stored, saved);
     for (int t = 0; t < 2; ++t) {
       Appendf(&out, t ? ",\"archived_codecs\":{" : "");
       bool first = true;
@@ -150,10 +170,11 @@ Result<std::string> StoreReport(Store& s, bool json) {
   Appendf(&out, "references     %llu objects, %llu segments: %llu bytes of sequence in %llu stored bytes\n",
               (unsigned long long)ref_objects, (unsigned long long)ref_segs, (unsigned long long)ref_raw,
               (unsigned long long)ref_stored);
-  Appendf(&out, "  dependent    %llu bytes of file data coded against them in %llu stored bytes; about %.0f bytes saved\n"
-                "               (priced at this store's fasta-cm ratio, %.3f)\n",
-              (unsigned long long)dep.raw, (unsigned long long)dep.stored, saved,
-              alone_rate > 0 ? 1.0 / alone_rate : 0.0);
+  Appendf(&out, "  dependent    %llu bytes of file data coded against them in %llu stored bytes,\n"
+                "               and %llu bytes of object segments in %llu; about %.0f bytes saved\n"
+                "               (priced at the ratio of what this store codes alone, fasta-cm: %.3f)\n",
+              (unsigned long long)dep.raw, (unsigned long long)dep.stored, (unsigned long long)dep_segs.raw,
+              (unsigned long long)dep_segs.stored, saved, alone_rate > 0 ? 1.0 / alone_rate : 0.0);
   Appendf(&out, "%-22s %10s %16s %16s %8s\n", "tier codec", "blocks", "raw bytes", "stored bytes", "ratio");
   for (auto& [k, pc] : per)
     Appendf(&out, "%-22s %10llu %16llu %16llu %8.3f\n", ((k.first ? "archived " : "fast ") + k.second).c_str(), (unsigned long long)pc.blocks,
