@@ -95,6 +95,9 @@ Status RefPlanner::LoadCandidate(Candidate* c) {
   auto a = store_->GetInode(c->ino);
   if (!a.ok()) return a.status();
   c->size = a->size;
+  // The same bound as for the file being planned: a candidate is decoded
+  // whole (its sketch may date from when it was smaller).
+  if (c->size > kMaxFileBytes) return Status::Busy("larger than a reference may be");
   auto fast = HasFastTierBlocks(c->ino);
   if (!fast.ok()) return fast.status();
   if (*fast) return Status::Busy("has fast-tier blocks");
@@ -116,6 +119,20 @@ Status RefPlanner::LoadCandidate(Candidate* c) {
     PMKLC_RETURN_IF_ERROR(BlockRefs(v, &deps));
     c->deps.insert(c->deps.end(), deps.begin(), deps.end());
   }
+  // Its depth from what its groups depend on now, not from its sketch
+  // record: the record is only rewritten when a pass codes the whole file,
+  // so after an overwrite and a partial recode it may be stale, and an
+  // object must never claim less depth than its segments have (the reader
+  // rejects that as a damaged store).
+  c->depth = 0;
+  for (const RefSegmentKey& d : c->deps) {
+    std::string rec;
+    PMKLC_RETURN_IF_ERROR(store_->GetRefObject(d.object, &rec));
+    auto r = RefObjectRecord::Parse(rec);
+    if (!r.ok()) return r.status();
+    c->depth = std::max<uint8_t>(c->depth, static_cast<uint8_t>(r->depth + 1));
+  }
+  if (c->depth >= opts_.max_depth) return Status::Busy("too deep to be a reference");
   refs_->Prefetch(c->deps);
   for (const std::string& v : c->values) {
     auto seg = std::make_shared<RefSegment>();
@@ -143,7 +160,9 @@ Status RefPlanner::Promote(Candidate* c) {
   uint64_t id = XXH3_64bits(ident.data(), ident.size());
   if (id == 0) id = 1;
   std::string existing;
-  const bool exists = store_->GetRefObject(id, &existing).ok();
+  Status got = store_->GetRefObject(id, &existing);
+  if (!got.ok() && !got.IsNotFound()) return got;
+  const bool exists = got.ok();
   if (exists) {  // the same content promoted before: its record's depth counts
     auto er = RefObjectRecord::Parse(existing);
     if (!er.ok()) return er.status();

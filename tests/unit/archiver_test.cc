@@ -10,12 +10,16 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <random>
 
+#include "engine/codec/codec.h"
 #include "engine/format.h"
+#include "engine/ref/ref_select.h"
 #include "fs/filesystem.h"
+#include "fs/store_refs.h"
 #include "tests/unit/fs_fixture.h"
 
 namespace pmklc {
@@ -331,6 +335,92 @@ TEST_F(ArchiverTest, ReadsAndWritesStayExactWhileArchiving) {
   EXPECT_EQ(ReadAll(ino), g);
   Reopen();
   EXPECT_EQ(ReadAll(ino), g);
+}
+
+// A strain of `fasta`: the same genome with point mutations at `rate`.
+std::string Strain(const std::string& fasta, double rate, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out = fasta;
+  static const char kAcgt[] = "ACGT";
+  for (size_t i = out.find('\n') + 1; i < out.size(); ++i)
+    if (out[i] != '\n' && std::uniform_real_distribution<double>(0, 1)(rng) < rate) out[i] = kAcgt[rng() % 4];
+  return out;
+}
+
+// Every object's record claims more depth than every object its segments
+// depend on (the reader rejects anything else as a damaged store).
+void ExpectObjectDepthsConsistent(Store* store) {
+  std::map<uint64_t, uint8_t> depth;
+  ASSERT_TRUE(store->ForEachRefObject([&](uint64_t id, std::string_view v) {
+    auto r = RefObjectRecord::Parse(v);
+    EXPECT_TRUE(r.ok());
+    if (r.ok()) depth[id] = r->depth;
+    return true;
+  }).ok());
+  ASSERT_TRUE(store->ForEachRefSegment([&](uint64_t id, uint32_t seg, std::string_view v) {
+    std::vector<RefSegmentKey> deps;
+    EXPECT_TRUE(BlockRefs(v, &deps).ok());
+    for (const RefSegmentKey& d : deps) {
+      EXPECT_TRUE(depth.count(d.object)) << "segment " << seg << " of " << id << " names a missing object";
+      if (depth.count(d.object)) {
+        EXPECT_GT(int{depth[id]}, int{depth[d.object]}) << "object " << id << " segment " << seg;
+      }
+    }
+    return true;
+  }).ok());
+}
+
+// A file's sketch record is rewritten only when a pass codes the whole file,
+// so its depth can be stale (after an overwrite and a partial recode). A
+// stale record must not make a file coded against a depth-1 object into a
+// depth-0 object: its segments would then depend on an object no shallower
+// than itself, and every read through it would fail.
+TEST_F(ArchiverTest, StaleSketchDepthNeverMakesAnObjectTooShallow) {
+  const std::string base = Genome(150000, 11);
+  const std::string a = Strain(base, 0.01, 1), b = Strain(base, 0.01, 2), c = Strain(base, 0.01, 3);
+  const std::string d = Strain(c, 0.002, 4);  // closest to c
+  const uint64_t ia = WriteNew("a.fa", a);
+  EXPECT_EQ(Pass(fs_->archive_host()), 0u);
+  const uint64_t ib = WriteNew("b.fa", b);
+  EXPECT_EQ(Pass(fs_->archive_host()), 0u);
+  const uint64_t ic = WriteNew("c.fa", c);
+  EXPECT_EQ(Pass(fs_->archive_host()), 0u);
+  // c was coded against a and b, one of them an object of depth 1 (b coded
+  // against a), so c is 2 deep: it keeps no sketch and can never be a reference.
+  std::map<uint64_t, uint8_t> depth;
+  ASSERT_TRUE(store_->ForEachRefObject([&](uint64_t id, std::string_view v) {
+    auto r = RefObjectRecord::Parse(v);
+    if (r.ok()) depth[id] = r->depth;
+    return true;
+  }).ok());
+  uint8_t c_depth = 0;
+  ASSERT_TRUE(store_->ForEachGroupOf(ic, [&](uint64_t, std::string_view v) {
+    std::vector<RefSegmentKey> deps;
+    EXPECT_TRUE(BlockRefs(v, &deps).ok());
+    for (auto& k : deps) c_depth = std::max<uint8_t>(c_depth, static_cast<uint8_t>(depth[k.object] + 1));
+    return true;
+  }).ok());
+  ASSERT_EQ(c_depth, 2) << "the setup needs c two deep";
+  std::string rec;
+  EXPECT_TRUE(store_->GetSketch(ic, &rec).IsNotFound());
+  // Plant the stale record: c's sketch, claiming depth 0.
+  ref::SketchBuilder sb;
+  sb.Add(NucleotideCodes(c));
+  std::string stale("\x01\x00", 2);
+  stale += sb.Finish().Serialize();
+  {
+    Store::Batch wb;
+    wb.PutSketch(ic, stale);
+    ASSERT_TRUE(store_->Write(wb, true).ok());
+  }
+  const uint64_t id = WriteNew("d.fa", d);
+  EXPECT_EQ(Pass(fs_->archive_host()), 0u);
+  ExpectObjectDepthsConsistent(store_.get());
+  Reopen();  // empty caches: every segment is decoded (and checked) again
+  EXPECT_EQ(ReadAll(ia), a);
+  EXPECT_EQ(ReadAll(ib), b);
+  EXPECT_EQ(ReadAll(ic), c);
+  EXPECT_EQ(ReadAll(id), d);
 }
 
 }  // namespace
