@@ -188,11 +188,27 @@ int RunFsck(const std::string& path, unsigned threads) {
     auto got = segs.Get(key);
     if (!got.ok()) problem(where + ": " + got.status().ToString());
   }
+  // Every segment an object record counts exists (a block that names a
+  // missing one is reported above; this finds those no block names yet).
+  for (auto& [id, rec] : objects)
+    for (uint32_t seg = 0; seg < rec.segments; ++seg)
+      if (!seg_checksum.count({id, seg}))
+        problem("reference object " + std::to_string(id) + " segment " + std::to_string(seg) + " is missing");
+  // Every hold: a known kind, an existing holder and an existing object. (A
+  // hold whose holder is gone would keep its object forever.)
   for (auto& [kind, holder, object] : holds) {
+    if (kind != Store::kHoldFile && kind != Store::kHoldObject) {
+      problem("hold of unknown kind " + std::to_string(kind) + " by " + std::to_string(holder) +
+              " on reference object " + std::to_string(object));
+      continue;
+    }
     if (!objects.count(object)) problem("hold of " + std::string(kind ? "object " : "inode ") + std::to_string(holder) +
                                         " on missing reference object " + std::to_string(object));
     if (kind == Store::kHoldFile && !inodes.count(holder))
       problem("hold of missing inode " + std::to_string(holder) + " on reference object " + std::to_string(object));
+    if (kind == Store::kHoldObject && !objects.count(holder))
+      problem("hold of missing reference object " + std::to_string(holder) + " on reference object " +
+              std::to_string(object));
   }
 
   std::condition_variable cv;
