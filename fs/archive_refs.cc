@@ -209,15 +209,16 @@ Status RefPlanner::Promote(Candidate* c) {
   return Status::OK();
 }
 
-Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<uint64_t>& groups) {
-  RefPlan plan;
-  if (size == 0 || size > kMaxFileBytes || groups.empty()) return plan;
+Result<bool> RefPlanner::ScanPending(uint64_t ino, uint64_t size, const std::vector<uint64_t>& groups,
+                                     ref::Sketch* sketch,
+                                     const std::function<void(uint64_t group, std::string&& codes)>& fn) {
+  if (size == 0 || size > kMaxFileBytes || groups.empty()) return false;
   bool archived = false;
   PMKLC_RETURN_IF_ERROR(store_->ForEachGroupOf(ino, [&](uint64_t, std::string_view) {
     archived = true;
     return false;
   }));
-  if (archived) return plan;  // partly archived already: the rest is coded alone
+  if (archived) return false;  // partly archived already: the rest is coded alone
   // Only nucleotide FASTA is worth reading whole: its first block says.
   bool fasta = false;
   PMKLC_RETURN_IF_ERROR(store_->ForEachBlockOf(ino, [&](uint64_t, std::string_view v) {
@@ -225,38 +226,118 @@ Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<
     fasta = h.ok() && IsNucleotideFastaCodec(h->codec);
     return false;
   }));
-  if (!fasta) return plan;
+  if (!fasta) return false;
+  // Group by group (blocks come in order): the group's bytes (holes are
+  // zeros), then its nucleotide codes, which the sketch and fn get.
+  const uint64_t bs = store_->block_size();
+  const uint64_t gbytes = uint64_t{store_->group_blocks()} * bs;
+  ref::SketchBuilder sb;
+  size_t n = 0;
+  std::string raw, img;
+  uint64_t cur = 0;
+  bool have = false;
+  auto flush = [&] {
+    if (!have) return;
+    std::string gc = NucleotideCodes(raw);
+    sb.Add(gc);
+    n += gc.size();
+    if (fn) fn(cur, std::move(gc));
+  };
+  Status bad;
+  PMKLC_RETURN_IF_ERROR(store_->ForEachBlockOf(ino, [&](uint64_t idx, std::string_view v) {
+    bad = DecodeBlock(v, &img);
+    if (bad.ok() && idx * bs + img.size() > size) bad = Status::Corruption("block past the end of the file");
+    if (!bad.ok()) return false;
+    if (!have || idx * bs / gbytes != cur) {
+      flush();
+      cur = idx * bs / gbytes;
+      have = true;
+      raw.assign(std::min(gbytes, size - cur * gbytes), '\0');
+    }
+    std::memcpy(raw.data() + (idx * bs - cur * gbytes), img.data(), img.size());
+    return true;
+  }));
+  PMKLC_RETURN_IF_ERROR(bad);
+  flush();
+  if (!ref::IsGenome(n, size)) return false;
+  *sketch = sb.Finish();
+  return true;
+}
+
+Result<std::optional<ref::Sketch>> RefPlanner::PendingSketch(uint64_t ino, uint64_t size,
+                                                             const std::vector<uint64_t>& groups) {
+  ref::Sketch sk;
+  auto ok = ScanPending(ino, size, groups, &sk, nullptr);
+  if (!ok.ok()) return ok.status();
+  if (!*ok) return std::optional<ref::Sketch>();
+  return std::optional<ref::Sketch>(std::move(sk));
+}
+
+Result<std::vector<size_t>> RefPlanner::PlanningOrder(const std::vector<std::optional<ref::Sketch>>& pending) {
+  // Files others can still build on: objects and sketched files whose chain
+  // leaves room (the candidates Plan would consider).
+  std::vector<ref::Sketch> usable;
+  PMKLC_RETURN_IF_ERROR(store_->ForEachRefObject([&](uint64_t, std::string_view v) {
+    auto r = RefObjectRecord::Parse(v);
+    if (!r.ok() || r->depth >= opts_.max_depth) return true;
+    auto sk = ref::Sketch::Parse(r->sketch);
+    if (sk.ok()) usable.push_back(std::move(*sk));
+    return true;
+  }));
+  PMKLC_RETURN_IF_ERROR(store_->ForEachSketch([&](uint64_t, std::string_view v) {
+    auto f = ParseSketchRecord(v);
+    if (f.ok() && f->depth < opts_.max_depth) usable.push_back(std::move(f->sketch));
+    return true;
+  }));
+  std::vector<size_t> order, genomes;
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (pending[i] && genomes.size() < kMaxOrdered) genomes.push_back(i);
+    else order.push_back(i);  // coded alone or beyond the cap: as they came, first
+  }
+  const size_t n = genomes.size();
+  // near[i]: the highest Jaccard of genome i to anything it could use so far;
+  // sum[i]: its Jaccards to the other pending genomes (the most central first
+  // when nothing is usable yet).
+  std::vector<double> near(n, 0.0), sum(n, 0.0);
+  std::vector<std::vector<double>> jac(n, std::vector<double>(n, 0.0));
+  for (size_t a = 0; a < n; ++a) {
+    for (const ref::Sketch& u : usable) near[a] = std::max(near[a], ref::Jaccard(*pending[genomes[a]], u));
+    for (size_t b = a + 1; b < n; ++b) {
+      jac[a][b] = jac[b][a] = ref::Jaccard(*pending[genomes[a]], *pending[genomes[b]]);
+      sum[a] += jac[a][b];
+      sum[b] += jac[a][b];
+    }
+  }
+  // Farthest first: next is the genome least like anything usable, so the
+  // files planned early (which stay shallow enough to be references) are
+  // diverse, and each later file finds its closest relatives among them.
+  // (Planned in copy order, two close strains that come after two others
+  // are both as deep as a chain may go and can use neither each other.)
+  std::vector<bool> done(n, false);
+  for (size_t k = 0; k < n; ++k) {
+    size_t best = n;
+    for (size_t a = 0; a < n; ++a) {
+      if (done[a]) continue;
+      if (best == n || near[a] < near[best] || (near[a] == near[best] && sum[a] > sum[best])) best = a;
+    }
+    done[best] = true;
+    order.push_back(genomes[best]);
+    for (size_t a = 0; a < n; ++a)
+      if (!done[a]) near[a] = std::max(near[a], jac[a][best]);
+  }
+  return order;
+}
+
+Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<uint64_t>& groups) {
+  RefPlan plan;
   // The nucleotide codes of each group (what the groups are coded with and
   // against), and the file's sketch from them.
   std::map<uint64_t, std::string> codes;
-  {
-    const uint64_t bs = store_->block_size();
-    const uint64_t gbytes = uint64_t{store_->group_blocks()} * bs;
-    std::string raw(size, '\0');
-    Status bad;
-    PMKLC_RETURN_IF_ERROR(store_->ForEachBlockOf(ino, [&](uint64_t idx, std::string_view v) {
-      std::string img;
-      bad = DecodeBlock(v, &img);
-      if (bad.ok() && idx * bs + img.size() > size) bad = Status::Corruption("block past the end of the file");
-      if (!bad.ok()) return false;
-      std::memcpy(raw.data() + idx * bs, img.data(), img.size());
-      return true;
-    }));
-    PMKLC_RETURN_IF_ERROR(bad);
-    size_t n = 0;
-    ref::SketchBuilder sb;
-    for (uint64_t g : groups) {
-      const uint64_t off = g * gbytes;
-      if (off >= size) continue;
-      std::string& gc = codes[g];
-      gc = NucleotideCodes(std::string_view(raw).substr(off, std::min(gbytes, size - off)));
-      sb.Add(gc);
-      n += gc.size();
-    }
-    if (!ref::IsGenome(n, size)) return plan;
-    plan.sketch = sb.Finish();
-    plan.sketched = true;
-  }
+  auto scanned = ScanPending(ino, size, groups, &plan.sketch,
+                             [&](uint64_t g, std::string&& gc) { codes[g] = std::move(gc); });
+  if (!scanned.ok()) return scanned.status();
+  if (!*scanned) return plan;
+  plan.sketched = true;
 
   // Related files and objects, best first.
   std::vector<Candidate> cands;

@@ -13,6 +13,7 @@
 // with. A file that is not nucleotide FASTA, too large, partly archived, or
 // related to nothing gets an empty plan and is coded alone, as before.
 //
+// PlanningOrder() picks the order in which a pass plans its files.
 // Record() adds the file's sketch (and its depth) once every group is
 // archived, so later files can pick it. CollectGarbage() deletes the
 // objects no hold names any more.
@@ -21,8 +22,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,7 +68,24 @@ class RefPlanner {
   // (Planning holds the file and its codes: about 2 bytes per byte.)
   static constexpr uint64_t kMaxFileBytes = uint64_t{256} << 20;
 
+  // PlanningOrder orders at most this many files by their sketches; the
+  // rest follow as they came. (It compares every pair.)
+  static constexpr size_t kMaxOrdered = 256;
+
   RefPlanner(Store* store, ArchiveHost* host, StoreRefs* refs, RefPlanOptions opts);
+  // The sketch Plan would take of a pending file (nucleotide FASTA, wholly
+  // in the fast tier, at most kMaxFileBytes, mostly A/C/G/T), for
+  // PlanningOrder; nullopt for a file Plan would code alone.
+  Result<std::optional<ref::Sketch>> PendingSketch(uint64_t ino, uint64_t size, const std::vector<uint64_t>& groups);
+  // The order in which to plan a pass's pending files (indices into
+  // `pending`, their PendingSketch results): files without a sketch first,
+  // as they came; then farthest first: next is the file least like any
+  // file or object it could use (the most central when none is alike). The
+  // files planned early stay shallow enough to be references, so they
+  // should be diverse: with chains at most 2 deep, two close strains that
+  // both come after two others could use neither each other. Deterministic
+  // for the same sketches and store.
+  Result<std::vector<size_t>> PlanningOrder(const std::vector<std::optional<ref::Sketch>>& pending);
   // The plan for file ino (size bytes, its fast-tier groups `groups`).
   // Errors are logged by the caller; the file is then coded alone.
   Result<RefPlan> Plan(uint64_t ino, uint64_t size, const std::vector<uint64_t>& groups);
@@ -80,6 +100,10 @@ class RefPlanner {
  private:
   struct Candidate;
   Result<bool> HasFastTierBlocks(uint64_t ino);
+  // Whether file ino may use references (see PendingSketch); if so, its
+  // sketch, and fn (if any) gets each group's nucleotide codes, in order.
+  Result<bool> ScanPending(uint64_t ino, uint64_t size, const std::vector<uint64_t>& groups, ref::Sketch* sketch,
+                           const std::function<void(uint64_t group, std::string&& codes)>& fn);
   Status LoadCandidate(Candidate* c);
   Status Promote(Candidate* c);
 

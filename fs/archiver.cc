@@ -271,6 +271,29 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
   };
   for (auto& j : jobs)
     if (j->remaining == 0) finish(j.get());
+  // References: plan the related files in an order that keeps the early
+  // (shallow) ones diverse, whatever order they were written in.
+  if (opts_.references && jobs.size() > 1) {
+    std::vector<std::optional<ref::Sketch>> sketches;
+    for (auto& j : jobs) {
+      Result<std::optional<ref::Sketch>> sk = std::optional<ref::Sketch>();
+      try {
+        if (!j->groups.empty()) sk = planner_.PendingSketch(j->ino, j->size, j->groups);
+      } catch (const std::bad_alloc&) {
+        sk = Status::NoMemory("out of memory sketching");
+      }
+      if (!sk.ok()) spdlog::warn("archiver: inode {}: sketch: {}", j->ino, sk.status().ToString());
+      sketches.push_back(sk.ok() ? std::move(*sk) : std::nullopt);
+    }
+    auto order = planner_.PlanningOrder(sketches);
+    if (order.ok()) {
+      std::vector<std::unique_ptr<FileJob>> ordered;
+      for (size_t i : *order) ordered.push_back(std::move(jobs[i]));
+      jobs = std::move(ordered);
+    } else {
+      spdlog::warn("archiver: planning order: {} (files in the order they came)", order.status().ToString());
+    }
+  }
 
   // Files one after another (a file may pick the ones archived before it as
   // references), the groups of each on opts.threads threads.
