@@ -200,6 +200,9 @@ Status RefPlanner::Promote(Candidate* c) {
     return Status::OK();
   });
   PMKLC_RETURN_IF_ERROR(s);
+  // The file's group values now live on as the object's segments: compact
+  // its old keys so that the copies they pointed to are freed soon.
+  store_->ScheduleReclaim(c->ino);
   c->object = id;
   for (size_t i = 0; i < c->values.size(); ++i) {
     c->keys.push_back({id, static_cast<uint32_t>(i), hs[i].checksum});
@@ -273,7 +276,8 @@ Result<std::optional<ref::Sketch>> RefPlanner::PendingSketch(uint64_t ino, uint6
   return std::optional<ref::Sketch>(std::move(sk));
 }
 
-Result<std::vector<size_t>> RefPlanner::PlanningOrder(const std::vector<std::optional<ref::Sketch>>& pending) {
+Result<std::vector<RefPlanner::PlanStep>> RefPlanner::PlanningOrder(
+    const std::vector<std::optional<ref::Sketch>>& pending) {
   // Files others can still build on: objects and sketched files whose chain
   // leaves room (the candidates Plan would consider).
   std::vector<ref::Sketch> usable;
@@ -289,10 +293,11 @@ Result<std::vector<size_t>> RefPlanner::PlanningOrder(const std::vector<std::opt
     if (f.ok() && f->depth < opts_.max_depth) usable.push_back(std::move(f->sketch));
     return true;
   }));
-  std::vector<size_t> order, genomes;
+  std::vector<PlanStep> order;
+  std::vector<size_t> genomes;
   for (size_t i = 0; i < pending.size(); ++i) {
     if (pending[i] && genomes.size() < kMaxOrdered) genomes.push_back(i);
-    else order.push_back(i);  // coded alone or beyond the cap: as they came, first
+    else order.push_back({i, false});  // coded alone or beyond the cap: as they came, first
   }
   const size_t n = genomes.size();
   // near[i]: the highest Jaccard of genome i to anything it could use so far;
@@ -321,14 +326,20 @@ Result<std::vector<size_t>> RefPlanner::PlanningOrder(const std::vector<std::opt
       if (best == n || near[a] < near[best] || (near[a] == near[best] && sum[a] > sum[best])) best = a;
     }
     done[best] = true;
-    order.push_back(genomes[best]);
+    // A later file that would rather build on this one than on anything
+    // else: keep this one usable.
+    bool wanted = false;
+    for (size_t a = 0; a < n; ++a)
+      if (!done[a] && jac[a][best] >= kRelatedJaccard && jac[a][best] > near[a] + kUsableMargin) wanted = true;
+    order.push_back({genomes[best], wanted});
     for (size_t a = 0; a < n; ++a)
       if (!done[a]) near[a] = std::max(near[a], jac[a][best]);
   }
   return order;
 }
 
-Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<uint64_t>& groups) {
+Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<uint64_t>& groups,
+                                 bool stay_usable) {
   RefPlan plan;
   // The nucleotide codes of each group (what the groups are coded with and
   // against), and the file's sketch from them.
@@ -370,6 +381,14 @@ Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<
     return true;
   }));
   if (cands.empty()) return plan;
+  // To stay usable (a chain of 2 at most: a file that uses an object made
+  // of a dependent file is as deep as it may go), only the depth-0 ones,
+  // if any is related; else the file is better coded against the others.
+  // A file candidate's recorded depth may be stale: LoadCandidate checks it.
+  const uint32_t shallow = opts_.max_depth - 1;
+  auto too_deep = [&](const Candidate& c) { return c.depth >= shallow; };
+  stay_usable = stay_usable && shallow > 0 && !std::all_of(cands.begin(), cands.end(), too_deep);
+  if (stay_usable) std::erase_if(cands, too_deep);
   std::stable_sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
     return a.jaccard > b.jaccard || (a.jaccard == b.jaccard && a.depth < b.depth);
   });
@@ -382,6 +401,7 @@ Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<
                    c.ino ? "inode " + std::to_string(c.ino) : "object " + std::to_string(c.object), s.ToString());
       continue;
     }
+    if (stay_usable && too_deep(c)) continue;  // its recorded depth was stale
     loaded.push_back(std::move(c));
   }
   // Segment ids: (candidate, segment) in order.
@@ -449,6 +469,7 @@ Result<size_t> RefPlanner::CollectGarbage() {
     PMKLC_RETURN_IF_ERROR(store_->Write(b, false));
     for (uint64_t id : dead) {
       refs_->Forget(id);
+      store_->ScheduleReclaimObject(id);
       spdlog::info("archiver: reference object {:016x} is held by nothing: deleted", id);
     }
     deleted += dead.size();

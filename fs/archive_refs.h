@@ -77,18 +77,30 @@ class RefPlanner {
   // in the fast tier, at most kMaxFileBytes, mostly A/C/G/T), for
   // PlanningOrder; nullopt for a file Plan would code alone.
   Result<std::optional<ref::Sketch>> PendingSketch(uint64_t ino, uint64_t size, const std::vector<uint64_t>& groups);
-  // The order in which to plan a pass's pending files (indices into
-  // `pending`, their PendingSketch results): files without a sketch first,
-  // as they came; then farthest first: next is the file least like any
-  // file or object it could use (the most central when none is alike). The
-  // files planned early stay shallow enough to be references, so they
-  // should be diverse: with chains at most 2 deep, two close strains that
-  // both come after two others could use neither each other. Deterministic
-  // for the same sketches and store.
-  Result<std::vector<size_t>> PlanningOrder(const std::vector<std::optional<ref::Sketch>>& pending);
+  // A step of PlanningOrder: the file (an index into `pending`), and
+  // whether to plan it with stay_usable.
+  struct PlanStep {
+    size_t index = 0;
+    bool stay_usable = false;
+  };
+  // The order in which to plan a pass's pending files (`pending`: their
+  // PendingSketch results): files without a sketch first, as they came;
+  // then farthest first: next is the file least like any file or object it
+  // could use (the most central when none is alike). The files planned
+  // early stay shallow enough to be references, so they should be diverse:
+  // with chains at most 2 deep, two close strains that both come after two
+  // others could use neither each other. A file is marked stay_usable when a
+  // file planned after it is more like it (Jaccard + kUsableMargin) than
+  // like anything else it could use. Deterministic for the same sketches
+  // and store.
+  static constexpr double kUsableMargin = 0.05;
+  Result<std::vector<PlanStep>> PlanningOrder(const std::vector<std::optional<ref::Sketch>>& pending);
   // The plan for file ino (size bytes, its fast-tier groups `groups`).
+  // stay_usable (with max_depth 2): use only files and objects coded alone
+  // when any is related, so that the file stays shallow enough to be a
+  // reference itself (it costs the coverage the deeper ones would add).
   // Errors are logged by the caller; the file is then coded alone.
-  Result<RefPlan> Plan(uint64_t ino, uint64_t size, const std::vector<uint64_t>& groups);
+  Result<RefPlan> Plan(uint64_t ino, uint64_t size, const std::vector<uint64_t>& groups, bool stay_usable = false);
   // The sketch record to keep for a file whose groups were all archived
   // with `plan`: empty when it is not nucleotide FASTA or could never be a
   // reference (its chain is max_depth deep already).

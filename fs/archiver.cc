@@ -97,6 +97,7 @@ struct Archiver::FileJob {
   uint64_t size = 0;
   std::vector<uint64_t> groups;  // fast-tier groups to recode
   RefPlan plan;                  // references (empty: coded alone)
+  bool stay_usable = false;      // RefPlanner::Plan's stay_usable
   std::atomic<size_t> remaining{0};
   std::atomic<bool> failed{false};
   std::atomic<bool> error{false};  // a group failed to decode or encode
@@ -288,7 +289,10 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
     auto order = planner_.PlanningOrder(sketches);
     if (order.ok()) {
       std::vector<std::unique_ptr<FileJob>> ordered;
-      for (size_t i : *order) ordered.push_back(std::move(jobs[i]));
+      for (const RefPlanner::PlanStep& st : *order) {
+        jobs[st.index]->stay_usable = st.stay_usable;
+        ordered.push_back(std::move(jobs[st.index]));
+      }
       jobs = std::move(ordered);
     } else {
       spdlog::warn("archiver: planning order: {} (files in the order they came)", order.status().ToString());
@@ -347,7 +351,7 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
     if (opts_.references) {
       Result<RefPlan> plan = Status::NoMemory("reference planning");
       try {
-        plan = planner_.Plan(job->ino, job->size, job->groups);
+        plan = planner_.Plan(job->ino, job->size, job->groups, job->stay_usable);
       } catch (const std::bad_alloc&) {
         plan = Status::NoMemory("out of memory planning references");
       }

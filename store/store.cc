@@ -27,8 +27,12 @@ namespace {
 
 constexpr const char* kCfNames[] = {"meta", "inodes", "dirents", "blocks", "xattrs", "models", "cold", "refs"};
 enum Cf { kMeta = 0, kInodes, kDirents, kBlocks, kXattrs, kModels, kCold, kRefs, kNumCf };
-// Reclaim queue entry meaning "every inode's fast-tier blocks".
-constexpr uint64_t kReclaimAll = ~uint64_t{0};
+// Reclaim queue entries: (kind, id).
+enum ReclaimKind : uint8_t {
+  kReclaimFile = 0,    // id = ino: its fast-tier blocks and archived groups
+  kReclaimAll = 1,     // every inode's fast-tier blocks
+  kReclaimObject = 2,  // id = reference object: its segments
+};
 // Column families a store of format version 1 has (it lacks "cold").
 constexpr int kNumCfV1 = kCold;
 
@@ -41,12 +45,6 @@ std::string Key64(uint64_t v) {
 std::string RefKey(char tag, uint64_t a) {
   std::string k(9, tag);
   StoreBE64(k.data() + 1, a);
-  return k;
-}
-std::string RefKey(char tag, uint64_t a, uint64_t b) {
-  std::string k = RefKey(tag, a);
-  k.resize(17);
-  StoreBE64(k.data() + 9, b);
   return k;
 }
 std::string SegKey(uint64_t object, uint32_t seg) {
@@ -124,16 +122,28 @@ struct Store::Rep {
   // Reclaim worker.
   std::mutex rmu;
   std::condition_variable rcv;
-  std::set<uint64_t> rqueue;
+  std::set<std::pair<uint8_t, uint64_t>> rqueue;  // (ReclaimKind, id)
   bool rbusy = false, rstop = false;
   std::thread rthread;
+
+  // Queues a reclaim (coalesced with an equal one still queued); starts the
+  // worker on first use. Nothing after shutdown began.
+  void Schedule(uint8_t kind, uint64_t id) {
+    if (rstop) return;
+    {
+      std::lock_guard<std::mutex> g(rmu);
+      if (!rthread.joinable()) rthread = std::thread([this] { ReclaimLoop(); });
+      rqueue.insert({kind, id});
+    }
+    rcv.notify_all();
+  }
 
   void ReclaimLoop() {
     std::unique_lock<std::mutex> l(rmu);
     for (;;) {
       rcv.wait(l, [&] { return rstop || !rqueue.empty(); });
       if (rqueue.empty()) return;
-      uint64_t ino = *rqueue.begin();
+      const auto [kind, ino] = *rqueue.begin();
       rqueue.erase(rqueue.begin());
       rbusy = true;
       l.unlock();
@@ -141,8 +151,14 @@ struct Store::Rep {
       (void)db->Flush(rocksdb::FlushOptions(), cf);
       rocksdb::CompactRangeOptions o;
       o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-      if (ino == kReclaimAll) {  // the whole fast tier (after an archive pass)
+      if (kind == kReclaimAll) {  // the whole fast tier (after an archive pass)
         (void)db->CompactRange(o, cf[kBlocks], nullptr, nullptr);
+      } else if (kind == kReclaimObject) {  // a deleted object's segments
+        if (cf.size() > kRefs) {
+          std::string b = RefKey('s', ino), e = RefKey('s', ino + 1);
+          rocksdb::Slice bs(b), es(e);
+          (void)db->CompactRange(o, cf[kRefs], &bs, &es);
+        }
       } else {
         std::string b = BlockKey(ino, 0), e = BlockKey(ino + 1, 0);
         rocksdb::Slice bs(b), es(e);
@@ -470,17 +486,9 @@ Status Store::Write(Batch& b, bool sync) {
   return FromRocks(rep_->db->Write(wo, &wb));
 }
 
-void Store::ScheduleReclaim(uint64_t ino) {
-  if (rep_->rstop) return;
-  {
-    std::lock_guard<std::mutex> g(rep_->rmu);
-    if (!rep_->rthread.joinable()) rep_->rthread = std::thread([r = rep_.get()] { r->ReclaimLoop(); });
-    rep_->rqueue.insert(ino);
-  }
-  rep_->rcv.notify_all();
-}
-
-void Store::ScheduleReclaimAll() { ScheduleReclaim(kReclaimAll); }
+void Store::ScheduleReclaim(uint64_t ino) { rep_->Schedule(kReclaimFile, ino); }
+void Store::ScheduleReclaimAll() { rep_->Schedule(kReclaimAll, 0); }
+void Store::ScheduleReclaimObject(uint64_t id) { rep_->Schedule(kReclaimObject, id); }
 
 void Store::WaitForReclaim() {
   std::unique_lock<std::mutex> l(rep_->rmu);

@@ -156,6 +156,8 @@ class Store {
   // The same for every file's fast-tier blocks (after the archiver replaced
   // many of them): one flush + full compaction of the blocks CF.
   void ScheduleReclaimAll();
+  // The same for a deleted reference object's segments.
+  void ScheduleReclaimObject(uint64_t id);
   // Waits until scheduled reclaims are done (tests, shutdown, archive --wait).
   void WaitForReclaim();
 

@@ -483,5 +483,60 @@ TEST_F(ArchiverTest, PassPlansRelatedFilesInTheSameOrderWhateverTheyCameIn) {
   EXPECT_EQ(bytes[0], bytes[1]);
 }
 
+// Strains that come in a later pass than their relatives: the first pass
+// makes p1 and p2 an object coded alone and one coded against it, so a q
+// strain that used both (p2 has its island) would be as deep as a chain may
+// go. The first q strain planned is wanted by the second
+// (its near twin) more than anything else is, so it uses only the strain
+// coded alone and stays usable, and the second builds on it.
+TEST_F(ArchiverTest, LaterPassKeepsAFileUsableForItsNearTwin) {
+  const std::string base = Bases(120000, 31), island_a = Bases(30000, 32), island_b = Bases(30000, 33);
+  auto mutate = [](const std::string& seq, double rate, uint64_t seed) {
+    const std::string f = Strain(Fasta("x", seq), rate, seed);
+    std::string out;
+    for (size_t i = f.find('\n') + 1; i < f.size(); ++i)
+      if (f[i] != '\n') out.push_back(f[i]);
+    return out;
+  };
+  const std::string p = mutate(base, 0.01, 1), q = mutate(base, 0.01, 2);
+  const std::string p1 = Fasta("p1", mutate(p, 0.0015, 3) + island_a), p2 = Fasta("p2", mutate(p, 0.0015, 4) + island_b);
+  const std::string q1 = Fasta("q1", mutate(q, 0.0015, 5) + island_b), q2 = Fasta("q2", mutate(q, 0.0015, 6) + island_b);
+  const uint64_t ip1 = WriteNew("p1.fa", p1), ip2 = WriteNew("p2.fa", p2);
+  EXPECT_EQ(Pass(fs_->archive_host()), 0u);
+  const uint64_t iq1 = WriteNew("q1.fa", q1), iq2 = WriteNew("q2.fa", q2);
+  EXPECT_EQ(Pass(fs_->archive_host()), 0u);
+  // The object a promoted file's groups link to (0: not promoted), and
+  // whether a file's groups depend on an object.
+  auto linked = [&](uint64_t ino) {
+    uint64_t obj = 0;
+    EXPECT_TRUE(store_->ForEachGroupOf(ino, [&](uint64_t, std::string_view v) {
+      auto h = ParseBlockHeader(v);
+      std::vector<RefSegmentKey> deps;
+      if (h.ok() && h->codec == CodecId::kRefLink && BlockRefs(v, &deps).ok() && !deps.empty()) obj = deps[0].object;
+      return true;
+    }).ok());
+    return obj;
+  };
+  auto depends_on = [&](uint64_t ino, uint64_t obj) {
+    bool any = false;
+    EXPECT_TRUE(store_->ForEachGroupOf(ino, [&](uint64_t, std::string_view v) {
+      std::vector<RefSegmentKey> deps;
+      EXPECT_TRUE(BlockRefs(v, &deps).ok());
+      for (auto& d : deps) any = any || d.object == obj;
+      return true;
+    }).ok());
+    return any;
+  };
+  const uint64_t o1 = linked(iq1), o2 = linked(iq2);
+  EXPECT_TRUE((o1 != 0 && depends_on(iq2, o1)) || (o2 != 0 && depends_on(iq1, o2)))
+      << "neither q strain builds on the other";
+  ExpectObjectDepthsConsistent(store_.get());
+  Reopen();
+  EXPECT_EQ(ReadAll(ip1), p1);
+  EXPECT_EQ(ReadAll(ip2), p2);
+  EXPECT_EQ(ReadAll(iq1), q1);
+  EXPECT_EQ(ReadAll(iq2), q2);
+}
+
 }  // namespace
 }  // namespace pmklc
