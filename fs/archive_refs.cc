@@ -200,9 +200,6 @@ Status RefPlanner::Promote(Candidate* c) {
     return Status::OK();
   });
   PMKLC_RETURN_IF_ERROR(s);
-  // The file's group values now live on as the object's segments: compact
-  // its old keys so that the copies they pointed to are freed soon.
-  store_->ScheduleReclaim(c->ino);
   c->object = id;
   for (size_t i = 0; i < c->values.size(); ++i) {
     c->keys.push_back({id, static_cast<uint32_t>(i), hs[i].checksum});
@@ -425,6 +422,7 @@ Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<
   for (uint32_t ci = 0; ci < loaded.size(); ++ci) {
     if (!used[ci] || loaded[ci].ino == 0) continue;
     Status s = Promote(&loaded[ci]);
+    if (s.ok()) plan.promoted.push_back(loaded[ci].ino);
     if (!s.ok()) {
       spdlog::info("archiver: inode {}: promoting inode {} to a reference failed ({}); coding it alone", ino,
                    loaded[ci].ino, s.ToString());

@@ -51,6 +51,9 @@ struct RefPlan {
     std::vector<RefSegmentKey> refs;  // the segments to prime the group's coder with, in order
   };
   std::map<uint64_t, Group> groups;  // by group number; absent: coded alone
+  // Files promoted to objects for this plan: their old group values now
+  // live on as the objects' segments (Store::ScheduleReclaim frees them).
+  std::vector<uint64_t> promoted;
 };
 
 // A file's sketch record (`k` + ino), as RefPlanner::SketchRecord writes it:

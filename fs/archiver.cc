@@ -372,6 +372,10 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
   uint64_t archived = 0;
   for (auto& j : jobs) archived += j->archived;
   if (archived >= (uint64_t{4} << 20)) store_->ScheduleReclaimAll();
+  // The same for the archived groups of files promoted to reference objects
+  // (their values were copied into the objects' segments).
+  for (auto& j : jobs)
+    for (uint64_t ino : j->plan.promoted) store_->ScheduleReclaim(ino);
   {
     std::lock_guard<std::mutex> l(stats_mu_);
     for (auto& j : jobs) {

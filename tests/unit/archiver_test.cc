@@ -538,5 +538,40 @@ TEST_F(ArchiverTest, LaterPassKeepsAFileUsableForItsNearTwin) {
   EXPECT_EQ(ReadAll(iq2), q2);
 }
 
+// A file archived in one pass and promoted to a reference object in a
+// later one: its group values are copied into the object's segments, and
+// the pass compacts its old keys so that the old copies do not stay on disk.
+TEST_F(ArchiverTest, PromotionInALaterPassFreesTheOldCopies) {
+  // Every group must code smaller than the fast tier (else it stays there
+  // and the file cannot be a reference): copies of a 20 kb unit, 5% apart.
+  const std::string unit = Bases(20000, 41);
+  std::string seq;
+  for (uint64_t i = 0; i < 30; ++i) {
+    const std::string f = Strain(Fasta("u", unit), 0.05, 100 + i);
+    for (size_t k = f.find('\n') + 1; k < f.size(); ++k)
+      if (f[k] != '\n') seq.push_back(f[k]);
+  }
+  const std::string base = Fasta("base", seq);
+  const std::string a = Strain(base, 0.01, 1), b = Strain(base, 0.01, 2);
+  const uint64_t ia = WriteNew("a.fa", a);
+  EXPECT_EQ(Pass(fs_->archive_host()), 0u);
+  store_->ScheduleReclaimAll();  // flushes: a's groups are on disk, as after any real pass
+  store_->WaitForReclaim();
+  const uint64_t a_bytes = ArchivedBytes(store_.get());
+  ASSERT_EQ(Blocks(ia), 0u) << "a is wholly archived";
+  const uint64_t ib = WriteNew("b.fa", b);
+  EXPECT_EQ(Pass(fs_->archive_host()), 0u);  // a becomes an object, b codes against it
+  store_->ScheduleReclaimAll();  // the fast tier's garbage too (a pass this small leaves it)
+  store_->WaitForReclaim();
+  uint64_t objects = 0;
+  ASSERT_TRUE(store_->ForEachRefObject([&](uint64_t, std::string_view) { ++objects; return true; }).ok());
+  ASSERT_EQ(objects, 1u);
+  const uint64_t stored = ArchivedBytes(store_.get()), disk = store_->DiskBytes();
+  // Without the compaction the old copies of a's groups (a_bytes) stay.
+  EXPECT_LT(disk, stored + a_bytes / 2) << "stored " << stored << ", a alone " << a_bytes;
+  EXPECT_EQ(ReadAll(ia), a);
+  EXPECT_EQ(ReadAll(ib), b);
+}
+
 }  // namespace
 }  // namespace pmklc
