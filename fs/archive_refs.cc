@@ -444,6 +444,25 @@ Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<
   return plan;
 }
 
+Status RefPlanner::DropUnneededHolds(uint64_t ino, Store::Batch* b) {
+  std::set<uint64_t> named;
+  std::vector<RefSegmentKey> deps;
+  Status bad;
+  PMKLC_RETURN_IF_ERROR(store_->ForEachGroupOf(ino, [&](uint64_t, std::string_view v) {
+    bad = BlockRefs(v, &deps);
+    for (const RefSegmentKey& d : deps) named.insert(d.object);
+    return bad.ok();
+  }));
+  PMKLC_RETURN_IF_ERROR(bad);
+  std::vector<uint64_t> drop;
+  PMKLC_RETURN_IF_ERROR(store_->ForEachHoldBy(Store::kHoldFile, ino, [&](uint64_t object) {
+    if (!named.count(object)) drop.push_back(object);
+    return true;
+  }));
+  for (uint64_t object : drop) b->DeleteHold(Store::kHoldFile, ino, object);
+  return Status::OK();
+}
+
 Result<size_t> RefPlanner::CollectGarbage() {
   size_t deleted = 0;
   for (;;) {

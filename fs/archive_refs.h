@@ -17,8 +17,8 @@
 // Record() adds the file's sketch (and its depth) once every group is
 // archived, so later files can pick it. CollectGarbage() deletes the
 // objects no hold names any more.
-// Thread safety: one planner per archiver pass thread; Plan, Record and
-// CollectGarbage are not called concurrently (the pass lock).
+// Thread safety: one planner per archiver pass thread; its methods are not
+// called concurrently (the pass lock), except DropUnneededHolds.
 #pragma once
 
 #include <cstdint>
@@ -108,6 +108,14 @@ class RefPlanner {
   // with `plan`: empty when it is not nucleotide FASTA or could never be a
   // reference (its chain is max_depth deep already).
   std::string SketchRecord(const RefPlan& plan) const;
+  // Adds to *b the deletion of file ino's holds on objects none of its
+  // archived groups names any more (a group exploded by a write and
+  // recoded may name others, or none), so that those objects can go when
+  // nothing else holds them. Call under the file's lock (its groups must
+  // not change before *b is written; Archiver's finish). Holding too long
+  // is safe, releasing too early is not: on any error nothing is added.
+  // Reads the store only: may run on several threads at once.
+  Status DropUnneededHolds(uint64_t ino, Store::Batch* b);
   // Deletes every reference object that no hold names (repeatedly: an
   // object's own holds go with it). Returns how many were deleted.
   Result<size_t> CollectGarbage();

@@ -262,6 +262,11 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
     Status s = host_->Commit(j->ino, [&](const InodeAttr& a, Store::Batch* b) {
       if (!(a.ctime == j->ctime)) return Status::Busy("changed during archiving");
       b->DeletePending(j->ino);
+      // Holds on objects no group of the file names any more go.
+      if (opts_.references) {
+        Status h = planner_.DropUnneededHolds(j->ino, b);
+        if (!h.ok()) spdlog::warn("archiver: inode {}: holds kept: {}", j->ino, h.ToString());
+      }
       // Every group is archived: later files may pick this one as a reference.
       const std::string sk = planner_.SketchRecord(j->plan);
       if (!sk.empty()) b->PutSketch(j->ino, sk);

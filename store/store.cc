@@ -256,6 +256,9 @@ void Store::Batch::DeleteRefObject(uint64_t id) {
 void Store::Batch::PutHold(uint8_t kind, uint64_t holder, uint64_t object) {
   rep_->ops.push_back({0, kRefs, HoldKey(kind, holder, object), {}});
 }
+void Store::Batch::DeleteHold(uint8_t kind, uint64_t holder, uint64_t object) {
+  rep_->ops.push_back({1, kRefs, HoldKey(kind, holder, object), {}});
+}
 void Store::Batch::PutSketch(uint64_t ino, std::string_view record) {
   rep_->ops.push_back({0, kRefs, RefKey('k', ino), std::string(record)});
 }
@@ -745,6 +748,14 @@ Status Store::ForEachHold(const std::function<bool(uint8_t, uint64_t, uint64_t)>
     if (k.size() != 18) return true;
     return fn(static_cast<uint8_t>(k[1]), LoadBE64(k.data() + 2), LoadBE64(k.data() + 10));
   });
+}
+
+Status Store::ForEachHoldBy(uint8_t kind, uint64_t holder, const std::function<bool(uint64_t)>& fn) {
+  return ScanPrefix(rep_->db.get(), rep_->cf[kRefs], HoldPrefix(kind, holder),
+      [&](const rocksdb::Slice& k, const rocksdb::Slice&) {
+        if (k.size() != 18) return true;
+        return fn(LoadBE64(k.data() + 10));
+      });
 }
 
 Status Store::GetSketch(uint64_t ino, std::string* record) {

@@ -111,6 +111,7 @@ class Store {
     // Deletes the object's record, its segments and the holds it has.
     void DeleteRefObject(uint64_t id);
     void PutHold(uint8_t kind, uint64_t holder, uint64_t object);
+    void DeleteHold(uint8_t kind, uint64_t holder, uint64_t object);
     // A file's MinHash sketch (engine/ref/ref_select.h), kept while its data
     // is; DeleteBlocksFrom(ino, 0) deletes it and the file's holds.
     void PutSketch(uint64_t ino, std::string_view record);
@@ -188,6 +189,8 @@ class Store {
   Status ForEachRefObject(const std::function<bool(uint64_t id, std::string_view record)>& fn);
   Status ForEachRefSegment(const std::function<bool(uint64_t id, uint32_t segment, std::string_view value)>& fn);
   Status ForEachHold(const std::function<bool(uint8_t kind, uint64_t holder, uint64_t object)>& fn);
+  // The objects one holder holds.
+  Status ForEachHoldBy(uint8_t kind, uint64_t holder, const std::function<bool(uint64_t object)>& fn);
   Status GetSketch(uint64_t ino, std::string* record);
   Status ForEachSketch(const std::function<bool(uint64_t ino, std::string_view record)>& fn);
   // Every stored model (id, model file bytes), in id order.

@@ -431,14 +431,15 @@ uint64_t ArchivedBytes(Store* store) {
   return n;
 }
 
-// The bases of Genome(bases, seed), without header and line breaks.
-std::string Bases(size_t bases, uint64_t seed) {
-  const std::string g = Genome(bases, seed);
+// The bases of a one-record FASTA text, without header and line breaks.
+std::string BasesOf(const std::string& fasta) {
   std::string out;
-  for (size_t i = g.find('\n') + 1; i < g.size(); ++i)
-    if (g[i] != '\n') out.push_back(g[i]);
+  for (size_t i = fasta.find('\n') + 1; i < fasta.size(); ++i)
+    if (fasta[i] != '\n') out.push_back(fasta[i]);
   return out;
 }
+
+std::string Bases(size_t bases, uint64_t seed) { return BasesOf(Genome(bases, seed)); }
 
 std::string Fasta(const std::string& name, const std::string& bases) {
   std::string out = ">" + name + "\n";
@@ -446,24 +447,29 @@ std::string Fasta(const std::string& name, const std::string& bases) {
   return out;
 }
 
+// Bases with point mutations at `rate`.
+std::string Mutate(const std::string& bases, double rate, uint64_t seed) {
+  return BasesOf(Strain(Fasta("x", bases), rate, seed));
+}
+
 // Two lineages of close strains (0.3% apart; the lineages 2% apart), with
-// islands of sequence some strains share: p1 has A, the others B. Written
-// lineage by lineage and planned in that order, q1 would use p1 (alone)
-// and p2 (for B), so it would be as deep as a chain may go, and q2, its
-// near twin, could not use it. The pass plans them farthest first instead,
+// 30 kb islands of sequence some strains share: p1 has A, the others B.
+struct Lineages {
+  std::string p1, p2, q1, q2;
+};
+Lineages TwoLineages(uint64_t seed) {
+  const std::string base = Bases(120000, seed), island_a = Bases(30000, seed + 1), island_b = Bases(30000, seed + 2);
+  const std::string p = Mutate(base, 0.01, 1), q = Mutate(base, 0.01, 2);
+  return {Fasta("p1", Mutate(p, 0.0015, 3) + island_a), Fasta("p2", Mutate(p, 0.0015, 4) + island_b),
+          Fasta("q1", Mutate(q, 0.0015, 5) + island_b), Fasta("q2", Mutate(q, 0.0015, 6) + island_b)};
+}
+
+// TwoLineages written lineage by lineage and planned in that order: q1
+// would use p1 (alone) and p2 (for island B), so it would be as deep as a
+// chain may go, and q2, its near twin, could not use it. The pass plans them farthest first instead,
 // so the store costs the same whatever order they were written in.
 TEST_F(ArchiverTest, PassPlansRelatedFilesInTheSameOrderWhateverTheyCameIn) {
-  const std::string base = Bases(120000, 21), island_a = Bases(30000, 22), island_b = Bases(30000, 23);
-  auto mutate = [](const std::string& seq, double rate, uint64_t seed) {
-    const std::string f = Strain(Fasta("x", seq), rate, seed);
-    std::string out;
-    for (size_t i = f.find('\n') + 1; i < f.size(); ++i)
-      if (f[i] != '\n') out.push_back(f[i]);
-    return out;
-  };
-  const std::string p = mutate(base, 0.01, 1), q = mutate(base, 0.01, 2);
-  const std::string p1 = Fasta("p1", mutate(p, 0.0015, 3) + island_a), p2 = Fasta("p2", mutate(p, 0.0015, 4) + island_b);
-  const std::string q1 = Fasta("q1", mutate(q, 0.0015, 5) + island_b), q2 = Fasta("q2", mutate(q, 0.0015, 6) + island_b);
+  const auto [p1, p2, q1, q2] = TwoLineages(21);
   using Files = std::vector<std::pair<std::string, const std::string*>>;
   std::vector<uint64_t> bytes;
   for (const Files& files : {Files{{"p1", &p1}, {"p2", &p2}, {"q1", &q1}, {"q2", &q2}},
@@ -490,17 +496,7 @@ TEST_F(ArchiverTest, PassPlansRelatedFilesInTheSameOrderWhateverTheyCameIn) {
 // (its near twin) more than anything else is, so it uses only the strain
 // coded alone and stays usable, and the second builds on it.
 TEST_F(ArchiverTest, LaterPassKeepsAFileUsableForItsNearTwin) {
-  const std::string base = Bases(120000, 31), island_a = Bases(30000, 32), island_b = Bases(30000, 33);
-  auto mutate = [](const std::string& seq, double rate, uint64_t seed) {
-    const std::string f = Strain(Fasta("x", seq), rate, seed);
-    std::string out;
-    for (size_t i = f.find('\n') + 1; i < f.size(); ++i)
-      if (f[i] != '\n') out.push_back(f[i]);
-    return out;
-  };
-  const std::string p = mutate(base, 0.01, 1), q = mutate(base, 0.01, 2);
-  const std::string p1 = Fasta("p1", mutate(p, 0.0015, 3) + island_a), p2 = Fasta("p2", mutate(p, 0.0015, 4) + island_b);
-  const std::string q1 = Fasta("q1", mutate(q, 0.0015, 5) + island_b), q2 = Fasta("q2", mutate(q, 0.0015, 6) + island_b);
+  const auto [p1, p2, q1, q2] = TwoLineages(31);
   const uint64_t ip1 = WriteNew("p1.fa", p1), ip2 = WriteNew("p2.fa", p2);
   EXPECT_EQ(Pass(fs_->archive_host()), 0u);
   const uint64_t iq1 = WriteNew("q1.fa", q1), iq2 = WriteNew("q2.fa", q2);
@@ -546,11 +542,7 @@ TEST_F(ArchiverTest, PromotionInALaterPassFreesTheOldCopies) {
   // and the file cannot be a reference): copies of a 20 kb unit, 5% apart.
   const std::string unit = Bases(20000, 41);
   std::string seq;
-  for (uint64_t i = 0; i < 30; ++i) {
-    const std::string f = Strain(Fasta("u", unit), 0.05, 100 + i);
-    for (size_t k = f.find('\n') + 1; k < f.size(); ++k)
-      if (f[k] != '\n') seq.push_back(f[k]);
-  }
+  for (uint64_t i = 0; i < 30; ++i) seq += Mutate(unit, 0.05, 100 + i);
   const std::string base = Fasta("base", seq);
   const std::string a = Strain(base, 0.01, 1), b = Strain(base, 0.01, 2);
   const uint64_t ia = WriteNew("a.fa", a);
@@ -571,6 +563,46 @@ TEST_F(ArchiverTest, PromotionInALaterPassFreesTheOldCopies) {
   EXPECT_LT(disk, stored + a_bytes / 2) << "stored " << stored << ", a alone " << a_bytes;
   EXPECT_EQ(ReadAll(ia), a);
   EXPECT_EQ(ReadAll(ib), b);
+}
+
+// A dependent file overwritten in place (no truncation) with unrelated
+// content is recoded alone; the pass that recodes it drops its hold on the
+// reference, so once the reference's own file is deleted, its object goes.
+TEST_F(ArchiverTest, RecodedFileDropsHoldsItNoLongerNeeds) {
+  const auto [p1, p2, q1, q2] = TwoLineages(51);
+  const uint64_t ia = WriteNew("a.fa", p1);
+  EXPECT_EQ(Pass(fs_->archive_host()), 0u);
+  const uint64_t ib = WriteNew("b.fa", p2);
+  EXPECT_EQ(Pass(fs_->archive_host()), 0u);  // a becomes an object, b holds it
+  auto objects = [&] {
+    size_t n = 0;
+    EXPECT_TRUE(store_->ForEachRefObject([&](uint64_t, std::string_view) { ++n; return true; }).ok());
+    return n;
+  };
+  auto holds_of = [&](uint64_t ino) {
+    size_t n = 0;
+    EXPECT_TRUE(store_->ForEachHoldBy(Store::kHoldFile, ino, [&](uint64_t) { ++n; return true; }).ok());
+    return n;
+  };
+  ASSERT_EQ(objects(), 1u);
+  ASSERT_EQ(holds_of(ib), 1u);
+  // Every byte of b rewritten in place: unrelated sequence, same length.
+  std::string other = Genome(p2.size(), 99);  // (TwoLineages(51) uses seeds 51..53)
+  other.resize(p2.size());
+  ASSERT_TRUE(fs_->Open(ib, O_WRONLY).ok());
+  auto w = fs_->Write(ib, 0, other.data(), other.size());
+  ASSERT_TRUE(w.ok() && *w == other.size());
+  ASSERT_TRUE(fs_->Release(ib, O_WRONLY).ok());
+  EXPECT_EQ(Pass(fs_->archive_host()), 0u);
+  EXPECT_EQ(holds_of(ib), 0u) << "b no longer depends on a's object";
+
+  // Delete a: nothing holds its object any more, and the next pass deletes it.
+  ASSERT_TRUE(fs_->Unlink(kRoot, "a.fa").ok());
+  fs_->Forget(ia, 1);
+  EXPECT_EQ(Pass(fs_->archive_host()), 0u);
+  EXPECT_EQ(objects(), 0u);
+  Reopen();
+  EXPECT_EQ(ReadAll(ib), other);
 }
 
 }  // namespace
