@@ -273,8 +273,9 @@ Result<std::optional<ref::Sketch>> RefPlanner::PendingSketch(uint64_t ino, uint6
   return std::optional<ref::Sketch>(std::move(sk));
 }
 
-Result<std::vector<RefPlanner::PlanStep>> RefPlanner::PlanningOrder(
-    const std::vector<std::optional<ref::Sketch>>& pending) {
+Result<std::vector<RefPlanner::PlanStep>> RefPlanner::PlanningOrder(const std::vector<PendingFile>& pending) {
+  std::set<uint64_t> pending_inos;
+  for (const PendingFile& f : pending) pending_inos.insert(f.ino);
   // Files others can still build on: objects and sketched files whose chain
   // leaves room (the candidates Plan would consider).
   std::vector<ref::Sketch> usable;
@@ -285,7 +286,8 @@ Result<std::vector<RefPlanner::PlanStep>> RefPlanner::PlanningOrder(
     if (sk.ok()) usable.push_back(std::move(*sk));
     return true;
   }));
-  PMKLC_RETURN_IF_ERROR(store_->ForEachSketch([&](uint64_t, std::string_view v) {
+  PMKLC_RETURN_IF_ERROR(store_->ForEachSketch([&](uint64_t ino, std::string_view v) {
+    if (pending_inos.count(ino)) return true;
     auto f = ParseSketchRecord(v);
     if (f.ok() && f->depth < opts_.max_depth) usable.push_back(std::move(f->sketch));
     return true;
@@ -293,7 +295,7 @@ Result<std::vector<RefPlanner::PlanStep>> RefPlanner::PlanningOrder(
   std::vector<PlanStep> order;
   std::vector<size_t> genomes;
   for (size_t i = 0; i < pending.size(); ++i) {
-    if (pending[i] && genomes.size() < kMaxOrdered) genomes.push_back(i);
+    if (pending[i].sketch && genomes.size() < kMaxOrdered) genomes.push_back(i);
     else order.push_back({i, false});  // coded alone or beyond the cap: as they came, first
   }
   const size_t n = genomes.size();
@@ -303,9 +305,9 @@ Result<std::vector<RefPlanner::PlanStep>> RefPlanner::PlanningOrder(
   std::vector<double> near(n, 0.0), sum(n, 0.0);
   std::vector<std::vector<double>> jac(n, std::vector<double>(n, 0.0));
   for (size_t a = 0; a < n; ++a) {
-    for (const ref::Sketch& u : usable) near[a] = std::max(near[a], ref::Jaccard(*pending[genomes[a]], u));
+    for (const ref::Sketch& u : usable) near[a] = std::max(near[a], ref::Jaccard(*pending[genomes[a]].sketch, u));
     for (size_t b = a + 1; b < n; ++b) {
-      jac[a][b] = jac[b][a] = ref::Jaccard(*pending[genomes[a]], *pending[genomes[b]]);
+      jac[a][b] = jac[b][a] = ref::Jaccard(*pending[genomes[a]].sketch, *pending[genomes[b]].sketch);
       sum[a] += jac[a][b];
       sum[b] += jac[a][b];
     }

@@ -86,8 +86,9 @@ class RefPlanner {
     size_t index = 0;
     bool stay_usable = false;
   };
-  // The order in which to plan a pass's pending files (`pending`: their
-  // PendingSketch results): files without a sketch first, as they came;
+  // The order in which to plan a pass's pending files (with their
+  // PendingSketch results; a pending file's own old sketch record, if it
+  // still has one, is not something it could use): files without a sketch first, as they came;
   // then farthest first: next is the file least like any file or object it
   // could use (the most central when none is alike). The files planned
   // early stay shallow enough to be references, so they should be diverse:
@@ -97,7 +98,11 @@ class RefPlanner {
   // like anything else it could use. Deterministic for the same sketches
   // and store.
   static constexpr double kUsableMargin = 0.05;
-  Result<std::vector<PlanStep>> PlanningOrder(const std::vector<std::optional<ref::Sketch>>& pending);
+  struct PendingFile {
+    uint64_t ino = 0;
+    std::optional<ref::Sketch> sketch;  // PendingSketch's
+  };
+  Result<std::vector<PlanStep>> PlanningOrder(const std::vector<PendingFile>& pending);
   // The plan for file ino (size bytes, its fast-tier groups `groups`).
   // stay_usable (with max_depth 2): use only files and objects coded alone
   // when any is related, so that the file stays shallow enough to be a

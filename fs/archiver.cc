@@ -280,7 +280,7 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
   // References: plan the related files in an order that keeps the early
   // (shallow) ones diverse, whatever order they were written in.
   if (opts_.references && jobs.size() > 1) {
-    std::vector<std::optional<ref::Sketch>> sketches;
+    std::vector<RefPlanner::PendingFile> sketches;
     for (auto& j : jobs) {
       Result<std::optional<ref::Sketch>> sk = std::optional<ref::Sketch>();
       try {
@@ -289,7 +289,7 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
         sk = Status::NoMemory("out of memory sketching");
       }
       if (!sk.ok()) spdlog::warn("archiver: inode {}: sketch: {}", j->ino, sk.status().ToString());
-      sketches.push_back(sk.ok() ? std::move(*sk) : std::nullopt);
+      sketches.push_back({j->ino, sk.ok() ? std::move(*sk) : std::nullopt});
     }
     auto order = planner_.PlanningOrder(sketches);
     if (order.ok()) {
