@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <system_error>
 #include <thread>
 
@@ -139,6 +140,16 @@ StoreRefs::R StoreRefs::Load(const RefSegmentKey& key) {
   return std::shared_ptr<const RefSegment>(std::move(seg));
 }
 
+namespace {
+// Helper threads Prefetch runs beside its callers, in the whole process: the
+// readers' prefetches, the nested ones of segments that depend on others,
+// and the archiver's share one budget, so the decodes at once (each holds
+// its model's tables) stay bounded. Past it a caller decodes the rest
+// itself. Nobody waits for budget, so nested prefetches cannot deadlock.
+std::atomic<size_t> g_prefetch_helpers{0};
+size_t PrefetchParallelism() { return std::clamp<size_t>(std::thread::hardware_concurrency(), 2, 8); }
+}  // namespace
+
 void StoreRefs::Prefetch(const std::vector<RefSegmentKey>& keys) {
   std::vector<RefSegmentKey> missing;
   {
@@ -149,21 +160,31 @@ void StoreRefs::Prefetch(const std::vector<RefSegmentKey>& keys) {
         missing.push_back(k);
   }
   if (missing.size() < 2) return;  // Get decodes a single one where it is needed
-  // One decode per core at a time (each holds its model's tables).
-  const size_t par = std::clamp<size_t>(std::thread::hardware_concurrency(), 2, 8);
-  for (size_t i = 0; i < missing.size(); i += par) {
-    std::vector<std::thread> ts;
-    const size_t end = std::min(missing.size(), i + par);
-    for (size_t j = i + 1; j < end; ++j) {
-      try {
-        ts.emplace_back([this, k = missing[j]] { (void)Get(k); });  // Get catches what Load throws
-      } catch (const std::system_error&) {
-        break;  // no thread: Get decodes it when it is needed
-      }
+  // The caller and its helpers take the segments in turn; up to one decode
+  // per core (at most 8) for this call, helpers within the process budget.
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next++) < missing.size();) (void)Get(missing[i]);  // Get catches what Load throws
+  };
+  const size_t par = PrefetchParallelism();
+  std::vector<std::thread> ts;
+  for (size_t h = 1; h < std::min(missing.size(), par); ++h) {
+    if (g_prefetch_helpers.fetch_add(1) >= par) {
+      g_prefetch_helpers.fetch_sub(1);
+      break;
     }
-    (void)Get(missing[i]);
-    for (auto& t : ts) t.join();
+    try {
+      ts.emplace_back([&work] {
+        work();
+        g_prefetch_helpers.fetch_sub(1);
+      });
+    } catch (const std::system_error&) {
+      g_prefetch_helpers.fetch_sub(1);
+      break;  // no thread: the caller decodes the rest
+    }
   }
+  work();
+  for (auto& t : ts) t.join();
 }
 
 }  // namespace pmklc

@@ -10,7 +10,9 @@
 //
 // Cost (docs/BENCHMARKS.md §References): an uncached segment costs one
 // block decode at its profile; Prefetch decodes the segments a block needs
-// side by side, up to one per core.
+// side by side, up to one per core (at most 8), with helper threads from
+// one budget for the whole process (as many as that), so concurrent cold
+// reads cannot multiply the decodes in flight, and so their memory.
 // Thread safety: all methods may be called concurrently; concurrent
 // requests for one segment share one decode.
 // Errors: NotFound for a segment the store does not hold; Corruption for a
