@@ -52,8 +52,10 @@ TEST_F(ReferenceMountTest, StrainsCodeAgainstEachOtherAndSurviveChangesToTheOthe
   }
   ArchiveNow();
   std::string st = StatJson();
-  // Two strains code against the first: one object (the first strain), the
-  // third may also use the second (then a second object). E. coli is alone.
+  // The pass plans the strains farthest first, starting with the most
+  // central (hs11286 here, Jaccard 0.66 and 0.68 to the others): the other
+  // two code against it (one object), the last may also use the second
+  // (then a second object). E. coli is alone.
   EXPECT_GE(JsonField(st, "objects", "references"), 1u) << st;
   const uint64_t dep = JsonField(st, "dependent_raw_bytes", "references");
   const uint64_t dep_stored = JsonField(st, "dependent_stored_bytes", "references");
@@ -80,7 +82,7 @@ TEST_F(ReferenceMountTest, StrainsCodeAgainstEachOtherAndSurviveChangesToTheOthe
       line = line == std::string::npos ? 0 : line + 1;
       return std::stoull(files.substr(line));
     };
-    EXPECT_GT(stored_of(names[0]), 1000000u) << files;  // the first strain: coded alone (an object now)
+    EXPECT_GT(stored_of(names[0]), 1000000u) << files;  // the most central strain: coded alone (an object now)
     EXPECT_GT(stored_of(names[2]), 0u) << files;
     EXPECT_LT(stored_of(names[2]) * 20, uint64_t{5} << 20) << files;  // < 0.4 bits/base
   }
