@@ -129,9 +129,9 @@ struct Store::Rep {
   // Queues a reclaim (coalesced with an equal one still queued); starts the
   // worker on first use. Nothing after shutdown began.
   void Schedule(uint8_t kind, uint64_t id) {
-    if (rstop) return;
     {
       std::lock_guard<std::mutex> g(rmu);
+      if (rstop) return;
       if (!rthread.joinable()) rthread = std::thread([this] { ReclaimLoop(); });
       rqueue.insert({kind, id});
     }
