@@ -171,9 +171,11 @@ int RunFsck(const std::string& path, unsigned threads) {
   });
   if (!r.ok()) { std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str()); return 2; }
   // Checks the dependencies of a block held by (kind, holder); mu held.
+  std::set<std::tuple<uint8_t, uint64_t, uint64_t>> used;  // holds some block needs
   auto check_deps = [&](const std::vector<RefSegmentKey>& deps, uint8_t kind, uint64_t holder, const std::string& where) {
     for (const RefSegmentKey& k : deps) {
       needed[k.object]++;
+      used.insert({kind, holder, k.object});
       const std::string ref = where + ": depends on reference object " + std::to_string(k.object);
       if (!objects.count(k.object)) { problem(ref + ", which does not exist"); continue; }
       if (!holds.count({kind, holder, k.object})) problem(ref + " without a hold on it (reference count too low)");
@@ -274,9 +276,17 @@ int RunFsck(const std::string& path, unsigned threads) {
   for (auto& t : pool) t.join();
   if (!r.ok()) { std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str()); return 2; }
 
-  // Reference counts: holds per object against the blocks that need it.
+  // Reference counts: holds per object against the blocks that need it. A
+  // file's hold no block of it needs (kept after an overwrite until a pass
+  // recodes the file) costs space only: a note, not a problem.
   std::map<uint64_t, uint64_t> count;
-  for (auto& [kind, holder, object] : holds) count[object]++;
+  for (auto& [kind, holder, object] : holds) {
+    count[object]++;
+    if (kind == Store::kHoldFile && inodes.count(holder) && objects.count(object) && !used.count({kind, holder, object}))
+      std::printf("note: inode %llu holds reference object %016llx, which none of its blocks needs (space only; "
+                  "the archiver drops the hold when it next recodes the file)\n",
+                  (unsigned long long)holder, (unsigned long long)object);
+  }
   for (auto& [id, rec] : objects) {
     const uint64_t c = count.count(id) ? count[id] : 0;
     std::printf("reference object %016llx: %u segments, depth %u, %llu holds, %llu dependent blocks%s\n",
