@@ -447,21 +447,23 @@ Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<
 }
 
 Status RefPlanner::DropUnneededHolds(uint64_t ino, Store::Batch* b) {
-  std::set<uint64_t> named;
+  // The holds first: most files hold nothing, and then the group values
+  // (which live in blob files) are not read at all.
+  std::set<uint64_t> held;
+  PMKLC_RETURN_IF_ERROR(store_->ForEachHoldBy(Store::kHoldFile, ino, [&](uint64_t object) {
+    held.insert(object);
+    return true;
+  }));
+  if (held.empty()) return Status::OK();
   std::vector<RefSegmentKey> deps;
   Status bad;
   PMKLC_RETURN_IF_ERROR(store_->ForEachGroupOf(ino, [&](uint64_t, std::string_view v) {
     bad = BlockRefs(v, &deps);
-    for (const RefSegmentKey& d : deps) named.insert(d.object);
-    return bad.ok();
+    for (const RefSegmentKey& d : deps) held.erase(d.object);
+    return bad.ok() && !held.empty();
   }));
   PMKLC_RETURN_IF_ERROR(bad);
-  std::vector<uint64_t> drop;
-  PMKLC_RETURN_IF_ERROR(store_->ForEachHoldBy(Store::kHoldFile, ino, [&](uint64_t object) {
-    if (!named.count(object)) drop.push_back(object);
-    return true;
-  }));
-  for (uint64_t object : drop) b->DeleteHold(Store::kHoldFile, ino, object);
+  for (uint64_t object : held) b->DeleteHold(Store::kHoldFile, ino, object);
   return Status::OK();
 }
 
