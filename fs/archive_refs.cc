@@ -125,9 +125,11 @@ Status RefPlanner::LoadCandidate(Candidate* c) {
   // object must never claim less depth than its segments have (the reader
   // rejects that as a damaged store).
   c->depth = 0;
-  for (const RefSegmentKey& d : c->deps) {
+  std::set<uint64_t> dep_objects;  // each record once (groups name the same objects)
+  for (const RefSegmentKey& d : c->deps) dep_objects.insert(d.object);
+  for (uint64_t object : dep_objects) {
     std::string rec;
-    PMKLC_RETURN_IF_ERROR(store_->GetRefObject(d.object, &rec));
+    PMKLC_RETURN_IF_ERROR(store_->GetRefObject(object, &rec));
     auto r = RefObjectRecord::Parse(rec);
     if (!r.ok()) return r.status();
     c->depth = std::max<uint8_t>(c->depth, static_cast<uint8_t>(r->depth + 1));
