@@ -113,6 +113,9 @@ struct BigArray {
 
 inline void Prefetch(const void* a) { __builtin_prefetch(a, 1, 3); }
 
+// Codon-phase states of p: 3 (position mod 3) or, with frame, 7.
+inline size_t PhaseStates(const CmParams& p) { return p.frame ? 7 : 3; }
+
 // One APM: interpolates a learned map of the stretched probability, per context.
 class Apm {
  public:
@@ -191,8 +194,10 @@ class Model {
       t.limit = k <= 8 ? p.limit_low : (k <= 12 ? p.limit_mid : p.limit_high);
       t.ir = (p.ir_mask >> i) & 1;
       t.mask = (k >= 32) ? ~uint64_t{0} : ((uint64_t{1} << (2 * k)) - 1);
-      alloc_ok_ &= t.slots.Alloc((t.direct && t.phased ? 3 : 1) * (size_t{1} << t.bits));
+      alloc_ok_ &= t.slots.Alloc((t.direct && t.phased ? PhaseStates(p) : 1) * (size_t{1} << t.bits));
     }
+    nph_ = PhaseStates(p);
+    orf_min_ = 3 * uint32_t{p.frame};
     nfw_ = p.match_flags & 15;
     nrep_ = nfw_ + (p.match_flags >> 4);
     for (int j = 0; j < nrep_; ++j) rep_[j].dir = j < nfw_ ? 1 : -1;
@@ -232,11 +237,11 @@ class Model {
     apm2_ = (p.flags >> 1) & 1;
     lr_ = p.mixer_lr;
     int w0 = (1 << 16) / static_cast<int>(n_in_ - 1);
-    for (int m = 0; m < nmix_; ++m) w_[m].assign(3 * 3 * 64 * n_in_, w0);
+    for (int m = 0; m < nmix_; ++m) w_[m].assign(3 * nph_ * 64 * n_in_, w0);
     wf_.assign(3 * 4 * 3, 65536 / nmix_);
     apm1_bits_ = (p.flags & 128) ? 12 : 8;
     apm1_.Init(size_t{3} << apm1_bits_);
-    apm2c_.Init(3 * 16 * 16);
+    apm2c_.Init((p.frame ? nph_ : 1) * 3 * 16 * 16);
     seq_.reserve(1 << 20);
     ComputeNext();
   }
@@ -262,6 +267,15 @@ class Model {
     seq_.push_back(static_cast<uint8_t>(base));
     hist_ = (hist_ << 2) | static_cast<uint64_t>(base);
     rcall_ = (rcall_ >> 2) | (static_cast<uint64_t>(3 - base) << 62);
+    if (orf_min_) {
+      // A stop codon ending here closes its frame (frames are numbered by
+      // the history length at their codon ends, mod 3). Codes A0 C1 G2 T3:
+      // TAA 48, TAG 50, TGA 56; reverse strand read forward TTA 60, CTA 28, TCA 52.
+      const uint32_t n = static_cast<uint32_t>(seq_.size());
+      const unsigned t = static_cast<unsigned>(hist_ & 63);
+      if (n >= 3 && (t == 48 || t == 50 || t == 56)) stop_fw_[n % 3] = n;
+      if (n >= 3 && (t == 60 || t == 28 || t == 52)) stop_rc_[n % 3] = n;
+    }
     if (primed_ && chained_) chain_.push_back(0);
     return seq_.size();
   }
@@ -304,11 +318,13 @@ class Model {
     int rs = fb * 4 + ib;
     size_t ctx[4];
     int nc = 0;
-    // Codon phase (position mod 3) of this base, when flags bit 6 is set.
-    const size_t ph = (p_.flags & 64) ? seq_.size() % 3 : 0;
-    ctx[nc++] = (p_.flags & 16) ? (static_cast<size_t>(node) * 3 + ph) * 64 + static_cast<size_t>(hist_ & 63)
-                                : (static_cast<size_t>(node) * 3 + ph) * 16 + static_cast<size_t>(hist_ & 15);
-    if (p_.flags & 1) ctx[nc++] = (static_cast<size_t>(node) * 3 + ph) * 16 + static_cast<size_t>(rs);
+    // Codon phase of this base (position mod 3, or the frame state), when
+    // flags bit 6 is set.
+    const size_t ph = (p_.flags & 64) ? phase_ : 0;
+    const size_t np = nph_;
+    ctx[nc++] = (p_.flags & 16) ? (static_cast<size_t>(node) * np + ph) * 64 + static_cast<size_t>(hist_ & 63)
+                                : (static_cast<size_t>(node) * np + ph) * 16 + static_cast<size_t>(hist_ & 15);
+    if (p_.flags & 1) ctx[nc++] = (static_cast<size_t>(node) * np + ph) * 16 + static_cast<size_t>(rs);
     if (p_.flags & 4) {
       // Highest-order model that has seen this context, and whether it is sure.
       // (with a phased model: the last non-phased model in `orders`)
@@ -318,11 +334,11 @@ class Model {
           h = (i + 1) * 2 + (cur_[i]->n[node] >= 3);
           break;
         }
-      ctx[nc++] = (static_cast<size_t>(node) * 3 + ph) * 64 + h;
+      ctx[nc++] = (static_cast<size_t>(node) * np + ph) * 64 + h;
       if (phased0_ >= 0) {
         const uint32_t c = cur_[phased0_]->n[node];
         const size_t hb = c == 0 ? 0 : (c < 3 ? 1 : (c < 16 ? 2 : 3));
-        ctx[nc++] = (static_cast<size_t>(node) * 3 + ph) * 4 + hb;
+        ctx[nc++] = (static_cast<size_t>(node) * np + ph) * 4 + hb;
       }
     }
     int x = 0;
@@ -352,7 +368,9 @@ class Model {
                                  static_cast<size_t>(hist_ & ((uint64_t{1} << apm1_bits_) - 1)));
     uint32_t p;
     if (apm2_) {
-      uint32_t pb = apm2c_.P(s, (static_cast<size_t>(node) * 16 + static_cast<size_t>(rs)) * 16 +
+      // (with frame: also keyed by the frame state)
+      const size_t fk = p_.frame ? phase_ * 3 : 0;
+      uint32_t pb = apm2c_.P(s, ((fk + static_cast<size_t>(node)) * 16 + static_cast<size_t>(rs)) * 16 +
                                     static_cast<size_t>(hist_ & 15));
       p = (2 * pmix_ + 3 * pa + 3 * pb) >> 3;
     } else {
@@ -529,6 +547,7 @@ class Model {
   // and the inverted-repeat slots (applied one base later).
   void ComputeNext() {
     const size_t n = seq_.size();
+    phase_ = FramePhase(n);
     for (size_t i = 0; i < nt_; ++i) {
       Table& t = tables_[i];
       uint64_t ctx = hist_ & t.mask;
@@ -536,7 +555,9 @@ class Model {
       uint8_t chk;
       if (t.phased) {
         // Phase of the next base and of the one after.
-        const size_t ph = n % 3, ph2 = (n + 1) % 3;
+        // (with frame, the state after next is not known yet: the prefetch
+        // guesses it unchanged)
+        const size_t ph = phase_, ph2 = orf_min_ ? phase_ : (n + 1) % 3;
         if (t.direct) {
           next_idx_[i] = (ph << t.bits) + static_cast<size_t>(ctx);
           PrefetchGroup(t, (ph2 << t.bits) + static_cast<size_t>(nctx));
@@ -672,9 +693,33 @@ class Model {
     }
   }
 
+  // Codon phase of the base at position n: n mod 3 without frame; with
+  // frame, strand * 3 + the codon position in the longest open frame (0 =
+  // the codon's first base in reading order of the forward strand), or 6
+  // when no frame has been open for orf_min_ bases (ties: forward before
+  // reverse, lower frame first).
+  size_t FramePhase(size_t n) const {
+    if (!orf_min_) return n % 3;
+    const uint32_t m = static_cast<uint32_t>(n);
+    uint32_t best = 0;
+    int bs = -1;
+    for (int c = 0; c < 3; ++c) {
+      const uint32_t lf = m - stop_fw_[c], lr = m - stop_rc_[c];
+      if (lf > best) best = lf, bs = c;
+      if (lr > best) best = lr, bs = 3 + c;
+    }
+    if (best < orf_min_) return 6;
+    return static_cast<size_t>(bs >= 3 ? 3 : 0) + (n + 3 - static_cast<size_t>(bs % 3)) % 3;
+  }
+
   const CmParams& p_;
   bool alloc_ok_ = true;
   bool primed_ = false;
+  // Codon phase: states (3, or 7 with frame), that of the next base, and
+  // for frame the history length at the last stop codon of each frame.
+  size_t nph_ = 3, phase_ = 0;
+  uint32_t orf_min_ = 0;
+  uint32_t stop_fw_[3] = {0, 0, 0}, stop_rc_[3] = {0, 0, 0};
   // Primed coding (fasta-ref): a miss halves a repeat model's run length
   // instead of clearing it (a point mutation in a long match with the
   // reference; 0.4% smaller on kpn strains).
@@ -737,7 +782,7 @@ bool IsSlim(const CmParams& p) {
   if (p.orders.empty() || p.orders.size() > 3) return false;
   for (uint8_t v : p.orders)
     if (2 * (v & 0x7f) > 24) return false;
-  return p.ir_mask == 0 && p.match_flags == 0x01 && (p.flags & ~(16 | 32)) == 0;
+  return p.ir_mask == 0 && p.match_flags == 0x01 && (p.flags & ~(16 | 32)) == 0 && p.frame == 0;
 }
 
 // kFast (flags bit 5): stretch of 12-bit probabilities, and the APM reads the
@@ -908,7 +953,7 @@ uint64_t ModelBytes(const CmParams& p) {
   uint64_t slots = 0;
   for (uint8_t v : p.orders) {
     const uint8_t k = v & 0x7f;
-    slots += 2 * k <= 24 ? uint64_t{(v & 0x80) ? 3u : 1u} << (2 * k) : uint64_t{1} << p.hash_bits;
+    slots += 2 * k <= 24 ? uint64_t{(v & 0x80) ? PhaseStates(p) : 1u} << (2 * k) : uint64_t{1} << p.hash_bits;
   }
   return slots * sizeof(Slot) + (p.match_flags ? uint64_t{8} << p.match_bits : 0);
 }
@@ -973,9 +1018,9 @@ CmParams CmParams::Max() { return CmParams{}; }
 
 CmParams CmParams::Reference() {
   CmParams p;
-  p.orders = {2, 6, 12, 20};
+  p.orders = {2, 6, 12, 20, 0x80 | 5};
   p.ir_mask = 0;
-  p.flags = 1;  // repeat-state mixer; one APM
+  p.flags = 64 | 2 | 1;  // frame-keyed mixers: recent bases, repeat state; both APMs
   return p;
 }
 
@@ -986,6 +1031,7 @@ CmParams CmParams::Balanced() {
   p.ir_mask = 0;
   p.match_flags = 0x01;  // forward repeat model only
   p.flags = 32;          // one mixer, one APM, fast path
+  p.frame = 0;           // (the fast path has no frame)
   return p;
 }
 
@@ -1001,21 +1047,23 @@ CmParams CmParams::FitTo(size_t n) const {
 
 std::string CmParams::Serialize() const {
   std::string s;
-  s.push_back(static_cast<char>(kVariant));
+  s.push_back(static_cast<char>(frame ? kVariant : kVariantNoFrame));
   s.push_back(static_cast<char>(orders.size()));
   for (uint8_t k : orders) s.push_back(static_cast<char>(k));
   for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>(ir_mask >> (8 * i)));
   for (uint8_t v : {hash_bits, limit_low, limit_mid, limit_high, match_min, match_bits, match_flags,
                     match_tolerance, mixer_lr, flags})
     s.push_back(static_cast<char>(v));
+  if (frame) s.push_back(static_cast<char>(frame));
   return s;
 }
 
 Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
   if (in.size() < 2) return Status::Corruption("cm params: truncated");
-  if (static_cast<uint8_t>(in[0]) != kVariant) return Status::Corruption("cm params: unknown variant");
+  const uint8_t variant = static_cast<uint8_t>(in[0]);
+  if (variant != kVariant && variant != kVariantNoFrame) return Status::Corruption("cm params: unknown variant");
   size_t n = static_cast<uint8_t>(in[1]);
-  const size_t total = 2 + n + 4 + 10;
+  const size_t total = 2 + n + 4 + 10 + (variant == kVariant ? 1 : 0);
   if (n == 0 || n > kMaxModels || in.size() < total) return Status::Corruption("cm params: bad model count");
   CmParams p;
   p.orders.clear();
@@ -1042,6 +1090,10 @@ Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
   p.match_tolerance = b[7];
   p.mixer_lr = b[8];
   p.flags = b[9];
+  // Variant 1 has no frame byte; variant 2 never carries 0 (one encoding
+  // per params).
+  p.frame = variant == kVariant ? b[10] : 0;
+  if (variant == kVariant && p.frame == 0) return Status::Corruption("cm params: bad frame");
   if (p.hash_bits < 10 || p.hash_bits > 26) return Status::Corruption("cm params: bad table size");
   if (p.limit_low == 0 || p.limit_mid == 0 || p.limit_high == 0 || p.limit_low == 255 || p.limit_mid == 255 ||
       p.limit_high == 255)

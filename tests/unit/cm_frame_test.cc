@@ -1,0 +1,218 @@
+// Codon frame of the context-mixing coder (CmParams::frame, variant 2):
+// round trips, the params' two serialised variants, variant-1 bytes that
+// stay as they were, and what the frame state buys on genes.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/models/nucleotide_cm.h"
+#include "tests/unit/corpus_util.h"
+
+namespace pmklc {
+namespace {
+
+uint64_t Fnv(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// Repeats and a skewed order-1 walk (the same generator the golden hashes
+// below were taken with).
+std::vector<uint8_t> Walk(size_t n, uint64_t seed) {
+  std::vector<uint8_t> v;
+  uint64_t z = seed;
+  auto next = [&] {
+    z = z * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<uint32_t>(z >> 33);
+  };
+  while (v.size() < n) {
+    if (v.size() > 1000 && next() % 4 == 0) {
+      size_t from = next() % (v.size() - 500), len = 100 + next() % 400;
+      for (size_t i = 0; i < len && v.size() < n; ++i) v.push_back(next() % 50 ? v[from + i] : next() % 4);
+    } else {
+      for (int i = 0; i < 300 && v.size() < n; ++i)
+        v.push_back(static_cast<uint8_t>(next() % 4 == 0 ? next() % 4 : (v.empty() ? 0 : (v.back() * 3 + 1) % 4)));
+    }
+  }
+  return v;
+}
+
+// Genes: open reading frames of 100..600 codons drawn from a skewed codon
+// usage (no stop inside, a stop at the end), half of them on the reverse
+// strand, at every offset, between random spacers of 20..200 bases.
+std::vector<uint8_t> Genes(size_t n, uint32_t seed) {
+  std::mt19937 g(seed);
+  std::vector<uint32_t> weight(64);
+  for (auto& w : weight) w = 1 + g() % 40;
+  for (int stop : {48, 50, 56}) weight[stop] = 0;  // TAA TAG TGA (A0 C1 G2 T3)
+  std::discrete_distribution<int> codon(weight.begin(), weight.end());
+  std::vector<uint8_t> v;
+  while (v.size() < n) {
+    for (int i = 20 + static_cast<int>(g() % 180); i > 0; --i) v.push_back(static_cast<uint8_t>(g() % 4));
+    std::vector<uint8_t> gene;
+    for (int c = 100 + static_cast<int>(g() % 500); c > 0; --c) {
+      const int x = codon(g);
+      for (int s : {4, 2, 0}) gene.push_back(static_cast<uint8_t>((x >> s) & 3));
+    }
+    for (uint8_t b : {3, 0, 0}) gene.push_back(b);
+    if (g() % 2) {
+      std::reverse(gene.begin(), gene.end());
+      for (auto& b : gene) b = static_cast<uint8_t>(3 - b);
+    }
+    v.insert(v.end(), gene.begin(), gene.end());
+  }
+  v.resize(n);
+  return v;
+}
+
+size_t RoundTrip(const CmParams& p, const std::vector<uint8_t>& v) {
+  std::string out;
+  EXPECT_TRUE(CmEncode(p, v.data(), v.size(), &out).ok());
+  std::vector<uint8_t> back(v.size());
+  EXPECT_TRUE(CmDecode(p, out, v.size(), back.data()).ok());
+  EXPECT_EQ(back, v);
+  return out.size();
+}
+
+TEST(CmFrame, Variant1ParamsCodeExactlyAsBeforeTheFrame) {
+  // Hashes of the bytes the coder wrote before `frame` existed (commit
+  // e4f55c0, max and the old reference params): stores and containers
+  // written then must decode, and their params now mean frame == 0.
+  auto v = Walk(120000, 11);
+  CmParams m = CmParams::Max();
+  m.frame = 0;
+  std::string a;
+  ASSERT_TRUE(CmEncode(m.FitTo(v.size()), v.data(), v.size(), &a).ok());
+  EXPECT_EQ(a.size(), 13643u);
+  EXPECT_EQ(Fnv(a), 0x7c22b1930c7f0422ull);
+  CmParams r = CmParams::Max();
+  r.orders = {2, 6, 12, 20};
+  r.ir_mask = 0;
+  r.flags = 1;
+  r.frame = 0;
+  auto prime = Walk(60000, 12);
+  std::string b;
+  ASSERT_TRUE(CmEncodePrimed(r.FitTo(v.size() + prime.size()), prime, v.data(), v.size(), &b).ok());
+  EXPECT_EQ(b.size(), 13336u);
+  EXPECT_EQ(Fnv(b), 0xb02401783fc98576ull);
+  std::vector<uint8_t> back(v.size());
+  ASSERT_TRUE(CmDecodePrimed(r.FitTo(v.size() + prime.size()), prime, b, v.size(), back.data()).ok());
+  EXPECT_EQ(back, v);
+  // Such params serialise as variant 1, byte for byte.
+  EXPECT_EQ(m.Serialize()[0], static_cast<char>(CmParams::kVariantNoFrame));
+  EXPECT_EQ(m.Serialize().size(), 2 + m.orders.size() + 4 + 10);
+}
+
+TEST(CmFrame, ParamsCarryTheFrameInVariant2) {
+  size_t used = 0;
+  const CmParams m = CmParams::Max();
+  ASSERT_GT(m.frame, 0);
+  const std::string s = m.Serialize();
+  EXPECT_EQ(s[0], static_cast<char>(CmParams::kVariant));
+  auto q = CmParams::Parse(s, &used);
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->frame, m.frame);
+  EXPECT_EQ(used, s.size());
+  EXPECT_EQ(q->Serialize(), s);
+  // Trailing bytes are the caller's (the coded bases follow the params).
+  ASSERT_TRUE(CmParams::Parse(s + "xyz", &used).ok());
+  EXPECT_EQ(used, s.size());
+  for (size_t i = 0; i < s.size(); ++i) EXPECT_FALSE(CmParams::Parse(s.substr(0, i), &used).ok()) << i;
+  // Variant 2 never carries frame 0; variant 3 does not exist.
+  std::string zero = s;
+  zero.back() = 0;
+  EXPECT_FALSE(CmParams::Parse(zero, &used).ok());
+  std::string v3 = s;
+  v3[0] = 3;
+  EXPECT_FALSE(CmParams::Parse(v3, &used).ok());
+  // The fast balanced path has no frame.
+  CmParams b = CmParams::Balanced();
+  EXPECT_EQ(b.frame, 0);
+  b.frame = 66;
+  EXPECT_FALSE(CmParams::Parse(b.Serialize(), &used).ok());
+  // Variant 1 parses as frame 0.
+  CmParams o = CmParams::Max();
+  o.frame = 0;
+  auto p1 = CmParams::Parse(o.Serialize(), &used);
+  ASSERT_TRUE(p1.ok());
+  EXPECT_EQ(p1->frame, 0);
+  EXPECT_EQ(CmParams::Reference().frame, m.frame);
+}
+
+TEST(CmFrame, RoundTripAndDeterminismWithAndWithoutFrame) {
+  for (uint8_t frame : {0, 1, 66, 255}) {
+    for (size_t n : {0ul, 1ul, 5ul, 1000ul, 200000ul}) {
+      auto v = Genes(n, static_cast<uint32_t>(n + frame));
+      CmParams p = CmParams::Max().FitTo(n);
+      p.frame = frame;
+      std::string a, b;
+      ASSERT_TRUE(CmEncode(p, v.data(), v.size(), &a).ok());
+      ASSERT_TRUE(CmEncode(p, v.data(), v.size(), &b).ok());
+      ASSERT_EQ(a, b);
+      std::vector<uint8_t> back(n);
+      ASSERT_TRUE(CmDecode(p, a, n, back.data()).ok());
+      ASSERT_EQ(back, v) << int{frame} << " " << n;
+    }
+    // Primed (fasta-ref), which carries the frame state over from the prime.
+    auto prime = Genes(50000, 3);
+    auto v = Genes(40000, 4);
+    CmParams r = CmParams::Reference().FitTo(90000);
+    r.frame = frame;
+    std::string out;
+    ASSERT_TRUE(CmEncodePrimed(r, prime, v.data(), v.size(), &out).ok());
+    std::vector<uint8_t> back(v.size());
+    ASSERT_TRUE(CmDecodePrimed(r, prime, out, v.size(), back.data()).ok());
+    ASSERT_EQ(back, v);
+  }
+}
+
+TEST(CmFrame, FrameStateCodesGenesOfEveryOffsetSmaller) {
+  // Position mod 3 splits genes of different offsets apart; the frame
+  // inferred from open reading frames lets them share their statistics.
+  auto v = Genes(600000, 7);
+  CmParams p = CmParams::Max().FitTo(v.size());
+  p.frame = 0;
+  const size_t mod3 = RoundTrip(p, v);
+  p.frame = 66;
+  const size_t framed = RoundTrip(p, v);
+  EXPECT_LT(framed, mod3 * 0.98) << framed << " vs " << mod3;
+}
+
+TEST(CmFrame, FrameStateCodesABacterialGenomeSmaller) {
+  std::string why;
+  std::string path;
+  for (const auto& f : testing::CorpusFiles(&why))
+    if (f.find("ecoli_536") != std::string::npos) path = f;
+  if (path.empty()) GTEST_SKIP() << "no ecoli_536 in the corpus: " << why;
+  const std::string text = testing::ReadFile(path);
+  std::vector<uint8_t> v;
+  bool header = false;
+  for (char c : text) {
+    if (c == '>') header = true;
+    if (c == '\n') header = false;
+    if (header) continue;
+    const char* acgt = "ACGT";
+    for (int i = 0; i < 4; ++i)
+      if (c == acgt[i]) v.push_back(static_cast<uint8_t>(i));
+    if (v.size() == 1500000) break;
+  }
+  ASSERT_EQ(v.size(), 1500000u);
+  CmParams p = CmParams::Max().FitTo(v.size());
+  p.frame = 0;
+  const size_t mod3 = RoundTrip(p, v);
+  p.frame = 66;
+  const size_t framed = RoundTrip(p, v);
+  // Measured: 1.6% smaller (351,983 vs 357,719 bytes; synthetic genes above
+  // 2.8%).
+  EXPECT_LT(framed, mod3 * 0.99) << framed << " vs " << mod3;
+}
+
+}  // namespace
+}  // namespace pmklc
