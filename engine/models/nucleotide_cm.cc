@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "engine/coder/binary_coder.h"
+#include "engine/models/codon_frame.h"
 #include "engine/models/logistic.h"
 
 namespace pmklc {
@@ -114,7 +115,7 @@ struct BigArray {
 inline void Prefetch(const void* a) { __builtin_prefetch(a, 1, 3); }
 
 // Codon-phase states of p: 3 (position mod 3) or, with frame, 7.
-inline size_t PhaseStates(const CmParams& p) { return p.frame ? 7 : 3; }
+inline size_t PhaseStates(const CmParams& p) { return p.frame ? models::CodonFrame::kStates : 3; }
 
 // One APM: interpolates a learned map of the stretched probability, per context.
 class Apm {
@@ -197,7 +198,8 @@ class Model {
       alloc_ok_ &= t.slots.Alloc((t.direct && t.phased ? PhaseStates(p) : 1) * (size_t{1} << t.bits));
     }
     nph_ = PhaseStates(p);
-    orf_min_ = 3 * uint32_t{p.frame};
+    framed_ = p.frame != 0;
+    if (framed_) frame_ = models::CodonFrame(p.frame);
     nfw_ = p.match_flags & 15;
     nrep_ = nfw_ + (p.match_flags >> 4);
     for (int j = 0; j < nrep_; ++j) rep_[j].dir = j < nfw_ ? 1 : -1;
@@ -267,15 +269,7 @@ class Model {
     seq_.push_back(static_cast<uint8_t>(base));
     hist_ = (hist_ << 2) | static_cast<uint64_t>(base);
     rcall_ = (rcall_ >> 2) | (static_cast<uint64_t>(3 - base) << 62);
-    if (orf_min_) {
-      // A stop codon ending here closes its frame (frames are numbered by
-      // the history length at their codon ends, mod 3). Codes A0 C1 G2 T3:
-      // TAA 48, TAG 50, TGA 56; reverse strand read forward TTA 60, CTA 28, TCA 52.
-      const uint32_t n = static_cast<uint32_t>(seq_.size());
-      const unsigned t = static_cast<unsigned>(hist_ & 63);
-      if (n >= 3 && (t == 48 || t == 50 || t == 56)) stop_fw_[n % 3] = n;
-      if (n >= 3 && (t == 60 || t == 28 || t == 52)) stop_rc_[n % 3] = n;
-    }
+    if (framed_) frame_.Push(static_cast<uint32_t>(seq_.size()), static_cast<unsigned>(hist_ & 63));
     if (primed_ && chained_) chain_.push_back(0);
     return seq_.size();
   }
@@ -547,7 +541,7 @@ class Model {
   // and the inverted-repeat slots (applied one base later).
   void ComputeNext() {
     const size_t n = seq_.size();
-    phase_ = FramePhase(n);
+    phase_ = framed_ ? frame_.State(n) : n % 3;
     for (size_t i = 0; i < nt_; ++i) {
       Table& t = tables_[i];
       uint64_t ctx = hist_ & t.mask;
@@ -557,7 +551,7 @@ class Model {
         // Phase of the next base and of the one after.
         // (with frame, the state after next is not known yet: the prefetch
         // guesses it unchanged)
-        const size_t ph = phase_, ph2 = orf_min_ ? phase_ : (n + 1) % 3;
+        const size_t ph = phase_, ph2 = framed_ ? phase_ : (n + 1) % 3;
         if (t.direct) {
           next_idx_[i] = (ph << t.bits) + static_cast<size_t>(ctx);
           PrefetchGroup(t, (ph2 << t.bits) + static_cast<size_t>(nctx));
@@ -693,33 +687,14 @@ class Model {
     }
   }
 
-  // Codon phase of the base at position n: n mod 3 without frame; with
-  // frame, strand * 3 + the codon position in the longest open frame (0 =
-  // the codon's first base in reading order of the forward strand), or 6
-  // when no frame has been open for orf_min_ bases (ties: forward before
-  // reverse, lower frame first).
-  size_t FramePhase(size_t n) const {
-    if (!orf_min_) return n % 3;
-    const uint32_t m = static_cast<uint32_t>(n);
-    uint32_t best = 0;
-    int bs = -1;
-    for (int c = 0; c < 3; ++c) {
-      const uint32_t lf = m - stop_fw_[c], lr = m - stop_rc_[c];
-      if (lf > best) best = lf, bs = c;
-      if (lr > best) best = lr, bs = 3 + c;
-    }
-    if (best < orf_min_) return 6;
-    return static_cast<size_t>(bs >= 3 ? 3 : 0) + (n + 3 - static_cast<size_t>(bs % 3)) % 3;
-  }
-
   const CmParams& p_;
   bool alloc_ok_ = true;
   bool primed_ = false;
-  // Codon phase: states (3, or 7 with frame), that of the next base, and
-  // for frame the history length at the last stop codon of each frame.
+  // Codon phase: states (3, or CodonFrame's 7 with frame) and that of the
+  // next base (position mod 3, or the inferred frame).
   size_t nph_ = 3, phase_ = 0;
-  uint32_t orf_min_ = 0;
-  uint32_t stop_fw_[3] = {0, 0, 0}, stop_rc_[3] = {0, 0, 0};
+  bool framed_ = false;
+  models::CodonFrame frame_;
   // Primed coding (fasta-ref): a miss halves a repeat model's run length
   // instead of clearing it (a point mutation in a long match with the
   // reference; 0.4% smaller on kpn strains).
