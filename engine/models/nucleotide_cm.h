@@ -9,8 +9,8 @@
 //    16-bit counter per decision node; a model flagged in ir_mask also learns every context of
 //    the reverse-complement strand ("inverted repeats", as in GeCo);
 //  * optionally order-k models whose context also holds the codon phase
-//    (position mod 3, or the coding frame inferred from open reading frames:
-//    see `frame`), which capture the period-3 statistics of coding DNA;
+//    (position mod 3, or the coding frame inferred while coding: see
+//    `frame`), which capture the period-3 statistics of coding DNA;
 //  * up to four forward and four inverted repeat models (match_flags) that
 //    follow earlier occurrences of the last match_min bases, forward and as a
 //    reverse complement (several per direction: distinct occurrences, most
@@ -33,7 +33,7 @@
 // one mixer, one APM) run on a dedicated code path with the same semantics (and, with
 // flags bit 5, the cheaper variant described at `flags`).
 // Thread safety: one coder per thread; CmParams is a plain value.
-// Memory: 10 bytes per table slot (4^k slots for a direct order-k model, 3 * 4^k when phased,
+// Memory: 10 bytes per table slot (4^k slots for a direct order-k model, 3 * 4^k when phased (7 * 4^k with frame),
 // 2^hash_bits for a hashed one) + 8 bytes * 2^match_bits + 1 byte per base
 // (+ 4 bytes per base with several repeat models in one direction);
 // Parse rejects params whose tables exceed 1 GiB.
@@ -58,8 +58,9 @@ struct CmParams {
   static constexpr uint8_t kVariantNoFrame = 1;
 
   // Context orders 1..24, at most 24 models; 0x80 | k: an order-k model whose
-  // context also holds the codon phase (position mod 3; 3x the slots of a
-  // direct table; no inverted repeats).
+  // context also holds the codon phase (position mod 3, or the frame state
+  // with `frame`; 3x, or 7x with `frame`, the slots of a direct table; no
+  // inverted repeats).
   std::vector<uint8_t> orders{1, 2, 3, 4, 6, 8, 11, 14, 16, 20, 0x80 | 5};
   uint32_t ir_mask = 0x3ff;    // bit i: model i also learns the inverted-repeat context
   uint8_t hash_bits = 22;   // slots per hashed model = 2^hash_bits (10..26)
