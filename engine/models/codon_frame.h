@@ -44,8 +44,15 @@ class CodonFrame {
     const int c = static_cast<int>(n % 3);
     const bool stop_fw = t == 48 || t == 50 || t == 56;  // TAA TAG TGA
     const bool stop_rc = t == 60 || t == 28 || t == 52;  // TTA CTA TCA
-    if (stop_fw) stop_[c] = n;
-    if (stop_rc) stop_[3 + c] = n;
+    if (stop_fw | stop_rc) {
+      if (stop_fw) stop_[c] = n;
+      if (stop_rc) stop_[3 + c] = n;
+      // The longest open frame is the one whose last stop is earliest (the
+      // lowest hypothesis on ties); it changes only at a stop.
+      open_ = 0;
+      for (int i = 1; i < 6; ++i)
+        if (stop_[i] < stop_[open_]) open_ = i;
+    }
     score_[c] += lodds_[t] - (score_[c] >> 5);
     score_[3 + c] += lodds_[r] - (score_[3 + c] >> 5);
     if (stop_fw) score_[c] /= 2;
@@ -53,14 +60,10 @@ class CodonFrame {
     ++bg_[t];
     ++bg_[r];
     bg_total_ += 2;
-    // The longest open frame (ties: lower hypothesis), if long enough and
-    // its codon ends here, is a coding example (in its own strand's reading).
-    uint32_t best = 0;
-    int h = -1;
-    for (int i = 0; i < 6; ++i)
-      if (n - stop_[i] > best) best = n - stop_[i], h = i;
-    if (h >= 0 && best >= train_ && h % 3 == c) {
-      ++coding_[h < 3 ? t : r];
+    // The longest open frame, if long enough and its codon ends here, is a
+    // coding example (in its own strand's reading).
+    if (open_ % 3 == c && n - stop_[open_] >= train_) {
+      ++coding_[open_ < 3 ? t : r];
       ++coding_total_;
     }
     if ((bg_total_ & 2047) == 0) Relearn();
@@ -110,6 +113,7 @@ class CodonFrame {
 
   uint32_t train_;
   uint32_t stop_[6] = {0, 0, 0, 0, 0, 0};  // history length at each frame's last stop codon
+  int open_ = 0;                           // the hypothesis with the earliest stop_
   int32_t score_[6] = {0, 0, 0, 0, 0, 0};
   int32_t lodds_[64] = {};
   uint64_t coding_[64] = {}, bg_[64] = {};
