@@ -565,6 +565,45 @@ TEST_F(ArchiverTest, PromotionInALaterPassFreesTheOldCopies) {
   EXPECT_EQ(ReadAll(ib), b);
 }
 
+// The same when the promoted file's groups were flushed into one blob file
+// with those of a file that stays (archived in the same pass, as in any
+// store holding more than one genome): the old copies must not stay because
+// the blob file still holds live values.
+TEST_F(ArchiverTest, PromotionFreesOldCopiesThatShareABlobFileWithLiveData) {
+  const std::string unit = Bases(20000, 43);
+  std::string seq;
+  for (uint64_t i = 0; i < 30; ++i) seq += Mutate(unit, 0.05, 200 + i);
+  const std::string base = Fasta("base", seq);
+  const std::string a = Strain(base, 0.01, 3), b = Strain(base, 0.01, 4);
+  const std::string u = Fasta("unrelated", Bases(300000, 44));  // smaller than a: garbage > 1/8
+  const uint64_t iu = WriteNew("u.fa", u);
+  const uint64_t ia = WriteNew("a.fa", a);
+  EXPECT_EQ(Pass(fs_->archive_host()), 0u);
+  store_->ScheduleReclaimAll();  // flushes: a's and u's groups share a blob file
+  store_->WaitForReclaim();
+  const uint64_t before = ArchivedBytes(store_.get());
+  ASSERT_EQ(Blocks(ia), 0u);
+  ASSERT_EQ(Blocks(iu), 0u);
+  const uint64_t ib = WriteNew("b.fa", b);
+  EXPECT_EQ(Pass(fs_->archive_host()), 0u);  // a becomes an object, b codes against it
+  store_->ScheduleReclaimAll();
+  store_->WaitForReclaim();
+  uint64_t objects = 0;
+  ASSERT_TRUE(store_->ForEachRefObject([&](uint64_t, std::string_view) { ++objects; return true; }).ok());
+  ASSERT_EQ(objects, 1u);
+  uint64_t a_bytes = 0;  // the object's segments: a's groups, moved unchanged
+  ASSERT_TRUE(store_->ForEachRefSegment([&](uint64_t, uint32_t, std::string_view v) {
+    a_bytes += v.size();
+    return true;
+  }).ok());
+  const uint64_t stored = ArchivedBytes(store_.get()), disk = store_->DiskBytes();
+  // Without the collection the old copies of a's groups (a_bytes) stay.
+  EXPECT_LT(disk, stored + a_bytes / 2) << "stored " << stored << ", a " << a_bytes << ", first pass " << before;
+  EXPECT_EQ(ReadAll(ia), a);
+  EXPECT_EQ(ReadAll(ib), b);
+  EXPECT_EQ(ReadAll(iu), u);
+}
+
 // A dependent file overwritten in place (no truncation) with unrelated
 // content is recoded alone; the pass that recodes it drops its hold on the
 // reference, so once the reference's own file is deleted, its object goes.
