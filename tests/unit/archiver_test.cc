@@ -534,16 +534,21 @@ TEST_F(ArchiverTest, LaterPassKeepsAFileUsableForItsNearTwin) {
   EXPECT_EQ(ReadAll(iq2), q2);
 }
 
+// A genome whose every group codes smaller than the fast tier (else it
+// stays there and the file cannot be a reference): 30 copies of a 20 kb
+// unit, 5% apart.
+std::string RepeatedUnits(uint64_t unit_seed, uint64_t mutation_seed) {
+  const std::string unit = Bases(20000, unit_seed);
+  std::string seq;
+  for (uint64_t i = 0; i < 30; ++i) seq += Mutate(unit, 0.05, mutation_seed + i);
+  return Fasta("base", seq);
+}
+
 // A file archived in one pass and promoted to a reference object in a
 // later one: its group values are copied into the object's segments, and
 // the pass compacts its old keys so that the old copies do not stay on disk.
 TEST_F(ArchiverTest, PromotionInALaterPassFreesTheOldCopies) {
-  // Every group must code smaller than the fast tier (else it stays there
-  // and the file cannot be a reference): copies of a 20 kb unit, 5% apart.
-  const std::string unit = Bases(20000, 41);
-  std::string seq;
-  for (uint64_t i = 0; i < 30; ++i) seq += Mutate(unit, 0.05, 100 + i);
-  const std::string base = Fasta("base", seq);
+  const std::string base = RepeatedUnits(41, 100);
   const std::string a = Strain(base, 0.01, 1), b = Strain(base, 0.01, 2);
   const uint64_t ia = WriteNew("a.fa", a);
   EXPECT_EQ(Pass(fs_->archive_host()), 0u);
@@ -570,12 +575,9 @@ TEST_F(ArchiverTest, PromotionInALaterPassFreesTheOldCopies) {
 // store holding more than one genome): the old copies must not stay because
 // the blob file still holds live values.
 TEST_F(ArchiverTest, PromotionFreesOldCopiesThatShareABlobFileWithLiveData) {
-  const std::string unit = Bases(20000, 43);
-  std::string seq;
-  for (uint64_t i = 0; i < 30; ++i) seq += Mutate(unit, 0.05, 200 + i);
-  const std::string base = Fasta("base", seq);
+  const std::string base = RepeatedUnits(43, 200);
   const std::string a = Strain(base, 0.01, 3), b = Strain(base, 0.01, 4);
-  const std::string u = Fasta("unrelated", Bases(300000, 44));  // smaller than a: garbage > 1/8
+  const std::string u = Fasta("unrelated", Bases(300000, 44));
   const uint64_t iu = WriteNew("u.fa", u);
   const uint64_t ia = WriteNew("a.fa", a);
   EXPECT_EQ(Pass(fs_->archive_host()), 0u);
