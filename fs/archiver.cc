@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "engine/common/guarded.h"
+
 namespace pmklc {
 
 namespace {
@@ -188,7 +190,9 @@ void Archiver::Loop() {
     const uint64_t id = ++pass_started_;
     l.unlock();
     uint64_t busy = 0;
-    Status s = RunPass(ignore_delay, &busy);
+    Status s;
+    Status gs = Guarded("archive pass", [&] { s = RunPass(ignore_delay, &busy); });
+    if (!gs.ok()) s = gs;
     if (!s.ok()) spdlog::error("archiver: {}", s.ToString());
     l.lock();
     pass_ended_ = id;
@@ -283,11 +287,10 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
     std::vector<RefPlanner::PendingFile> sketches;
     for (auto& j : jobs) {
       Result<std::optional<ref::Sketch>> sk = std::optional<ref::Sketch>();
-      try {
+      Status gs = Guarded("sketching", [&] {
         if (!j->groups.empty()) sk = planner_.PendingSketch(j->ino, j->size, j->groups);
-      } catch (const std::bad_alloc&) {
-        sk = Status::NoMemory("out of memory sketching");
-      }
+      });
+      if (!gs.ok()) sk = gs;
       if (!sk.ok()) spdlog::warn("archiver: inode {}: sketch: {}", j->ino, sk.status().ToString());
       sketches.push_back({j->ino, sk.ok() ? std::move(*sk) : std::nullopt});
     }
@@ -324,7 +327,15 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
       GroupResult r = GroupResult::kBusy;
       if (!stopping && !u.job->failed) {
         auto pg = u.job->plan.groups.find(u.group);
-        r = ArchiveGroup(u.job->ino, u.group, &raw_len, pg == u.job->plan.groups.end() ? nullptr : &pg->second);
+        // One failed group stays one failed group (its file keeps its blocks).
+        Status gs = Guarded("archiving a group", [&] {
+          r = ArchiveGroup(u.job->ino, u.group, &raw_len, pg == u.job->plan.groups.end() ? nullptr : &pg->second);
+        });
+        if (!gs.ok()) {
+          spdlog::error("archiver: inode {} group {}: {} (left in the fast tier)", u.job->ino, u.group, gs.ToString());
+          r = GroupResult::kError;
+          raw_len = 0;
+        }
       }
       if (r == GroupResult::kBusy || r == GroupResult::kError) u.job->failed = true;
       if (r == GroupResult::kError) u.job->error = true;
@@ -334,7 +345,10 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
         std::lock_guard<std::mutex> l(progress_mu);
         progress(d, total);
       }
-      if (--u.job->remaining == 0 && !u.job->failed) finish(u.job);
+      if (--u.job->remaining == 0 && !u.job->failed) {
+        Status fs = Guarded("finishing a file", [&] { finish(u.job); });
+        if (!fs.ok()) spdlog::error("archiver: inode {}: {}", u.job->ino, fs.ToString());
+      }
     }
   };
   // Runs the queued units on opts.threads threads.
@@ -355,11 +369,10 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
     }
     if (opts_.references) {
       Result<RefPlan> plan = Status::NoMemory("reference planning");
-      try {
+      Status gs = Guarded("planning references", [&] {
         plan = planner_.Plan(job->ino, job->size, job->groups, job->stay_usable);
-      } catch (const std::bad_alloc&) {
-        plan = Status::NoMemory("out of memory planning references");
-      }
+      });
+      if (!gs.ok()) plan = gs;
       if (plan.ok()) job->plan = std::move(*plan);
       else spdlog::warn("archiver: inode {}: reference planning: {} (coded alone)", job->ino, plan.status().ToString());
     }

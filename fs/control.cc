@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "engine/codec/codec.h"
+#include "engine/common/guarded.h"
 
 namespace pmklc {
 
@@ -74,6 +75,8 @@ Status ControlServer::Start(const std::string& store_path, Handler handler) {
     fd_ = -1;
     return Status::IOError(std::string("control socket listen: ") + std::strerror(errno));
   }
+  stop_ = false;
+  for (size_t i = 0; i < kWorkers; ++i) workers_.emplace_back([this] { Work(); });
   thread_ = std::thread([this] { Loop(); });
   return Status::OK();
 }
@@ -83,6 +86,15 @@ void ControlServer::Stop() {
     (void)!write(wake_[1], "x", 1);
     thread_.join();
   }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+    for (int c : clients_) close(c);
+    clients_.clear();
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
   for (int* f : {&fd_, &wake_[0], &wake_[1]}) {
     if (*f >= 0) close(*f);
     *f = -1;
@@ -99,29 +111,59 @@ void ControlServer::Loop() {
     if (p[1].revents) return;
     int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (c < 0) continue;
-    ucred cr{};
-    socklen_t crl = sizeof cr;
-    std::string line, reply;
-    if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &crl) != 0 || (cr.uid != 0 && cr.uid != getuid())) {
-      reply = "error permission denied\n";
-    } else if (!ReadLine(c, &line, 5000)) {
-      reply = "error no request\n";
-    } else {
-      try {  // nothing may take the daemon down from here
-        reply = handler_(line);
-      } catch (const std::exception& e) {
-        reply = std::string("error ") + e.what();
+    bool queued = false;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (clients_.size() < kQueue) {
+        clients_.push_back(c);
+        queued = true;
       }
-      if (reply.empty() || reply.back() != '\n') reply.push_back('\n');
     }
-    for (size_t off = 0; off < reply.size();) {
-      ssize_t n = write(c, reply.data() + off, reply.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      off += static_cast<size_t>(n);
+    if (queued) {
+      cv_.notify_one();
+    } else {
+      static const char kBusy[] = "error busy: too many control requests at once, try again\n";
+      (void)!send(c, kBusy, sizeof kBusy - 1, MSG_NOSIGNAL);
+      close(c);
     }
-    close(c);
   }
+}
+
+void ControlServer::Work() {
+  for (;;) {
+    int c;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [&] { return stop_ || !clients_.empty(); });
+      if (stop_) return;
+      c = clients_.front();
+      clients_.pop_front();
+    }
+    Serve(c);
+  }
+}
+
+void ControlServer::Serve(int c) {
+  ucred cr{};
+  socklen_t crl = sizeof cr;
+  std::string line, reply;
+  if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &crl) != 0 || (cr.uid != 0 && cr.uid != getuid())) {
+    reply = "error permission denied\n";
+  } else if (!ReadLine(c, &line, 5000)) {
+    reply = "error no request\n";
+  } else {
+    // Nothing may take the daemon down from here.
+    Status gs = Guarded("control request", [&] { reply = handler_(line); });
+    if (!gs.ok()) reply = "error " + gs.ToString();
+    if (reply.empty() || reply.back() != '\n') reply.push_back('\n');
+  }
+  for (size_t off = 0; off < reply.size();) {
+    ssize_t n = send(c, reply.data() + off, reply.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    off += static_cast<size_t>(n);
+  }
+  close(c);
 }
 
 Result<std::string> ControlRequest(const std::string& store_path, const std::string& request) {

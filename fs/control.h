@@ -12,11 +12,18 @@
 // files skipped because they were open for writing), "stat" and "stat-json"
 // (the store report of fs/store_report.h, computed by the daemon).
 //
-// Thread safety: ControlServer runs one thread that serves one client at a
-// time; the handler is called on that thread.
+// Thread safety: ControlServer accepts on one thread and serves up to
+// kWorkers clients at once on worker threads (a long `archive-wait` never
+// holds up a `stat`); up to kQueue more wait for a worker, and past that a
+// client gets "error busy". The handler is called concurrently from the
+// workers and must be thread-safe.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <vector>
 #include <functional>
 #include <string>
 #include <thread>
@@ -35,12 +42,22 @@ class ControlServer {
   Status Start(const std::string& store_path, Handler handler);
   void Stop();
 
+  static constexpr size_t kWorkers = 4;
+  static constexpr size_t kQueue = 16;
+
  private:
   void Loop();
+  void Work();
+  void Serve(int client);
   int fd_ = -1;
   int wake_[2] = {-1, -1};
   Handler handler_;
   std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<int> clients_;  // accepted, waiting for a worker (guarded by mu_)
+  bool stop_ = false;        // guarded by mu_
+  std::vector<std::thread> workers_;
 };
 
 // Sends one request to the daemon serving store_path. NotFound if none is

@@ -1,8 +1,13 @@
 #include "fs/encoder_pool.h"
 
+#include <spdlog/spdlog.h>
+
+#include "engine/common/guarded.h"
+
 namespace pmklc {
 
-EncoderPool::EncoderPool(unsigned threads, size_t max_queue) : max_queue_(max_queue) {
+EncoderPool::EncoderPool(unsigned threads, size_t max_queue, const char* name)
+    : name_(name), max_queue_(max_queue) {
   for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
 }
 
@@ -35,7 +40,13 @@ void EncoderPool::Loop() {
       job = std::move(q_.front());
       q_.pop_front();
     }
-    job();
+    // One failed job stays one failed job: it is logged and counted, and
+    // the thread goes on with the next.
+    Status s = Guarded(name_, job);
+    if (!s.ok()) {
+      failed_++;
+      spdlog::error("{}", s.ToString());
+    }
   }
 }
 

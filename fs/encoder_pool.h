@@ -7,9 +7,14 @@
 // the work itself (never blocks, so it cannot deadlock on a node lock).
 // Ownership: jobs are std::function values owned by the pool until run.
 // The destructor runs every queued job, then joins the threads.
+// Errors: a job that throws is caught (engine/common/guarded.h), logged with
+// the pool's name and counted in failed(); the thread goes on with the next
+// job. Jobs that must report failure to someone catch for themselves.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -20,12 +25,17 @@ namespace pmklc {
 
 class EncoderPool {
  public:
-  EncoderPool(unsigned threads, size_t max_queue);
+  // name: what the jobs are, for the log ("block encoder"). Must outlive the pool.
+  EncoderPool(unsigned threads, size_t max_queue, const char* name = "pool job");
   ~EncoderPool();
   bool TrySubmit(std::function<void()> job);
+  // Jobs that threw, since construction.
+  uint64_t failed() const { return failed_.load(); }
 
  private:
   void Loop();
+  const char* name_;
+  std::atomic<uint64_t> failed_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> q_;

@@ -7,6 +7,7 @@
 #include <future>
 #include <thread>
 
+#include "engine/common/guarded.h"
 #include "fs/filesystem.h"
 
 namespace pmklc {
@@ -36,8 +37,9 @@ FileData::FileData(Store* store, const FsOptions& o)
       cache_(o.cache_bytes),
       refs_(store, o.ref_cache_bytes),
       group_slots_(static_cast<std::ptrdiff_t>(std::clamp(std::thread::hardware_concurrency(), 2u, 64u))),
-      prefetch_pool_(2, 64),
-      pool_(2, 16) {}
+      hooks_(o.hooks),
+      prefetch_pool_(2, 64, "prefetch"),
+      pool_(2, 16, "block encoder") {}
 
 namespace {
 constexpr uint64_t kPrefetchBlocks = 8;  // 1 MiB at the default block size
@@ -82,14 +84,19 @@ void FileData::ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t of
 void FileData::Prefetch(const std::shared_ptr<Node>& n, uint64_t idx, uint64_t gen) {
   const uint64_t ino = n->attr.ino;  // never changes
   if (n->data_gen.load() != gen || cache_.Get(ino, idx)) return;
+  // The ticket comes before the store read: if anyone changes this file's
+  // stored data after it (through this node or a later one, after the
+  // kernel forgot this one), the fill is refused.
+  const BlockCache::Ticket t = cache_.TakeTicket();
   Fetched f;
   // A group another thread is decoding is not waited for: that would park
   // this prefetch thread instead of decoding the next group.
   if (!FetchStored(ino, idx, &f, /*wait=*/false).ok()) return;  // the read reports errors itself
+  if (hooks_.before_prefetch_cache) hooks_.before_prefetch_cache(ino, idx);
   std::shared_lock<std::shared_mutex> l(n->mu);
   if (n->data_gen.load() != gen) return;
-  if (f.block && !n->dirty.count(idx) && !n->pending.count(idx)) cache_.Put(ino, idx, f.block);
-  CacheGroupLocked(n.get(), f);
+  if (f.block && !n->dirty.count(idx) && !n->pending.count(idx)) cache_.Fill(ino, idx, f.block, t);
+  CacheGroupLocked(n.get(), f, t);
 }
 
 // Fast tier first, then the archived group, else a hole. See file_data.h.
@@ -121,15 +128,20 @@ Status FileData::FetchStored(uint64_t ino, uint64_t idx, Fetched* f, bool wait) 
 
 Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, uint64_t g, bool wait) {
   using R = Result<std::shared_ptr<const std::string>>;
-  // Concurrent readers of one group share one decode.
-  std::optional<R> r = group_decodes_.Do(std::make_pair(ino, g), [&]() -> R {
-    std::string value, raw;
-    Status s = store_->GetGroup(ino, g, &value);
-    if (!s.ok()) return s;
+  std::string value;
+  Status gs = store_->GetGroup(ino, g, &value);
+  if (!gs.ok()) return gs;
+  // Concurrent readers of one stored value share one decode. The key names
+  // the value itself, so a reader never joins a decode of an older value of
+  // the group (an explode, a write and a new archive pass may have replaced
+  // it while that decode ran).
+  const GroupKey key{ino, g, BlockChecksum(value)};
+  std::optional<R> r = group_decodes_.Do(key, [&]() -> R {
+    std::string raw;
     // Reference segments first, side by side (before taking a slot: they
     // are decoded on threads of their own).
     std::vector<RefSegmentKey> deps;
-    s = BlockRefs(value, &deps);
+    Status s = BlockRefs(value, &deps);
     if (s.ok() && !deps.empty()) refs_.Prefetch(deps);
     // Context-model decoders hold 0.1-0.4 GiB each: at most one per core at a time.
     struct Slot {
@@ -139,11 +151,8 @@ Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, u
     };
     if (s.ok()) {
       Slot slot(group_slots_);
-      try {
-        s = DecodeBlock(value, &raw, nullptr, &refs_);
-      } catch (const std::bad_alloc&) {
-        s = Status::NoMemory("out of memory decoding the group");
-      }
+      if (hooks_.before_group_decode) hooks_.before_group_decode(ino, g);
+      s = Guarded("decoding an archived group", [&] { return DecodeBlock(value, &raw, nullptr, &refs_); });
     }
     if (!s.ok()) {
       spdlog::error("inode {} archived group {}: {} — returning EIO", ino, g, s.ToString());
@@ -156,9 +165,9 @@ Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, u
   return *r;
 }
 
-void FileData::CacheGroupLocked(Node* n, const Fetched& f) {
+void FileData::CacheGroupLocked(Node* n, const Fetched& f, BlockCache::Ticket t) {
   for (auto& [j, img] : f.group)
-    if (!n->dirty.count(j) && !n->pending.count(j) && !cache_.Get(n->attr.ino, j)) cache_.Put(n->attr.ino, j, img);
+    if (!n->dirty.count(j) && !n->pending.count(j)) cache_.Fill(n->attr.ino, j, img, t);
 }
 
 Status FileData::BadBlock(uint64_t ino, uint64_t idx, const Status& s) {
@@ -186,6 +195,7 @@ Status FileData::ExplodeGroupLocked(Node* n, uint64_t g) {
   b.PutPending(ino);
   PMKLC_RETURN_IF_ERROR(store_->Write(b, false));
   n->data_gen++;
+  cache_.Invalidate(ino);
   return Status::OK();
 }
 
@@ -211,26 +221,61 @@ Status FileData::LoadImage(Node* n, uint64_t idx, std::string* out) {
   } else if (auto c = cache_.Get(ino, idx)) {
     out->assign(*c, 0, std::min<size_t>(c->size(), limit));
   } else {
+    const BlockCache::Ticket t = cache_.TakeTicket();
     Fetched f;
     PMKLC_RETURN_IF_ERROR(FetchStored(ino, idx, &f));
-    CacheGroupLocked(n, f);
+    CacheGroupLocked(n, f, t);
     if (!f.block) {
       out->assign(limit, '\0');
       return Status::OK();
     }
-    cache_.Put(ino, idx, f.block);
+    cache_.Fill(ino, idx, f.block, t);
     out->assign(*f.block, 0, std::min<size_t>(f.block->size(), limit));
   }
   if (out->size() < limit) out->resize(limit, '\0');
   return Status::OK();
 }
 
-Result<size_t> FileData::ReadLocked(const std::shared_ptr<Node>& np, uint64_t off, size_t size, char* buf) {
+void FileData::PlanReadLocked(Node* n, uint64_t off, size_t size, ReadPlan* plan) {
+  plan->ticket = cache_.TakeTicket();
+  plan->missing.clear();
+  plan->fetched.clear();
+  plan->error = Status::OK();
+  const uint64_t fsize = n->attr.size;
+  if (off >= fsize || size == 0) return;
+  const uint64_t end = off + std::min<uint64_t>(size, fsize - off);
+  for (uint64_t idx = off / bs_; idx * bs_ < end; ++idx)
+    if (!n->dirty.count(idx) && !n->pending.count(idx) && !cache_.Get(n->attr.ino, idx))
+      plan->missing.push_back(idx);
+}
+
+void FileData::FetchForRead(uint64_t ino, ReadPlan* plan) {
+  for (uint64_t idx : plan->missing) {
+    if (plan->fetched.count(idx)) continue;  // decoded with an earlier block's group
+    Fetched f;
+    Status s = FetchStored(ino, idx, &f);
+    if (!s.ok()) {
+      plan->error = s;
+      return;
+    }
+    for (auto& [j, img] : f.group) {
+      Fetched& o = plan->fetched[j];
+      o.block = img;
+      o.from_group = true;
+    }
+    f.group.clear();  // each is cached from its own entry
+    plan->fetched[idx] = std::move(f);
+  }
+}
+
+Result<size_t> FileData::ReadLocked(const std::shared_ptr<Node>& np, uint64_t off, size_t size, char* buf,
+                                    ReadPlan* plan) {
   Node* n = np.get();
   const uint64_t fsize = n->attr.size;
   if (off >= fsize || size == 0) return size_t{0};
   size = static_cast<size_t>(std::min<uint64_t>(size, fsize - off));
   const uint64_t ino = n->attr.ino;
+  if (plan && !plan->error.ok() && cache_.Valid(ino, plan->ticket)) return plan->error;
   // Sequential, allowing for the kernel's readahead requests arriving out of
   // order on several FUSE threads.
   const uint64_t last = n->last_read_end.exchange(off + size);
@@ -267,9 +312,23 @@ Result<size_t> FileData::ReadLocked(const std::shared_ptr<Node>& np, uint64_t of
       if (have) std::memcpy(buf + done, c->data() + in, have);
       if (have < len) std::memset(buf + done + have, 0, len - have);
     } else {
-      Fetched f;
-      PMKLC_RETURN_IF_ERROR(FetchStored(ino, idx, &f));
-      CacheGroupLocked(n, f);
+      // What FetchForRead fetched without the lock, if the file's stored
+      // data has not changed since; else the store, under the lock.
+      Fetched local;
+      const Fetched* fp = nullptr;
+      BlockCache::Ticket t;
+      auto pf = plan ? plan->fetched.find(idx) : decltype(plan->fetched.end()){};
+      if (plan && pf != plan->fetched.end() && cache_.Valid(ino, plan->ticket)) {
+        fp = &pf->second;
+        t = plan->ticket;
+      } else {
+        if (plan && !plan->missing.empty()) plan->refetched++;
+        t = cache_.TakeTicket();
+        PMKLC_RETURN_IF_ERROR(FetchStored(ino, idx, &local));
+        fp = &local;
+      }
+      const Fetched& f = *fp;
+      CacheGroupLocked(n, f, t);
       if (f.from_group && !n->archived_seen.load()) {
         n->archived_seen = true;
         if (sequential) ScheduleGroupPrefetch(np, off, fsize);
@@ -281,7 +340,7 @@ Result<size_t> FileData::ReadLocked(const std::shared_ptr<Node>& np, uint64_t of
         size_t have = raw.size() > in ? std::min(len, raw.size() - in) : 0;
         if (have) std::memcpy(buf + done, raw.data() + in, have);
         if (have < len) std::memset(buf + done + have, 0, len - have);
-        cache_.Put(ino, idx, f.block);
+        cache_.Fill(ino, idx, f.block, t);
       }
     }
     done += len;
@@ -433,7 +492,12 @@ bool FileData::SubmitLocked(const std::shared_ptr<Node>& n, uint64_t idx) {
 void FileData::RunJob(const std::shared_ptr<Node>& n, uint64_t idx, std::shared_ptr<const std::string> img) {
   std::string value;
   const bool hole = img->empty() || AllZero(*img);
-  Status s = hole ? Status::OK() : EncodeBlock(*img, enc_, &value);
+  // An exception here (a bug, or memory) fails this block's store only: the
+  // image stays in memory and the next write, flush or fsync reports it.
+  Status s = hole ? Status::OK() : Guarded("block encoder", [&]() -> Status {
+    if (hooks_.before_block_encode) hooks_.before_block_encode(n->attr.ino, idx);
+    return EncodeBlock(*img, enc_, &value);
+  });
   std::unique_lock<std::shared_mutex> l(n->mu);
   auto it = n->pending.find(idx);
   if (it != n->pending.end() && it->second == img) {

@@ -37,10 +37,12 @@
 #include <mutex>
 #include <semaphore>
 #include <string>
+#include <tuple>
 
 #include "engine/codec/codec.h"
 #include "fs/block_cache.h"
 #include "fs/encoder_pool.h"
+#include "fs/filesystem.h"
 #include "fs/inode_table.h"
 #include "fs/single_flight.h"
 #include "fs/store_refs.h"
@@ -48,16 +50,38 @@
 
 namespace pmklc {
 
-struct FsOptions;
-
 class FileData {
  public:
   FileData(Store* store, const FsOptions& opts);
   ~FileData();
 
+  struct Fetched {
+    std::shared_ptr<const std::string> block;  // nullptr: a hole
+    bool from_group = false;                   // decoded from an archived group
+    std::vector<std::pair<uint64_t, std::shared_ptr<const std::string>>> group;  // other blocks decoded
+  };
+  // A read in three steps, so that no store read or decode runs under the
+  // file's lock (a cold archived group takes seconds):
+  //  1. PlanReadLocked (node lock, shared): the blocks of the range that are
+  //     neither dirty, pending nor cached, and a cache ticket;
+  //  2. FetchForRead (no lock): reads and decodes them;
+  //  3. ReadLocked (node lock, shared): copies, using what step 2 fetched
+  //     only if the file's stored data has not changed since the ticket
+  //     (BlockCache::Valid); otherwise it reads the store again itself.
+  struct ReadPlan {
+    BlockCache::Ticket ticket = 0;
+    std::vector<uint64_t> missing;
+    std::map<uint64_t, Fetched> fetched;
+    Status error;          // the first fetch error (returned if still valid)
+    uint32_t refetched = 0;  // blocks step 3 had to read again (a change came between)
+  };
+  void PlanReadLocked(Node* n, uint64_t off, size_t size, ReadPlan* plan);
+  void FetchForRead(uint64_t ino, ReadPlan* plan);
   // Reads; a sequential reader (this read starts where the last ended) gets
   // the next blocks decoded ahead into the cache by the prefetch threads.
-  Result<size_t> ReadLocked(const std::shared_ptr<Node>& n, uint64_t off, size_t size, char* buf);
+  // plan: from steps 1-2 above, or nullptr (then misses read the store here).
+  Result<size_t> ReadLocked(const std::shared_ptr<Node>& n, uint64_t off, size_t size, char* buf,
+                            ReadPlan* plan = nullptr);
   // Writes and stores every block the write completes. May store all dirty
   // blocks of n when the dirty limits are exceeded.
   Result<size_t> WriteLocked(const std::shared_ptr<Node>& n, uint64_t off, const char* data, size_t size);
@@ -67,6 +91,9 @@ class FileData {
   // Waits for the node's encoder jobs (releasing l meanwhile), then stores
   // all dirty blocks and the inode record; sync=true makes it durable.
   Status FlushLocked(Node* n, std::unique_lock<std::shared_mutex>& l, bool sync);
+  // Call after a store write (not made by FileData) that changed ino's
+  // blocks or groups: read-ahead that read the store before it is not cached.
+  void StoredDataChanged(uint64_t ino) { cache_.Invalidate(ino); }
   // Forgets cached and dirty blocks of an inode being deleted.
   void DropLocked(Node* n);
   size_t total_dirty() const { return total_dirty_.load(); }
@@ -78,11 +105,6 @@ class FileData {
   static void ForgetFastGroup(Node* n) { n->fast_group = 0; }
 
  private:
-  struct Fetched {
-    std::shared_ptr<const std::string> block;  // nullptr: a hole
-    bool from_group = false;                   // decoded from an archived group
-    std::vector<std::pair<uint64_t, std::shared_ptr<const std::string>>> group;  // other blocks decoded
-  };
   // Stored image of block idx (not trimmed to the file size). No lock needed.
   // wait=false: Busy instead of waiting when its group is being decoded.
   Status FetchStored(uint64_t ino, uint64_t idx, Fetched* f, bool wait = true);
@@ -91,7 +113,7 @@ class FileData {
   Result<std::shared_ptr<const std::string>> DecodeGroup(uint64_t ino, uint64_t g, bool wait = true);
   // Sequential reader of an archived file at off: next two groups decoded ahead.
   void ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t off, uint64_t fsize);
-  void CacheGroupLocked(Node* n, const Fetched& f);
+  void CacheGroupLocked(Node* n, const Fetched& f, BlockCache::Ticket t);
   static Status BadBlock(uint64_t ino, uint64_t idx, const Status& s);
   // Moves archived group g of n back to fast-tier blocks (no-op if not archived).
   Status ExplodeGroupLocked(Node* n, uint64_t g);
@@ -118,8 +140,10 @@ class FileData {
   BlockCache cache_;
   StoreRefs refs_;  // reference segments of groups coded against others
   std::atomic<size_t> total_dirty_{0};
+  FsHooks hooks_;
   std::counting_semaphore<64> group_slots_;  // concurrent group decodes (memory bound)
-  SingleFlight<std::pair<uint64_t, uint64_t>, Result<std::shared_ptr<const std::string>>> group_decodes_;
+  using GroupKey = std::tuple<uint64_t, uint64_t, uint64_t>;  // ino, group, checksum of its value
+  SingleFlight<GroupKey, Result<std::shared_ptr<const std::string>>> group_decodes_;
   EncoderPool prefetch_pool_;
   EncoderPool pool_;  // last: joined first on destruction
 };

@@ -83,6 +83,7 @@ struct Filesystem::Impl {
     b.DeleteInode(n->attr.ino);
     b.DeleteOrphan(n->attr.ino);
     Status s = store->Write(b, false);
+    if (s.ok()) data.StoredDataChanged(n->attr.ino);
     if (s.ok() && S_ISREG(n->attr.mode) && n->attr.size >= (uint64_t{8} << 20)) store->ScheduleReclaim(n->attr.ino);
     return s;
   }
@@ -402,6 +403,7 @@ Status Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrRequest& 
   a.ctime = (r.valid & SetAttrRequest::kCtime) ? r.ctime : now;
   b.PutInode(a);
   PMKLC_RETURN_IF_ERROR(impl_->store->Write(b, false));
+  if (r.valid & SetAttrRequest::kSize) impl_->data.StoredDataChanged(ino);
   n->attr = a;
   n->attr_dirty = false;
   *out = a;
@@ -630,10 +632,19 @@ Result<size_t> Filesystem::Read(uint64_t ino, uint64_t off, size_t size, char* b
   if (!nr.ok()) return nr.status();
   auto n = *nr;
   Result<size_t> r = size_t{0};
+  // Blocks that need the store are read and decoded without the file's
+  // lock (file_data.h ReadPlan), so a cold archived group holds up no one.
+  FileData::ReadPlan plan;
   {
     std::shared_lock<std::shared_mutex> l(n->mu);
     if (IsDir(n->attr.mode)) return Status::IsDir();
-    r = impl_->data.ReadLocked(n, off, size, buf);
+    impl_->data.PlanReadLocked(n.get(), off, size, &plan);
+  }
+  if (!plan.missing.empty()) impl_->data.FetchForRead(ino, &plan);
+  {
+    std::shared_lock<std::shared_mutex> l(n->mu);
+    if (IsDir(n->attr.mode)) return Status::IsDir();
+    r = impl_->data.ReadLocked(n, off, size, buf, &plan);
   }
   if (r.ok() && !impl_->opts.noatime) {
     // relatime: update atime if it is not newer than mtime/ctime or is a day old.

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,20 @@ struct Caller {
   bool InGroup(uint32_t g) const;
 };
 
+// Test hooks: called at fixed points of the data path so that tests can
+// reproduce races and failures deterministically. Never set by the product.
+struct FsHooks {
+  // A background encoder job, before it encodes block idx of ino (a test
+  // makes it throw). Default: none
+  std::function<void(uint64_t ino, uint64_t idx)> before_block_encode;
+  // A read-ahead job, after it read block idx of ino from the store and
+  // before it caches it (a test stalls it here). Default: none
+  std::function<void(uint64_t ino, uint64_t idx)> before_prefetch_cache;
+  // A decode of archived group g of ino, before it starts (holding a decode
+  // slot and no lock of the file). Default: none
+  std::function<void(uint64_t ino, uint64_t g)> before_group_decode;
+};
+
 struct FsOptions {
   size_t cache_bytes = 128u << 20;        // decoded-block LRU cache. Default: 128 MiB
   // Decoded reference segments (files coded against others), one cache for
@@ -47,6 +62,7 @@ struct FsOptions {
   size_t dirty_total_bytes = 256u << 20;  // dirty data over all files. Default: 256 MiB
   EncodeOptions encode;                   // codec for new blocks. Default: zstd level 1
   bool noatime = false;                   // Default: false (relatime rules)
+  FsHooks hooks;                          // tests only. Default: none
 };
 
 // Attributes to change in SetAttr; bit set in `valid`.

@@ -24,118 +24,13 @@
 #include "fs/control.h"
 #include "fs/filesystem.h"
 #include "fs/fuse_ops.h"
+#include "fs/mount_options.h"
 #include "fs/store_report.h"
 #include "store/store.h"
 
 namespace pmklc {
 
 namespace {
-
-Result<uint64_t> ParseSize(const std::string& key, const std::string& v) {
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long n = std::strtoull(v.c_str(), &end, 10);
-  if (errno || end == v.c_str()) return Status::InvalidArgument("option " + key + "=: not a number: " + v);
-  std::string suf(end);
-  uint64_t mul = 1;
-  if (suf == "" ) mul = 1;
-  else if (suf == "K" || suf == "k") mul = 1ull << 10;
-  else if (suf == "M" || suf == "m") mul = 1ull << 20;
-  else if (suf == "G" || suf == "g") mul = 1ull << 30;
-  else return Status::InvalidArgument("option " + key + "=: bad size suffix: " + v);
-  return static_cast<uint64_t>(n) * mul;
-}
-
-struct Parsed {
-  FsOptions fs;
-  StoreOptions store;
-  std::string log_level = "info";
-  bool allow_other = false;
-  unsigned threads = 10;
-  ArchiveOptions archive;
-  std::vector<std::string> fuse_opts;  // passed through to libfuse
-};
-
-Result<Parsed> ParseOptions(const MountOptions& m) {
-  Parsed p;
-  for (const std::string& o : m.options) {
-    if (o.empty()) continue;
-    auto eq = o.find('=');
-    std::string k = o.substr(0, eq), v = eq == std::string::npos ? "" : o.substr(eq + 1);
-    if (k == "allow_other") p.allow_other = true;
-    else if (k == "default_permissions") {}  // always on: the kernel enforces modes
-    else if (k == "log_level") {
-      if (spdlog::level::from_str(v) == spdlog::level::off && v != "off")
-        return Status::InvalidArgument("log_level must be trace|debug|info|warn|error|critical|off");
-      p.log_level = v;
-    } else if (k == "cache_size") {
-      auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.fs.cache_bytes = *r;
-    } else if (k == "ref_cache") {
-      auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.fs.ref_cache_bytes = *r; p.archive.ref_cache_bytes = *r;
-    } else if (k == "references") {
-      if (v != "on" && v != "off") return Status::InvalidArgument("references must be on or off");
-      p.archive.references = v == "on";
-    } else if (k == "ref_segments") {
-      int t = std::atoi(v.c_str());
-      if (t < 1 || t > static_cast<int>(format::kMaxBlockRefs)) return Status::InvalidArgument("ref_segments must be 1..4");
-      p.archive.ref_segments = static_cast<uint32_t>(t);
-    } else if (k == "ref_depth") {
-      int t = std::atoi(v.c_str());
-      if (t < 1 || t > 2) return Status::InvalidArgument("ref_depth must be 1 or 2");
-      p.archive.ref_depth = static_cast<uint32_t>(t);
-    } else if (k == "dirty_limit") {
-      auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.fs.dirty_total_bytes = *r;
-    } else if (k == "dirty_file_limit") {
-      auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.fs.dirty_file_bytes = *r;
-    } else if (k == "min_free") {
-      auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.store.min_free_bytes = *r;
-    } else if (k == "block_size") {
-      auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.store.block_size = static_cast<uint32_t>(*r);
-    } else if (k == "archive_group") {
-      auto r = ParseSize(k, v); if (!r.ok()) return r.status(); p.store.group_bytes = static_cast<uint32_t>(*r);
-    } else if (k == "zstd_level") {
-      int lv = std::atoi(v.c_str());
-      if (lv < 1 || lv > 19) return Status::InvalidArgument("zstd_level must be 1..19");
-      p.fs.encode.zstd_level = lv;
-    } else if (k == "codec") {
-      if (v == "auto") {
-        p.fs.encode.fasta = true;
-        p.fs.encode.codec = CodecId::kZstd;
-      } else {
-        auto c = CodecFromName(v);
-        if (!c.ok()) return Status::InvalidArgument("codec must be auto, zstd, raw or fasta2bit");
-        p.fs.encode.codec = *c;
-        p.fs.encode.fasta = *c == CodecId::kFasta2Bit || *c == CodecId::kFastaProtein;
-      }
-    } else if (k == "noatime") {
-      p.fs.noatime = true;
-      p.fuse_opts.push_back(o);
-    } else if (k == "threads") {
-      p.threads = static_cast<unsigned>(std::atoi(v.c_str()));
-      if (p.threads < 1 || p.threads > 256) return Status::InvalidArgument("threads must be 1..256");
-    } else if (k == "archive_profile") {
-      if (v != "off" && !ArchiveEncodeOptions(v).ok())
-        return Status::InvalidArgument("archive_profile must be max, balanced, neural or off");
-      p.archive.profile = v;
-    } else if (k == "archive_delay") {
-      char* end = nullptr;
-      unsigned long d = std::strtoul(v.c_str(), &end, 10);
-      if (v.empty() || *end || d > 365ul * 86400) return Status::InvalidArgument("archive_delay must be seconds, 0..31536000");
-      p.archive.delay_s = static_cast<uint32_t>(d);
-    } else if (k == "archive_threads") {
-      int t = std::atoi(v.c_str());
-      if (t < 1 || t > 64) return Status::InvalidArgument("archive_threads must be 1..64");
-      p.archive.threads = static_cast<unsigned>(t);
-    } else if (k == "_netdev" || k == "nofail" || k == "noauto" || k == "auto" || k == "user" ||
-               k == "nouser" || k == "users" || k == "defaults" || k.rfind("x-", 0) == 0 ||
-               k.rfind("comment", 0) == 0) {
-      // fstab-only options: mount(8) handles them.
-    } else {
-      p.fuse_opts.push_back(o);
-    }
-  }
-  return p;
-}
 
 void SetupLogging(bool foreground, const std::string& level) {
   std::shared_ptr<spdlog::logger> lg;
@@ -148,7 +43,7 @@ void SetupLogging(bool foreground, const std::string& level) {
 
 // Serves the mount; writes "" (success) or an error line to report_fd once
 // the mount is live or has failed, then keeps serving.
-Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
+Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
   auto report = [&](const std::string& msg) {
     if (report_fd >= 0) {
       std::string line = msg + "\n";
@@ -171,6 +66,9 @@ Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
     report(s.ToString());
     return s;
   }
+  // A store this mount creates is removed again if the mount is refused
+  // after all, so a refusal leaves nothing behind.
+  const bool created = !std::filesystem::exists(std::filesystem::path(m.store) / "CURRENT", ec);
   StoreOptions so = p.store;
   so.root_uid = getuid();
   so.root_gid = getgid();
@@ -186,6 +84,15 @@ Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
     return st.status();
   }
   std::unique_ptr<Store> store = std::move(st).value();
+  auto refuse = [&](const Status& s) {
+    if (created) {  // before the report: the caller may look at once
+      store.reset();
+      std::error_code rec;
+      std::filesystem::remove_all(m.store, rec);
+    }
+    report(s.ToString());
+    return s;
+  };
   // The store's models: registered for the decoders; the private one is
   // offered to the neural archive profile. A damaged model is logged, not
   // fatal: only the groups that name it fail to read (EIO).
@@ -195,11 +102,12 @@ Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
     if (models.ok()) archive_opts.private_model = *models;
     else spdlog::error("store models: {}", models.status().ToString());
   }
-  Filesystem fs(store.get(), p.fs);
+  auto fsp = std::make_unique<Filesystem>(store.get(), p.fs);
+  Filesystem& fs = *fsp;
   Status rs = fs.Recover();
   if (!rs.ok()) {
-    report(rs.ToString());
-    return rs;
+    fsp.reset();
+    return refuse(rs);
   }
 
   std::vector<std::string> args{"pmklcfs"};
@@ -219,23 +127,20 @@ Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
   ctx.fs = &fs;
   struct fuse_session* se = fuse_session_new(&fargs, FuseOps(), sizeof(struct fuse_lowlevel_ops), &ctx);
   if (se == nullptr) {
-    Status s = Status::InvalidArgument("FUSE rejected the mount options: " + opts);
-    report(s.ToString());
-    return s;
+    fsp.reset();
+    return refuse(Status::InvalidArgument("FUSE rejected the mount options: " + opts));
   }
   if (fuse_set_signal_handlers(se) != 0) {
     fuse_session_destroy(se);
-    Status s = Status::IOError("cannot install signal handlers");
-    report(s.ToString());
-    return s;
+    fsp.reset();
+    return refuse(Status::IOError("cannot install signal handlers"));
   }
   if (fuse_session_mount(se, m.mountpoint.c_str()) != 0) {
     fuse_remove_signal_handlers(se);
     fuse_session_destroy(se);
-    Status s = Status::IOError("cannot mount on " + m.mountpoint +
-                               " (is /dev/fuse available and the directory not already mounted?)");
-    report(s.ToString());
-    return s;
+    fsp.reset();
+    return refuse(Status::IOError("cannot mount on " + m.mountpoint +
+                                  " (is /dev/fuse available and the directory not already mounted?)"));
   }
   // The archiver and the control socket that `pmklc archive` talks to.
   std::unique_ptr<Archiver> archiver;
@@ -247,8 +152,9 @@ Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
       fuse_session_unmount(se);
       fuse_remove_signal_handlers(se);
       fuse_session_destroy(se);
-      report(as.ToString());
-      return as;
+      archiver.reset();
+      fsp.reset();
+      return refuse(as);
     }
     archiver->Start();
   }
@@ -329,9 +235,9 @@ Status Serve(const MountOptions& m, const Parsed& p, int report_fd) {
 }  // namespace
 
 Status RunMount(const MountOptions& m) {
-  auto pr = ParseOptions(m);
+  auto pr = ParseMountOptions(m.options);
   if (!pr.ok()) return pr.status();
-  Parsed p = std::move(pr).value();
+  MountConfig p = std::move(pr).value();
   if (m.foreground) {
     SetupLogging(true, p.log_level);
     return Serve(m, p, -1);

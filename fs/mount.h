@@ -13,9 +13,9 @@ struct MountOptions {
   std::string mountpoint;
   bool foreground = false;               // -f. Default: false (daemonize, log to syslog)
   bool debug = false;                    // -d: FUSE request tracing. Default: false
-  // Comma-separated -o options, split. Ours: allow_other, default_permissions,
-  // log_level=, cache_size=, dirty_limit=, dirty_file_limit=, zstd_level=,
-  // block_size= (new stores only), min_free=, noatime, threads=. Others go to FUSE.
+  // Comma-separated -o options, split. Ours are defined, with their types,
+  // ranges and defaults, in fs/mount_options.h (ParseMountOptions); the
+  // others go to FUSE.
   std::vector<std::string> options;
 };
 

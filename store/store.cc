@@ -17,6 +17,7 @@
 #include <thread>
 #include <filesystem>
 
+#include "engine/common/guarded.h"
 #include "engine/codec/endian.h"
 #include "engine/format.h"
 #include "store/codec_inode.h"
@@ -147,6 +148,8 @@ struct Store::Rep {
       rqueue.erase(rqueue.begin());
       rbusy = true;
       l.unlock();
+      // Reclaiming is best effort: nothing it throws may end the thread.
+      (void)Guarded("reclaim", [&, kind = kind, ino = ino] {
       // Flush every CF first so the WAL files holding the deleted data go too.
       (void)db->Flush(rocksdb::FlushOptions(), cf);
       rocksdb::CompactRangeOptions o;
@@ -165,6 +168,7 @@ struct Store::Rep {
         (void)db->CompactRange(o, cf[kBlocks], &bs, &es);
         (void)db->CompactRange(o, cf[kCold], &bs, &es);
       }
+      });
       l.lock();
       rbusy = false;
       rcv.notify_all();
@@ -297,7 +301,13 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
       return Status::InvalidArgument(path + " exists and is not a directory");
     if (fs::exists(path, ec) && !fs::is_empty(path, ec))
       return Status::InvalidArgument(path + " is a non-empty directory that is not a pmklcfs store");
-    fs::create_directories(path, ec);
+    // Only the store's own folder is made: a mistyped path must not leave
+    // a tree of new folders behind.
+    const fs::path parent = fs::absolute(fs::path(path), ec).parent_path();
+    if (!fs::is_directory(parent, ec))
+      return Status::NotFound("cannot create the store " + path + ": its parent folder " + parent.string() +
+                              " does not exist");
+    fs::create_directory(path, ec);
     if (ec) return Status::IOError("cannot create " + path + ": " + ec.message());
   }
 

@@ -8,8 +8,10 @@
 #include <cstring>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <set>
+#include <algorithm>
 #include <sstream>
 #include <string>
 
@@ -389,6 +391,151 @@ int RunDecompress(const CompressArgs& a) {
   prog.Done();
   if (!s.ok()) return Fail("decompress", s);
   return 0;
+}
+
+
+namespace {
+
+int UsageError(const char* cmd, const std::string& msg) {
+  std::fprintf(stderr, "pmklc %s: %s\n", cmd, msg.c_str());
+  return 2;
+}
+
+bool EndsWithPmklc(const std::string& p) {
+  const std::string suf = ".pmklc";
+  return p.size() > suf.size() && p.compare(p.size() - suf.size(), suf.size(), suf) == 0;
+}
+
+// Identity of a path for "would this output overwrite that input": the
+// device and inode when it exists, else its canonical spelling.
+struct PathId {
+  bool exists = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  std::string canon;
+  bool operator==(const PathId& o) const {
+    if (exists && o.exists) return dev == o.dev && ino == o.ino;
+    return canon == o.canon;
+  }
+};
+PathId IdOf(const std::string& path) {
+  PathId id;
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) {
+    id.exists = true;
+    id.dev = st.st_dev;
+    id.ino = st.st_ino;
+  }
+  std::error_code ec;
+  id.canon = std::filesystem::weakly_canonical(path, ec).string();
+  if (ec) id.canon = path;
+  return id;
+}
+
+// Plans one output per input (empty: stdout) and refuses, before anything
+// is written, an output that is an input or another input's output.
+// Returns 0 or the exit code.
+int PlanOutputs(const char* cmd, const CompressArgs& a, const std::function<Result<std::string>(const std::string&)>& out_of,
+                std::vector<std::string>* outs) {
+  const size_t n = a.inputs.size();
+  if (n > 1 && !a.out.empty()) return UsageError(cmd, "-o names the output of one input; " + std::to_string(n) + " were given");
+  if (n > 1 && a.to_stdout) return UsageError(cmd, "-c writes one input to stdout; " + std::to_string(n) + " were given");
+  for (const std::string& in : a.inputs)
+    if (in == "-" && n > 1) return UsageError(cmd, "- (stdin) must be the only input");
+  std::vector<PathId> in_ids;
+  for (const std::string& in : a.inputs) in_ids.push_back(IdOf(in));
+  std::vector<PathId> out_ids;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& in = a.inputs[i];
+    std::string out;
+    if (a.to_stdout || a.out == "-" || (in == "-" && a.out.empty())) {
+      out.clear();
+    } else if (!a.out.empty()) {
+      out = a.out;
+    } else {
+      auto o = out_of(in);
+      if (!o.ok()) {
+        std::fprintf(stderr, "pmklc %s: %s\n", cmd, o.status().message().c_str());
+        return 1;
+      }
+      out = *o;
+    }
+    if (!out.empty()) {
+      PathId oid = IdOf(out);
+      for (size_t j = 0; j < n; ++j)
+        if (a.inputs[j] != "-" && oid == in_ids[j]) {
+          std::fprintf(stderr, "pmklc %s: %s would overwrite the input %s; nothing written\n", cmd, out.c_str(),
+                       a.inputs[j].c_str());
+          return 1;
+        }
+      for (const PathId& o : out_ids)
+        if (o == oid) {
+          std::fprintf(stderr, "pmklc %s: two inputs would both be written to %s; nothing written\n", cmd, out.c_str());
+          return 1;
+        }
+      out_ids.push_back(oid);
+    }
+    outs->push_back(out);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int RunCompressFiles(const CompressArgs& a) {
+  for (const std::string& in : a.inputs)
+    if (in != "-" && EndsWithPmklc(in)) {
+      std::fprintf(stderr, "pmklc compress: %s already ends in .pmklc (to make a collection of several files, use --collection OUT)\n",
+                   in.c_str());
+      return 1;
+    }
+  std::vector<std::string> outs;
+  int rc = PlanOutputs("compress", a, [](const std::string& in) -> Result<std::string> { return in + ".pmklc"; }, &outs);
+  if (rc) return rc;
+  int worst = 0;
+  for (size_t i = 0; i < a.inputs.size(); ++i) {
+    CompressArgs one = a;
+    one.in = a.inputs[i];
+    one.out = outs[i].empty() ? "-" : outs[i];
+    one.to_stdout = outs[i].empty();
+    worst = std::max(worst, RunCompress(one));
+  }
+  return worst;
+}
+
+int RunDecompressFiles(const CompressArgs& a) {
+  if (a.list) {
+    int worst = 0;
+    for (const std::string& in : a.inputs) {
+      auto f = ContainerFile::Open(in);
+      if (!f.ok()) {
+        worst = std::max(worst, Fail("decompress", Status::InvalidArgument(in + ": " + f.status().message())));
+        continue;
+      }
+      if ((*f)->collection()) {
+        for (auto& [name, size] : (*f)->members())
+          std::printf("%s\t%llu\t%s\n", in.c_str(), static_cast<unsigned long long>(size), name.c_str());
+      } else {
+        auto d = DefaultOutput(in, "");
+        std::printf("%s\t-\t%s\n", in.c_str(), d.ok() ? std::filesystem::path(*d).filename().c_str() : "-");
+      }
+    }
+    return worst;
+  }
+  if (!a.member.empty() && a.inputs.size() > 1) return UsageError("decompress", "-m takes one container");
+  std::vector<std::string> outs;
+  int rc = PlanOutputs("decompress", a, [](const std::string& in) { return DefaultOutput(in, "name the output with -o, or use -c"); }, &outs);
+  if (rc) return rc;
+  int worst = 0;
+  for (size_t i = 0; i < a.inputs.size(); ++i) {
+    CompressArgs one = a;
+    one.in = a.inputs[i];
+    // -m without -o: the member's own name (DecompressCollection's default).
+    one.out = (!a.member.empty() && a.out.empty() && !a.to_stdout) ? "" : (outs[i].empty() ? "-" : outs[i]);
+    one.to_stdout = outs[i].empty() && !(!a.member.empty() && a.out.empty() && !a.to_stdout);
+    worst = std::max(worst, RunDecompress(one));
+  }
+  return worst;
 }
 
 }  // namespace pmklc::cli

@@ -40,8 +40,15 @@ struct CompressArgs {
   std::vector<std::string> inputs;
   std::string collection_out;
   std::string member;
+  bool list = false;  // decompress -l: list members. Default: false
 };
 int RunCompress(const CompressArgs& a);
+// compress FILE...: each input to FILE.pmklc (or a.out for one input);
+// never overwrites an input; 0 if every file succeeded, 1 else, 2 usage.
+int RunCompressFiles(const CompressArgs& a);
+// decompress FILE...: each .pmklc beside it (or a.out for one input), or
+// lists members with a.list; same exit codes.
+int RunDecompressFiles(const CompressArgs& a);
 // compress -o OUT FILES...: a collection container.
 int RunCompressCollection(const CompressArgs& a);
 int RunDecompress(const CompressArgs& a);

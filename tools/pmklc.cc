@@ -4,6 +4,8 @@
 // type fuse.pmklcfs), `pmklcfs` (what mount.fuse3 runs) or `mount.pmklcfs`,
 // it behaves as `pmklc mount STORE MOUNTPOINT -o OPTIONS`.
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <unistd.h>
 
@@ -14,7 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/common/parse.h"
+#include "engine/format.h"
 #include "fs/mount.h"
+#include "fs/mount_options.h"
 #include "kernels/device.h"
 #include "tools/commands.h"
 
@@ -72,9 +77,36 @@ int MountHelperMain(int argc, char** argv) {
   return DoMount(pos[0], pos[1], fg, false, opts);
 }
 
+int Usage(const std::string& msg) {
+  std::fprintf(stderr, "pmklc %s\n", msg.c_str());
+  return 2;
+}
+
+// Every example here is run as written by tests/mount/cli_test.cc
+// (Cli.HelpExamplesWorkAsWritten): keep them runnable.
+constexpr const char* kCompressExamples =
+    "Examples:\n"
+    "  pmklc compress genome.fa                      # writes genome.fa.pmklc\n"
+    "  pmklc compress -p max a.fa b.fa               # a.fa.pmklc and b.fa.pmklc\n"
+    "  pmklc compress -o g.pmklc genome.fa           # one input, named output\n"
+    "  cat genome.fa | pmklc compress - > g2.pmklc   # a pipe\n"
+    "  pmklc compress -p max --ref a.fa -o b.ref.pmklc b.fa   # coded against a.fa\n"
+    "  pmklc compress -p max --collection ab.pmklc a.fa b.fa   # one container";
+constexpr const char* kDecompressExamples =
+    "Examples:\n"
+    "  pmklc decompress -f genome.fa.pmklc           # writes genome.fa\n"
+    "  pmklc decompress -c g.pmklc | md5sum          # to stdout\n"
+    "  pmklc decompress -l ab.pmklc                  # list members\n"
+    "  pmklc decompress -o ab ab.pmklc               # every member into ab/\n"
+    "  pmklc decompress -m b.fa -c ab.pmklc > b2.fa  # one member\n"
+    "Exit status: 0 ok, 1 error, 2 usage.";
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Library log lines go to stderr, never stdout (where data and reports
+  // go); the mount daemon sends them to the journal instead (fs/mount.cc).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("pmklc"));
   std::string self = argv[0];
   auto slash = self.rfind('/');
   if (slash != std::string::npos) self = self.substr(slash + 1);
@@ -85,9 +117,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("pmklc ") + PMKLC_VERSION);
   app.require_subcommand(1);
   app.footer(R"(Examples:
+  mkdir -p ~/.local/share/pmklcfs ~/genomes                 # the store's parent, the mountpoint
   pmklc mount ~/.local/share/pmklcfs/default ~/genomes      # mount (creates the store)
   cp hg38.fa ~/genomes/ && md5sum ~/genomes/hg38.fa          # use it like any folder
-  pmklc compress hg38.fa && pmklc decompress hg38.fa.pmklc   # standalone container
+  pmklc compress hg38.fa && pmklc decompress -c hg38.fa.pmklc | cmp - hg38.fa   # a container
   fusermount3 -u ~/genomes                                  # unmount
   pmklc stat ~/.local/share/pmklcfs/default                 # sizes and ratio per codec
   pmklc fsck ~/.local/share/pmklcfs/default                 # verify every block
@@ -103,15 +136,10 @@ fstab:
   mount->add_option("MOUNTPOINT", mnt, "an existing directory")->required();
   mount->add_flag("-f,--foreground", fg, "stay in the foreground and log to stderr");
   mount->add_flag("-d,--debug", debug, "foreground with FUSE request tracing");
-  mount->add_option("-o", opts,
-                    "comma-separated options: allow_other, log_level=LEVEL, cache_size=SIZE, "
-                    "dirty_limit=SIZE, dirty_file_limit=SIZE, zstd_level=N, codec=auto|zstd|raw, "
-                    "block_size=SIZE (new stores), threads=N, noatime, archive_profile=max|balanced|neural|off, "
-                    "archive_delay=SECONDS (Default: 60), archive_threads=N (Default: 1), "
-                    "archive_group=SIZE (new stores; Default: 4M), references=on|off (Default: on), ref_segments=N "
-                    "(1-4, Default: 4), ref_depth=1|2 (Default: 2), ref_cache=SIZE (Default: 256M), and FUSE/mount options")
+  mount->add_option("-o", opts, "comma-separated options (below), and FUSE/mount options")
       ->allow_extra_args(false);
-  mount->footer("Example: pmklc mount -o allow_other,log_level=debug /srv/store /data/genomes");
+  mount->footer("Options (-o):\n" + pmklc::MountOptionsHelp() +
+                "Example: pmklc mount -o allow_other,log_level=debug /srv/store /data/genomes");
 
   bool stat_files = false;
   auto* stat = app.add_subcommand("stat", "files, logical and stored bytes, ratio and bytes per codec");
@@ -130,12 +158,13 @@ fstab:
 
   pmklc::cli::CompressArgs ca;
   std::string bsize = "1M";
-  auto* comp = app.add_subcommand("compress", "compress a file into a .pmklc container (FASTA-aware)");
-  comp->add_option("IN [OUT] | FILES", ca.inputs, "input file (- for stdin) and output (default IN.pmklc); with -o, the files of a collection")->required();
-  comp->add_option("-o,--output", ca.collection_out, "write one collection container OUT of all FILES: related genomes code against each other, and each member decompresses on its own");
+  auto* comp = app.add_subcommand("compress", "compress each FILE into FILE.pmklc (FASTA-aware), like gzip");
+  comp->add_option("FILES", ca.inputs, "input files; - is stdin (to stdout)")->required();
+  comp->add_option("-o,--output", ca.out, "the output of a single input (- for stdout). Default: FILE.pmklc");
+  comp->add_option("--collection", ca.collection_out, "write one collection container OUT of all FILES: related genomes code against each other, and each member decompresses on its own");
   comp->add_option("-p,--profile", ca.profile, "fast (2-bit FASTA streams, default), balanced (context-mixed nucleotides, about 8 MB/s) max (strongest context models, about 1.5 MB/s) or neural (max + token networks, -j W); balanced, max and neural use 16 MiB blocks");
-  comp->add_flag("-c,--stdout", ca.to_stdout, "write to stdout");
-  comp->add_flag("-f,--force", ca.force, "overwrite OUT");
+  comp->add_flag("-c,--stdout", ca.to_stdout, "write to stdout (one input)");
+  comp->add_flag("-f,--force", ca.force, "overwrite existing outputs (never an input)");
   comp->add_flag("-v,--verbose", ca.verbose, "print sizes");
   comp->add_option("-B,--block-size", bsize, "block size (K/M suffix), Default: 1M");
   comp->add_option("-j,--workers", ca.workers, "W: blocks coded at once (same output for every W; memory grows with W). Default: 1")
@@ -145,19 +174,17 @@ fstab:
   comp->add_option("--private", ca.private_model, "neural: a private model file (pmklc train file) to mix in; stored in the container");
   comp->add_option("--ref", ca.reference, "code FASTA against a related genome REF (e.g. another strain; not -p neural); decompress needs the same REF");
   comp->add_flag("--no-select", ca.no_select, "neural: mix every candidate without the trial-encode selection");
-  comp->footer("Examples:\n  pmklc compress genome.fa            # writes genome.fa.pmklc\n"
-               "  zcat reads.fa.gz | pmklc compress - > reads.fa.pmklc\n"
-               "  pmklc compress -p max --ref strainA.fa strainB.fa\n"
-               "  pmklc compress -p max -o kpn.pmklc kpn_*.fa   # a collection");
-  auto* decomp = app.add_subcommand("decompress", "decompress a .pmklc container");
-  decomp->add_option("IN", ca.in, "input container, - for stdin")->required();
-  decomp->add_option("OUT", ca.out, "output (default IN without .pmklc; stdout for stdin)");
-  decomp->add_flag("-c,--stdout", ca.to_stdout, "write to stdout");
-  decomp->add_flag("-f,--force", ca.force, "overwrite OUT");
+  comp->footer(kCompressExamples);
+  auto* decomp = app.add_subcommand("decompress", "restore each FILE.pmklc beside it (FILE), like gunzip");
+  decomp->add_option("FILES", ca.inputs, "containers; - is stdin (to stdout)")->required();
+  decomp->add_option("-o,--output", ca.out, "the output of a single input: a file (- for stdout), or for a collection the directory. Default: FILE without .pmklc");
+  decomp->add_flag("-c,--stdout", ca.to_stdout, "write to stdout (one input)");
+  decomp->add_flag("-f,--force", ca.force, "overwrite existing outputs (never an input)");
+  decomp->add_flag("-l,--list", ca.list, "list each container's members and their sizes instead");
   decomp->add_option("-j,--workers", ca.workers, "blocks decoded at once. Default: 1")->check(CLI::Range(1, 64));
   decomp->add_option("--ref", ca.reference, "the reference file the container was compressed against");
-  decomp->add_option("-m,--member", ca.member, "collection: decompress only this member (to OUT, or stdout with -c); without it every member goes into the directory OUT (default IN without .pmklc)");
-  decomp->footer("Example: pmklc decompress genome.fa.pmklc   # writes genome.fa");
+  decomp->add_option("-m,--member", ca.member, "collection: decompress only this member (to its name, -o OUT, or stdout with -c)");
+  decomp->footer(kDecompressExamples);
 
   pmklc::cli::ArchiveArgs aa;
   auto* arch = app.add_subcommand("archive", "recode stored data with the archive profile now");
@@ -192,33 +219,26 @@ fstab:
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;  // --help, --version: 0; a usage error: 2
   }
   try {
     if (*mount) return DoMount(store, mnt, fg, debug, opts);
     if (*stat) return pmklc::cli::RunStat(store, json, stat_files);
     if (*comp || *decomp) {
-      char* end = nullptr;
-      unsigned long long v = std::strtoull(bsize.c_str(), &end, 10);
-      std::string suf = end ? end : "";
-      if (suf == "K" || suf == "k") v <<= 10;
-      else if (suf == "M" || suf == "m") v <<= 20;
-      else if (!suf.empty()) {
-        std::fprintf(stderr, "pmklc: bad block size '%s'\n", bsize.c_str());
-        return 1;
+      auto v = pmklc::ParseSize(bsize, "-B/--block-size", pmklc::format::kMinBlockSize,
+                                pmklc::format::kMaxBlockRawLen);
+      if (!v.ok()) {
+        std::fprintf(stderr, "pmklc: %s\n", v.status().message().c_str());
+        return 2;
       }
-      ca.block_size = static_cast<uint32_t>(v);
+      ca.block_size = static_cast<uint32_t>(*v);
       ca.block_size_given = comp->count("-B") > 0;
-      if (*comp && ca.collection_out.empty()) {
-        if (ca.inputs.size() > 2) {
-          std::fprintf(stderr, "pmklc compress: several inputs need -o OUT (a collection container)\n");
-          return 1;
-        }
-        ca.in = ca.inputs[0];
-        if (ca.inputs.size() == 2) ca.out = ca.inputs[1];
+      if (*comp && !ca.collection_out.empty()) {
+        if (!ca.out.empty()) return Usage("compress: --collection names the output; -o does not combine with it");
+        return pmklc::cli::RunCompressCollection(ca);
       }
-      if (*comp && !ca.collection_out.empty()) return pmklc::cli::RunCompressCollection(ca);
-      return *comp ? pmklc::cli::RunCompress(ca) : pmklc::cli::RunDecompress(ca);
+      return *comp ? pmklc::cli::RunCompressFiles(ca) : pmklc::cli::RunDecompressFiles(ca);
     }
     if (*fsck) return pmklc::cli::RunFsck(store, fsck_threads);
     if (*arch) return pmklc::cli::RunArchive(aa);

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <functional>
 #include <string>
 #include <thread>
@@ -75,6 +76,14 @@ std::string RandomBases(uint32_t seed, int n, int shift = 20) {
     s.push_back("ACGT"[(seed >> shift) & 3]);
   }
   return s;
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  EXPECT_TRUE(f.good()) << path;
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
 }
 
 // A one-record FASTA file of seq in lines of `width`.
@@ -193,21 +202,21 @@ TEST(Cli, CompressAgainstAReferenceFile) {
   var.insert(200000, "ACGTTTGACCA");
   WriteFasta(ref, "strain A", seq, 70);
   WriteFasta(mut, "strain B", var, 70);
-  auto r = Sh(bin + " compress -p max -B 256K " + mut + " " + t.path + "/alone.pmklc && " + bin +
-              " compress -p max -B 256K --ref " + ref + " " + mut + " " + t.path + "/ref.pmklc");
+  auto r = Sh(bin + " compress -p max -B 256K -o " + t.path + "/alone.pmklc " + mut + " && " + bin +
+              " compress -p max -B 256K --ref " + ref + " -o " + t.path + "/ref.pmklc " + mut);
   ASSERT_EQ(r.first, 0) << r.second;
   const auto alone = fs::file_size(t.path + "/alone.pmklc"), dep = fs::file_size(t.path + "/ref.pmklc");
   EXPECT_LT(dep * 5, alone) << dep << " vs " << alone;
   r = Sh(bin + " decompress --ref " + ref + " -c " + t.path + "/ref.pmklc | cmp - " + mut);
   EXPECT_EQ(r.first, 0) << r.second;
-  ExpectFails(Sh(bin + " decompress -f " + t.path + "/ref.pmklc " + t.path + "/x.out"), "give it with --ref");
-  ExpectFails(Sh(bin + " decompress -f --ref " + mut + " " + t.path + "/ref.pmklc " + t.path + "/x.out"),
+  ExpectFails(Sh(bin + " decompress -f -o " + t.path + "/x.out " + t.path + "/ref.pmklc"), "give it with --ref");
+  ExpectFails(Sh(bin + " decompress -f --ref " + mut + " -o " + t.path + "/x.out " + t.path + "/ref.pmklc"),
               "not the one");
-  ExpectFails(Sh(bin + " compress -p neural --ref " + ref + " " + mut + " " + t.path + "/n.pmklc"),
+  ExpectFails(Sh(bin + " compress -p neural --ref " + ref + " -o " + t.path + "/n.pmklc " + mut),
               "--ref works with");
 }
 
-// compress -o OUT FILES (issue #6): a collection container; related members
+// compress --collection OUT FILES (issue #6): a collection container; related members
 // code against each other, every member comes back byte-exact, one member
 // decodes on its own, and misuse gets a clear error.
 TEST(Cli, CollectionContainer) {
@@ -222,7 +231,7 @@ TEST(Cli, CollectionContainer) {
   {
     std::ofstream e(t.path + "/empty.txt");
   }
-  auto r = Sh("cd " + t.path + " && " + bin + " compress -p max -B 128K -v -o all.pmklc a.fa b.fa c.fa empty.txt");
+  auto r = Sh("cd " + t.path + " && " + bin + " compress -p max -B 128K -v --collection all.pmklc a.fa b.fa c.fa empty.txt");
   ASSERT_EQ(r.first, 0) << r.second;
   EXPECT_NE(r.second.find("4 members (1 coded against others)"), std::string::npos) << r.second;
   r = Sh("cd " + t.path + " && for f in a b c; do " + bin + " compress -p max -B 128K $f.fa || exit 1; done");
@@ -239,12 +248,12 @@ TEST(Cli, CollectionContainer) {
   const std::string in_dir = "cd " + t.path + " && " + bin;
   ExpectFails(Sh(in_dir + " decompress -m nope.fa -c all.pmklc"), "members: a.fa, b.fa, c.fa, empty.txt");
   ExpectFails(Sh(in_dir + " decompress -c - < all.pmklc"), "not a pipe");
-  ExpectFails(Sh(in_dir + " compress -o x.pmklc a.fa a.fa"), "two members would be named a.fa");
-  ExpectFails(Sh(in_dir + " compress a.fa b.fa c.fa"), "need -o");
+  ExpectFails(Sh(in_dir + " compress --collection x.pmklc a.fa a.fa"), "two members would be named a.fa");
+  ExpectFails(Sh(in_dir + " compress -o x.pmklc a.fa b.fa"), "-o names the output of one input");
   // A damaged block of the referenced member: the dependent member fails
   // cleanly, never with wrong bytes.
   r = Sh("cd " + t.path + " && cp all.pmklc bad.pmklc && printf 'X' | dd of=bad.pmklc bs=1 seek=4000 conv=notrunc "
-         "status=none && " + bin + " decompress -m b.fa -f bad.pmklc out.fa");
+         "status=none && " + bin + " decompress -m b.fa -f -o out.fa bad.pmklc");
   EXPECT_NE(r.first, 0) << r.second;
   EXPECT_FALSE(fs::exists(t.path + "/out.fa"));
 }
@@ -278,22 +287,22 @@ TEST(Cli, CompressDecompressFilesAndPipes) {
   // Truncated container: one-line error, non-zero exit, no output file left.
   auto size = fs::file_size(in + ".pmklc");
   fs::resize_file(in + ".pmklc", size - 7);
-  r = Sh(bin + " decompress -f " + in + ".pmklc " + t.path + "/out.fa");
+  r = Sh(bin + " decompress -f -o " + t.path + "/out.fa " + in + ".pmklc");
   EXPECT_NE(r.first, 0);
   EXPECT_EQ(Lines(r.second), 1) << r.second;
   EXPECT_NE(r.second.find("truncated"), std::string::npos) << r.second;
   EXPECT_FALSE(fs::exists(t.path + "/out.fa"));
-  r = Sh(bin + " compress -p neural --private " + t.path + "/missing.pmkm " + in + ".orig " + t.path + "/x");
+  r = Sh(bin + " compress -p neural --private " + t.path + "/missing.pmkm -o " + t.path + "/x " + in + ".orig");
   EXPECT_NE(r.first, 0);
   EXPECT_EQ(Lines(r.second), 1) << r.second;
   EXPECT_NE(r.second.find("missing.pmkm"), std::string::npos) << r.second;
-  r = Sh(bin + " compress -p max --private " + in + ".orig " + in + ".orig " + t.path + "/x");
+  r = Sh(bin + " compress -p max --private " + in + ".orig -o " + t.path + "/x " + in + ".orig");
   EXPECT_NE(r.first, 0);
   EXPECT_NE(r.second.find("--private needs -p neural"), std::string::npos) << r.second;
-  r = Sh(bin + " compress -p neural -j 0 " + in + ".orig " + t.path + "/x");
+  r = Sh(bin + " compress -p neural -j 0 -o " + t.path + "/x " + in + ".orig");
   EXPECT_NE(r.first, 0);
   for (const char* p : {"balanced", "max", "neural"}) {
-    r = Sh(bin + " compress -f -p " + std::string(p) + " " + in + ".orig " + t.path + "/z.pmklc && " + bin +
+    r = Sh(bin + " compress -f -p " + std::string(p) + " -o " + t.path + "/z.pmklc " + in + ".orig && " + bin +
            " decompress -c " + t.path + "/z.pmklc | cmp - " + in + ".orig");
     EXPECT_EQ(r.first, 0) << p << ": " << r.second;
   }
@@ -312,18 +321,18 @@ TEST(Cli, CompressDecompressFilesAndPipes) {
     for (size_t i = 0; i < seq.size(); i += 60) f << seq.substr(i, 60) << "\n";
   }
   for (const char* p : {"neural -B 128K", "neural -B 128K -j 3", "neural -B 128K --no-smp --models dm --no-select"}) {
-    r = Sh(bin + " compress -f -p " + std::string(p) + " " + dna + " " + t.path + "/d.pmklc && " + bin +
+    r = Sh(bin + " compress -f -p " + std::string(p) + " -o " + t.path + "/d.pmklc " + dna + " && " + bin +
            " decompress -j 2 -c " + t.path + "/d.pmklc | cmp - " + dna);
     EXPECT_EQ(r.first, 0) << p << ": " << r.second;
   }
-  r = Sh(bin + " compress -f -p neural -B 128K " + dna + " " + t.path + "/d1.pmklc && " + bin +
-         " compress -f -p neural -B 128K -j 3 " + dna + " " + t.path + "/d3.pmklc && cmp " + t.path + "/d1.pmklc " +
+  r = Sh(bin + " compress -f -p neural -B 128K -o " + t.path + "/d1.pmklc " + dna + " && " + bin +
+         " compress -f -p neural -B 128K -j 3 -o " + t.path + "/d3.pmklc " + dna + " && cmp " + t.path + "/d1.pmklc " +
          t.path + "/d3.pmklc");
   EXPECT_EQ(r.first, 0) << "-j must not change the container: " << r.second;
-  r = Sh(bin + " compress -p neural --models dm,gpt " + dna + " " + t.path + "/bad.pmklc");
+  r = Sh(bin + " compress -p neural --models dm,gpt -o " + t.path + "/bad.pmklc " + dna);
   EXPECT_NE(r.first, 0);
   EXPECT_NE(r.second.find("unknown network"), std::string::npos) << r.second;
-  r = Sh(bin + " decompress " + in + ".orig " + t.path + "/y");
+  r = Sh(bin + " decompress -o " + t.path + "/y " + in + ".orig");
   EXPECT_NE(r.first, 0);
   EXPECT_NE(r.second.find("not a pmklc container"), std::string::npos) << r.second;
 }
@@ -367,7 +376,7 @@ TEST(Cli, OneGiBLineWithoutNewlineInBoundedMemory) {
     _exit(127);
   }
   long rss_c = 0;
-  ASSERT_EQ(run_pmklc({"compress", fifo, c}, &rss_c), 0);
+  ASSERT_EQ(run_pmklc({"compress", "-o", c, fifo}, &rss_c), 0);
   waitpid(gpid, nullptr, 0);
   EXPECT_GT(rss_c, 0) << "no peak RSS from peak_rss";
   EXPECT_LT(rss_c, 64 * 1024) << "compress peak RSS " << rss_c << " KiB";
@@ -379,7 +388,7 @@ TEST(Cli, OneGiBLineWithoutNewlineInBoundedMemory) {
     _exit(127);
   }
   long rss_d = 0;
-  ASSERT_EQ(run_pmklc({"decompress", "-f", c, back}, &rss_d), 0);
+  ASSERT_EQ(run_pmklc({"decompress", "-f", "-o", back, c}, &rss_d), 0);
   int st = 0;
   waitpid(cpid, &st, 0);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "decompressed bytes differ";
@@ -391,6 +400,91 @@ TEST(Cli, DevicesReportsNoGpuCleanly) {
   auto r = Sh(std::string(PMKLC_BIN) + " devices");
   EXPECT_EQ(r.first, 0) << r.second;
   EXPECT_TRUE(r.second.find("GPU") != std::string::npos) << r.second;
+}
+
+
+// gzip's rules: every argument is an input, each goes to FILE.pmklc, and
+// nothing is ever overwritten by its own output or another input's (issue
+// #16: `compress -f a.fa b.fa` used to overwrite the FASTA b.fa).
+TEST(Cli, EveryArgumentIsAnInputAndNoInputIsOverwritten) {
+  Tmp t;
+  const std::string bin = PMKLC_BIN;
+  WriteFasta(t.path + "/a.fa", "a", RandomBases(7, 50000), 60);
+  WriteFasta(t.path + "/b.fa", "b", RandomBases(8, 50000), 60);
+  const std::string b_before = Slurp(t.path + "/b.fa");
+  const std::string in_dir = "cd " + t.path + " && " + bin;
+  auto r = Sh(in_dir + " compress -f a.fa b.fa");
+  ASSERT_EQ(r.first, 0) << r.second;
+  EXPECT_EQ(Slurp(t.path + "/b.fa"), b_before) << "b.fa must stay the FASTA file it was";
+  EXPECT_TRUE(fs::exists(t.path + "/a.fa.pmklc"));
+  EXPECT_TRUE(fs::exists(t.path + "/b.fa.pmklc"));
+  // An output that is an input is refused before anything is written, -f or not.
+  r = Sh(in_dir + " compress -f -o b.fa b.fa");
+  EXPECT_EQ(r.first, 1) << r.second;
+  EXPECT_NE(r.second.find("would overwrite the input"), std::string::npos) << r.second;
+  EXPECT_EQ(Slurp(t.path + "/b.fa"), b_before);
+  r = Sh(in_dir + " decompress -f -o b.fa b.fa b.fa.pmklc");  // two inputs, -o: usage
+  EXPECT_EQ(r.first, 2) << r.second;
+  EXPECT_EQ(Slurp(t.path + "/b.fa"), b_before);
+  // The same file under another name (a symlink) is still the input.
+  r = Sh("cd " + t.path + " && ln -s b.fa bl.fa && " + bin + " compress -f -o bl.fa b.fa");
+  EXPECT_EQ(r.first, 1) << r.second;
+  EXPECT_EQ(Slurp(t.path + "/b.fa"), b_before);
+  // Several inputs with -o or -c: usage errors (2).
+  r = Sh(in_dir + " compress -o x.pmklc a.fa b.fa");
+  EXPECT_EQ(r.first, 2) << r.second;
+  r = Sh(in_dir + " compress -c a.fa b.fa");
+  EXPECT_EQ(r.first, 2) << r.second;
+  r = Sh(in_dir + " compress --no-such-flag a.fa");
+  EXPECT_EQ(r.first, 2) << r.second;
+  // An input that is already a container, and a missing input: errors (1).
+  r = Sh(in_dir + " compress a.fa.pmklc");
+  EXPECT_EQ(r.first, 1) << r.second;
+  EXPECT_NE(r.second.find("--collection"), std::string::npos) << r.second;
+  r = Sh(in_dir + " compress missing.fa");
+  EXPECT_EQ(r.first, 1) << r.second;
+  // decompress: each beside its container; without -f nothing is replaced.
+  r = Sh(in_dir + " decompress a.fa.pmklc b.fa.pmklc");
+  EXPECT_EQ(r.first, 1) << r.second;
+  EXPECT_NE(r.second.find("exists"), std::string::npos) << r.second;
+  fs::rename(t.path + "/b.fa", t.path + "/b.orig");
+  r = Sh(in_dir + " decompress -f a.fa.pmklc b.fa.pmklc && cmp b.fa b.orig");
+  EXPECT_EQ(r.first, 0) << r.second;
+  // -l lists members.
+  r = Sh(in_dir + " compress --collection ab.pmklc a.fa b.fa && " + bin + " decompress -l ab.pmklc");
+  ASSERT_EQ(r.first, 0) << r.second;
+  EXPECT_NE(r.second.find("\ta.fa"), std::string::npos) << r.second;
+  EXPECT_NE(r.second.find("\tb.fa"), std::string::npos) << r.second;
+}
+
+// Every example in `pmklc compress --help` and `pmklc decompress --help`
+// runs as written (in a folder holding genome.fa, a.fa and b.fa).
+TEST(Cli, HelpExamplesWorkAsWritten) {
+  Tmp t;
+  const std::string bin = PMKLC_BIN;
+  WriteFasta(t.path + "/genome.fa", "g", RandomBases(9, 40000), 60);
+  WriteFasta(t.path + "/a.fa", "a", RandomBases(10, 40000), 60);
+  WriteFasta(t.path + "/b.fa", "b", RandomBases(10, 40000, 3), 60);
+  const std::string path = "PATH=" + fs::path(bin).parent_path().string() + ":$PATH";
+  int ran = 0;
+  for (const char* cmd : {"compress", "decompress"}) {
+    auto h = Sh(bin + " " + cmd + " --help");
+    ASSERT_EQ(h.first, 0) << h.second;
+    std::istringstream lines(h.second);
+    bool in_examples = false;
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("Examples:", 0) == 0) { in_examples = true; continue; }
+      if (!in_examples || line.rfind("  pmklc ", 0) != 0 && line.rfind("  cat ", 0) != 0) continue;
+      std::string ex = line.substr(2, line.find("  #") == std::string::npos ? std::string::npos : line.find("  #") - 2);
+      auto r = Sh("cd " + t.path + " && " + path + " && " + ex);
+      EXPECT_EQ(r.first, 0) << "example failed: " << ex << "\n" << r.second;
+      ++ran;
+    }
+  }
+  EXPECT_GE(ran, 10);
+  EXPECT_TRUE(fs::exists(t.path + "/ab/b.fa"));
+  auto r = Sh("cd " + t.path + " && cmp b2.fa b.fa && cmp ab/a.fa a.fa");
+  EXPECT_EQ(r.first, 0) << r.second;
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ TEST_F(CodecMountTest, EvalGenomesStoreWithin1PercentOfCompressFast) {
   for (const CorpusFile* f : eval) {
     ASSERT_EQ(Sh("cp " + f->path + " " + M(f->name + ".fa")), 0);
     std::string out = T(f->name + ".pmklc");
-    ASSERT_EQ(Sh(std::string(PMKLC_BIN) + " compress -p fast -f " + f->path + " " + out), 0);
+    ASSERT_EQ(Sh(std::string(PMKLC_BIN) + " compress -p fast -f -o " + out + " " + f->path), 0);
     struct stat st;
     ASSERT_EQ(stat(out.c_str(), &st), 0);
     container += static_cast<uint64_t>(st.st_size);

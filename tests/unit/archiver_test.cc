@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <functional>
+#include <future>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -644,6 +646,102 @@ TEST_F(ArchiverTest, RecodedFileDropsHoldsItNoLongerNeeds) {
   EXPECT_EQ(objects(), 0u);
   Reopen();
   EXPECT_EQ(ReadAll(ib), other);
+}
+
+
+// Nobody waits behind a slow decode (issue #16): while a cold group of an
+// archived file decodes (held open here by a hook, as long as the test
+// likes), a stat of that file, a readdir, a cached read of another file, a
+// write to a third and a read of another group of the same file all finish.
+class ArchiverLockTest : public ArchiverTest {
+ protected:
+  FsOptions FsOpts() const override {
+    FsOptions fo = ArchiverTest::FsOpts();
+    auto* self = const_cast<ArchiverLockTest*>(this);
+    fo.hooks.before_group_decode = [self](uint64_t ino, uint64_t g) {
+      if (ino != self->hold_ino_ || g != 0 || self->held_.exchange(true)) return;
+      self->holding_.set_value();
+      self->release_.wait();
+    };
+    return fo;
+  }
+  void TearDown() override { Release(); }
+  void Release() {
+    if (!released_.exchange(true)) release_promise_.set_value();
+  }
+  std::atomic<uint64_t> hold_ino_{~uint64_t{0}};
+  std::atomic<bool> held_{false}, released_{false};
+  std::promise<void> holding_, release_promise_;
+  std::shared_future<void> release_ = release_promise_.get_future().share();
+};
+
+TEST_F(ArchiverLockTest, NothingWaitsWhileAColdGroupDecodes) {
+  using Clock = std::chrono::steady_clock;
+  const std::string g = Genome(200000, 11);
+  const uint64_t ino = WriteNew("g.fa", g);
+  const std::string other = Genome(30000, 12);
+  const uint64_t ino2 = WriteNew("other.fa", other);
+  ASSERT_EQ(Pass(fs_->archive_host()), 0u);
+  ASSERT_GE(Groups(ino), 3u);
+  Reopen();  // cold: nothing decoded in memory
+  InodeAttr a;
+  ASSERT_TRUE(fs_->Lookup(kRoot, "g.fa", &a).ok());
+  ASSERT_TRUE(fs_->Lookup(kRoot, "other.fa", &a).ok());
+  ASSERT_TRUE(fs_->Open(ino, O_RDONLY).ok());
+  ASSERT_TRUE(fs_->Open(ino2, O_RDONLY).ok());
+  EXPECT_EQ(ReadAll(ino2), other);  // other.fa is cached now
+  hold_ino_ = ino;
+  std::string first(4096, '\0');
+  std::thread reader([&] {
+    auto r = fs_->Read(ino, 100, first.size(), first.data());  // group 0: held in its decode
+    EXPECT_TRUE(r.ok());
+  });
+  ASSERT_EQ(holding_.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  auto within = [&](const char* what, auto&& fn, std::chrono::milliseconds limit) {
+    const auto t0 = Clock::now();
+    fn();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+    EXPECT_LE(ms.count(), limit.count()) << what << " waited behind the decode";
+  };
+  // A finished operation is the assertion; one stuck behind the held decode
+  // would never return, so each runs on its own thread with a deadline.
+  auto bounded = [&](const char* what, std::function<void()> fn, std::chrono::milliseconds limit) {
+    std::promise<void> done;
+    auto f = done.get_future();
+    std::thread t([&] { within(what, fn, limit); done.set_value(); });
+    if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      ADD_FAILURE() << what << " did not finish while the decode was held";
+      Release();
+    }
+    t.join();
+  };
+  const auto k50 = std::chrono::milliseconds(50);
+  bounded("stat of the decoding file", [&] { InodeAttr x; EXPECT_TRUE(fs_->GetAttr(ino, &x).ok()); }, k50);
+  bounded("readdir", [&] { std::vector<DirEntry> v; EXPECT_TRUE(fs_->ReadDir(kRoot, &v).ok()); }, k50);
+  bounded("cached read of another file", [&] {
+    char b[4096];
+    auto r = fs_->Read(ino2, 0, sizeof b, b);
+    EXPECT_TRUE(r.ok());
+  }, k50);
+  bounded("write to a third file", [&] {
+    InodeAttr t;
+    ASSERT_TRUE(fs_->Mknod(caller_, kRoot, "third", S_IFREG | 0644, 0, &t).ok());
+    ASSERT_TRUE(fs_->Open(t.ino, O_WRONLY).ok());
+    std::string d(4096, 'w');
+    auto w = fs_->Write(t.ino, 0, d.data(), d.size());
+    EXPECT_TRUE(w.ok());
+  }, k50);
+  // Another group of the same file decodes on its own (not behind group 0),
+  // and the reader's atime update does not wait for group 0 either.
+  bounded("read of another group of the same file", [&] {
+    std::string b(4096, '\0');
+    auto r = fs_->Read(ino, 70000, b.size(), b.data());
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(b, g.substr(70000, b.size()));
+  }, std::chrono::milliseconds(5000));
+  Release();
+  reader.join();
+  EXPECT_EQ(first, g.substr(100, first.size()));
 }
 
 }  // namespace
