@@ -27,6 +27,7 @@ int StatusToErrno(const Status& s) {
     case C::kTooManyLinks: return EMLINK;
     case C::kBusy: return EBUSY;
     case C::kNoMemory: return ENOMEM;
+    case C::kNoSuchAddress: return ENXIO;
   }
   return EIO;
 }

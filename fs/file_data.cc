@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <future>
+#include <system_error>
 #include <thread>
 
 #include "engine/common/guarded.h"
@@ -13,6 +14,18 @@
 namespace pmklc {
 
 namespace {
+// Worker threads for encoding and read-ahead: one per core (at least 2, so
+// that a FUSE thread and a worker overlap; at most 16).
+unsigned Cores() { return std::clamp(std::thread::hardware_concurrency(), 2u, 16u); }
+
+// Copies bytes [in, in + len) of img to dst; what img does not have (a
+// short last block, a hole) reads as zeros.
+void CopyOrZero(const std::string& img, size_t in, size_t len, char* dst) {
+  const size_t have = img.size() > in ? std::min(len, img.size() - in) : 0;
+  if (have) std::memcpy(dst, img.data() + in, have);
+  if (have < len) std::memset(dst + have, 0, len - have);
+}
+
 bool AllZero(const std::string& s) {
   const char* p = s.data();
   size_t n = s.size(), i = 0;
@@ -36,10 +49,10 @@ FileData::FileData(Store* store, const FsOptions& o)
       enc_(o.encode),
       cache_(o.cache_bytes),
       refs_(store, o.ref_cache_bytes),
-      group_slots_(static_cast<std::ptrdiff_t>(std::clamp(std::thread::hardware_concurrency(), 2u, 64u))),
       hooks_(o.hooks),
-      prefetch_pool_(2, 64, "prefetch"),
-      pool_(2, 16, "block encoder") {}
+      group_slots_(static_cast<std::ptrdiff_t>(std::clamp(std::thread::hardware_concurrency(), 2u, 64u))),
+      prefetch_pool_(Cores(), 64, "prefetch"),
+      pool_(Cores(), 16, "block encoder") {}
 
 namespace {
 constexpr uint64_t kPrefetchBlocks = 8;  // 1 MiB at the default block size
@@ -176,13 +189,44 @@ Status FileData::BadBlock(uint64_t ino, uint64_t idx, const Status& s) {
                             s.message());
 }
 
-Status FileData::ExplodeGroupLocked(Node* n, uint64_t g) {
+void FileData::PlanExplodeLocked(Node* n, uint64_t first_idx, uint64_t last_idx, Predecoded* p) {
+  p->ticket = cache_.TakeTicket();
+  p->groups.clear();
+  for (uint64_t g = first_idx / gb_; g <= last_idx / gb_; ++g)
+    if (n->fast_group != g + 1) p->groups.emplace(g, nullptr);
+}
+
+void FileData::PredecodeGroups(uint64_t ino, Predecoded* p) {
+  for (auto it = p->groups.begin(); it != p->groups.end();) {
+    auto raw = DecodeGroup(ino, it->first);
+    if (raw.ok()) {
+      it->second = *raw;
+      ++it;
+    } else if (raw.status().IsNotFound()) {
+      ++it;  // fast tier: nullptr
+    } else {
+      it = p->groups.erase(it);  // the explode decodes it again and reports the error
+    }
+  }
+}
+
+Status FileData::ExplodeGroupLocked(Node* n, uint64_t g, const Predecoded* pre) {
   const uint64_t ino = n->attr.ino;
-  auto raw = DecodeGroup(ino, g);
-  if (!raw.ok()) return raw.status().IsNotFound() ? Status::OK() : raw.status();
+  std::shared_ptr<const std::string> decoded;
+  auto pg = pre ? pre->groups.find(g) : decltype(pre->groups.end()){};
+  if (pre && pg != pre->groups.end() && cache_.Valid(ino, pre->ticket)) {
+    // Decoded before the lock, and nothing changed the file's stored data
+    // since: the group is still archived (or still not) with these bytes.
+    if (!pg->second) return Status::OK();
+    decoded = pg->second;
+  } else {
+    auto raw = DecodeGroup(ino, g);
+    if (!raw.ok()) return raw.status().IsNotFound() ? Status::OK() : raw.status();
+    decoded = *raw;
+  }
   // Recode the group's blocks for the fast tier and swap them in atomically,
   // so the group is never without a valid copy.
-  const std::string& r = **raw;
+  const std::string& r = *decoded;
   Store::Batch b;
   for (uint64_t j = 0; j < gb_ && j * bs_ < r.size(); ++j) {
     std::string img(r, j * bs_, std::min<size_t>(bs_, r.size() - j * bs_));
@@ -199,10 +243,10 @@ Status FileData::ExplodeGroupLocked(Node* n, uint64_t g) {
   return Status::OK();
 }
 
-Status FileData::EnsureFastTierLocked(Node* n, uint64_t idx) {
+Status FileData::EnsureFastTierLocked(Node* n, uint64_t idx, const Predecoded* pre) {
   const uint64_t g = idx / gb_;
   if (n->fast_group == g + 1) return Status::OK();  // checked since the last archive commit
-  PMKLC_RETURN_IF_ERROR(ExplodeGroupLocked(n, g));
+  PMKLC_RETURN_IF_ERROR(ExplodeGroupLocked(n, g, pre));
   n->fast_group = g + 1;
   return Status::OK();
 }
@@ -298,19 +342,11 @@ Result<size_t> FileData::ReadLocked(const std::shared_ptr<Node>& np, uint64_t of
     size_t len = std::min<size_t>(bs_ - in, size - done);
     auto d = n->dirty.find(idx);
     if (d != n->dirty.end()) {
-      const std::string& img = d->second;
-      size_t have = img.size() > in ? std::min(len, img.size() - in) : 0;
-      if (have) std::memcpy(buf + done, img.data() + in, have);
-      if (have < len) std::memset(buf + done + have, 0, len - have);
+      CopyOrZero(d->second, in, len, buf + done);
     } else if (auto p = n->pending.find(idx); p != n->pending.end()) {
-      const std::string& img = *p->second;
-      size_t have = img.size() > in ? std::min(len, img.size() - in) : 0;
-      if (have) std::memcpy(buf + done, img.data() + in, have);
-      if (have < len) std::memset(buf + done + have, 0, len - have);
+      CopyOrZero(*p->second, in, len, buf + done);
     } else if (auto c = cache_.Get(ino, idx)) {
-      size_t have = c->size() > in ? std::min(len, c->size() - in) : 0;
-      if (have) std::memcpy(buf + done, c->data() + in, have);
-      if (have < len) std::memset(buf + done + have, 0, len - have);
+      CopyOrZero(*c, in, len, buf + done);
     } else {
       // What FetchForRead fetched without the lock, if the file's stored
       // data has not changed since; else the store, under the lock.
@@ -336,10 +372,7 @@ Result<size_t> FileData::ReadLocked(const std::shared_ptr<Node>& np, uint64_t of
       if (!f.block) {
         std::memset(buf + done, 0, len);
       } else {
-        const std::string& raw = *f.block;
-        size_t have = raw.size() > in ? std::min(len, raw.size() - in) : 0;
-        if (have) std::memcpy(buf + done, raw.data() + in, have);
-        if (have < len) std::memset(buf + done + have, 0, len - have);
+        CopyOrZero(*f.block, in, len, buf + done);
         cache_.Fill(ino, idx, f.block, t);
       }
     }
@@ -364,7 +397,7 @@ void FileData::SetDirty(Node* n, uint64_t idx, std::string img) {
 }
 
 Result<size_t> FileData::WriteLocked(const std::shared_ptr<Node>& np, uint64_t off, const char* data,
-                                     size_t size) {
+                                     size_t size, const Predecoded* pre) {
   Node* n = np.get();
   if (!n->async_error.ok()) {
     Status e = n->async_error;
@@ -385,7 +418,7 @@ Result<size_t> FileData::WriteLocked(const std::shared_ptr<Node>& np, uint64_t o
     auto it = n->dirty.find(idx);
     bool fresh = false;
     if (it == n->dirty.end()) {
-      PMKLC_RETURN_IF_ERROR(EnsureFastTierLocked(n, idx));
+      PMKLC_RETURN_IF_ERROR(EnsureFastTierLocked(n, idx, pre));
       std::string img;
       if (in == 0 && len == bs_) {
         img.assign(data + done, len);  // whole block: one copy, no zero-fill
@@ -435,15 +468,20 @@ Status FileData::EncodeInto(Node* n, const std::vector<uint64_t>& idxs, Store::B
       st[i] = EncodeBlock(img, enc_, &values[i]);
     }
   };
-  // Blocks of one flush encode on two threads: this machine class has 2 cores
-  // and a sequential writer otherwise keeps only one busy.
-  if (idxs.size() >= 2) {
-    std::thread t(work, 1, 2);
-    work(0, 2);
-    t.join();
-  } else {
-    work(0, 1);
+  // Blocks of one flush encode on one thread per core (this one and
+  // helpers): a sequential writer otherwise keeps only one busy.
+  const size_t nt = std::min<size_t>(Cores(), idxs.size());
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < nt; ++t) {
+    try {
+      helpers.emplace_back(work, t, nt);
+    } catch (const std::system_error&) {
+      for (size_t u = t; u < nt; ++u) work(u, nt);  // no thread: do its share here
+      break;
+    }
   }
+  work(0, std::max<size_t>(nt, 1));
+  for (auto& h : helpers) h.join();
   for (size_t i = 0; i < idxs.size(); ++i) {
     PMKLC_RETURN_IF_ERROR(st[i]);
     if (hole[i]) b->DeleteBlock(ino, idxs[i]);
@@ -570,7 +608,7 @@ Status FileData::FlushLocked(Node* n, std::unique_lock<std::shared_mutex>& l, bo
   return StoreBlocks(n, idxs, sync);
 }
 
-Status FileData::TruncateLocked(Node* n, uint64_t new_size, Store::Batch* b) {
+Status FileData::TruncateLocked(Node* n, uint64_t new_size, Store::Batch* b, const Predecoded* pre) {
   if (new_size > format::kMaxFileSize) return Status::TooBig("file too large");
   const uint64_t ino = n->attr.ino;
   const uint64_t old = n->attr.size;
@@ -580,7 +618,7 @@ Status FileData::TruncateLocked(Node* n, uint64_t new_size, Store::Batch* b) {
     uint64_t keep = (new_size + bs_ - 1) / bs_;  // blocks [0, keep) remain
     // An archived group that straddles the new end goes back to the fast tier
     // first: groups never hold bytes past the end of the file.
-    if (keep % gb_) PMKLC_RETURN_IF_ERROR(EnsureFastTierLocked(n, keep - 1));
+    if (keep % gb_) PMKLC_RETURN_IF_ERROR(EnsureFastTierLocked(n, keep - 1, pre));
     // Drop dirty blocks past the end.
     for (auto it = n->dirty.lower_bound(keep); it != n->dirty.end();) {
       n->dirty_bytes -= size_t{bs_};

@@ -7,8 +7,8 @@
 // file: truncation shortens the last block.
 //
 // Read-ahead: up to kPrefetchBlocks blocks past a sequential read are fetched
-// and decoded into the cache by 2 background threads, so decoding uses both
-// cores while the kernel copies data out.
+// and decoded into the cache by background threads (one per core), so
+// decoding uses every core while the kernel copies data out.
 //
 // A block that a write completes goes to the encoder pool (Node::pending) and
 // is stored in the background; FlushLocked waits for those jobs. A failure of
@@ -44,8 +44,8 @@
 #include "fs/encoder_pool.h"
 #include "fs/filesystem.h"
 #include "fs/inode_table.h"
-#include "fs/single_flight.h"
-#include "fs/store_refs.h"
+#include "engine/common/single_flight.h"
+#include "store/services/store_refs.h"
 #include "store/store.h"
 
 namespace pmklc {
@@ -82,12 +82,26 @@ class FileData {
   // plan: from steps 1-2 above, or nullptr (then misses read the store here).
   Result<size_t> ReadLocked(const std::shared_ptr<Node>& n, uint64_t off, size_t size, char* buf,
                             ReadPlan* plan = nullptr);
+  // Archived groups a write or truncate must move back to the fast tier
+  // ("explode"), decoded before the caller takes the file's exclusive lock:
+  // PlanExplodeLocked (node lock, shared) names the groups of blocks
+  // [first_idx, last_idx] not known to be in the fast tier; PredecodeGroups
+  // (no lock) decodes those that are archived. The explode then uses them if
+  // the file's stored data did not change since the ticket.
+  struct Predecoded {
+    BlockCache::Ticket ticket = 0;
+    // group -> its decoded bytes, or nullptr when it is not archived
+    std::map<uint64_t, std::shared_ptr<const std::string>> groups;
+  };
+  void PlanExplodeLocked(Node* n, uint64_t first_idx, uint64_t last_idx, Predecoded* p);
+  void PredecodeGroups(uint64_t ino, Predecoded* p);
   // Writes and stores every block the write completes. May store all dirty
-  // blocks of n when the dirty limits are exceeded.
-  Result<size_t> WriteLocked(const std::shared_ptr<Node>& n, uint64_t off, const char* data, size_t size);
+  // blocks of n when the dirty limits are exceeded. pre: see Predecoded.
+  Result<size_t> WriteLocked(const std::shared_ptr<Node>& n, uint64_t off, const char* data, size_t size,
+                             const Predecoded* pre = nullptr);
   // Sets the size; adds the block changes and the inode record to b.
   // Call ApplyTruncate after b is written.
-  Status TruncateLocked(Node* n, uint64_t new_size, Store::Batch* b);
+  Status TruncateLocked(Node* n, uint64_t new_size, Store::Batch* b, const Predecoded* pre = nullptr);
   // Waits for the node's encoder jobs (releasing l meanwhile), then stores
   // all dirty blocks and the inode record; sync=true makes it durable.
   Status FlushLocked(Node* n, std::unique_lock<std::shared_mutex>& l, bool sync);
@@ -96,9 +110,8 @@ class FileData {
   void StoredDataChanged(uint64_t ino) { cache_.Invalidate(ino); }
   // Forgets cached and dirty blocks of an inode being deleted.
   void DropLocked(Node* n);
-  size_t total_dirty() const { return total_dirty_.load(); }
   // The cache of decoded reference segments these reads use (thread-safe;
-  // the mount's archiver shares it, fs/archiver.h ArchiveHost::refs).
+  // the mount's archiver shares it, store/services/archiver.h ArchiveHost::refs).
   StoreRefs* refs() { return &refs_; }
   // Drops the "group g is known to be fast tier" memo of n; the archiver calls
   // it (under n->mu, exclusive) after archiving a group of n.
@@ -116,8 +129,8 @@ class FileData {
   void CacheGroupLocked(Node* n, const Fetched& f, BlockCache::Ticket t);
   static Status BadBlock(uint64_t ino, uint64_t idx, const Status& s);
   // Moves archived group g of n back to fast-tier blocks (no-op if not archived).
-  Status ExplodeGroupLocked(Node* n, uint64_t g);
-  Status EnsureFastTierLocked(Node* n, uint64_t idx);
+  Status ExplodeGroupLocked(Node* n, uint64_t g, const Predecoded* pre);
+  Status EnsureFastTierLocked(Node* n, uint64_t idx, const Predecoded* pre);
   // Current image of block idx from the store/cache, trimmed to the file size.
   Status LoadImage(Node* n, uint64_t idx, std::string* out);
   // Encodes the given dirty blocks into b (hole for all-zero blocks).

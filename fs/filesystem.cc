@@ -9,10 +9,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <mutex>
+#include <set>
 
 #include "engine/format.h"
-#include "fs/archiver.h"
+#include "store/services/archiver.h"
 #include "fs/file_data.h"
 #include "fs/inode_table.h"
 
@@ -35,6 +37,16 @@ Status CheckName(const std::string& name) {
 
 bool IsDir(uint32_t mode) { return S_ISDIR(mode); }
 
+// Adds to b the deletion of everything of an inode that is gone: its blocks
+// and groups (and with them its pending mark, holds and sketch), xattrs,
+// record and orphan mark.
+void AddPurge(Store::Batch* b, uint64_t ino) {
+  b->DeleteBlocksFrom(ino, 0);
+  b->DeleteAllXattrs(ino);
+  b->DeleteInode(ino);
+  b->DeleteOrphan(ino);
+}
+
 }  // namespace
 
 bool Caller::InGroup(uint32_t g) const {
@@ -55,6 +67,51 @@ struct Filesystem::Impl {
   std::vector<uint64_t> reclaim_after_write;  // guarded by ns_mu
   std::atomic<uint64_t> next_ino;
   std::unique_ptr<ArchiveHost> archive_host;
+  std::mutex damage_mu;
+  std::set<uint64_t> damage_logged;  // inodes whose EIO was logged with a path (guarded by damage_mu)
+
+  // The path of ino in the mount, found by scanning the directory entries
+  // (only on an error path); "" when it has none (unlinked) or on error.
+  std::string PathOf(uint64_t ino) {
+    uint64_t parent = 0;
+    std::string name;
+    Status s = store->ForEachDirent([&](uint64_t p, const DirEntry& e) {
+      if (e.ino != ino) return true;
+      parent = p;
+      name = e.name;
+      return false;
+    });
+    if (!s.ok() || name.empty()) return "";
+    std::string path = "/" + name;
+    for (int depth = 0; depth < 4096 && parent != format::kRootIno; ++depth) {
+      auto pa = store->GetInode(parent);
+      if (!pa.ok()) return "";
+      std::vector<DirEntry> v;
+      if (!store->ListDir(pa->parent ? pa->parent : format::kRootIno, &v).ok()) return "";
+      bool found = false;
+      for (auto& e : v)
+        if (e.ino == parent) {
+          path = "/" + e.name + path;
+          found = true;
+          break;
+        }
+      if (!found) return "";
+      parent = pa->parent ? pa->parent : format::kRootIno;
+    }
+    return path;
+  }
+
+  // A read returned EIO: log it once per inode with the file's path (the
+  // block or group is in the message), so an admin knows what to restore.
+  void LogDamage(uint64_t ino, const Status& s) {
+    {
+      std::lock_guard<std::mutex> l(damage_mu);
+      if (damage_logged.size() > 10000 || !damage_logged.insert(ino).second) return;
+    }
+    const std::string path = PathOf(ino);
+    spdlog::error("EIO reading {} (inode {}): {}; `pmklc fsck` on the unmounted store lists every damaged file",
+                  path.empty() ? "(no name)" : path, ino, s.ToString());
+  }
 
   Result<std::shared_ptr<Node>> Dir(uint64_t ino) {
     auto r = table.Get(ino);
@@ -78,18 +135,35 @@ struct Filesystem::Impl {
     std::unique_lock<std::shared_mutex> l(n->mu);
     data.DropLocked(n.get());
     Store::Batch b;
-    b.DeleteBlocksFrom(n->attr.ino, 0);
-    b.DeleteAllXattrs(n->attr.ino);
-    b.DeleteInode(n->attr.ino);
-    b.DeleteOrphan(n->attr.ino);
+    AddPurge(&b, n->attr.ino);
     Status s = store->Write(b, false);
     if (s.ok()) data.StoredDataChanged(n->attr.ino);
     if (s.ok() && S_ISREG(n->attr.mode) && n->attr.size >= (uint64_t{8} << 20)) store->ScheduleReclaim(n->attr.ino);
     return s;
   }
 
-  // Called when a node lost its last kernel reference.
-  void Release(const std::shared_ptr<Node>& n) {
+  // Fills out->stored_bytes for a regular file (see Node::stored_bytes).
+  void FillStored(Node* n, InodeAttr* out) {
+    if (!S_ISREG(out->mode)) return;
+    const uint64_t gen = n->data_gen.load();
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch()).count();
+    uint64_t v = n->stored_bytes.load();
+    if (v == InodeAttr::kUnknown || (n->stored_gen.load() != gen && now - n->stored_at_ms.load() >= 1000)) {
+      auto r = store->StoredBytesOf(out->ino);
+      if (r.ok()) {
+        v = *r;
+        n->stored_bytes = v;
+        n->stored_gen = gen;
+        n->stored_at_ms = now;
+      }
+    }
+    out->stored_bytes = v;
+  }
+
+  // Called when a node lost its last kernel reference (lookup or open):
+  // stores its data, purges it if unlinked, and evicts it from the table.
+  void OnUnreferenced(const std::shared_ptr<Node>& n) {
     if (!n) return;
     uint64_t ino = n->attr.ino;
     {
@@ -174,9 +248,7 @@ struct Filesystem::Impl {
         b->PutInode(*a);
         b->PutOrphan(a->ino);
       } else {
-        b->DeleteBlocksFrom(a->ino, 0);
-        b->DeleteAllXattrs(a->ino);
-        b->DeleteInode(a->ino);
+        AddPurge(b, a->ino);
         if (S_ISREG(a->mode) && a->size >= (uint64_t{8} << 20)) reclaim_after_write.push_back(a->ino);
       }
     } else {
@@ -234,10 +306,7 @@ Status Filesystem::Recover() {
   PMKLC_RETURN_IF_ERROR(impl_->store->ListOrphans(&orphans));
   for (uint64_t ino : orphans) {
     Store::Batch b;
-    b.DeleteBlocksFrom(ino, 0);
-    b.DeleteAllXattrs(ino);
-    b.DeleteInode(ino);
-    b.DeleteOrphan(ino);
+    AddPurge(&b, ino);
     PMKLC_RETURN_IF_ERROR(impl_->store->Write(b, false));
     spdlog::info("recovery: purged unlinked inode {} that was open at the crash", ino);
   }
@@ -245,7 +314,7 @@ Status Filesystem::Recover() {
   return Status::OK();
 }
 
-// ---- Archiver host (fs/archiver.h) ----------------------------------------
+// ---- Archiver host (store/services/archiver.h) ----------------------------------------
 
 namespace {
 class FsArchiveHost : public ArchiveHost {
@@ -350,6 +419,8 @@ Status Filesystem::Lookup(uint64_t parent, const std::string& name, InodeAttr* o
   }
   std::shared_lock<std::shared_mutex> l((*nr)->mu);
   *out = (*nr)->attr;
+  l.unlock();
+  impl_->FillStored(nr->get(), out);
   return Status::OK();
 }
 
@@ -358,12 +429,14 @@ Status Filesystem::LookupIno(uint64_t ino, InodeAttr* out) {
   if (!nr.ok()) return nr.status();
   std::shared_lock<std::shared_mutex> l((*nr)->mu);
   *out = (*nr)->attr;
+  l.unlock();
+  impl_->FillStored(nr->get(), out);
   return Status::OK();
 }
 
 void Filesystem::Forget(uint64_t ino, uint64_t nlookup) {
   if (ino == format::kRootIno) return;
-  impl_->Release(impl_->table.DropLookup(ino, nlookup));
+  impl_->OnUnreferenced(impl_->table.DropLookup(ino, nlookup));
 }
 
 Status Filesystem::GetAttr(uint64_t ino, InodeAttr* out) {
@@ -371,6 +444,8 @@ Status Filesystem::GetAttr(uint64_t ino, InodeAttr* out) {
   if (!nr.ok()) return nr.status();
   std::shared_lock<std::shared_mutex> l((*nr)->mu);
   *out = (*nr)->attr;
+  l.unlock();
+  impl_->FillStored(nr->get(), out);
   return Status::OK();
 }
 
@@ -378,6 +453,17 @@ Status Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrRequest& 
   auto nr = impl_->table.Get(ino);
   if (!nr.ok()) return nr.status();
   auto n = *nr;
+  // A truncate inside an archived group moves that group back to the fast
+  // tier: decoded first, without the exclusive lock (see Write).
+  FileData::Predecoded pre;
+  if ((r.valid & SetAttrRequest::kSize) && r.size > 0) {
+    const uint64_t last = (r.size - 1) / impl_->store->block_size();
+    {
+      std::shared_lock<std::shared_mutex> l(n->mu);
+      if (r.size < n->attr.size) impl_->data.PlanExplodeLocked(n.get(), last, last, &pre);
+    }
+    if (!pre.groups.empty()) impl_->data.PredecodeGroups(ino, &pre);
+  }
   std::unique_lock<std::shared_mutex> l(n->mu);
   InodeAttr a = n->attr;
   Time now = Now();
@@ -385,7 +471,7 @@ Status Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrRequest& 
   if (r.valid & SetAttrRequest::kSize) {
     if (IsDir(a.mode)) return Status::IsDir();
     if (!S_ISREG(a.mode)) return Status::InvalidArgument("truncate of a special file");
-    PMKLC_RETURN_IF_ERROR(impl_->data.TruncateLocked(n.get(), r.size, &b));
+    PMKLC_RETURN_IF_ERROR(impl_->data.TruncateLocked(n.get(), r.size, &b, &pre));
     a.size = r.size;
     a.mtime = now;
   }
@@ -407,6 +493,8 @@ Status Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrRequest& 
   n->attr = a;
   n->attr_dirty = false;
   *out = a;
+  l.unlock();
+  impl_->FillStored(n.get(), out);
   return Status::OK();
 }
 
@@ -615,7 +703,7 @@ Status Filesystem::Release(uint64_t ino, int flags) {
     std::unique_lock<std::shared_mutex> l((*nr)->mu);
     if ((*nr)->attr.nlink > 0) s = impl_->data.FlushLocked(nr->get(), l, false);
   }
-  impl_->Release(impl_->table.DropOpen(ino, WriteAccess(flags)));
+  impl_->OnUnreferenced(impl_->table.DropOpen(ino, WriteAccess(flags)));
   return s;
 }
 
@@ -646,6 +734,7 @@ Result<size_t> Filesystem::Read(uint64_t ino, uint64_t off, size_t size, char* b
     if (IsDir(n->attr.mode)) return Status::IsDir();
     r = impl_->data.ReadLocked(n, off, size, buf, &plan);
   }
+  if (!r.ok() && r.status().IsCorruption()) impl_->LogDamage(ino, r.status());
   if (r.ok() && !impl_->opts.noatime) {
     // relatime: update atime if it is not newer than mtime/ctime or is a day old.
     std::unique_lock<std::shared_mutex> l(n->mu);
@@ -664,9 +753,20 @@ Result<size_t> Filesystem::Write(uint64_t ino, uint64_t off, const char* data, s
   if (!nr.ok()) return nr.status();
   auto n = *nr;
   PMKLC_RETURN_IF_ERROR(impl_->store->CheckSpace());
+  // An archived group the write touches is decoded before the exclusive
+  // lock (seconds at max), so readers of the file are not held up by it.
+  FileData::Predecoded pre;
+  if (size > 0) {
+    const uint64_t bs = impl_->store->block_size();
+    {
+      std::shared_lock<std::shared_mutex> l(n->mu);
+      impl_->data.PlanExplodeLocked(n.get(), off / bs, (off + size - 1) / bs, &pre);
+    }
+    if (!pre.groups.empty()) impl_->data.PredecodeGroups(ino, &pre);
+  }
   std::unique_lock<std::shared_mutex> l(n->mu);
   if (!S_ISREG(n->attr.mode)) return Status::InvalidArgument("write to a non-regular file");
-  auto r = impl_->data.WriteLocked(n, off, data, size);
+  auto r = impl_->data.WriteLocked(n, off, data, size, &pre);
   if (r.ok()) {
     n->attr.mtime = n->attr.ctime = Now();
     n->attr_dirty = true;
@@ -692,6 +792,53 @@ Status Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len)
     n->attr = a;
   }
   return Status::OK();
+}
+
+Result<uint64_t> Filesystem::SeekDataOrHole(uint64_t ino, uint64_t off, int whence) {
+  if (whence != SEEK_DATA && whence != SEEK_HOLE) return Status::InvalidArgument("whence");
+  auto nr = impl_->table.Get(ino);
+  if (!nr.ok()) return nr.status();
+  auto n = *nr;
+  const uint64_t bs = impl_->store->block_size();
+  // The in-memory blocks (written, not stored yet) and the size; the store's
+  // sizes index is read without the lock, then checked against data_gen.
+  for (int attempt = 0;; ++attempt) {
+    uint64_t size, gen;
+    std::set<uint64_t> mem;
+    {
+      std::shared_lock<std::shared_mutex> l(n->mu);
+      if (!S_ISREG(n->attr.mode)) return Status::InvalidArgument("not a regular file");
+      size = n->attr.size;
+      gen = n->data_gen.load();
+      for (auto& [i, img] : n->dirty) mem.insert(i);
+      for (auto& [i, img] : n->pending) mem.insert(i);
+    }
+    if (off >= size) return Status::NoSuchAddress("offset at or past the end of the file");
+    uint64_t idx = off / bs;
+    uint64_t found;
+    if (whence == SEEK_DATA) {
+      auto s = impl_->store->NextStoredBlock(ino, idx);
+      if (!s.ok() && !s.status().IsNotFound()) return s.status();
+      found = s.ok() ? *s : ~uint64_t{0};
+      auto m = mem.lower_bound(idx);
+      if (m != mem.end()) found = std::min(found, *m);
+    } else {
+      for (;;) {
+        auto s = impl_->store->NextUnstoredBlock(ino, idx);
+        if (!s.ok()) return s.status();
+        idx = *s;
+        if (!mem.count(idx)) break;
+        ++idx;
+      }
+      found = idx;
+    }
+    if (n->data_gen.load() != gen && attempt < 3) continue;  // changed meanwhile: look again
+    if (whence == SEEK_DATA) {
+      if (found == ~uint64_t{0} || found * bs >= size) return Status::NoSuchAddress("no data after the offset");
+      return std::max(off, found * bs);
+    }
+    return std::min(size, std::max(off, found * bs));
+  }
 }
 
 Status Filesystem::ReadDir(uint64_t ino, std::vector<DirEntry>* out) {

@@ -133,6 +133,12 @@ class Filesystem {
   // Returns bytes written.
   Result<size_t> Write(uint64_t ino, uint64_t off, const char* data, size_t size);
   Status Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len);
+  // lseek(2) with SEEK_DATA or SEEK_HOLE (whence): the next data or hole
+  // at or after off, at block granularity (a hole is a block with nothing
+  // stored: never written, or all zeros; the end of the file is a hole).
+  // NoSuchAddress (ENXIO) when off is at or past the end, or no data
+  // follows; InvalidArgument for another whence.
+  Result<uint64_t> SeekDataOrHole(uint64_t ino, uint64_t off, int whence);
 
   // ---- Directories ----
   // Snapshot of entries, "." and ".." first; the dir handle keeps it.
@@ -141,7 +147,7 @@ class Filesystem {
 
   Status StatFs(struct statvfs* out);
 
-  // The archiver's view of this filesystem (fs/archiver.h): its open counts,
+  // The archiver's view of this filesystem (store/services/archiver.h): its open counts,
   // dirty data and locks. Owned by the Filesystem.
   ArchiveHost* archive_host();
 

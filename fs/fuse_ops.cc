@@ -46,7 +46,10 @@ void ToStat(const InodeAttr& a, uint32_t bs, struct stat* st) {
   st->st_size = static_cast<off_t>(a.size);
   st->st_rdev = a.rdev;
   st->st_blksize = bs;
-  st->st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
+  // What the file costs in the store, in 512-byte units (du), as ZFS does
+  // with compression; `du --apparent-size` shows the logical size.
+  const uint64_t cost = a.stored_bytes != InodeAttr::kUnknown ? a.stored_bytes : a.size;
+  st->st_blocks = static_cast<blkcnt_t>((cost + 511) / 512);
   st->st_atim.tv_sec = a.atime.sec;
   st->st_atim.tv_nsec = a.atime.nsec;
   st->st_mtim.tv_sec = a.mtime.sec;
@@ -131,7 +134,8 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     InodeAttr a;
     Status s = FS(req)->Lookup(parent, name, &a);
     if (s.IsNotFound()) {
-      // Negative entry, cached for entry_timeout.
+      // A negative entry with entry_timeout 0: the kernel does not cache
+      // the absence (a name created by another path appears at once).
       fuse_entry_param e;
       std::memset(&e, 0, sizeof(e));
       e.entry_timeout = 0;
@@ -447,6 +451,15 @@ void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   Guard(req, "removexattr", [&] { fuse_reply_err(req, StatusToErrno(FS(req)->RemoveXattr(ino, name))); });
 }
 
+void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info*) {
+  Guard(req, "lseek", [&] {
+    if (off < 0) return (void)fuse_reply_err(req, ENXIO);
+    auto r = FS(req)->SeekDataOrHole(ino, static_cast<uint64_t>(off), whence);
+    if (!r.ok()) return ReplyErr(req, r.status());
+    fuse_reply_lseek(req, static_cast<off_t>(*r));
+  });
+}
+
 void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
                   struct fuse_file_info*) {
   Guard(req, "fallocate", [&] {
@@ -491,6 +504,7 @@ struct fuse_lowlevel_ops MakeOps() {
   o.listxattr = op_listxattr;
   o.removexattr = op_removexattr;
   o.fallocate = op_fallocate;
+  o.lseek = op_lseek;
   return o;
 }
 

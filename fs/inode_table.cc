@@ -3,36 +3,52 @@
 namespace pmklc {
 
 Result<std::shared_ptr<Node>> InodeTable::Get(uint64_t ino) {
-  std::lock_guard<std::mutex> l(mu_);
-  return GetLocked(ino);
+  return Load(ino, [](Node*) {});
 }
 
 Result<std::shared_ptr<Node>> InodeTable::GetAndLookup(uint64_t ino, uint64_t count) {
-  std::lock_guard<std::mutex> l(mu_);
-  auto r = GetLocked(ino);
-  if (r.ok()) (*r)->nlookup += count;
-  return r;
+  return Load(ino, [count](Node* n) { n->nlookup += count; });
 }
 
 Result<std::shared_ptr<Node>> InodeTable::GetAndOpen(uint64_t ino, bool write) {
-  std::lock_guard<std::mutex> l(mu_);
-  auto r = GetLocked(ino);
-  if (r.ok()) {
-    (*r)->nopen++;
-    if (write) (*r)->nwrite++;
-  }
-  return r;
+  return Load(ino, [write](Node* n) {
+    n->nopen++;
+    if (write) n->nwrite++;
+  });
 }
 
-Result<std::shared_ptr<Node>> InodeTable::GetLocked(uint64_t ino) {
-  auto it = map_.find(ino);
-  if (it != map_.end()) return it->second;
-  auto a = store_->GetInode(ino);
-  if (!a.ok()) return a.status();
-  auto n = std::make_shared<Node>();
-  n->attr = std::move(a).value();
-  map_[ino] = n;
-  return n;
+Result<std::shared_ptr<Node>> InodeTable::Load(uint64_t ino, const std::function<void(Node*)>& under_lock) {
+  for (int attempt = 0;; ++attempt) {
+    uint64_t seq;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      auto it = map_.find(ino);
+      if (it != map_.end()) {
+        under_lock(it->second.get());
+        return it->second;
+      }
+      seq = evictions_;
+    }
+    // The store read runs without the table's mutex: other inodes' lookups
+    // and forgets go on meanwhile.
+    auto a = store_->GetInode(ino);
+    if (!a.ok()) return a.status();
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = map_.find(ino);
+    if (it != map_.end()) {  // another thread loaded it meanwhile: that node is the one
+      under_lock(it->second.get());
+      return it->second;
+    }
+    // A node evicted meanwhile may have stored a newer record than the one
+    // read: read again (a few times; then the record is at worst as old as
+    // an eviction that raced three loads, and it is re-read at next load).
+    if (evictions_ != seq && attempt < 3) continue;
+    auto n = std::make_shared<Node>();
+    n->attr = std::move(a).value();
+    map_[ino] = n;
+    under_lock(n.get());
+    return n;
+  }
 }
 
 std::shared_ptr<Node> InodeTable::Insert(const InodeAttr& attr) {
@@ -46,12 +62,6 @@ std::shared_ptr<Node> InodeTable::Insert(const InodeAttr& attr) {
 void InodeTable::AddLookup(const std::shared_ptr<Node>& n, uint64_t count) {
   std::lock_guard<std::mutex> l(mu_);
   n->nlookup += count;
-}
-
-void InodeTable::AddOpen(const std::shared_ptr<Node>& n, bool write) {
-  std::lock_guard<std::mutex> l(mu_);
-  n->nopen++;
-  if (write) n->nwrite++;
 }
 
 bool InodeTable::IsOpenForWrite(uint64_t ino) {
@@ -90,13 +100,10 @@ std::shared_ptr<Node> InodeTable::DropOpen(uint64_t ino, bool write) {
 void InodeTable::Evict(uint64_t ino) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = map_.find(ino);
-  if (it != map_.end() && it->second->nlookup == 0 && it->second->nopen == 0) map_.erase(it);
-}
-
-bool InodeTable::IsOpen(uint64_t ino) {
-  std::lock_guard<std::mutex> l(mu_);
-  auto it = map_.find(ino);
-  return it != map_.end() && it->second->nopen > 0;
+  if (it != map_.end() && it->second->nlookup == 0 && it->second->nopen == 0) {
+    map_.erase(it);
+    evictions_++;
+  }
 }
 
 bool InodeTable::IsReferenced(uint64_t ino) {

@@ -7,15 +7,17 @@
 // dirty blocks are stored (flush, fsync, release, or a full block).
 //
 // Thread safety: Node::mu guards attr, dirty, pending, inflight and
-// async_error. nlookup and
-// nopen are guarded by the table mutex. Lock order: Filesystem's namespace
-// mutex, then Node::mu (several nodes only under the namespace mutex), then
-// the table mutex.
+// async_error. nlookup, nopen and nwrite are guarded by the table mutex,
+// which is never held across a store read (a load reads the record without
+// it, then inserts unless another thread loaded the inode meanwhile). Lock
+// order (docs/architecture.md): Filesystem's namespace mutex, then Node::mu
+// (several nodes only under the namespace mutex), then the table mutex.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,6 +55,12 @@ struct Node {
   // 1 + the archive group last checked to be in the fast tier (0: none);
   // guarded by mu, reset when the archiver archives a group of this file.
   uint64_t fast_group = 0;
+  // Stored bytes of the file's data (InodeAttr::stored_bytes), and the
+  // data_gen they were computed at; recomputed from the store's sizes index
+  // when the data changed, at most once a second while it keeps changing.
+  std::atomic<uint64_t> stored_bytes{InodeAttr::kUnknown};
+  std::atomic<uint64_t> stored_gen{~uint64_t{0}};
+  std::atomic<int64_t> stored_at_ms{0};
   // Guarded by the table mutex:
   uint64_t nlookup = 0;
   uint32_t nopen = 0;
@@ -65,16 +73,15 @@ class InodeTable {
 
   // Returns the loaded node, loading it from the store if needed.
   Result<std::shared_ptr<Node>> Get(uint64_t ino);
-  // Get + AddLookup(count) / AddOpen(write) in one critical section, so an
-  // Evict (which checks the references under the same mutex) can never drop
-  // the node between the two.
+  // Get and a lookup / open reference in one critical section, so an Evict
+  // (which checks the references under the same mutex) can never drop the
+  // node between the two.
   Result<std::shared_ptr<Node>> GetAndLookup(uint64_t ino, uint64_t count = 1);
   Result<std::shared_ptr<Node>> GetAndOpen(uint64_t ino, bool write);
   // Inserts a freshly created node (not yet referenced).
   std::shared_ptr<Node> Insert(const InodeAttr& attr);
 
   void AddLookup(const std::shared_ptr<Node>& n, uint64_t count = 1);
-  void AddOpen(const std::shared_ptr<Node>& n, bool write);
   // Drop references. Returns the node if it is now unreferenced (the caller
   // then stores or purges it and calls Evict), else nullptr.
   std::shared_ptr<Node> DropLookup(uint64_t ino, uint64_t count);
@@ -85,16 +92,17 @@ class InodeTable {
   std::shared_ptr<Node> Peek(uint64_t ino);
   // Removes an unreferenced node from the table (no-op if referenced again).
   void Evict(uint64_t ino);
-  bool IsOpen(uint64_t ino);
   bool IsReferenced(uint64_t ino);
   // All loaded nodes (for shutdown).
   std::vector<std::shared_ptr<Node>> All();
 
  private:
-  Result<std::shared_ptr<Node>> GetLocked(uint64_t ino);  // requires mu_
+  // The loaded node of ino (loading it), with under_lock run on it under mu_.
+  Result<std::shared_ptr<Node>> Load(uint64_t ino, const std::function<void(Node*)>& under_lock);
   Store* store_;
   std::mutex mu_;
   std::unordered_map<uint64_t, std::shared_ptr<Node>> map_;
+  uint64_t evictions_ = 0;  // guarded by mu_
 };
 
 }  // namespace pmklc

@@ -1,7 +1,7 @@
 // The mount daemon: option parsing, store open, FUSE session, daemonizing,
 // readiness notification (sd_notify) and orderly shutdown.
 #include "fs/mount.h"
-#include "fs/store_models.h"
+#include "store/services/store_models.h"
 
 #include <fcntl.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -20,12 +20,12 @@
 #include <memory>
 
 #include "engine/format.h"
-#include "fs/archiver.h"
-#include "fs/control.h"
+#include "store/services/archiver.h"
+#include "store/services/control.h"
 #include "fs/filesystem.h"
 #include "fs/fuse_ops.h"
 #include "fs/mount_options.h"
-#include "fs/store_report.h"
+#include "store/services/store_report.h"
 #include "store/store.h"
 
 namespace pmklc {
@@ -159,8 +159,15 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
     archiver->Start();
   }
   Status cs = control.Start(m.store, [&](const std::string& req) -> std::string {
-    if (req == "stat" || req == "stat-json") {
-      auto r = StoreReport(*store, req == "stat-json");
+    if (req == "stat" || req == "stat-json" || req == "stat-h") {
+      StoreReportOptions ro;
+      ro.json = req == "stat-json";
+      ro.human = req == "stat-h";
+      ro.mounted = true;
+      ro.mount_options = p.given;
+      if (archiver)
+        for (const ArchiveFailure& f : archiver->failures()) ro.archive_failures.emplace_back(f.ino, f.why);
+      auto r = StoreReport(*store, ro);
       return r.ok() ? "ok\n" + *r : "error " + r.status().ToString();
     }
     if (req == "stat-files") {
@@ -197,7 +204,9 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
     Status ws = archiver->WaitPass(&busy);
     if (!ws.ok()) return "error " + ws.ToString();
     store->WaitForReclaim();  // the replaced blocks' space is back, too
-    return "ok done, " + std::to_string(busy) + " file(s) skipped (open for writing or changed)";
+    const PassSummary sum = archiver->last_summary();
+    return "ok done, archived " + std::to_string(sum.groups) + " group(s), " + std::to_string(busy) +
+           " file(s) skipped (open for writing or changed); " + sum.Explain();
   });
   if (!cs.ok()) spdlog::warn("control socket: {} (pmklc archive cannot reach this daemon)", cs.ToString());
   spdlog::info("mounted {} on {} (block size {} KiB, archive_profile={})", m.store, m.mountpoint,

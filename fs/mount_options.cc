@@ -49,9 +49,9 @@ const std::vector<Spec>& Table() {
        [](MountConfig* c, const std::string& v, uint64_t) { c->log_level = v; return Status::OK(); }},
       {"cache_size", Kind::kSize, 0, uint64_t{1} << 40, {}, "128M", "decoded-block read cache",
        [](MountConfig* c, const std::string&, uint64_t n) { c->fs.cache_bytes = n; return Status::OK(); }},
-      {"dirty_file_limit", Kind::kSize, 1 << 20, uint64_t{1} << 40, {}, "32M", "unstored written data per file",
+      {"dirty_file_limit", Kind::kSize, format::kMinBlockSize, uint64_t{1} << 40, {}, "32M", "unstored written data per file",
        [](MountConfig* c, const std::string&, uint64_t n) { c->fs.dirty_file_bytes = n; return Status::OK(); }},
-      {"dirty_limit", Kind::kSize, 1 << 20, uint64_t{1} << 40, {}, "256M", "unstored written data over all files",
+      {"dirty_limit", Kind::kSize, format::kMinBlockSize, uint64_t{1} << 40, {}, "256M", "unstored written data over all files",
        [](MountConfig* c, const std::string&, uint64_t n) { c->fs.dirty_total_bytes = n; return Status::OK(); }},
       {"zstd_level", Kind::kUint, 1, 19, {}, "1", "zstd level for new blocks",
        [](MountConfig* c, const std::string&, uint64_t n) {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "engine/common/status.h"
-#include "fs/archiver.h"
+#include "store/services/archiver.h"
 #include "fs/filesystem.h"
 #include "store/store.h"
 

@@ -26,8 +26,8 @@ namespace pmklc {
 
 namespace {
 
-constexpr const char* kCfNames[] = {"meta", "inodes", "dirents", "blocks", "xattrs", "models", "cold", "refs"};
-enum Cf { kMeta = 0, kInodes, kDirents, kBlocks, kXattrs, kModels, kCold, kRefs, kNumCf };
+constexpr const char* kCfNames[] = {"meta", "inodes", "dirents", "blocks", "xattrs", "models", "cold", "refs", "sizes"};
+enum Cf { kMeta = 0, kInodes, kDirents, kBlocks, kXattrs, kModels, kCold, kRefs, kSizes, kNumCf };
 // Reclaim queue entries: (kind, id).
 enum ReclaimKind : uint8_t {
   kReclaimFile = 0,    // id = ino: its fast-tier blocks and archived groups
@@ -54,6 +54,35 @@ std::string SegKey(uint64_t object, uint32_t seg) {
   StoreBE32(k.data() + 9, seg);
   return k;
 }
+// sizes CF (docs/store.md §Sizes): the stored size, raw size and codec of
+// every block, group and reference segment, under its own key with a tag
+// ('b' block, 'g' group, 's' segment), so that du and stat read this small
+// index instead of the values.
+constexpr size_t kSizeRecord = 9;  // u32 stored length, u32 raw length, u8 codec (LE)
+std::string SizeKey(char tag, std::string_view key) {
+  std::string k(1, tag);
+  k.append(key);
+  return k;
+}
+std::string SizeRecord(std::string_view value) {
+  std::string r(kSizeRecord, '\0');
+  StoreLE32(r.data(), static_cast<uint32_t>(value.size()));
+  if (value.size() >= format::kBlockHeaderSize) {
+    StoreLE32(r.data() + 4, LoadLE32(value.data() + 4));
+    r[8] = value[1];
+  } else {
+    r[8] = static_cast<char>(0xff);  // not a block value: unknown codec
+  }
+  return r;
+}
+// The sizes tag that mirrors a key of cf, or 0 when it has none.
+char SizeTag(int cf, std::string_view key) {
+  if (cf == kBlocks) return 'b';
+  if (cf == kCold) return 'g';
+  if (cf == kRefs && !key.empty() && key[0] == 's') return 's';
+  return 0;
+}
+
 // Hold keys: 'h', holder kind (0 file, 1 object), holder, object.
 std::string HoldKey(uint8_t kind, uint64_t holder, uint64_t object) {
   std::string k(18, 'h');
@@ -290,6 +319,36 @@ uint32_t Store::block_size() const { return rep_->block_size; }
 uint32_t Store::format_version() const { return rep_->version; }
 uint32_t Store::group_blocks() const { return rep_->group_blocks; }
 
+namespace {
+// Writes the sizes record of every block, group and reference segment
+// (upgrade to format 4), in batches of a few thousand.
+Status FillSizes(Store::Rep* rep) {
+  struct Src { int cf; char tag; };
+  for (const Src src : {Src{kBlocks, 'b'}, Src{kCold, 'g'}, Src{kRefs, 's'}}) {
+    std::unique_ptr<rocksdb::Iterator> it(rep->db->NewIterator(rocksdb::ReadOptions(), rep->cf[src.cf]));
+    rocksdb::WriteBatch wb;
+    for (it->Seek(src.tag == 's' ? "s" : ""); it->Valid(); it->Next()) {
+      const rocksdb::Slice k = it->key();
+      if (src.tag == 's' && (k.size() == 0 || k[0] != 's')) break;
+      const std::string_view key = src.tag == 's' ? std::string_view(k.data() + 1, k.size() - 1)
+                                                  : std::string_view(k.data(), k.size());
+      rocksdb::Status s = wb.Put(rep->cf[kSizes], SizeKey(src.tag, key),
+                                 SizeRecord(std::string_view(it->value().data(), it->value().size())));
+      if (!s.ok()) return FromRocks(s);
+      if (wb.Count() >= 4096) {
+        s = rep->db->Write(rocksdb::WriteOptions(), &wb);
+        if (!s.ok()) return FromRocks(s);
+        wb.Clear();
+      }
+    }
+    if (!it->status().ok()) return FromRocks(it->status());
+    rocksdb::Status s = rep->db->Write(rocksdb::WriteOptions(), &wb);
+    if (!s.ok()) return FromRocks(s);
+  }
+  return Status::OK();
+}
+}  // namespace
+
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& o) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -365,11 +424,12 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
                                        kCfNames[i] + ")");
     for (int i = kNumCfV1; i < kNumCf; ++i) {
       if (std::find(names.begin(), names.end(), kCfNames[i]) != names.end()) continue;
-      // An older format (1 lacks "cold", 2 lacks "refs"): upgraded below
-      // (the new CFs are created empty).
+      // An older format (1 lacks "cold", 2 lacks "refs", 3 lacks "sizes"):
+      // upgraded below (the new CFs are created empty, then filled).
       if (o.read_only) {
         const bool v1 = std::find(names.begin(), names.end(), kCfNames[kCold]) == names.end();
-        return Status::NotSupported(path + " has store format " + (v1 ? "1" : "2") +
+        const bool v2 = std::find(names.begin(), names.end(), kCfNames[kRefs]) == names.end();
+        return Status::NotSupported(path + " has store format " + (v1 ? "1" : v2 ? "2" : "3") +
                                     "; mount it once (read-write) to upgrade it");
       }
       dbo.create_missing_column_families = true;
@@ -409,7 +469,6 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
     std::string gb(4, '\0');
     StoreLE32(gb.data(), GroupBlocksFor(bs, gbytes));
     wb.Put(meta, "group_blocks", gb);
-    wb.Put(meta, "default_codec", "zstd");
     InodeAttr root;
     root.ino = format::kRootIno;
     root.mode = S_IFDIR | 0755;
@@ -431,7 +490,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   } else {
     if (v.size() != 4) return Status::Corruption("bad format_version record");
     rep->version = LoadLE32(v.data());
-    if (rep->version != format::kStoreVersion && rep->version != 1 && rep->version != 2)
+    if (rep->version > format::kStoreVersion || rep->version == 0)
       return Status::NotSupported("store format version " + std::to_string(rep->version) +
                                   " is not supported by this build (expects " +
                                   std::to_string(format::kStoreVersion) + ")");
@@ -441,10 +500,16 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
     if (rep->block_size < format::kMinBlockSize || rep->block_size > format::kMaxBlockSize)
       return Status::Corruption("store block_size out of range");
     if (rep->version < format::kStoreVersion) {
-      // Upgrade 1 -> 3: the "cold" CF now exists (created empty above);
-      // record the archive group size. 2 -> 3: the "refs" CF now exists.
-      // The new version goes in the same batch.
+      // Upgrade 1 -> 4: the "cold" CF now exists (created empty above);
+      // record the archive group size. 2 -> 4: the "refs" CF now exists.
+      // 3 -> 4: fill the "sizes" index from every block, group and segment
+      // (one read of the stored values; a crash before the version record
+      // below just fills it again). The new version goes in the last batch.
       if (o.read_only) return Status::NotSupported(path + " has an older store format; mount it once to upgrade it");
+      {
+        Status fs = FillSizes(rep.get());
+        if (!fs.ok()) return fs;
+      }
       rocksdb::WriteBatch wb;
       std::string ver(4, '\0'), gb(4, '\0');
       StoreLE32(ver.data(), format::kStoreVersion);
@@ -471,16 +536,32 @@ Status Store::Write(Batch& b, bool sync) {
   for (auto& op : b.rep_->ops) {
     auto* h = rep_->cf[op.cf];
     rocksdb::Status s;
-    if (op.kind == 0) s = wb.Put(h, op.k, op.v);
-    else if (op.kind == 1) s = wb.Delete(h, op.k);
-    else if (op.kind == 2) s = wb.DeleteRange(h, op.k, op.v);
-    else {
+    // The sizes index follows every put and delete of a block, group or
+    // segment, in the same batch.
+    const char tag = SizeTag(op.cf, op.k);
+    auto* sz = rep_->cf[kSizes];
+    const std::string_view skey = tag == 's' ? std::string_view(op.k).substr(1) : std::string_view(op.k);
+    if (op.kind == 0) {
+      s = wb.Put(h, op.k, op.v);
+      if (s.ok() && tag) s = wb.Put(sz, SizeKey(tag, skey), SizeRecord(op.v));
+    } else if (op.kind == 1) {
+      s = wb.Delete(h, op.k);
+      if (s.ok() && tag) s = wb.Delete(sz, SizeKey(tag, skey));
+    } else if (op.kind == 2) {
+      s = wb.DeleteRange(h, op.k, op.v);
+      if (s.ok() && tag) {
+        const std::string_view ekey = tag == 's' ? std::string_view(op.v).substr(1) : std::string_view(op.v);
+        s = wb.DeleteRange(sz, SizeKey(tag, skey), SizeKey(tag, ekey));
+      }
+    } else {
       const uint64_t ino = LoadBE64(op.k.data()), idx = LoadBE64(op.k.data() + 8);
       // Fast tier: [ino|idx, ino+1|0). Archived groups that start at or after
       // idx; a group straddling idx was exploded by the caller.
       s = wb.DeleteRange(h, op.k, BlockKey(ino + 1, 0));
+      if (s.ok()) s = wb.DeleteRange(sz, SizeKey('b', op.k), SizeKey('b', BlockKey(ino + 1, 0)));
       const uint64_t g = (idx + rep_->group_blocks - 1) / rep_->group_blocks;
       if (s.ok()) s = wb.DeleteRange(rep_->cf[kCold], BlockKey(ino, g), BlockKey(ino + 1, 0));
+      if (s.ok()) s = wb.DeleteRange(sz, SizeKey('g', BlockKey(ino, g)), SizeKey('g', BlockKey(ino + 1, 0)));
       if (s.ok() && idx == 0) s = wb.Delete(rep_->cf[kMeta], "pending/" + Key64(ino));
       // All of the file's data is gone: so are its holds on reference
       // objects and its sketch (a truncation keeps them: holding too long is
@@ -515,6 +596,14 @@ uint64_t Store::UsableFreeBytes() {
   const uint64_t t = rep_->Threshold();
   return free > t ? free - t : 0;
 }
+
+uint64_t Store::FreeBytes() {
+  struct statvfs v;
+  if (statvfs(rep_->path.c_str(), &v) != 0) return 0;
+  return static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
+}
+
+uint64_t Store::min_free_bytes() const { return rep_->min_free; }
 
 Status Store::CheckSpace() {
   struct statvfs v;
@@ -777,6 +866,81 @@ Status Store::ForEachSketch(const std::function<bool(uint64_t, std::string_view)
     if (k.size() != 9) return true;
     return fn(LoadBE64(k.data() + 1), std::string_view(v.data(), v.size()));
   });
+}
+
+Result<uint64_t> Store::StoredBytesOf(uint64_t ino) {
+  uint64_t total = 0;
+  for (char tag : {'b', 'g'}) {
+    const std::string lo = SizeKey(tag, Key64(ino)), hi = SizeKey(tag, Key64(ino + 1));
+    rocksdb::ReadOptions ro;
+    rocksdb::Slice ub(hi);
+    ro.iterate_upper_bound = &ub;
+    std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(ro, rep_->cf[kSizes]));
+    for (it->Seek(lo); it->Valid(); it->Next())
+      if (it->value().size() == kSizeRecord) total += LoadLE32(it->value().data());
+    PMKLC_RETURN_IF_ERROR(FromRocks(it->status()));
+  }
+  return total;
+}
+
+namespace {
+// The first key of tag for ino at or after index idx, as that index; NotFound if none.
+Result<uint64_t> FirstSizeAtOrAfter(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h, char tag, uint64_t ino,
+                                    uint64_t idx) {
+  const std::string lo = SizeKey(tag, BlockKey(ino, idx)), hi = SizeKey(tag, Key64(ino + 1));
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice ub(hi);
+  ro.iterate_upper_bound = &ub;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, h));
+  it->Seek(lo);
+  if (it->Valid() && it->key().size() == 17) return LoadBE64(it->key().data() + 9);
+  PMKLC_RETURN_IF_ERROR(FromRocks(it->status()));
+  return Status::NotFound();
+}
+}  // namespace
+
+Result<uint64_t> Store::NextStoredBlock(uint64_t ino, uint64_t idx) {
+  const uint64_t gb = rep_->group_blocks;
+  auto b = FirstSizeAtOrAfter(rep_->db.get(), rep_->cf[kSizes], 'b', ino, idx);
+  if (!b.ok() && !b.status().IsNotFound()) return b.status();
+  auto g = FirstSizeAtOrAfter(rep_->db.get(), rep_->cf[kSizes], 'g', ino, idx / gb);
+  if (!g.ok() && !g.status().IsNotFound()) return g.status();
+  if (!b.ok() && !g.ok()) return Status::NotFound();
+  const uint64_t from_group = g.ok() ? std::max(idx, *g * gb) : ~uint64_t{0};
+  return std::min(b.ok() ? *b : ~uint64_t{0}, from_group);
+}
+
+Result<uint64_t> Store::NextUnstoredBlock(uint64_t ino, uint64_t idx) {
+  const uint64_t gb = rep_->group_blocks;
+  for (;;) {
+    auto g = FirstSizeAtOrAfter(rep_->db.get(), rep_->cf[kSizes], 'g', ino, idx / gb);
+    if (!g.ok() && !g.status().IsNotFound()) return g.status();
+    if (g.ok() && *g == idx / gb) {  // inside an archived group: all of it is data
+      idx = (*g + 1) * gb;
+      continue;
+    }
+    auto b = FirstSizeAtOrAfter(rep_->db.get(), rep_->cf[kSizes], 'b', ino, idx);
+    if (!b.ok() && !b.status().IsNotFound()) return b.status();
+    if (b.ok() && *b == idx) {
+      ++idx;
+      continue;
+    }
+    return idx;
+  }
+}
+
+Status Store::ForEachSize(
+    const std::function<bool(char, uint64_t, uint64_t, uint32_t, uint32_t, uint8_t)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(rocksdb::ReadOptions(), rep_->cf[kSizes]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const rocksdb::Slice k = it->key(), v = it->value();
+    if (v.size() != kSizeRecord || k.size() < 13) continue;
+    const char tag = k[0];
+    const uint64_t a = LoadBE64(k.data() + 1);
+    const uint64_t b = tag == 's' ? LoadBE32(k.data() + 9) : (k.size() >= 17 ? LoadBE64(k.data() + 9) : 0);
+    if (!fn(tag, a, b, LoadLE32(v.data()), LoadLE32(v.data() + 4), static_cast<uint8_t>(v[8]))) break;
+  }
+  return FromRocks(it->status());
 }
 
 Status Store::ForEachBlockOf(uint64_t ino, const std::function<bool(uint64_t, std::string_view)>& fn) {

@@ -1,6 +1,7 @@
 // store.h — the RocksDB schema of pmklcfs (docs/store.md), behind a narrow API.
 //
-// Column families: meta, inodes, dirents, blocks, xattrs, models, cold.
+// Column families: meta, inodes, dirents, blocks, xattrs, models, cold, refs, sizes
+// (docs/store.md §Column families).
 // Every mutation is collected in a Store::Batch and applied with Store::Write
 // as one atomic RocksDB WriteBatch. Nothing here interprets block payloads.
 //
@@ -46,6 +47,11 @@ struct InodeAttr {
   uint64_t parent = 0;  // directories: the containing directory (root: itself)
   Time atime, mtime, ctime;
   std::string symlink;  // target, symlinks only
+  // Not part of the record: what the file's data costs in the store (its
+  // blocks' and groups' values), when the caller filled it in; st_blocks
+  // reports it, as ZFS does with compression. Default: unknown
+  static constexpr uint64_t kUnknown = ~uint64_t{0};
+  uint64_t stored_bytes = kUnknown;
 };
 
 struct DirEntry {
@@ -150,6 +156,9 @@ class Store {
   Status CheckSpace();
   // Free bytes usable by files: disk free space minus the reserve (>= 0).
   uint64_t UsableFreeBytes();
+  // Free bytes on the store's disk, and the reserve kept (StoreOptions::min_free_bytes).
+  uint64_t FreeBytes();
+  uint64_t min_free_bytes() const;
   // Asks a background thread to compact the block keys of ino, so the disk
   // space of deleted blocks is returned soon rather than at some later
   // compaction. Non-blocking; coalesces requests.
@@ -205,6 +214,23 @@ class Store {
   Status ForEachBlock(const std::function<bool(uint64_t ino, uint64_t idx, std::string_view value)>& fn);
   // Block keys of one inode, in index order.
   Status ForEachBlockOf(uint64_t ino, const std::function<bool(uint64_t idx, std::string_view value)>& fn);
+
+  // The sizes index (docs/store.md §Sizes), kept with every write of a
+  // block, group or reference segment. Stored bytes of ino's fast-tier
+  // blocks and archived groups (not the reference segments it links to).
+  Result<uint64_t> StoredBytesOf(uint64_t ino);
+  // Every record: tag 'b' (a = ino, b = block index), 'g' (a = ino, b =
+  // group) or 's' (a = reference object, b = segment); stored and raw
+  // length; codec id (0xff: not a block value). In key order.
+  Status ForEachSize(const std::function<bool(char tag, uint64_t a, uint64_t b, uint32_t stored, uint32_t raw,
+                                              uint8_t codec)>& fn);
+
+  // Where ino has stored data, from the sizes index (SEEK_DATA/SEEK_HOLE):
+  // the first block index >= idx that is a fast-tier block or lies in an
+  // archived group (groups of group_blocks() blocks), or NotFound; and the
+  // first block index >= idx that is neither (may be past the file's end).
+  Result<uint64_t> NextStoredBlock(uint64_t ino, uint64_t idx);
+  Result<uint64_t> NextUnstoredBlock(uint64_t ino, uint64_t idx);
 
   // Bytes the store uses on disk (SST + WAL files).
   uint64_t DiskBytes();

@@ -1,14 +1,14 @@
 // pmklc archive STORE [--wait]: recode fast-tier blocks with the archive
 // profile now. A mounted store's daemon is asked over its control socket
-// (fs/control.h); an unmounted store is archived by this process.
+// (store/services/control.h); an unmounted store is archived by this process.
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 
-#include "fs/archiver.h"
-#include "fs/control.h"
-#include "fs/store_models.h"
+#include "store/services/archiver.h"
+#include "store/services/control.h"
+#include "store/services/store_models.h"
 #include "store/store.h"
 #include "tools/commands.h"
 
@@ -59,12 +59,13 @@ int RunArchive(const ArchiveArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
   const ArchiveStats before = ar.stats();
   uint64_t busy = 0;
+  PassSummary sum;
   s = ar.RunPass(true, &busy, [&](uint64_t done, uint64_t total) {
     if (!tty || total == 0) return;
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::fprintf(stderr, "\rarchiving %5.1f%%  %.1f / %.1f MB  %.2f MB/s ", 100.0 * done / total, done / 1e6,
                  total / 1e6, secs > 0 ? done / 1e6 / secs : 0.0);
-  });
+  }, &sum);
   if (tty) std::fprintf(stderr, "\n");
   st->get()->WaitForReclaim();  // return the replaced blocks' space before exiting
   if (!s.ok()) {
@@ -78,8 +79,11 @@ int RunArchive(const ArchiveArgs& a) {
               (after.raw_bytes - before.raw_bytes) / 1e6,
               static_cast<unsigned long long>(after.before_bytes - before.before_bytes),
               static_cast<unsigned long long>(after.after_bytes - before.after_bytes), secs);
-  if (busy) std::printf(", %llu file(s) left for later", static_cast<unsigned long long>(busy));
+  // Why nothing (or not everything) was archived.
+  if (sum.groups == 0 || busy || sum.no_gain_groups) std::printf("; %s", sum.Explain().c_str());
   std::printf("\n");
+  for (const ArchiveFailure& f : ar.failures())
+    std::printf("failed: inode %llu: %s\n", static_cast<unsigned long long>(f.ino), f.why.c_str());
   return 0;
 }
 

@@ -1,24 +1,10 @@
-// pmklc fsck STORE: verifies every block checksum and the inode/dirent graph.
+// pmklc fsck STORE: verifies every block checksum and the inode/dirent graph
+// (store/services/fsck.h) and prints what it found.
 // Exit 0 when clean, 1 when any problem is found, 2 when the store cannot be read.
-#include <sys/stat.h>
-
-#include <algorithm>
-#include <condition_variable>
 #include <cstdio>
-#include <deque>
-#include <mutex>
-#include <thread>
-#include <tuple>
-#include <vector>
-#include <map>
-#include <set>
-#include <unordered_map>
+#include <string>
 
-#include "engine/codec/codec.h"
-#include "engine/format.h"
-#include "fs/archive_refs.h"
-#include "fs/store_models.h"
-#include "fs/store_refs.h"
+#include "store/services/fsck.h"
 #include "store/store.h"
 #include "tools/commands.h"
 
@@ -33,272 +19,37 @@ int RunFsck(const std::string& path, unsigned threads) {
     std::fprintf(stderr, "pmklc fsck: %s\n", st.status().ToString().c_str());
     return 2;
   }
-  Store& s = **st;
-  uint64_t problems = 0;
-  auto problem = [&](const std::string& m) {
-    problems++;
-    if (problems <= 1000) std::printf("PROBLEM: %s\n", m.c_str());
-  };
-
-  // The store's models, for the blocks that name them (a missing one makes
-  // those blocks fail below, by name).
-  if (auto models = LoadStoreModels(&s); !models.ok()) problem(models.status().ToString());
-
-  std::unordered_map<uint64_t, InodeAttr> inodes;
-  Status r = s.ForEachInode([&](const InodeAttr& a) { inodes[a.ino] = a; return true; });
-  if (!r.ok()) { std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str()); return 2; }
-  std::vector<uint64_t> orphan_list;
-  if (!s.ListOrphans(&orphan_list).ok()) return 2;
-  std::set<uint64_t> orphans(orphan_list.begin(), orphan_list.end());
-
-  std::unordered_map<uint64_t, uint64_t> refs, subdirs;
-  r = s.ForEachDirent([&](uint64_t parent, const DirEntry& e) {
-    auto p = inodes.find(parent);
-    if (p == inodes.end()) problem("dirent '" + e.name + "' in missing directory " + std::to_string(parent));
-    else if (!S_ISDIR(p->second.mode)) problem("dirent '" + e.name + "' in non-directory " + std::to_string(parent));
-    auto c = inodes.find(e.ino);
-    if (c == inodes.end()) {
-      problem("dirent '" + e.name + "' in " + std::to_string(parent) + " points to missing inode " + std::to_string(e.ino));
-      return true;
-    }
-    if ((c->second.mode & S_IFMT) != e.type) problem("dirent '" + e.name + "' type differs from inode " + std::to_string(e.ino));
-    refs[e.ino]++;
-    if (S_ISDIR(c->second.mode)) {
-      subdirs[parent]++;
-      if (c->second.parent != parent) problem("directory " + std::to_string(e.ino) + " has parent field " + std::to_string(c->second.parent) + " but lives in " + std::to_string(parent));
-    }
-    return true;
-  });
-  if (!r.ok()) { std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str()); return 2; }
-
-  if (!inodes.count(format::kRootIno)) problem("root directory inode is missing");
-  for (auto& [ino, a] : inodes) {
-    if (ino == format::kRootIno) continue;
-    uint64_t n = refs.count(ino) ? refs[ino] : 0;
-    if (n == 0) {
-      if (orphans.count(ino)) continue;  // unlinked while open; purged at next mount
-      problem("orphan inode " + std::to_string(ino) + " (no directory entry)");
-      continue;
-    }
-    if (S_ISDIR(a.mode)) {
-      if (n != 1) problem("directory " + std::to_string(ino) + " has " + std::to_string(n) + " entries");
-      uint64_t want = 2 + (subdirs.count(ino) ? subdirs[ino] : 0);
-      if (a.nlink != want) problem("directory " + std::to_string(ino) + " nlink " + std::to_string(a.nlink) + ", expected " + std::to_string(want));
-    } else if (a.nlink != n) {
-      problem("inode " + std::to_string(ino) + " nlink " + std::to_string(a.nlink) + ", but " + std::to_string(n) + " entries");
-    }
+  FsckOptions fo;
+  fo.threads = threads;
+  FsckReport rep;
+  Status r = CheckStore(**st, fo, &rep);
+  if (!r.ok()) {
+    std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str());
+    return 2;
   }
-  if (inodes.count(format::kRootIno)) {
-    uint64_t want = 2 + (subdirs.count(format::kRootIno) ? subdirs[format::kRootIno] : 0);
-    if (inodes[format::kRootIno].nlink != want) problem("root nlink " + std::to_string(inodes[format::kRootIno].nlink) + ", expected " + std::to_string(want));
+  for (const std::string& p : rep.problems) std::printf("PROBLEM: %s\n", p.c_str());
+  if (rep.problem_count > rep.problems.size())
+    std::printf("(%llu more problems not listed)\n", (unsigned long long)(rep.problem_count - rep.problems.size()));
+  for (const std::string& n : rep.notes) std::printf("note: %s\n", n.c_str());
+  for (const std::string& l : rep.objects) std::printf("%s\n", l.c_str());
+  if (!rep.damaged.empty()) {
+    std::printf("DAMAGED FILES (%zu): their damaged bytes read as EIO, never as wrong bytes; every other file reads normally\n",
+                rep.damaged.size());
+    for (const auto& d : rep.damaged)
+      std::printf("DAMAGED: %s (inode %llu): %zu damaged block(s) or group(s), first: %s\n",
+                  d.path.empty() ? "(no name: unlinked)" : d.path.c_str(), (unsigned long long)d.ino, d.what.size(),
+                  d.what.front().c_str());
+    std::printf("What to do: mount the store and copy each damaged file again from its source or a backup "
+                "(cp over it replaces every block); or delete it. Check the disk (smartctl, dmesg): RocksDB "
+                "found the damage in its own files.\n");
   }
-
-  uint64_t blocks = 0, groups = 0;
-  const uint32_t bs = s.block_size();
-  const uint64_t gb = s.group_blocks();
-  std::set<std::pair<uint64_t, uint64_t>> fast_groups;  // (ino, group) with fast-tier blocks
-  std::string raw;
-  r = s.ForEachBlock([&](uint64_t ino, uint64_t idx, std::string_view v) {
-    blocks++;
-    fast_groups.insert({ino, idx / gb});
-    std::string where = "inode " + std::to_string(ino) + " block " + std::to_string(idx);
-    auto it = inodes.find(ino);
-    if (it == inodes.end()) { problem(where + ": block of a missing inode"); return true; }
-    Status d = DecodeBlock(v, &raw);
-    if (!d.ok()) { problem(where + ": " + d.ToString()); return true; }
-    uint64_t start = idx * static_cast<uint64_t>(bs);
-    if (!S_ISREG(it->second.mode)) problem(where + ": data block of a non-regular file");
-    else if (raw.size() > bs) problem(where + ": longer than the block size");
-    else if (start + raw.size() > it->second.size) problem(where + ": extends past the file size");
-    return true;
-  });
-  if (!r.ok()) { std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str()); return 2; }
-
-  // Archived groups: checksum, bounds, and never alongside fast-tier blocks.
-  // Context-mixed groups decode at a few MB/s, so `threads` workers decode
-  // them while this thread scans (a bounded queue keeps memory small).
-  // References (docs/store.md §References): every dependency a stored block
-  // names must have its object, its segment (same checksum) and a hold by
-  // the block's owner; the holds per object are its reference count.
-  StoreRefs segs(&s, size_t{512} << 20);
-  std::mutex mu;
-  std::set<std::tuple<uint8_t, uint64_t, uint64_t>> holds;  // (kind, holder, object)
-  std::map<uint64_t, RefObjectRecord> objects;
-  std::map<uint64_t, uint64_t> needed;  // object -> blocks depending on it
-  r = s.ForEachHold([&](uint8_t kind, uint64_t holder, uint64_t object) {
-    holds.insert({kind, holder, object});
-    return true;
-  });
-  if (r.ok()) r = s.ForEachRefObject([&](uint64_t id, std::string_view v) {
-    auto rec = RefObjectRecord::Parse(v);
-    if (!rec.ok()) {
-      problem("reference object " + std::to_string(id) + ": " + rec.status().ToString());
-      return true;
-    }
-    if (auto sk = ref::Sketch::Parse(rec->sketch); !sk.ok())
-      problem("reference object " + std::to_string(id) + ": " + sk.status().ToString());
-    objects[id] = *rec;
-    return true;
-  });
-  // Sketches: each belongs to a live inode and parses. (A damaged one costs
-  // no data, only ratio: the archiver skips it.)
-  if (r.ok()) r = s.ForEachSketch([&](uint64_t ino, std::string_view v) {
-    if (!inodes.count(ino)) problem("sketch of missing inode " + std::to_string(ino));
-    else if (auto f = ParseSketchRecord(v); !f.ok())
-      problem("sketch of inode " + std::to_string(ino) + ": " + f.status().ToString());
-    return true;
-  });
-  if (!r.ok()) { std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str()); return 2; }
-  // Every segment's checksum (from its header) and its own dependencies, in
-  // one scan; segments are decoded afterwards, each once.
-  std::map<std::pair<uint64_t, uint32_t>, uint64_t> seg_checksum;
-  std::vector<std::pair<RefSegmentKey, std::vector<RefSegmentKey>>> seg_deps;  // the segment, what it names
-  uint64_t segments = 0;
-  r = s.ForEachRefSegment([&](uint64_t id, uint32_t seg, std::string_view v) {
-    ++segments;
-    const std::string where = "reference object " + std::to_string(id) + " segment " + std::to_string(seg);
-    auto o = objects.find(id);
-    if (o == objects.end()) { problem(where + ": segment of a missing object"); return true; }
-    if (seg >= o->second.segments) problem(where + ": beyond the object's " + std::to_string(o->second.segments));
-    auto h = ParseBlockHeader(v);
-    if (!h.ok()) { problem(where + ": " + h.status().ToString()); return true; }
-    std::vector<RefSegmentKey> deps;
-    Status d = BlockRefs(v, &deps);
-    if (!d.ok()) { problem(where + ": " + d.ToString()); return true; }
-    seg_checksum[{id, seg}] = h->checksum;
-    seg_deps.emplace_back(RefSegmentKey{id, seg, h->checksum}, std::move(deps));
-    return true;
-  });
-  if (!r.ok()) { std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str()); return 2; }
-  // Checks the dependencies of a block held by (kind, holder); mu held.
-  std::set<std::tuple<uint8_t, uint64_t, uint64_t>> used;  // holds some block needs
-  auto check_deps = [&](const std::vector<RefSegmentKey>& deps, uint8_t kind, uint64_t holder, const std::string& where) {
-    for (const RefSegmentKey& k : deps) {
-      needed[k.object]++;
-      used.insert({kind, holder, k.object});
-      const std::string ref = where + ": depends on reference object " + std::to_string(k.object);
-      if (!objects.count(k.object)) { problem(ref + ", which does not exist"); continue; }
-      if (!holds.count({kind, holder, k.object})) problem(ref + " without a hold on it (reference count too low)");
-      auto c = seg_checksum.find({k.object, k.segment});
-      if (c == seg_checksum.end()) problem(ref + " segment " + std::to_string(k.segment) + ", which does not exist");
-      else if (c->second != k.checksum) problem(ref + " segment " + std::to_string(k.segment) + ": checksum differs");
-    }
-  };
-  for (auto& [key, deps] : seg_deps) {
-    const std::string where = "reference object " + std::to_string(key.object) + " segment " + std::to_string(key.segment);
-    check_deps(deps, Store::kHoldObject, key.object, where);
-    auto got = segs.Get(key);
-    if (!got.ok()) problem(where + ": " + got.status().ToString());
-  }
-  // Every segment an object record counts exists (a block that names a
-  // missing one is reported above; this finds those no block names yet).
-  for (auto& [id, rec] : objects)
-    for (uint32_t seg = 0; seg < rec.segments; ++seg)
-      if (!seg_checksum.count({id, seg}))
-        problem("reference object " + std::to_string(id) + " segment " + std::to_string(seg) + " is missing");
-  // Every hold: a known kind, an existing holder and an existing object. (A
-  // hold whose holder is gone would keep its object forever.)
-  for (auto& [kind, holder, object] : holds) {
-    if (kind != Store::kHoldFile && kind != Store::kHoldObject) {
-      problem("hold of unknown kind " + std::to_string(kind) + " by " + std::to_string(holder) +
-              " on reference object " + std::to_string(object));
-      continue;
-    }
-    if (!objects.count(object)) problem("hold of " + std::string(kind ? "object " : "inode ") + std::to_string(holder) +
-                                        " on missing reference object " + std::to_string(object));
-    if (kind == Store::kHoldFile && !inodes.count(holder))
-      problem("hold of missing inode " + std::to_string(holder) + " on reference object " + std::to_string(object));
-    if (kind == Store::kHoldObject && !objects.count(holder))
-      problem("hold of missing reference object " + std::to_string(holder) + " on reference object " +
-              std::to_string(object));
-  }
-
-  std::condition_variable cv;
-  std::deque<std::tuple<uint64_t, uint64_t, std::string>> queue;
-  bool scan_done = false;
-  auto check_group = [&](uint64_t ino, uint64_t g, const std::string& v, std::string* out) {
-    std::string where = "inode " + std::to_string(ino) + " archived group " + std::to_string(g);
-    std::vector<std::string> found;
-    auto it = inodes.find(ino);
-    if (it == inodes.end()) {
-      found.push_back(where + ": group of a missing inode");
-    } else {
-      if (fast_groups.count({ino, g})) found.push_back(where + ": also has fast-tier blocks in its range");
-      std::vector<RefSegmentKey> deps;
-      Status refs_ok = BlockRefs(v, &deps);
-      if (!refs_ok.ok()) found.push_back(where + ": " + refs_ok.ToString());
-      {
-        std::lock_guard<std::mutex> l(mu);
-        check_deps(deps, Store::kHoldFile, ino, where);
-      }
-      segs.Prefetch(deps);
-      Status d = DecodeBlock(v, out, nullptr, &segs);
-      const uint64_t start = g * gb * bs;
-      if (!d.ok()) found.push_back(where + ": " + d.ToString());
-      else if (!S_ISREG(it->second.mode)) found.push_back(where + ": data of a non-regular file");
-      else if (out->size() > gb * bs) found.push_back(where + ": longer than the group size");
-      else if (start + out->size() > it->second.size) found.push_back(where + ": extends past the file size");
-    }
-    std::lock_guard<std::mutex> l(mu);
-    for (auto& m : found) problem(m);
-  };
-  auto worker = [&] {
-    std::string out;
-    for (;;) {
-      std::tuple<uint64_t, uint64_t, std::string> item;
-      {
-        std::unique_lock<std::mutex> l(mu);
-        cv.wait(l, [&] { return !queue.empty() || scan_done; });
-        if (queue.empty()) return;
-        item = std::move(queue.front());
-        queue.pop_front();
-      }
-      cv.notify_all();
-      check_group(std::get<0>(item), std::get<1>(item), std::get<2>(item), &out);
-    }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned t = 0; t < std::max(1u, threads); ++t) pool.emplace_back(worker);
-  r = s.ForEachGroup([&](uint64_t ino, uint64_t g, std::string_view v) {
-    std::unique_lock<std::mutex> l(mu);
-    cv.wait(l, [&] { return queue.size() < 2 * pool.size(); });
-    queue.emplace_back(ino, g, std::string(v));
-    groups++;
-    l.unlock();
-    cv.notify_all();
-    return true;
-  });
-  {
-    std::lock_guard<std::mutex> l(mu);
-    scan_done = true;
-  }
-  cv.notify_all();
-  for (auto& t : pool) t.join();
-  if (!r.ok()) { std::fprintf(stderr, "pmklc fsck: %s\n", r.ToString().c_str()); return 2; }
-
-  // Reference counts: holds per object against the blocks that need it. A
-  // file's hold no block of it needs (kept after an overwrite until a pass
-  // recodes the file) costs space only: a note, not a problem.
-  std::map<uint64_t, uint64_t> count;
-  for (auto& [kind, holder, object] : holds) {
-    count[object]++;
-    if (kind == Store::kHoldFile && inodes.count(holder) && objects.count(object) && !used.count({kind, holder, object}))
-      std::printf("note: inode %llu holds reference object %016llx, which none of its blocks needs (space only; "
-                  "the archiver drops the hold when it next recodes the file)\n",
-                  (unsigned long long)holder, (unsigned long long)object);
-  }
-  for (auto& [id, rec] : objects) {
-    const uint64_t c = count.count(id) ? count[id] : 0;
-    std::printf("reference object %016llx: %u segments, depth %u, %llu holds, %llu dependent blocks%s\n",
-                (unsigned long long)id, rec.segments, rec.depth, (unsigned long long)c,
-                (unsigned long long)(needed.count(id) ? needed[id] : 0),
-                c == 0 ? " (held by nothing: the archiver deletes it at its next pass)" : "");
-  }
-  std::printf("checked %zu inodes, %llu blocks, %llu archived groups, %zu reference objects (%llu segments), %zu pending orphans: %s\n", inodes.size(),
-              (unsigned long long)blocks, (unsigned long long)groups, objects.size(), (unsigned long long)segments,
-              orphans.size(),
-              problems ? (std::to_string(problems) + " problem(s)").c_str() : "clean");
-  return problems ? 1 : 0;
+  std::printf("checked %llu inodes, %llu blocks, %llu archived groups, %llu reference objects (%llu segments), "
+              "%llu pending orphans: %s\n",
+              (unsigned long long)rep.inodes, (unsigned long long)rep.blocks, (unsigned long long)rep.groups,
+              (unsigned long long)rep.reference_objects, (unsigned long long)rep.segments,
+              (unsigned long long)rep.pending_orphans,
+              rep.problem_count ? (std::to_string(rep.problem_count) + " problem(s)").c_str() : "clean");
+  return rep.problem_count ? 1 : 0;
 }
 
 }  // namespace pmklc::cli

@@ -1,17 +1,17 @@
-// pmklc stat STORE: the store report (fs/store_report.h). A mounted store is
+// pmklc stat STORE: the store report (store/services/store_report.h). A mounted store is
 // asked through its daemon's control socket; an unmounted one is opened
 // read-only here.
 #include <cstdio>
 
-#include "fs/control.h"
-#include "fs/store_report.h"
+#include "store/services/control.h"
+#include "store/services/store_report.h"
 #include "store/store.h"
 #include "tools/commands.h"
 
 namespace pmklc::cli {
 
-int RunStat(const std::string& path, bool json, bool files) {
-  auto reply = ControlRequest(path, files ? "stat-files" : json ? "stat-json" : "stat");
+int RunStat(const std::string& path, bool json, bool files, bool human) {
+  auto reply = ControlRequest(path, files ? "stat-files" : json ? "stat-json" : human ? "stat-h" : "stat");
   if (reply.ok()) {
     std::fputs(reply->c_str(), stdout);
     return 0;
@@ -28,7 +28,10 @@ int RunStat(const std::string& path, bool json, bool files) {
     std::fprintf(stderr, "pmklc stat: %s\n", st.status().ToString().c_str());
     return 1;
   }
-  auto r = files ? StoreFileReport(**st) : StoreReport(**st, json);
+  StoreReportOptions ro;
+  ro.json = json;
+  ro.human = human;
+  auto r = files ? StoreFileReport(**st) : StoreReport(**st, ro);
   if (!r.ok()) {
     std::fprintf(stderr, "pmklc stat: %s\n", r.status().ToString().c_str());
     return 1;

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "engine/codec/codec.h"
-#include "fs/control.h"
-#include "fs/store_models.h"
-#include "fs/store_refs.h"
+#include "store/services/control.h"
+#include "store/services/store_models.h"
+#include "store/services/store_refs.h"
 #include "store/store.h"
 #include "tools/commands.h"
 

@@ -53,7 +53,8 @@ int RunDecompressFiles(const CompressArgs& a);
 int RunCompressCollection(const CompressArgs& a);
 int RunDecompress(const CompressArgs& a);
 // files: per-file stored bytes (StoreFileReport) instead of the report.
-int RunStat(const std::string& store, bool json, bool files = false);
+// human: -h, sizes as "1.5 GiB".
+int RunStat(const std::string& store, bool json, bool files = false, bool human = false);
 // threads: workers decoding archived groups. Default (CLI): all cores.
 int RunFsck(const std::string& store, unsigned threads);
 
@@ -63,7 +64,7 @@ struct ArchiveArgs {
   std::string profile = "max";   // -p, offline only (a mount uses archive_profile=). Default: max
   unsigned threads = 1;          // -j, offline only. Default: 1
   // Offline only (a mount uses references=, ref_segments=, ref_depth=):
-  // code FASTA against related stored files (fs/archiver.h). Default: on, 4, 2
+  // code FASTA against related stored files (store/services/archiver.h). Default: on, 4, 2
   std::string references = "on";
   unsigned ref_segments = 4;
   unsigned ref_depth = 2;

@@ -144,7 +144,10 @@ fstab:
   bool stat_files = false;
   auto* stat = app.add_subcommand("stat", "files, logical and stored bytes, ratio and bytes per codec");
   stat->add_option("STORE", store, "store directory")->required();
-  stat->add_flag("--json", json, "print one JSON object");
+  bool stat_human = false;
+  stat->add_flag("--json", json, "print one JSON object (the same fields, sizes in bytes)");
+  stat->set_help_flag("--help", "print this help and exit");  // -h is human sizes, as in du and df
+  stat->add_flag("-h,--human-readable", stat_human, "sizes as 1.5 GiB");
   stat->add_flag("--files", stat_files, "per file: stored bytes (its blocks and groups, and the reference segments it links to), size, path");
   stat->footer("Example: pmklc stat ~/.local/share/pmklcfs/default");
 
@@ -224,7 +227,7 @@ fstab:
   }
   try {
     if (*mount) return DoMount(store, mnt, fg, debug, opts);
-    if (*stat) return pmklc::cli::RunStat(store, json, stat_files);
+    if (*stat) return pmklc::cli::RunStat(store, json, stat_files, stat_human);
     if (*comp || *decomp) {
       auto v = pmklc::ParseSize(bsize, "-B/--block-size", pmklc::format::kMinBlockSize,
                                 pmklc::format::kMaxBlockRawLen);

@@ -25,6 +25,7 @@ std::string Status::ToString() const {
     case Code::kTooManyLinks: name = "Too many links"; break;
     case Code::kBusy: name = "Busy"; break;
     case Code::kNoMemory: name = "NoMemory"; break;
+    case Code::kNoSuchAddress: name = "NoSuchAddress"; break;
   }
   if (msg_.empty()) return name;
   return std::string(name) + ": " + msg_;

@@ -37,6 +37,7 @@ class [[nodiscard]] Status {
     kTooManyLinks,    // link count limit reached
     kBusy,            // resource busy
     kNoMemory,        // an allocation failed (ENOMEM)
+    kNoSuchAddress,   // a position past the data, e.g. SEEK_DATA past the last (ENXIO)
   };
 
   Status() = default;
@@ -60,6 +61,7 @@ class [[nodiscard]] Status {
   static Status TooManyLinks(std::string m = {}) { return {Code::kTooManyLinks, std::move(m)}; }
   static Status Busy(std::string m = {}) { return {Code::kBusy, std::move(m)}; }
   static Status NoMemory(std::string m = {}) { return {Code::kNoMemory, std::move(m)}; }
+  static Status NoSuchAddress(std::string m = {}) { return {Code::kNoSuchAddress, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

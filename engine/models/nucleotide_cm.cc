@@ -1112,6 +1112,13 @@ Status CmEncode(const CmParams& p, const uint8_t* codes, size_t n, std::string* 
   return WithModel(p, [&]<class M>() { return EncodeWith<M>(p, codes, n, out); });
 }
 
+Status CmEncodeGeneralForTest(const CmParams& p, const uint8_t* codes, size_t n, std::string* out) {
+  if (p.flags & 32) return Status::InvalidArgument("cm: flags bit 5 exists only on the slim path");
+  return EncodeWith<Model>(p, codes, n, out);
+}
+
+bool CmUsesSlimPath(const CmParams& p) { return IsSlim(p); }
+
 Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes,
                 std::span<BasePredictor* const> extra, uint32_t extra_mix) {
   if (extra.size() > kMaxExtraPredictors) return Status::InvalidArgument("cm: too many extra predictors");

@@ -139,6 +139,12 @@ inline constexpr uint32_t kExtraMixNeural = 2;
 // many extra predictors.
 [[nodiscard]] Status CmEncode(const CmParams& p, const uint8_t* codes, size_t n, std::string* out,
                               std::span<BasePredictor* const> extra = {}, uint32_t extra_mix = 0);
+// Tests only: CmEncode with the general model even for the balanced shapes
+// that the slim path codes (which must write the same bytes: that is why it
+// may exist). InvalidArgument for flags bit 5, which only the slim path has.
+[[nodiscard]] Status CmEncodeGeneralForTest(const CmParams& p, const uint8_t* codes, size_t n, std::string* out);
+// True if CmEncode takes the slim path for p.
+bool CmUsesSlimPath(const CmParams& p);
 // Decodes exactly n bases; Corruption if the input is too short, NoMemory if
 // the model tables cannot be allocated.
 Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes,

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "tests/mount/mount_fixture.h"
@@ -84,7 +85,7 @@ TEST_F(ArchiveMountTest, ArchiveWaitRecodesWithin2PercentOfCompressMaxAndReadsBa
   uint64_t container = 0;
   for (const CorpusFile* f : files) {
     std::string c = T(f->name + ".pmklc");
-    ASSERT_EQ(Sh(PmklcBin() + " compress -p max -f " + f->path + " " + c), 0);
+    ASSERT_EQ(Sh(PmklcBin() + " compress -p max -f -o " + c + " " + f->path), 0);
     struct stat st;
     ASSERT_EQ(stat(c.c_str(), &st), 0);
     container += static_cast<uint64_t>(st.st_size);
@@ -95,6 +96,25 @@ TEST_F(ArchiveMountTest, ArchiveWaitRecodesWithin2PercentOfCompressMaxAndReadsBa
   ASSERT_GT(archived, rand_bytes);
   EXPECT_LE(static_cast<double>(archived - rand_bytes), 1.02 * static_cast<double>(container))
       << "archived " << archived - rand_bytes << " vs compress -p max " << container << "\n" << json;
+  // du shows what an archived genome costs (st_blocks = its stored bytes,
+  // as `stat --files` counts them), and --apparent-size its size.
+  std::string files_out;
+  ASSERT_EQ(Sh(PmklcBin() + " stat --files " + store_dir(), &files_out), 0) << files_out;
+  for (const CorpusFile* f : files) {
+    struct stat st;
+    ASSERT_EQ(stat(M(f->name + ".fa").c_str(), &st), 0);
+    const uint64_t du = static_cast<uint64_t>(st.st_blocks) * 512;
+    EXPECT_LT(du * 3, static_cast<uint64_t>(st.st_size)) << f->name << ": du " << du << " of " << st.st_size;
+    std::istringstream rows(files_out);
+    uint64_t stored = 0;
+    for (std::string row; std::getline(rows, row);)
+      if (row.size() > f->name.size() + 3 && row.compare(row.size() - f->name.size() - 3, std::string::npos,
+                                                         f->name + ".fa") == 0)
+        stored = std::stoull(row.substr(0, row.find('\t')));
+    // (stat --files adds the reference segments a file links to; du does not)
+    EXPECT_GT(du * 10, static_cast<uint64_t>(st.st_size)) << f->name << ": du " << du;
+    EXPECT_LT(du, stored + 512) << f->name << ": du " << du << ", stored " << stored;
+  }
 
   // An archived file stays writable: same pwrite on a native copy.
   ASSERT_EQ(Sh("cp " + files[0]->path + " " + N("e.fa")), 0);

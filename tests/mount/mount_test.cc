@@ -432,6 +432,64 @@ TEST_F(Corruption, FsckNamesMissingSegmentsAndBadHolds) {
 }
 
 // (c) A corrupted block reads as EIO; other blocks still read; fsck names it.
+// Bytes flipped inside one of RocksDB's blob files (issue #16): RocksDB's
+// own CRC finds them first. Reads of the hit block give EIO, every other
+// file reads back exactly, and fsck goes on past the damage, names the
+// damaged file by its path and exits 1.
+TEST_F(Corruption, FlippedBlobBytesAreNamedByPathAndOtherFilesStillRead) {
+  ASSERT_EQ(mkdir(M("d").c_str(), 0755), 0);
+  std::vector<std::string> data;
+  for (int i = 0; i < 6; ++i) {
+    // raw blocks (incompressible), 48 MiB in all: more than a memtable, so
+    // RocksDB flushes values into blob files
+    data.push_back(PatternBytes(8 << 20, 500 + i));
+    ASSERT_EQ(WriteFile(M("d/f" + std::to_string(i)), data.back()), 0);
+  }
+  ASSERT_TRUE(Unmount());
+  std::string blob;
+  uintmax_t blob_size = 0;
+  for (auto& e : std::filesystem::directory_iterator(store_dir()))
+    if (e.path().extension() == ".blob" && e.file_size() > blob_size) {
+      blob = e.path().string();
+      blob_size = e.file_size();
+    }
+  ASSERT_FALSE(blob.empty()) << "no blob file in " << store_dir();
+  ASSERT_GT(blob_size, uintmax_t{4} << 20);
+  {
+    int fd = open(blob.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    char b[8];
+    ASSERT_EQ(pread(fd, b, sizeof b, static_cast<off_t>(blob_size / 2)), 8);
+    for (char& c : b) c = static_cast<char>(c ^ 0x5a);
+    ASSERT_EQ(pwrite(fd, b, sizeof b, static_cast<off_t>(blob_size / 2)), 8);
+    close(fd);
+  }
+  ASSERT_TRUE(Mount());
+  std::set<std::string> bad;
+  for (int i = 0; i < 6; ++i) {
+    const std::string name = "f" + std::to_string(i);
+    std::string got;
+    int err = ReadFile(M("d/" + name), &got);
+    if (err == EIO) bad.insert(name);
+    else {
+      EXPECT_EQ(err, 0) << name;
+      EXPECT_TRUE(got == data[i]) << name << " read back different bytes";
+    }
+  }
+  EXPECT_EQ(bad.size(), 1u) << "the flipped bytes should hit one block of one file";
+  for (const std::string& b : bad)  // the daemon names the file and the block
+    EXPECT_NE(DaemonLog().find("EIO reading /d/" + b + " (inode"), std::string::npos) << DaemonLog();
+  ASSERT_TRUE(Unmount());
+  std::string out;
+  EXPECT_EQ(Fsck(&out), 1) << out;
+  for (const std::string& b : bad) EXPECT_NE(out.find("DAMAGED: /d/" + b + " "), std::string::npos) << out;
+  size_t n = 0;
+  for (size_t p = out.find("DAMAGED: /"); p != std::string::npos; p = out.find("DAMAGED: /", p + 1)) ++n;
+  EXPECT_EQ(n, bad.size()) << out;
+  EXPECT_NE(out.find("What to do:"), std::string::npos) << out;
+  EXPECT_NE(out.find("checked "), std::string::npos) << "fsck must finish its report: " << out;
+}
+
 TEST_F(Corruption, CorruptBlockGivesEioAndFsckNamesIt) {
   // A genome (zstd blocks) when the corpus is there, and random bytes (raw blocks).
   std::vector<CorpusFile> corpus;
@@ -512,6 +570,21 @@ TEST_F(Scale, SparseFileOf5GiB) {
       EXPECT_EQ(PreadRange(p, off, 1 << 20, &got), (SysR{1 << 20, 0})) << off;
       EXPECT_EQ(got.find_first_not_of('\0'), std::string::npos) << "hole at " << off << " is not zeros";
     }
+    // du: what it costs (three small blocks), not 5 GiB.
+    EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, uint64_t{1} << 20) << st.st_blocks;
+    // SEEK_DATA / SEEK_HOLE, as sparse-aware tools (cp, tar, rsync -S) use them.
+    int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(lseek(fd, 0, SEEK_DATA), 0);
+    EXPECT_EQ(lseek(fd, 0, SEEK_HOLE), static_cast<off_t>(kBlock));
+    EXPECT_EQ(lseek(fd, kBlock, SEEK_DATA), static_cast<off_t>(mid / kBlock * kBlock));
+    EXPECT_EQ(lseek(fd, mid, SEEK_HOLE), static_cast<off_t>((mid / kBlock + 1) * kBlock));
+    EXPECT_EQ(lseek(fd, mid + kBlock, SEEK_DATA), static_cast<off_t>(end / kBlock * kBlock));
+    EXPECT_EQ(lseek(fd, end, SEEK_HOLE), static_cast<off_t>(end + 8));
+    errno = 0;
+    EXPECT_EQ(lseek(fd, end + 8, SEEK_DATA), -1);
+    EXPECT_EQ(errno, ENXIO);
+    close(fd);
   };
   int fd = open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   ASSERT_GE(fd, 0);

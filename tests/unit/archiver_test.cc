@@ -1,8 +1,8 @@
-// The archiver (fs/archiver.h) on a real RocksDB store and a live Filesystem:
+// The archiver (store/services/archiver.h) on a real RocksDB store and a live Filesystem:
 // groups replace fast-tier blocks atomically, reads decode groups, writes and
 // truncates move a group back to the fast tier first, busy files are skipped,
 // and a swap is refused when the file changed after it was recoded.
-#include "fs/archiver.h"
+#include "store/services/archiver.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -21,7 +21,7 @@
 #include "engine/format.h"
 #include "engine/ref/ref_select.h"
 #include "fs/filesystem.h"
-#include "fs/store_refs.h"
+#include "store/services/store_refs.h"
 #include "tests/unit/fs_fixture.h"
 
 namespace pmklc {
@@ -739,9 +739,18 @@ TEST_F(ArchiverLockTest, NothingWaitsWhileAColdGroupDecodes) {
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(b, g.substr(70000, b.size()));
   }, std::chrono::milliseconds(5000));
+  // A write into another archived group of the same file re-expands that
+  // group first: its decode runs before the file's exclusive lock too.
+  bounded("write into another group of the same file", [&] {
+    auto w = fs_->Write(ino, 140000, "NNNN", 4);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+  }, std::chrono::milliseconds(5000));
   Release();
   reader.join();
   EXPECT_EQ(first, g.substr(100, first.size()));
+  std::string expect = g;
+  expect.replace(140000, 4, "NNNN");
+  EXPECT_EQ(ReadAll(ino), expect);
 }
 
 }  // namespace

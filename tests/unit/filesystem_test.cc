@@ -254,6 +254,71 @@ TEST_F(FsTest, CorruptBlockGivesCorruptionNeverBytes) {
 }
 
 
+// SEEK_DATA / SEEK_HOLE at block granularity, stored and unstored blocks.
+TEST_F(FsTest, SeekDataAndHoleFollowTheStoredBlocks) {
+  const uint64_t bs = fs_->block_size();
+  uint64_t ino = Create("sparse");
+  std::string a(bs, 'a');
+  ASSERT_TRUE(fs_->Write(ino, 0, a.data(), a.size()).ok());           // block 0
+  ASSERT_TRUE(fs_->Write(ino, 5 * bs, a.data(), a.size()).ok());      // block 5
+  ASSERT_TRUE(fs_->Write(ino, 9 * bs + 10, a.data(), 100).ok());       // block 9, partial, last
+  ASSERT_TRUE(fs_->Flush(ino, false).ok());
+  const uint64_t size = 9 * bs + 110;
+  auto at = [&](uint64_t off, int whence) { return fs_->SeekDataOrHole(ino, off, whence); };
+  EXPECT_EQ(*at(0, SEEK_DATA), 0u);
+  EXPECT_EQ(*at(10, SEEK_DATA), 10u);
+  EXPECT_EQ(*at(0, SEEK_HOLE), bs);
+  EXPECT_EQ(*at(bs + 7, SEEK_DATA), 5 * bs);
+  EXPECT_EQ(*at(bs + 7, SEEK_HOLE), bs + 7);
+  EXPECT_EQ(*at(5 * bs, SEEK_HOLE), 6 * bs);
+  EXPECT_EQ(*at(6 * bs, SEEK_DATA), 9 * bs);
+  EXPECT_EQ(*at(9 * bs, SEEK_HOLE), size);  // the end is a hole
+  auto past = at(size, SEEK_DATA);
+  ASSERT_FALSE(past.ok());
+  EXPECT_EQ(past.status().code(), Status::Code::kNoSuchAddress);
+  EXPECT_EQ(at(size + 5, SEEK_HOLE).status().code(), Status::Code::kNoSuchAddress);
+  // An all-zero block is stored as a hole.
+  std::string z(bs, '\0');
+  ASSERT_TRUE(fs_->Write(ino, 5 * bs, z.data(), z.size()).ok());
+  // Unstored data counts as data already.
+  ASSERT_TRUE(fs_->Write(ino, 2 * bs, a.data(), 10).ok());
+  EXPECT_EQ(*at(bs, SEEK_DATA), 2 * bs);
+  ASSERT_TRUE(fs_->Flush(ino, false).ok());
+  EXPECT_EQ(*at(3 * bs, SEEK_DATA), 9 * bs);  // block 5 is a hole now
+  Reopen();
+  EXPECT_EQ(*at(1, SEEK_HOLE), bs);
+  EXPECT_EQ(*at(bs, SEEK_DATA), 2 * bs);
+}
+
+// st_blocks: what the file costs in the store (the sizes index), not its size.
+TEST_F(FsTest, StoredBytesFollowTheStoredValues) {
+  uint64_t ino = Create("g.fa");
+  std::string fasta = ">chr\n";
+  std::mt19937 g(5);
+  while (fasta.size() < 200000) {
+    for (int i = 0; i < 60; ++i) fasta.push_back("ACGT"[g() & 3]);
+    fasta.push_back('\n');
+  }
+  ASSERT_TRUE(fs_->Write(ino, 0, fasta.data(), fasta.size()).ok());
+  ASSERT_TRUE(fs_->Flush(ino, false).ok());
+  InodeAttr a;
+  ASSERT_TRUE(fs_->GetAttr(ino, &a).ok());
+  ASSERT_NE(a.stored_bytes, InodeAttr::kUnknown);
+  uint64_t values = 0;
+  ASSERT_TRUE(store_->ForEachBlockOf(ino, [&](uint64_t, std::string_view v) { values += v.size(); return true; }).ok());
+  EXPECT_EQ(a.stored_bytes, values);
+  EXPECT_LT(a.stored_bytes * 3, fasta.size());  // 2-bit coded
+  // A sparse file costs nothing.
+  uint64_t sp = Create("sparse");
+  SetAttrRequest r;
+  r.valid = SetAttrRequest::kSize;
+  r.size = uint64_t{2} << 30;
+  ASSERT_TRUE(fs_->SetAttr(caller_, sp, r, &a).ok());
+  ASSERT_TRUE(fs_->GetAttr(sp, &a).ok());
+  EXPECT_EQ(a.stored_bytes, 0u);
+  EXPECT_EQ(a.size, uint64_t{2} << 30);
+}
+
 // ---- Races and failures, reproduced through FsOptions::hooks ----
 
 class FsHookTest : public FsTest {

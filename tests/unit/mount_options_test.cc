@@ -87,7 +87,7 @@ TEST(MountOptions, BadValuesAreRefusedInOneLineNamingTheOption) {
   ExpectRefused("cache_size=1.5G", "K, M, G or T");
   ExpectRefused("cache_size=-1", "K, M, G or T");
   ExpectRefused("cache_size=99999999999999999999", "K, M, G or T");
-  ExpectRefused("dirty_limit=4K", "K, M, G or T");
+  ExpectRefused("dirty_limit=1K", "K, M, G or T");
   ExpectRefused("dirty_file_limit=1", "K, M, G or T");
   ExpectRefused("min_free=lots", "K, M, G or T");
   ExpectRefused("ref_cache=2P", "K, M, G or T");

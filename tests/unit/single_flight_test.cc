@@ -1,4 +1,4 @@
-#include "fs/single_flight.h"
+#include "engine/common/single_flight.h"
 
 #include <gtest/gtest.h>
 

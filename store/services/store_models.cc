@@ -1,4 +1,4 @@
-#include "fs/store_models.h"
+#include "store/services/store_models.h"
 
 #include <cinttypes>
 #include <cstdio>

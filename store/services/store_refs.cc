@@ -1,4 +1,4 @@
-#include "fs/store_refs.h"
+#include "store/services/store_refs.h"
 
 #include <spdlog/spdlog.h>
 

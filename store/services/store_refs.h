@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "engine/codec/codec.h"
-#include "fs/single_flight.h"
+#include "engine/common/single_flight.h"
 #include "store/store.h"
 
 namespace pmklc {

@@ -10,7 +10,7 @@
 // Requests: "archive" (start a pass now, ignoring archive_delay; reply at
 // once), "archive-wait" (reply when that pass has ended, with the number of
 // files skipped because they were open for writing), "stat" and "stat-json"
-// (the store report of fs/store_report.h, computed by the daemon).
+// (the store report of store/services/store_report.h, computed by the daemon).
 //
 // Thread safety: ControlServer accepts on one thread and serves up to
 // kWorkers clients at once on worker threads (a long `archive-wait` never

@@ -8,14 +8,32 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/common/status.h"
 #include "store/store.h"
 
 namespace pmklc {
 
-// Human-readable table, or one JSON object (json = true); ends with a newline.
-Result<std::string> StoreReport(Store& store, bool json);
+struct StoreReportOptions {
+  bool json = false;   // one JSON object (the same fields). Default: false
+  bool human = false;  // sizes as "1.5 GiB" in the table. Default: false
+  // Filled by a mount's daemon: its -o options as given, and the files its
+  // archiver gave up on. Default: not mounted, none
+  bool mounted = false;
+  std::vector<std::string> mount_options;
+  std::vector<std::pair<uint64_t, std::string>> archive_failures;  // ino, reason
+};
+
+// Human-readable table, or one JSON object; ends with a newline. Reads the
+// store's sizes index and records, never the block values.
+Result<std::string> StoreReport(Store& store, const StoreReportOptions& opts);
+inline Result<std::string> StoreReport(Store& store, bool json) {
+  StoreReportOptions o;
+  o.json = json;
+  return StoreReport(store, o);
+}
 
 // `pmklc stat --files`: per regular file, the bytes the store keeps for it
 // (its fast-tier blocks and archived groups, plus the reference segments

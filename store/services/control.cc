@@ -1,4 +1,4 @@
-#include "fs/control.h"
+#include "store/services/control.h"
 
 #include <fcntl.h>
 #include <poll.h>

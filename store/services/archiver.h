@@ -42,8 +42,8 @@
 #include "engine/codec/codec.h"
 #include "store/store.h"
 
-#include "fs/archive_refs.h"
-#include "fs/store_refs.h"
+#include "store/services/archive_refs.h"
+#include "store/services/store_refs.h"
 
 namespace pmklc {
 
@@ -59,10 +59,10 @@ struct ArchiveOptions {
   // Run workers at SCHED_IDLE, nice 19 and the idle I/O class. Default: true
   bool idle_priority = true;
   // The store's private model (SPrM), a candidate of the neural profile
-  // (fs/store_models.h). Default: none
+  // (store/services/store_models.h). Default: none
   std::shared_ptr<const TokNetModel> private_model;
   // Code FASTA files against related files already archived in the store
-  // (issue #6; fs/archive_refs.h, docs/store.md §References). Default: true
+  // (issue #6; store/services/archive_refs.h, docs/store.md §References). Default: true
   bool references = true;
   // Most reference segments one group is primed with (1..4). Default: 4
   uint32_t ref_segments = 4;
@@ -117,6 +117,26 @@ struct ArchiveStats {
   static ArchiveStats Parse(std::string_view s);  // zeros on malformed input
 };
 
+// What one pass did, and why it did not do more.
+struct PassSummary {
+  uint64_t pending = 0;          // files marked pending when the pass began
+  uint64_t files = 0;            // files whose every group was recoded (mark removed)
+  uint64_t groups = 0;           // groups archived
+  uint64_t no_gain_groups = 0;   // groups left in the fast tier: not smaller recoded
+  uint64_t not_idle = 0;         // changed within archive_delay
+  uint64_t in_use = 0;           // open for writing, unstored data, or changed meanwhile
+  uint64_t failed = 0;           // a group failed to decode or encode this pass
+  uint64_t failed_before = 0;    // failed in an earlier pass and unchanged since
+  // One line: what was pending and why it is still pending.
+  std::string Explain() const;
+};
+
+// A file the archiver gave up on (until it changes), with the reason.
+struct ArchiveFailure {
+  uint64_t ino = 0;
+  std::string why;
+};
+
 class Archiver {
  public:
   // Borrows store and host; both must outlive the Archiver.
@@ -144,8 +164,13 @@ class Archiver {
   // One pass over the pending files, on opts.threads threads (also used by
   // the offline command). ignore_delay archives files regardless of age.
   // progress(done_bytes, total_bytes) is called after each group.
+  // summary, when given, gets what the pass did and why not more.
   Status RunPass(bool ignore_delay, uint64_t* busy,
-                 const std::function<void(uint64_t, uint64_t)>& progress = {});
+                 const std::function<void(uint64_t, uint64_t)>& progress = {}, PassSummary* summary = nullptr);
+  // The summary of the last pass that ended (zeros before the first).
+  PassSummary last_summary();
+  // Files given up on this process (until they change), with the reason.
+  std::vector<ArchiveFailure> failures();
 
   // Counters of this process plus those persisted in the store.
   ArchiveStats stats();
@@ -154,7 +179,8 @@ class Archiver {
   struct Unit;
   struct FileJob;
   enum class GroupResult { kArchived, kNoGain, kBusy, kError };
-  GroupResult ArchiveGroup(uint64_t ino, uint64_t g, uint64_t* raw_len, const RefPlan::Group* refs);
+  GroupResult ArchiveGroup(uint64_t ino, uint64_t g, uint64_t* raw_len, const RefPlan::Group* refs,
+                           std::string* why);
   void Loop();
   void PersistStats();
 
@@ -175,7 +201,12 @@ class Archiver {
   std::mutex pass_mu_;  // one pass at a time
   std::mutex stats_mu_;
   ArchiveStats stats_, persisted_;
-  std::map<uint64_t, Time> errored_;  // ino -> ctime when a group failed (guarded by stats_mu_)
+  struct Errored {
+    Time ctime;       // the file's ctime when a group failed
+    std::string why;  // the first failure
+  };
+  std::map<uint64_t, Errored> errored_;  // guarded by stats_mu_
+  PassSummary last_summary_;             // guarded by stats_mu_
   std::thread thread_;
 };
 

@@ -1,4 +1,4 @@
-#include "fs/archive_refs.h"
+#include "store/services/archive_refs.h"
 
 #include <spdlog/spdlog.h>
 #include <xxhash.h>
@@ -8,7 +8,7 @@
 #include <set>
 
 #include "engine/codec/endian.h"
-#include "fs/archiver.h"
+#include "store/services/archiver.h"
 
 namespace pmklc {
 

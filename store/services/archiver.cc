@@ -1,4 +1,4 @@
-#include "fs/archiver.h"
+#include "store/services/archiver.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -104,6 +104,9 @@ struct Archiver::FileJob {
   std::atomic<bool> failed{false};
   std::atomic<bool> error{false};  // a group failed to decode or encode
   std::atomic<uint64_t> archived{0};  // file bytes swapped into groups
+  std::mutex mu;                      // guards why
+  std::string why;                    // the first group's error, if any
+  std::atomic<bool> finished{false};  // every group done and the mark removed
 };
 
 struct Archiver::Unit {
@@ -123,6 +126,33 @@ Archiver::Archiver(Store* store, ArchiveHost* host, ArchiveOptions opts)
 }
 
 Archiver::~Archiver() { Stop(); }
+
+std::string PassSummary::Explain() const {
+  if (pending == 0) return "nothing to archive: no file has data in the fast tier";
+  std::string r = std::to_string(pending) + " pending file(s)";
+  auto add = [&](uint64_t n, const char* what) {
+    if (n) r += ", " + std::to_string(n) + " " + what;
+  };
+  add(files, "archived");
+  add(not_idle, "not idle yet (changed within archive_delay; `pmklc archive` on a mount ignores the delay)");
+  add(in_use, "open for writing, with unstored data, or changed while recoded (retried at the next pass)");
+  add(failed, "failed (see `pmklc stat`; retried once the file changes)");
+  add(failed_before, "failed before and unchanged since (see `pmklc stat`)");
+  if (no_gain_groups) r += ", " + std::to_string(no_gain_groups) + " group(s) left in the fast tier (not smaller recoded)";
+  return r;
+}
+
+std::vector<ArchiveFailure> Archiver::failures() {
+  std::lock_guard<std::mutex> l(stats_mu_);
+  std::vector<ArchiveFailure> v;
+  for (auto& [ino, e] : errored_) v.push_back({ino, e.why});
+  return v;
+}
+
+PassSummary Archiver::last_summary() {
+  std::lock_guard<std::mutex> l(stats_mu_);
+  return last_summary_;
+}
 
 Status Archiver::Init() {
   if (opts_.threads == 0 || opts_.threads > 64) return Status::InvalidArgument("archive_threads must be 1..64");
@@ -203,9 +233,26 @@ void Archiver::Loop() {
 }
 
 Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
-                         const std::function<void(uint64_t, uint64_t)>& progress) {
+                         const std::function<void(uint64_t, uint64_t)>& progress, PassSummary* summary) {
   std::lock_guard<std::mutex> pass(pass_mu_);
   *busy = 0;
+  PassSummary sum;
+  std::atomic<uint64_t> sum_groups{0}, sum_no_gain{0};
+  // Fills *summary (and the last pass's) on every way out.
+  struct Publish {
+    Archiver* self;
+    PassSummary* sum;
+    PassSummary* out;
+    std::atomic<uint64_t>* groups;
+    std::atomic<uint64_t>* no_gain;
+    ~Publish() {
+      sum->groups = groups->load();
+      sum->no_gain_groups = no_gain->load();
+      if (out) *out = *sum;
+      std::lock_guard<std::mutex> l(self->stats_mu_);
+      self->last_summary_ = *sum;
+    }
+  } publish{this, &sum, summary, &sum_groups, &sum_no_gain};
   // Reference objects no file or object holds any more (their last
   // dependent was deleted since the last pass).
   {
@@ -214,6 +261,7 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
   }
   std::vector<uint64_t> inos;
   PMKLC_RETURN_IF_ERROR(store_->ListPending(&inos));
+  sum.pending = inos.size();
   if (inos.empty()) return Status::OK();
   Time not_after = NowTime();
   not_after.sec -= opts_.delay_s;
@@ -236,12 +284,21 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
       std::lock_guard<std::mutex> l(stats_mu_);
       auto e = errored_.find(ino);
       if (e != errored_.end()) {
-        if (e->second == a->ctime) { ++*busy; continue; }
+        if (e->second.ctime == a->ctime) {
+          ++*busy;
+          ++sum.failed_before;
+          continue;
+        }
         errored_.erase(e);
       }
     }
     Status idle = host_->CheckIdle(ino, ignore_delay ? nullptr : &not_after);
-    if (idle.IsBusy()) { ++*busy; continue; }
+    if (idle.IsBusy()) {
+      ++*busy;
+      if (idle.message() == "changed recently") ++sum.not_idle;
+      else ++sum.in_use;
+      continue;
+    }
     if (idle.IsNotFound()) continue;
     PMKLC_RETURN_IF_ERROR(idle);
     std::vector<uint64_t> groups;
@@ -276,6 +333,7 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
       if (!sk.empty()) b->PutSketch(j->ino, sk);
       return Status::OK();
     });
+    if (s.ok()) j->finished = true;
     if (!s.ok() && !s.IsBusy() && !s.IsNotFound())
       spdlog::warn("archiver: inode {}: {}", j->ino, s.ToString());
   };
@@ -328,18 +386,29 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
       if (!stopping && !u.job->failed) {
         auto pg = u.job->plan.groups.find(u.group);
         // One failed group stays one failed group (its file keeps its blocks).
+        std::string why;
         Status gs = Guarded("archiving a group", [&] {
-          r = ArchiveGroup(u.job->ino, u.group, &raw_len, pg == u.job->plan.groups.end() ? nullptr : &pg->second);
+          r = ArchiveGroup(u.job->ino, u.group, &raw_len, pg == u.job->plan.groups.end() ? nullptr : &pg->second,
+                           &why);
         });
         if (!gs.ok()) {
           spdlog::error("archiver: inode {} group {}: {} (left in the fast tier)", u.job->ino, u.group, gs.ToString());
           r = GroupResult::kError;
           raw_len = 0;
+          why = gs.ToString();
+        }
+        if (r == GroupResult::kError) {
+          std::lock_guard<std::mutex> l(u.job->mu);
+          if (u.job->why.empty()) u.job->why = why;
         }
       }
       if (r == GroupResult::kBusy || r == GroupResult::kError) u.job->failed = true;
       if (r == GroupResult::kError) u.job->error = true;
-      if (r == GroupResult::kArchived) u.job->archived += raw_len;
+      if (r == GroupResult::kArchived) {
+        u.job->archived += raw_len;
+        sum_groups++;
+      }
+      if (r == GroupResult::kNoGain) sum_no_gain++;
       uint64_t d = done += raw_len;
       if (progress) {
         std::lock_guard<std::mutex> l(progress_mu);
@@ -398,8 +467,14 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
     std::lock_guard<std::mutex> l(stats_mu_);
     for (auto& j : jobs) {
       if (j->failed) ++*busy;
+      if (j->finished) ++sum.files;
       // A file whose data cannot be recoded is not retried until it changes.
-      if (j->error) errored_[j->ino] = j->ctime;
+      if (j->error) {
+        errored_[j->ino] = {j->ctime, j->why};
+        ++sum.failed;
+      } else if (j->failed) {
+        ++sum.in_use;  // changed or reopened while it was recoded
+      }
     }
   }
   PersistStats();
@@ -407,12 +482,15 @@ Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
 }
 
 Archiver::GroupResult Archiver::ArchiveGroup(uint64_t ino, uint64_t g, uint64_t* raw_len,
-                                             const RefPlan::Group* refs) {
+                                             const RefPlan::Group* refs, std::string* why) {
   const auto t0 = std::chrono::steady_clock::now();
   const uint64_t gb = store_->group_blocks();
   const uint64_t bs = store_->block_size();
   auto a = store_->GetInode(ino);
-  if (!a.ok()) return a.status().IsNotFound() ? GroupResult::kBusy : GroupResult::kError;
+  if (!a.ok()) {
+    *why = a.status().ToString();
+    return a.status().IsNotFound() ? GroupResult::kBusy : GroupResult::kError;
+  }
   const uint64_t size = a->size;
   const uint64_t start = g * gb * bs;
   if (start >= size) return GroupResult::kNoGain;
@@ -425,15 +503,20 @@ Archiver::GroupResult Archiver::ArchiveGroup(uint64_t ino, uint64_t g, uint64_t*
     std::string v, img;
     Status s = store_->GetBlock(ino, g * gb + j, &v);
     if (s.IsNotFound()) continue;
-    if (!s.ok()) return GroupResult::kError;
+    if (!s.ok()) {
+      *why = "block " + std::to_string(g * gb + j) + ": " + s.ToString();
+      return GroupResult::kError;
+    }
     s = DecodeBlock(v, &img);
     if (!s.ok()) {
       spdlog::error("archiver: inode {} block {}: {} (left as it is)", ino, g * gb + j, s.ToString());
+      *why = "block " + std::to_string(g * gb + j) + ": " + s.ToString();
       return GroupResult::kError;
     }
     if (j * bs + img.size() > len) {
       spdlog::error("archiver: inode {} block {} extends past the end of the file (left as it is)", ino,
                     g * gb + j);
+      *why = "block " + std::to_string(g * gb + j) + " extends past the end of the file";
       return GroupResult::kError;
     }
     std::memcpy(raw.data() + j * bs, img.data(), img.size());
@@ -470,6 +553,7 @@ Archiver::GroupResult Archiver::ArchiveGroup(uint64_t ino, uint64_t g, uint64_t*
   Status s = EncodeBlock(raw, enc, &value);
   if (!s.ok()) {
     spdlog::error("archiver: inode {} group {}: {}", ino, g, s.ToString());
+    *why = "group " + std::to_string(g) + ": " + s.ToString();
     return GroupResult::kError;
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -505,6 +589,7 @@ Archiver::GroupResult Archiver::ArchiveGroup(uint64_t ino, uint64_t g, uint64_t*
   if (s.IsBusy() || s.IsNotFound()) return GroupResult::kBusy;
   if (!s.ok()) {
     spdlog::error("archiver: inode {} group {}: {}", ino, g, s.ToString());
+    *why = "group " + std::to_string(g) + ": " + s.ToString();
     return GroupResult::kError;
   }
   std::lock_guard<std::mutex> l(stats_mu_);

@@ -1,17 +1,18 @@
 // store_report.cc — see store_report.h.
-#include "fs/store_report.h"
+#include "store/services/store_report.h"
 
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
+#include <string>
 #include <map>
 #include <set>
 #include <vector>
 
 #include "engine/codec/codec.h"
-#include "fs/archiver.h"
+#include "store/services/archiver.h"
 
 namespace pmklc {
 
@@ -26,7 +27,37 @@ __attribute__((format(printf, 2, 3))) void Appendf(std::string* out, const char*
 }
 }  // namespace
 
-Result<std::string> StoreReport(Store& s, bool json) {
+namespace {
+std::string Human(uint64_t b) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1024 && u < 5) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", v, kUnits[u]);
+  return buf;
+}
+std::string JsonString(const std::string& s) {
+  std::string o = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') o += '\\', o += c;
+    else if (static_cast<unsigned char>(c) < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      o += b;
+    } else o += c;
+  }
+  return o + "\"";
+}
+}  // namespace
+
+Result<std::string> StoreReport(Store& s, const StoreReportOptions& opts) {
+  const bool json = opts.json;
+  // Sizes in the table: bytes, or with -h a short human form.
+  auto sz = [&](uint64_t b) { return opts.human ? Human(b) : std::to_string(b); };
   std::string out;
   uint64_t files = 0, dirs = 0, others = 0, logical = 0;
   Status r = s.ForEachInode([&](const InodeAttr& a) {
@@ -40,50 +71,45 @@ Result<std::string> StoreReport(Store& s, bool json) {
   std::map<std::pair<int, std::string>, PerCodec> per;
   PerCodec tier[2];
   uint64_t stored = 0, bad = 0;
-  auto count = [&](int t, std::string_view v) {
-    auto h = ParseBlockHeader(v);
-    if (!h.ok()) { bad++; return true; }
-    const char* n = CodecName(h->codec);
+  auto count = [&](int t, uint32_t raw, uint32_t stored_len, uint8_t codec) {
+    if (codec == 0xff) { bad++; return; }
+    const char* n = CodecName(static_cast<CodecId>(codec));
     for (PerCodec* pc : {&per[{t, n ? n : "unknown"}], &tier[t]}) {
       pc->blocks++;
-      pc->raw += h->raw_len;
-      pc->stored += v.size();
+      pc->raw += raw;
+      pc->stored += stored_len;
     }
-    stored += v.size();
-    return true;
+    stored += stored_len;
   };
-  // Bytes waiting for the archiver: the fast-tier blocks of pending files,
-  // counted in the same scan.
+  // Everything comes from the store's sizes index (docs/store.md §Sizes):
+  // one small record per block, group and segment, never the values.
+  // Bytes waiting for the archiver are the fast-tier blocks of pending files.
   std::vector<uint64_t> pending_list;
   Status b = s.ListPending(&pending_list);
   const std::set<uint64_t> pending(pending_list.begin(), pending_list.end());
   uint64_t pend_raw = 0, pend_stored = 0;
-  if (b.ok()) b = s.ForEachBlock([&](uint64_t ino, uint64_t, std::string_view v) {
-    if (pending.count(ino)) {
-      auto h = ParseBlockHeader(v);
-      if (h.ok()) pend_raw += h->raw_len;
-      pend_stored += v.size();
-    }
-    return count(0, v);
-  });
-  if (b.ok()) b = s.ForEachGroup([&](uint64_t, uint64_t, std::string_view v) { return count(1, v); });
-  // Reference objects (docs/store.md §References): their segments are stored
-  // once, whoever links to or depends on them.
   uint64_t ref_objects = 0, ref_segs = 0, ref_raw = 0, ref_stored = 0;
   std::map<std::string, PerCodec> seg_per;  // reference segments by codec
   if (b.ok()) b = s.ForEachRefObject([&](uint64_t, std::string_view) { ref_objects++; return true; });
-  if (b.ok()) b = s.ForEachRefSegment([&](uint64_t, uint32_t, std::string_view v) {
-    auto h = ParseBlockHeader(v);
-    if (h.ok()) {
-      ref_raw += h->raw_len;
-      const char* n = CodecName(h->codec);
+  if (b.ok()) b = s.ForEachSize([&](char tag, uint64_t a, uint64_t, uint32_t st, uint32_t raw, uint8_t codec) {
+    if (tag == 'b') {
+      if (pending.count(a)) {
+        pend_raw += raw;
+        pend_stored += st;
+      }
+      count(0, raw, st, codec);
+    } else if (tag == 'g') {
+      count(1, raw, st, codec);
+    } else if (tag == 's') {
+      ref_raw += raw;
+      const char* n = CodecName(static_cast<CodecId>(codec));
       PerCodec& pc = seg_per[n ? n : "unknown"];
       pc.blocks++;
-      pc.raw += h->raw_len;
-      pc.stored += v.size();
+      pc.raw += raw;
+      pc.stored += st;
+      ref_segs++;
+      ref_stored += st;
     }
-    ref_segs++;
-    ref_stored += v.size();
     return true;
   });
   stored += ref_stored;
@@ -109,6 +135,7 @@ Result<std::string> StoreReport(Store& s, bool json) {
   if (s.GetMeta("archive_stats", &av).ok()) as = ArchiveStats::Parse(av);
   const double rate = as.busy_s > 0 ? as.raw_bytes / 1e6 / as.busy_s : 0.0;
   uint64_t disk = s.DiskBytes();
+  const uint64_t free_bytes = s.FreeBytes();
   double ratio = stored ? static_cast<double>(logical) / static_cast<double>(stored) : 0.0;
   if (json) {
     Appendf(&out, "{\"files\":%llu,\"dirs\":%llu,\"other\":%llu,\"logical_bytes\":%llu,"
@@ -124,6 +151,7 @@ Result<std::string> StoreReport(Store& s, bool json) {
                 "\"dependent_raw_bytes\":%llu,\"dependent_stored_bytes\":%llu,"
                 "\"dependent_segment_raw_bytes\":%llu,\"dependent_segment_stored_bytes\":%llu,"
                 "\"saved_bytes_estimate\":%.0f},"
+                "\"free_bytes\":%llu,\"min_free_bytes\":%llu,\"mounted\":%s,"
                 "\"codecs\":{",
                 (unsigned long long)tier[0].blocks, (unsigned long long)tier[0].raw,
                 (unsigned long long)tier[0].stored, (unsigned long long)tier[1].blocks,
@@ -133,7 +161,8 @@ Result<std::string> StoreReport(Store& s, bool json) {
                 (unsigned long long)as.after_bytes, as.busy_s, rate, (unsigned long long)ref_objects,
                 (unsigned long long)ref_segs, (unsigned long long)ref_raw, (unsigned long long)ref_stored,
                 (unsigned long long)dep.raw, (unsigned long long)dep.stored, (unsigned long long)dep_segs.raw,
-                (unsigned long long)dep_segs.stored, saved);
+                (unsigned long long)dep_segs.stored, saved, (unsigned long long)free_bytes,
+                (unsigned long long)s.min_free_bytes(), opts.mounted ? "true" : "false");
     for (int t = 0; t < 2; ++t) {
       Appendf(&out, t ? ",\"archived_codecs\":{" : "");
       bool first = true;
@@ -146,24 +175,45 @@ Result<std::string> StoreReport(Store& s, bool json) {
       }
       Appendf(&out, "}");
     }
-    Appendf(&out, "}\n");
+    Appendf(&out, ",\"mount_options\":[");
+    for (size_t i = 0; i < opts.mount_options.size(); ++i)
+      Appendf(&out, "%s%s", i ? "," : "", JsonString(opts.mount_options[i]).c_str());
+    Appendf(&out, "],\"archive_failures\":[");
+    for (size_t i = 0; i < opts.archive_failures.size(); ++i)
+      Appendf(&out, "%s{\"ino\":%llu,\"why\":%s}", i ? "," : "",
+              (unsigned long long)opts.archive_failures[i].first, JsonString(opts.archive_failures[i].second).c_str());
+    Appendf(&out, "]}\n");
     return out;
   }
   Appendf(&out, "store          %s (format v%u, block size %u KiB)\n", s.path().c_str(), s.format_version(),
               s.block_size() >> 10);
   Appendf(&out, "files          %llu (+ %llu directories, %llu other)\n", (unsigned long long)files,
               (unsigned long long)dirs, (unsigned long long)others);
-  Appendf(&out, "logical bytes  %llu\n", (unsigned long long)logical);
-  Appendf(&out, "stored bytes   %llu (block values and reference segments)\n", (unsigned long long)stored);
-  Appendf(&out, "disk bytes     %llu (RocksDB files, incl. metadata and WAL)\n", (unsigned long long)disk);
+  Appendf(&out, "logical bytes  %s\n", sz(logical).c_str());
+  Appendf(&out, "stored bytes   %s (block values and reference segments)\n", sz(stored).c_str());
+  Appendf(&out, "disk bytes     %s (RocksDB files, incl. metadata and WAL)\n", sz(disk).c_str());
   Appendf(&out, "ratio          %.3f\n", ratio);
-  Appendf(&out, "fast tier      %llu bytes of file data in %llu stored bytes\n", (unsigned long long)tier[0].raw,
-              (unsigned long long)tier[0].stored);
-  Appendf(&out, "archived tier  %llu bytes of file data in %llu stored bytes (%llu groups)\n",
-              (unsigned long long)tier[1].raw, (unsigned long long)tier[1].stored,
-              (unsigned long long)tier[1].blocks);
-  Appendf(&out, "to archive     %llu bytes of file data (%llu stored bytes) in files marked pending\n",
-              (unsigned long long)pend_raw, (unsigned long long)pend_stored);
+  Appendf(&out, "free space     %s on the store's disk, %s kept free (min_free%s)%s\n", sz(free_bytes).c_str(),
+              sz(s.min_free_bytes()).c_str(), opts.mounted ? "=" : ": this command's default; a mount's may differ",
+              free_bytes < s.min_free_bytes() ? ": BELOW IT, writes get ENOSPC" : "");
+  if (opts.mounted) {
+    std::string o;
+    for (auto& m : opts.mount_options) o += (o.empty() ? "" : ",") + m;
+    Appendf(&out, "mount options  %s\n", o.empty() ? "(defaults)" : o.c_str());
+  } else {
+    Appendf(&out, "mount          not mounted (read here)\n");
+  }
+  Appendf(&out, "fast tier      %s of file data in %s stored\n", sz(tier[0].raw).c_str(), sz(tier[0].stored).c_str());
+  Appendf(&out, "archived tier  %s of file data in %s stored (%llu groups)\n", sz(tier[1].raw).c_str(),
+              sz(tier[1].stored).c_str(), (unsigned long long)tier[1].blocks);
+  Appendf(&out, "to archive     %s of file data (%s stored) in files marked pending\n", sz(pend_raw).c_str(),
+              sz(pend_stored).c_str());
+  if (!opts.archive_failures.empty()) {
+    Appendf(&out, "archive failed %zu file(s), kept in the fast tier until they change:\n",
+            opts.archive_failures.size());
+    for (auto& [ino, why] : opts.archive_failures)
+      Appendf(&out, "  inode %llu: %s\n", (unsigned long long)ino, why.c_str());
+  }
   Appendf(&out, "archiver       %llu groups, %llu -> %llu stored bytes, %.2f MB/s per thread (%.1f s busy)\n",
               (unsigned long long)as.groups, (unsigned long long)as.before_bytes,
               (unsigned long long)as.after_bytes, rate, as.busy_s);
@@ -208,26 +258,25 @@ Result<std::string> StoreFileReport(Store& s) {
     }
   }
   std::map<std::pair<uint64_t, uint32_t>, uint64_t> seg_size;
-  PMKLC_RETURN_IF_ERROR(s.ForEachRefSegment([&](uint64_t id, uint32_t seg, std::string_view v) {
-    seg_size[{id, seg}] = v.size();
+  std::set<std::pair<uint64_t, uint64_t>> links;  // (ino, group) of ref-link groups
+  PMKLC_RETURN_IF_ERROR(s.ForEachSize([&](char tag, uint64_t a, uint64_t b, uint32_t st, uint32_t, uint8_t codec) {
+    if (tag == 's') seg_size[{a, static_cast<uint32_t>(b)}] = st;
+    else stored[a] += st;
+    if (tag == 'g' && codec == static_cast<uint8_t>(CodecId::kRefLink)) links.insert({a, b});
     return true;
   }));
+  // A ref-link group's segment (its own former group, now an object's) is
+  // counted with the file: read just those few values for their keys.
   std::set<std::pair<uint64_t, uint32_t>> linked;
-  PMKLC_RETURN_IF_ERROR(s.ForEachBlock([&](uint64_t ino, uint64_t, std::string_view v) {
-    stored[ino] += v.size();
-    return true;
-  }));
-  PMKLC_RETURN_IF_ERROR(s.ForEachGroup([&](uint64_t ino, uint64_t, std::string_view v) {
-    stored[ino] += v.size();
-    auto h = ParseBlockHeader(v);
+  for (auto& [ino, g] : links) {
+    std::string v;
     std::vector<RefSegmentKey> keys;
-    if (h.ok() && h->codec == CodecId::kRefLink && BlockRefs(v, &keys).ok())
-      for (auto& k : keys) {
-        auto it = seg_size.find({k.object, k.segment});
-        if (it != seg_size.end() && linked.insert(it->first).second) stored[ino] += it->second;
-      }
-    return true;
-  }));
+    if (!s.GetGroup(ino, g, &v).ok() || !BlockRefs(v, &keys).ok()) continue;
+    for (auto& k : keys) {
+      auto it = seg_size.find({k.object, k.segment});
+      if (it != seg_size.end() && linked.insert(it->first).second) stored[ino] += it->second;
+    }
+  }
   std::vector<std::pair<std::string, uint64_t>> rows;
   for (auto& [ino, p] : path) rows.emplace_back(p, ino);
   std::sort(rows.begin(), rows.end());

@@ -14,8 +14,8 @@
 // related to nothing gets an empty plan and is coded alone, as before.
 //
 // PlanningOrder() picks the order in which a pass plans its files.
-// Record() adds the file's sketch (and its depth) once every group is
-// archived, so later files can pick it. CollectGarbage() deletes the
+// SketchRecord() gives the file's sketch record (with its depth), which the
+// archiver stores once every group is archived, so later files can pick it. CollectGarbage() deletes the
 // objects no hold names any more.
 // Thread safety: one planner per archiver pass thread; its methods are not
 // called concurrently (the pass lock), except DropUnneededHolds.
@@ -31,7 +31,7 @@
 
 #include "engine/codec/codec.h"
 #include "engine/ref/ref_select.h"
-#include "fs/store_refs.h"
+#include "store/services/store_refs.h"
 #include "store/store.h"
 
 namespace pmklc {
@@ -44,7 +44,7 @@ struct RefPlanOptions {
 };
 
 struct RefPlan {
-  bool sketched = false;  // nucleotide FASTA: Record() keeps its sketch
+  bool sketched = false;  // nucleotide FASTA: SketchRecord() gives its sketch
   ref::Sketch sketch;
   uint8_t depth = 0;      // 0: coded alone; else 1 + the deepest object used
   struct Group {
