@@ -9,6 +9,7 @@
 
 #include <fstream>
 
+#include "engine/codec/codec.h"
 #include "engine/format.h"
 #include "tests/unit/test_util.h"
 
@@ -175,7 +176,7 @@ TEST(Store, UpgradesFormat1InPlace) {
     b.PutBlock(7, 0, "value-of-block");
     ASSERT_TRUE((*s)->Write(b, true).ok());
   }
-  Downgrade(path, {"cold", "refs"}, 1, /*drop_group_blocks=*/true);  // what format 1 wrote
+  Downgrade(path, {"cold", "refs", "sizes"}, 1, /*drop_group_blocks=*/true);  // what format 1 wrote
   StoreOptions ro;
   ro.read_only = true;
   auto r = Store::Open(path, ro);
@@ -207,7 +208,7 @@ TEST(Store, UpgradesFormat2InPlace) {
     b.PutGroup(7, 0, "value-of-group");
     ASSERT_TRUE((*s)->Write(b, true).ok());
   }
-  Downgrade(path, {"refs"}, 2, /*drop_group_blocks=*/false);  // what format 2 wrote
+  Downgrade(path, {"refs", "sizes"}, 2, /*drop_group_blocks=*/false);  // what format 2 wrote
   StoreOptions ro;
   ro.read_only = true;
   auto r = Store::Open(path, ro);
@@ -222,6 +223,93 @@ TEST(Store, UpgradesFormat2InPlace) {
   size_t objects = 0;
   ASSERT_TRUE((*s)->ForEachRefObject([&](uint64_t, std::string_view) { ++objects; return true; }).ok());
   EXPECT_EQ(objects, 0u);
+}
+
+// Format 3 (no "sizes" CF) is upgraded by filling the sizes index from
+// every block, group and reference segment already stored.
+TEST(Store, UpgradesFormat3ByFillingTheSizesIndex) {
+  TempDir d;
+  const std::string path = d.sub("s");
+  std::string blockv(100, 'b'), groupv(300, 'g'), segv(50, 's');
+  {
+    auto s = Store::Open(path, StoreOptions{});
+    ASSERT_TRUE(s.ok());
+    Store::Batch b;
+    b.PutBlock(7, 0, blockv);
+    b.PutBlock(7, 3, blockv);
+    b.PutGroup(8, 1, groupv);
+    b.PutRefObject(9, "rec");
+    b.PutRefSegment(9, 2, segv);
+    ASSERT_TRUE((*s)->Write(b, true).ok());
+  }
+  Downgrade(path, {"sizes"}, 3, /*drop_group_blocks=*/false);
+  StoreOptions ro;
+  ro.read_only = true;
+  auto r = Store::Open(path, ro);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("format 3"), std::string::npos) << r.status().ToString();
+  auto s = Store::Open(path, StoreOptions{});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ((*s)->format_version(), format::kStoreVersion);
+  EXPECT_EQ(*(*s)->StoredBytesOf(7), 200u);
+  EXPECT_EQ(*(*s)->StoredBytesOf(8), 300u);
+  std::vector<std::string> seen;
+  ASSERT_TRUE((*s)->ForEachSize([&](char tag, uint64_t a, uint64_t b, uint32_t st, uint32_t, uint8_t) {
+    seen.push_back(std::string(1, tag) + std::to_string(a) + "/" + std::to_string(b) + ":" + std::to_string(st));
+    return true;
+  }).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"b7/0:100", "b7/3:100", "g8/1:300", "s9/2:50"}));
+}
+
+// The sizes index follows every put and delete of blocks, groups and
+// segments, range deletions included, in the same batch.
+TEST(Store, SizesIndexFollowsEveryWrite) {
+  TempDir d;
+  auto st = Store::Open(d.sub("s"), StoreOptions{});
+  ASSERT_TRUE(st.ok());
+  Store& s = **st;
+  // A real block value: its header's raw length and codec are recorded.
+  std::string v;
+  EncodeOptions zstd;
+  zstd.fasta = false;
+  ASSERT_TRUE(EncodeBlock(std::string(5000, 'x'), zstd, &v).ok());
+  Store::Batch b;
+  for (uint64_t i = 0; i < 40; ++i) b.PutBlock(5, i, v);
+  b.PutGroup(6, 0, v);
+  b.PutRefObject(3, "rec");
+  b.PutRefSegment(3, 0, v);
+  ASSERT_TRUE(s.Write(b, false).ok());
+  EXPECT_EQ(*s.StoredBytesOf(5), 40 * v.size());
+  EXPECT_EQ(*s.StoredBytesOf(6), v.size());
+  uint32_t raw = 0;
+  uint8_t codec = 0;
+  ASSERT_TRUE(s.ForEachSize([&](char tag, uint64_t, uint64_t, uint32_t, uint32_t r, uint8_t c) {
+    if (tag == 'g') raw = r, codec = c;
+    return true;
+  }).ok());
+  EXPECT_EQ(raw, 5000u);
+  EXPECT_EQ(codec, static_cast<uint8_t>(CodecId::kZstd));
+  EXPECT_EQ(*s.NextStoredBlock(5, 0), 0u);
+  EXPECT_EQ(*s.NextUnstoredBlock(5, 0), 40u);
+  Store::Batch d1;
+  d1.DeleteBlock(5, 0);
+  d1.DeleteBlocksFrom(5, 30);  // range delete
+  ASSERT_TRUE(s.Write(d1, false).ok());
+  EXPECT_EQ(*s.StoredBytesOf(5), 29 * v.size());
+  EXPECT_EQ(*s.NextStoredBlock(5, 0), 1u);
+  EXPECT_EQ(*s.NextUnstoredBlock(5, 1), 30u);
+  EXPECT_TRUE(s.NextStoredBlock(5, 30).status().IsNotFound());
+  Store::Batch d2;
+  d2.DeleteBlocksFrom(6, 0);  // the group goes too
+  d2.DeleteRefObject(3);      // and the segments
+  ASSERT_TRUE(s.Write(d2, false).ok());
+  EXPECT_EQ(*s.StoredBytesOf(6), 0u);
+  size_t n = 0;
+  ASSERT_TRUE(s.ForEachSize([&](char tag, uint64_t, uint64_t, uint32_t, uint32_t, uint8_t) {
+    n += tag != 'b';
+    return true;
+  }).ok());
+  EXPECT_EQ(n, 0u);
 }
 
 // Reference records: objects, segments and holds; deleting an object takes
