@@ -1,7 +1,6 @@
 // The mount daemon: option parsing, store open, FUSE session, daemonizing,
 // readiness notification (sd_notify) and orderly shutdown.
 #include "fs/mount.h"
-#include "store/services/store_models.h"
 
 #include <fcntl.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -18,19 +17,29 @@
 #include <sstream>
 #include <filesystem>
 #include <memory>
+#include <thread>
 
 #include "engine/format.h"
-#include "store/services/archiver.h"
-#include "store/services/control.h"
 #include "fs/filesystem.h"
 #include "fs/fuse_ops.h"
 #include "fs/mount_options.h"
+#include "store/services/archiver.h"
+#include "store/services/control.h"
+#include "store/services/store_models.h"
 #include "store/services/store_report.h"
 #include "store/store.h"
 
 namespace pmklc {
 
 namespace {
+
+// This process's resident memory (0 if /proc is unreadable).
+uint64_t ResidentBytes() {
+  std::ifstream f("/proc/self/statm");
+  uint64_t pages = 0, rss = 0;
+  if (!(f >> pages >> rss)) return 0;
+  return rss * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
 
 void SetupLogging(bool foreground, const std::string& level) {
   std::shared_ptr<spdlog::logger> lg;
@@ -84,6 +93,8 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
     return st.status();
   }
   std::unique_ptr<Store> store = std::move(st).value();
+  const MemoryBudget budget = DaemonMemoryBudget(
+      p, uint64_t{store->group_blocks()} * store->block_size(), std::thread::hardware_concurrency());
   auto refuse = [&](const Status& s) {
     if (created) {  // before the report: the caller may look at once
       store.reset();
@@ -165,6 +176,9 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
       ro.human = req == "stat-h";
       ro.mounted = true;
       ro.mount_options = p.given;
+      ro.rss_bytes = ResidentBytes();
+      ro.memory_budget_bytes = budget.total();
+      ro.memory_budget_text = budget.Describe();
       if (archiver)
         for (const ArchiveFailure& f : archiver->failures()) ro.archive_failures.emplace_back(f.ino, f.why);
       auto r = StoreReport(*store, ro);
@@ -209,8 +223,8 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
            " file(s) skipped (open for writing or changed); " + sum.Explain();
   });
   if (!cs.ok()) spdlog::warn("control socket: {} (pmklc archive cannot reach this daemon)", cs.ToString());
-  spdlog::info("mounted {} on {} (block size {} KiB, archive_profile={})", m.store, m.mountpoint,
-               store->block_size() >> 10, p.archive.profile);
+  spdlog::info("mounted {} on {} (block size {} KiB, archive_profile={}); memory budget {}", m.store,
+               m.mountpoint, store->block_size() >> 10, p.archive.profile, budget.Describe());
   report("");
   sd_notify(0, "READY=1\nSTATUS=serving");
 

@@ -2,11 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <functional>
+#include <thread>
 
 #include "engine/codec/codec.h"
 #include "engine/common/parse.h"
 #include "engine/format.h"
+#include "engine/models/nucleotide_cm.h"
 
 namespace pmklc {
 
@@ -222,6 +225,33 @@ Result<MountConfig> ParseMountOptions(const std::vector<std::string>& options) {
     return Status::InvalidArgument("option archive_group=" + FormatSize(c.store.group_bytes) +
                                    ": smaller than block_size=" + FormatSize(c.store.block_size));
   return c;
+}
+
+MemoryBudget DaemonMemoryBudget(const MountConfig& c, uint64_t group_bytes, unsigned cores) {
+  MemoryBudget m;
+  m.cache = c.fs.cache_bytes;
+  m.ref_cache = c.fs.ref_cache_bytes;
+  m.dirty = c.fs.dirty_total_bytes + c.fs.dirty_file_bytes;  // a file may pass the total by its own limit
+  m.rocksdb = c.store.rocksdb_cache_bytes + c.store.memtable_bytes;
+  // One decode: the coder's tables (the reference coder, the largest, fitted
+  // to a group primed with kMaxBlockRefs segments) plus its prime, the group
+  // and its value.
+  const uint64_t primed = group_bytes * (1 + format::kMaxBlockRefs);
+  const uint64_t one = CmModelBytes(CmParams::Reference().FitTo(primed)) + 2 * primed;
+  const uint64_t slots = std::clamp(cores, 2u, 64u), helpers = std::clamp(cores, 2u, 8u);
+  m.decoders = (slots + helpers) * one;
+  if (c.archive.profile != "off")
+    m.archiver = c.archive.threads * one + (c.archive.references ? uint64_t{512} << 20 : 0);
+  m.fuse = uint64_t{c.threads} * (2u << 20);
+  m.base = uint64_t{96} << 20;
+  return m;
+}
+
+std::string MemoryBudget::Describe() const {
+  return "total " + FormatSize(total() >> 20 << 20) + " = cache_size " + FormatSize(cache) + " + ref_cache " +
+         FormatSize(ref_cache) + " + dirty limits " + FormatSize(dirty) + " + RocksDB " + FormatSize(rocksdb) +
+         " + decoders " + FormatSize(decoders >> 20 << 20) + " + archiver " + FormatSize(archiver >> 20 << 20) +
+         " + FUSE buffers " + FormatSize(fuse) + " + base " + FormatSize(base);
 }
 
 std::string MountOptionsMarkdown() {

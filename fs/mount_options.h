@@ -34,6 +34,24 @@ struct MountConfig {
 // Parses options already split at commas ("cache_size=1G", "noatime").
 [[nodiscard]] Result<MountConfig> ParseMountOptions(const std::vector<std::string>& options);
 
+// What the daemon's memory is made of, from its options (README §Memory):
+// each term is a bound the code enforces, so RSS stays below the total
+// (plus allocator slack). group_bytes: the store's archived group size;
+// cores: std::thread::hardware_concurrency().
+struct MemoryBudget {
+  uint64_t cache = 0;      // cache_size: decoded blocks
+  uint64_t ref_cache = 0;  // ref_cache: decoded reference segments
+  uint64_t dirty = 0;      // dirty_limit: written data not stored yet
+  uint64_t rocksdb = 0;    // block cache (with index and filter blocks) + all memtables
+  uint64_t decoders = 0;   // group decodes (one per core) and segment decodes (one per core, <= 8) at once
+  uint64_t archiver = 0;   // archive_threads coders, and reference planning (0 with archive_profile=off)
+  uint64_t fuse = 0;       // threads= FUSE workers' read buffers
+  uint64_t base = 0;       // code, thread stacks, RocksDB and libfuse internals
+  uint64_t total() const { return cache + ref_cache + dirty + rocksdb + decoders + archiver + fuse + base; }
+  std::string Describe() const;  // "total 2.7 GiB = cache_size 128M + ..."
+};
+MemoryBudget DaemonMemoryBudget(const MountConfig& c, uint64_t group_bytes, unsigned cores);
+
 // The options as a Markdown table (README's), and as --help text.
 std::string MountOptionsMarkdown();
 std::string MountOptionsHelp();

@@ -384,12 +384,17 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   dbo.max_total_wal_size = 64u << 20;
   dbo.paranoid_checks = true;
 
+  // Bounded memory (README §Memory): every memtable together stays within
+  // memtable_bytes, and index and filter blocks live in the block cache.
+  dbo.db_write_buffer_size = o.memtable_bytes;
   auto cache = rocksdb::NewLRUCache(o.rocksdb_cache_bytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
   for (int i = 0; i < kNumCf; ++i) {
     rocksdb::ColumnFamilyOptions cfo;
     rocksdb::BlockBasedTableOptions t;
     t.block_cache = cache;
+    t.cache_index_and_filter_blocks = true;
+    t.pin_l0_filter_and_index_blocks_in_cache = true;
     if (i == kBlocks || i == kModels || i == kCold || i == kRefs) {
       cfo.compression = rocksdb::kNoCompression;  // payloads are already coded
       t.block_size = 16 << 10;

@@ -67,7 +67,10 @@ struct StoreOptions {
   // Archived group size of a new store (a power of two, >= block size, <= 64 MiB);
   // 0 = format::kGroupBytes. Default: 0
   uint32_t group_bytes = 0;
-  size_t rocksdb_cache_bytes = 32u << 20;  // RocksDB block cache. Default: 32 MiB
+  size_t rocksdb_cache_bytes = 32u << 20;  // RocksDB block cache (with index and filter blocks). Default: 32 MiB
+  // Memtables of all column families together; past it RocksDB flushes the
+  // largest. Default: 128 MiB
+  size_t memtable_bytes = 128u << 20;
   uint32_t root_uid = 0, root_gid = 0;     // owner of a new store's root. Default: 0/0
   // Writes that add data fail with NoSpace while the store's disk has less
   // free space than this, so RocksDB itself never runs out of space (it cannot

@@ -7,6 +7,7 @@
 
 #include "engine/codec/codec.h"
 #include "engine/codec/endian.h"
+#include "engine/codec/zstd_ctx.h"
 #include "engine/fasta/fasta_codec.h"
 
 namespace pmklc {
@@ -58,8 +59,8 @@ Result<BlockHeader> ParseBlockHeader(std::string_view v) {
 namespace {
 
 Status DecodeZstd(std::string_view payload, size_t raw_len, char* out) {
-  thread_local ZSTD_DCtx* dctx = ZSTD_createDCtx();
-  if (dctx == nullptr) return Status::IOError("zstd: cannot allocate context");
+  ZSTD_DCtx* dctx = ThreadZstdDCtx();
+  if (dctx == nullptr) return Status::NoMemory("zstd: cannot allocate a context");
   size_t n = ZSTD_decompressDCtx(dctx, out, raw_len, payload.data(), payload.size());
   if (ZSTD_isError(n)) return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
   if (n != raw_len) return Status::Corruption("zstd: decoded length differs from header");

@@ -3,6 +3,7 @@
 
 #include "engine/codec/codec.h"
 #include "engine/codec/endian.h"
+#include "engine/codec/zstd_ctx.h"
 #include "engine/fasta/fasta_codec.h"
 
 namespace pmklc {
@@ -10,8 +11,8 @@ namespace pmklc {
 namespace {
 
 Status EncodeZstd(std::string_view raw, int level, std::string* out, size_t offset) {
-  thread_local ZSTD_CCtx* cctx = ZSTD_createCCtx();
-  if (cctx == nullptr) return Status::IOError("zstd: cannot allocate context");
+  ZSTD_CCtx* cctx = ThreadZstdCCtx();
+  if (cctx == nullptr) return Status::NoMemory("zstd: cannot allocate a context");
   size_t bound = ZSTD_compressBound(raw.size());
   out->resize(offset + bound);
   size_t n = ZSTD_compressCCtx(cctx, out->data() + offset, bound, raw.data(), raw.size(), level);

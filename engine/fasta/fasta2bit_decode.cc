@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 
+#include "engine/codec/zstd_ctx.h"
 #include "engine/fasta/fasta_codec.h"
 #include "engine/fasta/fasta_lines.h"
 #include "engine/fasta/varint.h"
@@ -28,7 +29,8 @@ Status fasta::GetPackedSection(Reader* r, std::string* raw, uint64_t max_raw) {
     return Status::OK();
   }
   if (kind != 1) return Status::Corruption("fasta: unknown section kind");
-  thread_local ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  ZSTD_DCtx* dctx = ThreadZstdDCtx();
+  if (dctx == nullptr) return Status::NoMemory("zstd: cannot allocate a context");
   raw->resize(static_cast<size_t>(rawlen));
   size_t n = ZSTD_decompressDCtx(dctx, raw->data(), raw->size(), bytes.data(), bytes.size());
   if (ZSTD_isError(n) || n != rawlen) return Status::Corruption("fasta: bad zstd section");

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstring>
 
+#include "engine/codec/zstd_ctx.h"
 #include "engine/fasta/fasta_codec.h"
 #include "engine/fasta/fasta_lines.h"
 #include "engine/fasta/header_coder.h"
@@ -35,10 +36,10 @@ constexpr std::array<uint8_t, 256> kClass = MakeClass();
 
 void fasta::PutPackedSection(std::string* out, const std::string& raw, int level) {
   if (raw.size() >= 64) {
-    thread_local ZSTD_CCtx* cctx = ZSTD_createCCtx();
+    ZSTD_CCtx* cctx = ThreadZstdCCtx();
     std::string z(ZSTD_compressBound(raw.size()), '\0');
-    size_t n = ZSTD_compressCCtx(cctx, z.data(), z.size(), raw.data(), raw.size(), level);
-    if (!ZSTD_isError(n) && n < raw.size()) {
+    size_t n = cctx ? ZSTD_compressCCtx(cctx, z.data(), z.size(), raw.data(), raw.size(), level) : 0;
+    if (cctx && !ZSTD_isError(n) && n < raw.size()) {
       out->push_back(1);
       PutVarint(out, raw.size());
       PutVarint(out, n);

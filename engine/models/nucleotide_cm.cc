@@ -1119,6 +1119,8 @@ Status CmEncodeGeneralForTest(const CmParams& p, const uint8_t* codes, size_t n,
 
 bool CmUsesSlimPath(const CmParams& p) { return IsSlim(p); }
 
+uint64_t CmModelBytes(const CmParams& p) { return ModelBytes(p); }
+
 Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes,
                 std::span<BasePredictor* const> extra, uint32_t extra_mix) {
   if (extra.size() > kMaxExtraPredictors) return Status::InvalidArgument("cm: too many extra predictors");

@@ -145,6 +145,8 @@ inline constexpr uint32_t kExtraMixNeural = 2;
 [[nodiscard]] Status CmEncodeGeneralForTest(const CmParams& p, const uint8_t* codes, size_t n, std::string* out);
 // True if CmEncode takes the slim path for p.
 bool CmUsesSlimPath(const CmParams& p);
+// Bytes of the model tables a coder of p allocates (the bulk of its memory).
+uint64_t CmModelBytes(const CmParams& p);
 // Decodes exactly n bases; Corruption if the input is too short, NoMemory if
 // the model tables cannot be allocated.
 Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes,

@@ -24,6 +24,10 @@ struct StoreReportOptions {
   bool mounted = false;
   std::vector<std::string> mount_options;
   std::vector<std::pair<uint64_t, std::string>> archive_failures;  // ino, reason
+  // The daemon's resident memory and its budget (README §Memory). Default: 0 (not shown)
+  uint64_t rss_bytes = 0;
+  uint64_t memory_budget_bytes = 0;
+  std::string memory_budget_text;
 };
 
 // Human-readable table, or one JSON object; ends with a newline. Reads the
