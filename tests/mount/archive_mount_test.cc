@@ -219,14 +219,53 @@ TEST_F(ArchiveMountTest, KillDuringArchivingLosesNothing) {
   ASSERT_TRUE(Mount());
   for (const CorpusFile* f : files) EXPECT_EQ(Md5OfFile(M(f->name + ".fa")), Md5OfFile(f->path)) << f->name;
   ASSERT_TRUE(Unmount());
-  // The rest is archived offline; everything still reads back.
-  ASSERT_EQ(Sh(PmklcBin() + " archive -j 2 " + store_dir(), &out), 0) << out;
+  // The rest is archived offline; everything still reads back. Its stdout
+  // is the one summary line, no log lines (those go to stderr).
+  out.clear();
+  ASSERT_EQ(Sh("{ " + PmklcBin() + " archive -j 2 " + store_dir() + " 2>/dev/null; }", &out), 0) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_EQ(out.find("] ["), std::string::npos) << "a log line on stdout: " << out;
+  EXPECT_NE(out.find("archived "), std::string::npos) << out;
+  // A second pass has nothing to do, and says why.
+  out.clear();
+  ASSERT_EQ(Sh("{ " + PmklcBin() + " archive " + store_dir() + " 2>/dev/null; }", &out), 0) << out;
+  EXPECT_NE(out.find("nothing to archive: no file has data in the fast tier"), std::string::npos) << out;
   std::string json = StatJson();
   EXPECT_EQ(JsonField(json, "raw_bytes", "fast"), 0u) << json;
   ASSERT_TRUE(Mount());
   for (const CorpusFile* f : files) EXPECT_EQ(Md5OfFile(M(f->name + ".fa")), Md5OfFile(f->path)) << f->name;
   ASSERT_TRUE(Unmount());
   EXPECT_EQ(Fsck(&out), 0) << out;
+}
+
+// The control socket serves clients at once (issue #16): while `pmklc
+// archive --wait` waits for a pass, `pmklc stat` is answered at once.
+TEST_F(ArchiveMountTest, StatAnswersWhileArchiveWaitWaits) {
+  std::vector<CorpusFile> corpus;
+  if (!RequireCorpus(&corpus)) return;
+  const CorpusFile* f = FindCorpus(corpus, "ecoli_536");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(Sh("cp " + f->path + " " + M("e.fa") + " && sync"), 0);
+  const std::string done = T("wait.done");
+  // (in the background, its output away from Sh's pipe, which Sh reads to EOF)
+  ASSERT_EQ(Sh("(" + PmklcBin() + " archive --wait " + store_dir() + " > " + T("wait.out") + " 2>&1; touch " + done +
+               ") > /dev/null 2>&1 &"),
+            0);
+  // The pass has begun once the archiver's groups start to appear, or soon.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_FALSE(fs::exists(done)) << "the pass ended too soon to test anything";
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string out;
+  ASSERT_EQ(Sh(PmklcBin() + " stat " + store_dir(), &out), 0) << out;
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(secs, 2.0) << "stat waited behind archive --wait";
+  EXPECT_NE(out.find("mount options"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(done)) << "stat was answered only after the pass ended";
+  for (int i = 0; i < 600 && !fs::exists(done); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(fs::exists(done));
+  std::string w;
+  ASSERT_EQ(ReadFile(T("wait.out"), &w), 0);
+  EXPECT_NE(w.find("ok done, archived "), std::string::npos) << w;
 }
 
 TEST_F(ArchiveMountTest, ClearErrorsForBadOptionsAndMissingStores) {
