@@ -19,6 +19,7 @@
 #include <memory>
 #include <thread>
 
+#include "engine/common/guarded.h"
 #include "engine/format.h"
 #include "fs/filesystem.h"
 #include "fs/fuse_ops.h"
@@ -177,6 +178,7 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
       ro.mounted = true;
       ro.mount_options = p.given;
       ro.rss_bytes = ResidentBytes();
+      ro.failed_jobs = GuardedFailures();
       ro.memory_budget_bytes = budget.total();
       ro.memory_budget_text = budget.Describe();
       if (archiver)

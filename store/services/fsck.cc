@@ -23,6 +23,46 @@
 
 namespace pmklc {
 
+namespace {
+
+// Visits every (ino, index, value) of one kind of file data (fast-tier
+// blocks, or archived groups of `unit` bytes) with visit: one scan, and if
+// RocksDB finds damage that ends the scan (a CRC mismatch in an SST or blob
+// file), a problem saying where it stopped, then every index of every
+// regular file from the last good key on is read on its own with get, so
+// the damage is named index by index (unreadable) and the check goes on.
+template <class Scan, class Get, class Visit, class Unreadable, class Problem>
+void ScanOrReadEach(const char* what, uint64_t unit, const std::unordered_map<uint64_t, InodeAttr>& inodes,
+                    Scan scan, Get get, Visit visit, Unreadable unreadable, Problem problem) {
+  bool any = false;
+  uint64_t last_ino = 0, last_idx = 0;
+  Status r = scan([&](uint64_t ino, uint64_t idx, std::string_view v) {
+    any = true;
+    last_ino = ino;
+    last_idx = idx;
+    visit(ino, idx, v);
+    return true;
+  });
+  if (r.ok()) return;
+  problem(std::string("the scan of ") + what + "s stopped" +
+          (any ? " after inode " + std::to_string(last_ino) + " " + what + " " + std::to_string(last_idx)
+               : std::string(" at the start")) +
+          ": " + r.ToString() + " (each " + what + " from there on is read on its own)");
+  for (auto& [ino, a] : inodes) {
+    if (!S_ISREG(a.mode) || (any && ino < last_ino)) continue;
+    for (uint64_t idx = 0; idx * unit < a.size; ++idx) {
+      if (any && ino == last_ino && idx <= last_idx) continue;
+      std::string v;
+      Status g = get(ino, idx, &v);
+      if (g.IsNotFound()) continue;  // a hole, or in the other tier
+      if (!g.ok()) unreadable(ino, "inode " + std::to_string(ino) + " " + what + " " + std::to_string(idx) + ": " + g.ToString());
+      else visit(ino, idx, v);
+    }
+  }
+}
+
+}  // namespace
+
 Status CheckStore(Store& s, const FsckOptions& opts, FsckReport* out) {
   *out = FsckReport();
   FsckReport& rep = *out;
@@ -124,36 +164,10 @@ Status CheckStore(Store& s, const FsckOptions& opts, FsckReport* out) {
     else if (raw.size() > bs) damage(ino, where + ": longer than the block size");
     else if (start + raw.size() > it->second.size) damage(ino, where + ": extends past the file size");
   };
-  // One scan; if RocksDB itself finds damage (a CRC mismatch in an SST or
-  // blob file ends the scan), every block of every file from the last good
-  // key on is read on its own, so the damage is named block by block and
-  // the check goes on.
-  bool any_block = false;
-  uint64_t last_ino = 0, last_idx = 0;
-  r = s.ForEachBlock([&](uint64_t ino, uint64_t idx, std::string_view v) {
-    any_block = true;
-    last_ino = ino;
-    last_idx = idx;
-    check_block(ino, idx, v);
-    return true;
-  });
-  if (!r.ok()) {
-    problem("the scan of fast-tier blocks stopped" +
-            (any_block ? " after inode " + std::to_string(last_ino) + " block " + std::to_string(last_idx)
-                       : std::string(" at the start")) +
-            ": " + r.ToString() + " (each block from there on is read on its own)");
-    for (auto& [ino, a] : inodes) {
-      if (!S_ISREG(a.mode) || (any_block && ino < last_ino)) continue;
-      for (uint64_t idx = 0; idx * bs < a.size; ++idx) {
-        if (any_block && ino == last_ino && idx <= last_idx) continue;
-        std::string v;
-        Status g = s.GetBlock(ino, idx, &v);
-        if (g.IsNotFound()) continue;  // a hole, or archived
-        if (!g.ok()) damage(ino, "inode " + std::to_string(ino) + " block " + std::to_string(idx) + ": " + g.ToString());
-        else check_block(ino, idx, v);
-      }
-    }
-  }
+  ScanOrReadEach(
+      "block", bs, inodes, [&](const auto& fn) { return s.ForEachBlock(fn); },
+      [&](uint64_t ino, uint64_t idx, std::string* v) { return s.GetBlock(ino, idx, v); },
+      [&](uint64_t ino, uint64_t idx, std::string_view v) { check_block(ino, idx, v); }, damage, problem);
 
   // Archived groups: checksum, bounds, and never alongside fast-tier blocks.
   // Context-mixed groups decode at a few MB/s, so `threads` workers decode
@@ -190,6 +204,7 @@ Status CheckStore(Store& s, const FsckOptions& opts, FsckReport* out) {
     return true;
   });
   if (!r.ok()) problem("the scan of holds, reference objects and sketches stopped: " + r.ToString());
+  r = Status::OK();
   // Every segment's checksum (from its header) and its own dependencies, in
   // one scan; segments are decoded afterwards, each once.
   std::map<std::pair<uint64_t, uint32_t>, uint64_t> seg_checksum;
@@ -211,6 +226,7 @@ Status CheckStore(Store& s, const FsckOptions& opts, FsckReport* out) {
     return true;
   });
   if (!r.ok()) problem("the scan of reference segments stopped: " + r.ToString() + " (blocks that depend on the segments after it fail below)");
+  r = Status::OK();
   // Checks the dependencies of a block held by (kind, holder); mu held.
   std::set<std::tuple<uint8_t, uint64_t, uint64_t>> used;  // holds some block needs
   auto check_deps = [&](const std::vector<RefSegmentKey>& deps, uint8_t kind, uint64_t holder, const std::string& where) {
@@ -309,48 +325,23 @@ Status CheckStore(Store& s, const FsckOptions& opts, FsckReport* out) {
     l.unlock();
     cv.notify_all();
   };
-  bool any_group = false;
-  uint64_t last_gino = 0, last_g = 0;
-  r = s.ForEachGroup([&](uint64_t ino, uint64_t g, std::string_view v) {
-    any_group = true;
-    last_gino = ino;
-    last_g = g;
-    enqueue(ino, g, v);
-    return true;
-  });
-  if (!r.ok()) {  // as for blocks: each group from the last good key on, on its own
-    {
-      std::lock_guard<std::mutex> l(mu);
-      problem("the scan of archived groups stopped" +
-              (any_group ? " after inode " + std::to_string(last_gino) + " group " + std::to_string(last_g)
-                         : std::string(" at the start")) +
-              ": " + r.ToString() + " (each group from there on is read on its own)");
-    }
-    const uint64_t group_bytes = gb * bs;
-    for (auto& [ino, a] : inodes) {
-      if (!S_ISREG(a.mode) || (any_group && ino < last_gino)) continue;
-      for (uint64_t g = 0; g * group_bytes < a.size; ++g) {
-        if (any_group && ino == last_gino && g <= last_g) continue;
-        std::string v;
-        Status gs = s.GetGroup(ino, g, &v);
-        if (gs.IsNotFound()) continue;
-        if (!gs.ok()) {
-          std::lock_guard<std::mutex> l(mu);
-          damage(ino, "inode " + std::to_string(ino) + " archived group " + std::to_string(g) + ": " + gs.ToString());
-        } else {
-          enqueue(ino, g, v);
-        }
-      }
-    }
-    r = Status::OK();
-  }
+  ScanOrReadEach(
+      "archived group", gb * bs, inodes, [&](const auto& fn) { return s.ForEachGroup(fn); },
+      [&](uint64_t ino, uint64_t g, std::string* v) { return s.GetGroup(ino, g, v); }, enqueue,
+      [&](uint64_t ino, const std::string& m) {
+        std::lock_guard<std::mutex> l(mu);
+        damage(ino, m);
+      },
+      [&](const std::string& m) {
+        std::lock_guard<std::mutex> l(mu);
+        problem(m);
+      });
   {
     std::lock_guard<std::mutex> l(mu);
     scan_done = true;
   }
   cv.notify_all();
   for (auto& t : pool) t.join();
-  if (!r.ok()) return r;
 
   // Reference counts: holds per object against the blocks that need it. A
   // file's hold no block of it needs (kept after an overwrite until a pass

@@ -152,7 +152,7 @@ Result<std::string> StoreReport(Store& s, const StoreReportOptions& opts) {
                 "\"dependent_segment_raw_bytes\":%llu,\"dependent_segment_stored_bytes\":%llu,"
                 "\"saved_bytes_estimate\":%.0f},"
                 "\"free_bytes\":%llu,\"min_free_bytes\":%llu,\"mounted\":%s,"
-                "\"rss_bytes\":%llu,\"memory_budget_bytes\":%llu,"
+                "\"rss_bytes\":%llu,\"memory_budget_bytes\":%llu,\"failed_jobs\":%llu,"
                 "\"codecs\":{",
                 (unsigned long long)tier[0].blocks, (unsigned long long)tier[0].raw,
                 (unsigned long long)tier[0].stored, (unsigned long long)tier[1].blocks,
@@ -164,7 +164,8 @@ Result<std::string> StoreReport(Store& s, const StoreReportOptions& opts) {
                 (unsigned long long)dep.raw, (unsigned long long)dep.stored, (unsigned long long)dep_segs.raw,
                 (unsigned long long)dep_segs.stored, saved, (unsigned long long)free_bytes,
                 (unsigned long long)s.min_free_bytes(), opts.mounted ? "true" : "false",
-                (unsigned long long)opts.rss_bytes, (unsigned long long)opts.memory_budget_bytes);
+                (unsigned long long)opts.rss_bytes, (unsigned long long)opts.memory_budget_bytes,
+                (unsigned long long)opts.failed_jobs);
     for (int t = 0; t < 2; ++t) {
       Appendf(&out, t ? ",\"archived_codecs\":{" : "");
       bool first = true;
@@ -205,6 +206,9 @@ Result<std::string> StoreReport(Store& s, const StoreReportOptions& opts) {
     if (opts.memory_budget_bytes)
       Appendf(&out, "daemon memory  %s resident; budget %s\n", sz(opts.rss_bytes).c_str(),
               opts.memory_budget_text.c_str());
+    if (opts.failed_jobs)
+      Appendf(&out, "failed jobs    %llu background job(s) threw and were caught (see the journal)\n",
+              (unsigned long long)opts.failed_jobs);
   } else {
     Appendf(&out, "mount          not mounted (read here)\n");
   }

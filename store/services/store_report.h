@@ -26,6 +26,8 @@ struct StoreReportOptions {
   std::vector<std::pair<uint64_t, std::string>> archive_failures;  // ino, reason
   // The daemon's resident memory and its budget (README §Memory). Default: 0 (not shown)
   uint64_t rss_bytes = 0;
+  // Background jobs that threw and were caught (engine/common/guarded.h). Default: 0
+  uint64_t failed_jobs = 0;
   uint64_t memory_budget_bytes = 0;
   std::string memory_budget_text;
 };
