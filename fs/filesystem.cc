@@ -361,6 +361,10 @@ Status FsArchiveHost::Commit(uint64_t ino, const std::function<Status(const Inod
       if (s.ok()) {
         FileData::ForgetFastGroup(n.get());  // a later write must explode the new group
         n->data_gen++;
+        // The same bytes, but now in a group: a write that planned its
+        // explode before this commit (FileData::Predecoded saw "not
+        // archived") must look again, so its ticket is made invalid.
+        i_->data.StoredDataChanged(ino);
       }
     }
   }
@@ -764,6 +768,7 @@ Result<size_t> Filesystem::Write(uint64_t ino, uint64_t off, const char* data, s
     }
     if (!pre.groups.empty()) impl_->data.PredecodeGroups(ino, &pre);
   }
+  if (impl_->opts.hooks.before_write_lock) impl_->opts.hooks.before_write_lock(ino);
   std::unique_lock<std::shared_mutex> l(n->mu);
   if (!S_ISREG(n->attr.mode)) return Status::InvalidArgument("write to a non-regular file");
   auto r = impl_->data.WriteLocked(n, off, data, size, &pre);

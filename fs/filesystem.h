@@ -51,6 +51,9 @@ struct FsHooks {
   // A decode of archived group g of ino, before it starts (holding a decode
   // slot and no lock of the file). Default: none
   std::function<void(uint64_t ino, uint64_t g)> before_group_decode;
+  // A write or truncate, after it decoded the archived groups it touches
+  // and before it takes the file's exclusive lock. Default: none
+  std::function<void(uint64_t ino)> before_write_lock;
 };
 
 struct FsOptions {

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <random>
 
@@ -648,6 +649,51 @@ TEST_F(ArchiverTest, RecodedFileDropsHoldsItNoLongerNeeds) {
   EXPECT_EQ(ReadAll(ib), other);
 }
 
+
+// A write plans its explode before the file's exclusive lock; if the
+// archiver archives the group in between, the write must still move it back
+// to the fast tier (never blocks beside a group: a later pass would code the
+// group from the blocks alone).
+class ArchiverWriteRaceTest : public ArchiverTest {
+ protected:
+  FsOptions FsOpts() const override {
+    FsOptions fo = ArchiverTest::FsOpts();
+    auto* self = const_cast<ArchiverWriteRaceTest*>(this);
+    fo.hooks.before_write_lock = [self](uint64_t ino) {
+      if (ino == self->race_ino_ && !self->raced_.exchange(true)) self->Pass(self->fs_->archive_host());
+    };
+    return fo;
+  }
+  std::atomic<uint64_t> race_ino_{~uint64_t{0}};
+  std::atomic<bool> raced_{false};
+};
+
+TEST_F(ArchiverWriteRaceTest, AGroupArchivedBetweenPlanAndLockIsStillExploded) {
+  std::string g = Genome(150000, 31);
+  const uint64_t ino = WriteNew("g.fa", g);
+  ASSERT_EQ(Groups(ino), 0u);
+  race_ino_ = ino;
+  // (no write handle: an open one would keep the archiver away, as in a mount)
+  auto w = fs_->Write(ino, 70000, "NNNN", 4);  // group 1; archived by the hook meanwhile
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ASSERT_TRUE(raced_.load());
+  ASSERT_TRUE(fs_->Flush(ino, false).ok());
+  g.replace(70000, 4, "NNNN");
+  // Group 1 is in exactly one tier.
+  std::set<uint64_t> block_groups, groups;
+  ASSERT_TRUE(store_->ForEachBlockOf(ino, [&](uint64_t idx, std::string_view) {
+    block_groups.insert(idx / store_->group_blocks());
+    return true;
+  }).ok());
+  ASSERT_TRUE(store_->ForEachGroupOf(ino, [&](uint64_t gi, std::string_view) { groups.insert(gi); return true; }).ok());
+  EXPECT_TRUE(block_groups.count(1));
+  EXPECT_FALSE(groups.count(1)) << "group 1 has both an archived group and fast-tier blocks";
+  EXPECT_EQ(ReadAll(ino), g);
+  // A later pass codes the whole group again, and it reads back.
+  Pass(fs_->archive_host());
+  Reopen();
+  EXPECT_EQ(ReadAll(ino), g);
+}
 
 // Nobody waits behind a slow decode (issue #16): while a cold group of an
 // archived file decodes (held open here by a hook, as long as the test
