@@ -40,6 +40,8 @@ bool AllZero(const std::string& s) {
 }
 }  // namespace
 
+unsigned FileData::GroupDecodeSlots() { return std::clamp(std::thread::hardware_concurrency(), 2u, 64u); }
+
 FileData::FileData(Store* store, const FsOptions& o)
     : store_(store),
       bs_(store->block_size()),
@@ -50,7 +52,7 @@ FileData::FileData(Store* store, const FsOptions& o)
       cache_(o.cache_bytes),
       refs_(store, o.ref_cache_bytes),
       hooks_(o.hooks),
-      group_slots_(static_cast<std::ptrdiff_t>(std::clamp(std::thread::hardware_concurrency(), 2u, 64u))),
+      group_slots_(static_cast<std::ptrdiff_t>(GroupDecodeSlots())),
       prefetch_pool_(Cores(), 64, "prefetch"),
       pool_(Cores(), 16, "block encoder") {}
 
@@ -145,10 +147,12 @@ Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, u
   Status gs = store_->GetGroup(ino, g, &value);
   if (!gs.ok()) return gs;
   // Concurrent readers of one stored value share one decode. The key names
-  // the value itself, so a reader never joins a decode of an older value of
-  // the group (an explode, a write and a new archive pass may have replaced
-  // it while that decode ran).
-  const GroupKey key{ino, g, BlockChecksum(value)};
+  // what the value decodes to (its header's checksum of the raw bytes), so a
+  // reader never joins a decode of an older value of the group (an explode,
+  // a write and a new archive pass may have replaced it while that decode
+  // ran). A value without a valid header fails in DecodeBlock below.
+  auto hdr = ParseBlockHeader(value);
+  const GroupKey key{ino, g, hdr.ok() ? hdr->checksum : BlockChecksum(value)};
   std::optional<R> r = group_decodes_.Do(key, [&]() -> R {
     std::string raw;
     // Reference segments first, side by side (before taking a slot: they
@@ -214,9 +218,10 @@ Status FileData::ExplodeGroupLocked(Node* n, uint64_t g, const Predecoded* pre) 
   const uint64_t ino = n->attr.ino;
   std::shared_ptr<const std::string> decoded;
   auto pg = pre ? pre->groups.find(g) : decltype(pre->groups.end()){};
-  if (pre && pg != pre->groups.end() && cache_.Valid(ino, pre->ticket)) {
-    // Decoded before the lock, and nothing changed the file's stored data
-    // since: the group is still archived (or still not) with these bytes.
+  if (pre && pg != pre->groups.end()) {
+    // Decoded before the lock, and the caller checked that nothing changed
+    // the file's stored data since: the group is still archived (or still
+    // not) with these bytes.
     if (!pg->second) return Status::OK();
     decoded = pg->second;
   } else {
@@ -358,7 +363,6 @@ Result<size_t> FileData::ReadLocked(const std::shared_ptr<Node>& np, uint64_t of
         fp = &pf->second;
         t = plan->ticket;
       } else {
-        if (plan && !plan->missing.empty()) plan->refetched++;
         t = cache_.TakeTicket();
         PMKLC_RETURN_IF_ERROR(FetchStored(ino, idx, &local));
         fp = &local;
@@ -408,6 +412,14 @@ Result<size_t> FileData::WriteLocked(const std::shared_ptr<Node>& np, uint64_t o
   if (off + size > format::kMaxFileSize || off + size < off) return Status::TooBig("file too large");
   n->data_gen++;
   const uint64_t ino = n->attr.ino;
+  // Every archived group the write touches goes back to the fast tier before
+  // any block changes: a changed block invalidates the ticket that lets
+  // the explode use what was decoded before the lock (Predecoded).
+  // (The ticket is checked once, here: an explode changes how the bytes are
+  // stored, not the bytes, and nothing else can change them under the lock.)
+  const Predecoded* valid = pre && cache_.Valid(ino, pre->ticket) ? pre : nullptr;
+  for (uint64_t g = off / bs_ / gb_; g <= (off + size - 1) / bs_ / gb_; ++g)
+    PMKLC_RETURN_IF_ERROR(EnsureFastTierLocked(n, g * gb_, valid));
   std::vector<uint64_t> complete;
   size_t done = 0;
   while (done < size) {
@@ -418,7 +430,6 @@ Result<size_t> FileData::WriteLocked(const std::shared_ptr<Node>& np, uint64_t o
     auto it = n->dirty.find(idx);
     bool fresh = false;
     if (it == n->dirty.end()) {
-      PMKLC_RETURN_IF_ERROR(EnsureFastTierLocked(n, idx, pre));
       std::string img;
       if (in == 0 && len == bs_) {
         img.assign(data + done, len);  // whole block: one copy, no zero-fill
@@ -618,7 +629,8 @@ Status FileData::TruncateLocked(Node* n, uint64_t new_size, Store::Batch* b, con
     uint64_t keep = (new_size + bs_ - 1) / bs_;  // blocks [0, keep) remain
     // An archived group that straddles the new end goes back to the fast tier
     // first: groups never hold bytes past the end of the file.
-    if (keep % gb_) PMKLC_RETURN_IF_ERROR(EnsureFastTierLocked(n, keep - 1, pre));
+    if (keep % gb_)
+      PMKLC_RETURN_IF_ERROR(EnsureFastTierLocked(n, keep - 1, pre && cache_.Valid(ino, pre->ticket) ? pre : nullptr));
     // Drop dirty blocks past the end.
     for (auto it = n->dirty.lower_bound(keep); it != n->dirty.end();) {
       n->dirty_bytes -= size_t{bs_};

@@ -73,7 +73,6 @@ class FileData {
     std::vector<uint64_t> missing;
     std::map<uint64_t, Fetched> fetched;
     Status error;          // the first fetch error (returned if still valid)
-    uint32_t refetched = 0;  // blocks step 3 had to read again (a change came between)
   };
   void PlanReadLocked(Node* n, uint64_t off, size_t size, ReadPlan* plan);
   void FetchForRead(uint64_t ino, ReadPlan* plan);
@@ -105,6 +104,9 @@ class FileData {
   // Waits for the node's encoder jobs (releasing l meanwhile), then stores
   // all dirty blocks and the inode record; sync=true makes it durable.
   Status FlushLocked(Node* n, std::unique_lock<std::shared_mutex>& l, bool sync);
+  // Archived groups decoded at once (one per core, 2..64), each holding its
+  // coder's tables.
+  static unsigned GroupDecodeSlots();
   // Call after a store write (not made by FileData) that changed ino's
   // blocks or groups: read-ahead that read the store before it is not cached.
   void StoredDataChanged(uint64_t ino) { cache_.Invalidate(ino); }
@@ -128,7 +130,9 @@ class FileData {
   void ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t off, uint64_t fsize);
   void CacheGroupLocked(Node* n, const Fetched& f, BlockCache::Ticket t);
   static Status BadBlock(uint64_t ino, uint64_t idx, const Status& s);
-  // Moves archived group g of n back to fast-tier blocks (no-op if not archived).
+  // Moves archived group g of n back to fast-tier blocks (no-op if not
+  // archived). pre: groups decoded before the lock, which the caller has
+  // checked are still valid (BlockCache::Valid); nullptr: decode here.
   Status ExplodeGroupLocked(Node* n, uint64_t g, const Predecoded* pre);
   Status EnsureFastTierLocked(Node* n, uint64_t idx, const Predecoded* pre);
   // Current image of block idx from the store/cache, trimmed to the file size.
@@ -155,7 +159,7 @@ class FileData {
   std::atomic<size_t> total_dirty_{0};
   FsHooks hooks_;
   std::counting_semaphore<64> group_slots_;  // concurrent group decodes (memory bound)
-  using GroupKey = std::tuple<uint64_t, uint64_t, uint64_t>;  // ino, group, checksum of its value
+  using GroupKey = std::tuple<uint64_t, uint64_t, uint64_t>;  // ino, group, checksum of its decoded bytes
   SingleFlight<GroupKey, Result<std::shared_ptr<const std::string>>> group_decodes_;
   EncoderPool prefetch_pool_;
   EncoderPool pool_;  // last: joined first on destruction

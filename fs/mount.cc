@@ -94,8 +94,7 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
     return st.status();
   }
   std::unique_ptr<Store> store = std::move(st).value();
-  const MemoryBudget budget = DaemonMemoryBudget(
-      p, uint64_t{store->group_blocks()} * store->block_size(), std::thread::hardware_concurrency());
+  const MemoryBudget budget = DaemonMemoryBudget(p, uint64_t{store->group_blocks()} * store->block_size());
   auto refuse = [&](const Status& s) {
     if (created) {  // before the report: the caller may look at once
       store.reset();

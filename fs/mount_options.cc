@@ -10,6 +10,8 @@
 #include "engine/common/parse.h"
 #include "engine/format.h"
 #include "engine/models/nucleotide_cm.h"
+#include "fs/file_data.h"
+#include "store/services/store_refs.h"
 
 namespace pmklc {
 
@@ -227,7 +229,7 @@ Result<MountConfig> ParseMountOptions(const std::vector<std::string>& options) {
   return c;
 }
 
-MemoryBudget DaemonMemoryBudget(const MountConfig& c, uint64_t group_bytes, unsigned cores) {
+MemoryBudget DaemonMemoryBudget(const MountConfig& c, uint64_t group_bytes) {
   MemoryBudget m;
   m.cache = c.fs.cache_bytes;
   m.ref_cache = c.fs.ref_cache_bytes;
@@ -238,8 +240,8 @@ MemoryBudget DaemonMemoryBudget(const MountConfig& c, uint64_t group_bytes, unsi
   // and its value.
   const uint64_t primed = group_bytes * (1 + format::kMaxBlockRefs);
   const uint64_t one = CmModelBytes(CmParams::Reference().FitTo(primed)) + 2 * primed;
-  const uint64_t slots = std::clamp(cores, 2u, 64u), helpers = std::clamp(cores, 2u, 8u);
-  m.decoders = (slots + helpers) * one;
+  // (the decodes at once: the counts FileData and StoreRefs use)
+  m.decoders = (FileData::GroupDecodeSlots() + StoreRefs::PrefetchParallelism()) * one;
   if (c.archive.profile != "off")
     m.archiver = c.archive.threads * one + (c.archive.references ? uint64_t{512} << 20 : 0);
   m.fuse = uint64_t{c.threads} * (2u << 20);

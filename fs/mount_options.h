@@ -36,8 +36,7 @@ struct MountConfig {
 
 // What the daemon's memory is made of, from its options (README §Memory):
 // each term is a bound the code enforces, so RSS stays below the total
-// (plus allocator slack). group_bytes: the store's archived group size;
-// cores: std::thread::hardware_concurrency().
+// (plus allocator slack). group_bytes: the store's archived group size.
 struct MemoryBudget {
   uint64_t cache = 0;      // cache_size: decoded blocks
   uint64_t ref_cache = 0;  // ref_cache: decoded reference segments
@@ -50,7 +49,7 @@ struct MemoryBudget {
   uint64_t total() const { return cache + ref_cache + dirty + rocksdb + decoders + archiver + fuse + base; }
   std::string Describe() const;  // "total 2.7 GiB = cache_size 128M + ..."
 };
-MemoryBudget DaemonMemoryBudget(const MountConfig& c, uint64_t group_bytes, unsigned cores);
+MemoryBudget DaemonMemoryBudget(const MountConfig& c, uint64_t group_bytes);
 
 // The options as a Markdown table (README's), and as --help text.
 std::string MountOptionsMarkdown();

@@ -147,8 +147,9 @@ namespace {
 // its model's tables) stay bounded. Past it a caller decodes the rest
 // itself. Nobody waits for budget, so nested prefetches cannot deadlock.
 std::atomic<size_t> g_prefetch_helpers{0};
-size_t PrefetchParallelism() { return std::clamp<size_t>(std::thread::hardware_concurrency(), 2, 8); }
 }  // namespace
+
+size_t StoreRefs::PrefetchParallelism() { return std::clamp<size_t>(std::thread::hardware_concurrency(), 2, 8); }
 
 void StoreRefs::Prefetch(const std::vector<RefSegmentKey>& keys) {
   std::vector<RefSegmentKey> missing;
@@ -166,7 +167,7 @@ void StoreRefs::Prefetch(const std::vector<RefSegmentKey>& keys) {
   auto work = [&] {
     for (size_t i; (i = next++) < missing.size();) (void)Get(missing[i]);  // Get catches what Load throws
   };
-  const size_t par = PrefetchParallelism();
+  const size_t par = StoreRefs::PrefetchParallelism();
   std::vector<std::thread> ts;
   for (size_t h = 1; h < std::min(missing.size(), par); ++h) {
     if (g_prefetch_helpers.fetch_add(1) >= par) {

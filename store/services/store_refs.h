@@ -55,6 +55,9 @@ class StoreRefs : public RefSource {
   // Decodes the uncached segments of keys, several at once; errors are left
   // for Get to report.
   void Prefetch(const std::vector<RefSegmentKey>& keys);
+  // Segment decodes one Prefetch call runs at once, and the process-wide
+  // budget of helper threads: one per core, 2..8.
+  static size_t PrefetchParallelism();
   // Caches a segment its caller decoded already (the archiver, promoting a
   // file it just read). seg must be the segment key names.
   void Seed(const RefSegmentKey& key, std::shared_ptr<const RefSegment> seg);

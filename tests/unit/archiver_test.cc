@@ -695,6 +695,42 @@ TEST_F(ArchiverWriteRaceTest, AGroupArchivedBetweenPlanAndLockIsStillExploded) {
   EXPECT_EQ(ReadAll(ino), g);
 }
 
+// A write across two archived groups decodes both before it takes the
+// file's exclusive lock, none under it.
+class ArchiverDecodeCountTest : public ArchiverTest {
+ protected:
+  FsOptions FsOpts() const override {
+    FsOptions fo = ArchiverTest::FsOpts();
+    auto* self = const_cast<ArchiverDecodeCountTest*>(this);
+    fo.hooks.before_write_lock = [self](uint64_t) { self->locked_ = true; };
+    fo.hooks.before_group_decode = [self](uint64_t, uint64_t) {
+      (self->locked_ ? self->under_lock_ : self->before_lock_)++;
+    };
+    return fo;
+  }
+  std::atomic<bool> locked_{false};
+  std::atomic<int> before_lock_{0}, under_lock_{0};
+};
+
+TEST_F(ArchiverDecodeCountTest, AWriteAcrossTwoArchivedGroupsDecodesThemBeforeTheLock) {
+  std::string g = Genome(200000, 41);
+  const uint64_t ino = WriteNew("g.fa", g);
+  ASSERT_EQ(Pass(fs_->archive_host()), 0u);
+  ASSERT_GE(Groups(ino), 3u);
+  Reopen();
+  const uint64_t off = (64 << 10) - 10;  // groups 0 and 1
+  const std::string patch(20, 'N');
+  locked_ = false;  // count from here: the setup wrote and archived too
+  before_lock_ = 0;
+  under_lock_ = 0;
+  auto w = fs_->Write(ino, off, patch.data(), patch.size());
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(before_lock_.load(), 2);
+  EXPECT_EQ(under_lock_.load(), 0) << "a group was decoded under the exclusive lock";
+  g.replace(off, patch.size(), patch);
+  EXPECT_EQ(ReadAll(ino), g);
+}
+
 // Nobody waits behind a slow decode (issue #16): while a cold group of an
 // archived file decodes (held open here by a hook, as long as the test
 // likes), a stat of that file, a readdir, a cached read of another file, a
