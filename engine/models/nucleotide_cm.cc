@@ -11,6 +11,7 @@
 #include "engine/coder/binary_coder.h"
 #include "engine/models/codon_frame.h"
 #include "engine/models/logistic.h"
+#include "engine/models/repeat_pool.h"
 
 namespace pmklc {
 
@@ -114,6 +115,17 @@ struct BigArray {
 
 inline void Prefetch(const void* a) { __builtin_prefetch(a, 1, 3); }
 
+models::RepeatPoolParams PoolParams(const CmParams& p) {
+  models::RepeatPoolParams q;
+  q.capacity = p.pool_capacity;
+  q.k = p.pool_k;
+  q.index_bits = p.pool_bits;
+  q.tolerance = p.pool_tolerance;
+  q.gamma = p.pool_gamma;
+  q.inverted = p.pool_flags & 1;
+  return q;
+}
+
 // Codon-phase states of p: 3 (position mod 3) or, with frame, 7.
 inline size_t PhaseStates(const CmParams& p) { return p.frame ? models::CodonFrame::kStates : 3; }
 
@@ -208,11 +220,17 @@ class Model {
     mm_bits_ = p.match_bits;
     if (nrep_) alloc_ok_ &= mm_.Alloc(size_t{1} << mm_bits_);
     chained_ = nfw_ > 1 || nrep_ - nfw_ > 1;
+    if (p.pool_capacity) {
+      npool_ = 2;
+      papm_.Init(3 * 8);
+      alloc_ok_ &= pool_.Init(PoolParams(p));
+    }
     // chain_ is kept by primed models only (see Prime): format 1's unprimed
     // models always followed just the most recent occurrence (their link
     // was written past the end and overwritten), so they keep none.
     // models, repeat models, extra predictors, bias
-    n_in_ = nt_ + static_cast<size_t>(nrep_) + extra_.size() + 1;
+    xbase_ = nt_ + static_cast<size_t>(nrep_) + npool_;
+    n_in_ = xbase_ + extra_.size() + 1;
     // With a phased model and bit2, a fourth mixer keyed by the phase and the
     // first phased model's count.
     phased0_ = -1;
@@ -239,7 +257,7 @@ class Model {
     apm2_ = (p.flags >> 1) & 1;
     lr_ = p.mixer_lr;
     int w0 = (1 << 16) / static_cast<int>(n_in_ - 1);
-    for (int m = 0; m < nmix_; ++m) w_[m].assign(3 * nph_ * 64 * n_in_, w0);
+    for (int m = 0; m < nmix_; ++m) w_[m].assign(3 * nph_ * 64 * n_in_ * (npool_ ? 2 : 1), w0);
     wf_.assign(3 * 4 * 3, 65536 / nmix_);
     apm1_bits_ = (p.flags & 128) ? 12 : 8;
     apm1_.Init(size_t{3} << apm1_bits_);
@@ -260,6 +278,7 @@ class Model {
     for (size_t i = 0; i < m; ++i) {
       const size_t n = AppendBase(r[i] & 3);
       if (nrep_ && n >= mm_min_) RecordKmer(n);
+      if (npool_) pool_.Record(seq_.data(), n, r[i] & 3, false);
     }
     ComputeNext();
   }
@@ -290,6 +309,7 @@ class Model {
       Repeat& r = rep_[j];
       r.pred = r.active ? (r.dir > 0 ? seq_[r.ptr] : 3 - seq_[r.ptr]) : -1;
     }
+    if (npool_) pool_.Predict(seq_.data());
     for (size_t k = 0; k < extra_.size(); ++k) extra_[k]->Predict(xdist_[k]);
     for (size_t i = 0; i < nt_; ++i) {
       Table& t = tables_[i];
@@ -306,10 +326,19 @@ class Model {
       if (j < nfw_) fb = std::max(fb, rep_[j].Bucket());
       else ib = std::max(ib, rep_[j].Bucket());
     }
-    for (size_t k = 0; k < extra_.size(); ++k)
-      st_[nt_ + static_cast<size_t>(nrep_) + k] = St(NodeProbability(xdist_[k], node));
+    for (size_t k = 0; k < extra_.size(); ++k) st_[xbase_ + k] = St(NodeProbability(xdist_[k], node));
     st_[n_in_ - 1] = 256;  // bias
     int rs = fb * 4 + ib;
+    if (npool_) {
+      const uint32_t pp = pool_.NodeP(node);
+      // Two inputs: the pool's stretched probability and the same refined
+      // by an APM keyed by node and the pool's confidence bucket.
+      papm_used_ = pp != 0;
+      st_[xbase_ - 2] = pp ? St(pp) : 0;
+      st_[xbase_ - 1] = pp ? St(papm_.P(st_[xbase_ - 2], static_cast<size_t>(node) * 8 +
+                                                            static_cast<size_t>(pool_.Bucket())))
+                           : 0;
+    }
     size_t ctx[4];
     int nc = 0;
     // Codon phase of this base (position mod 3, or the frame state), when
@@ -318,7 +347,11 @@ class Model {
     const size_t np = nph_;
     ctx[nc++] = (p_.flags & 16) ? (static_cast<size_t>(node) * np + ph) * 64 + static_cast<size_t>(hist_ & 63)
                                 : (static_cast<size_t>(node) * np + ph) * 16 + static_cast<size_t>(hist_ & 15);
-    if (p_.flags & 1) ctx[nc++] = (static_cast<size_t>(node) * np + ph) * 16 + static_cast<size_t>(rs);
+    if (p_.flags & 1) {
+      ctx[nc] = (static_cast<size_t>(node) * np + ph) * 16 + static_cast<size_t>(rs);
+      if (npool_) ctx[nc] = ctx[nc] * 8 + static_cast<size_t>(pool_.Bucket());
+      ++nc;
+    }
     if (p_.flags & 4) {
       // Highest-order model that has seen this context, and whether it is sure.
       // (with a phased model: the last non-phased model in `orders`)
@@ -380,7 +413,7 @@ class Model {
   // by node, a 16-level bucket of the first predictor's stretch (sign and
   // |st| >> 7) and the forward repeat bucket; the result is averaged with p.
   uint32_t FinalExtra(int node, uint32_t p) {
-    const int sx = st_[nt_ + static_cast<size_t>(nrep_)];
+    const int sx = st_[xbase_];
     int cb = (sx < 0 ? -sx : sx) >> 7;
     cb = cb > 7 ? 7 : cb;
     cb = sx < 0 ? 7 - cb : 8 + cb;
@@ -467,12 +500,14 @@ class Model {
     }
     apm1_.Learn(bit, 13);
     if (apm2_) apm2c_.Learn(bit, 13);
+    if (papm_used_) papm_.Learn(bit, 13);
     for (size_t i = 0; i < nt_; ++i) Update(cur_[i]->p[node], cur_[i]->n[node], bit, tables_[i].limit);
     for (int j = 0; j < nrep_; ++j) LearnRepeat(rep_[j], bit);
   }
 
   void End(int base) {
     for (int j = 0; j < nrep_; ++j) StepRepeat(rep_[j], base);
+    if (npool_) pool_.Learn(seq_.data(), base);
     for (BasePredictor* x : extra_) x->Update(base);
     // Deferred inverted-repeat updates (their slots were prefetched a base ago).
     for (size_t i = 0; i < nt_; ++i) {
@@ -484,6 +519,7 @@ class Model {
       Update(s->p[1 + hi], s->n[1 + hi], sym & 1, t.limit);
     }
     const size_t n = AppendBase(base);
+    if (npool_) pool_.Record(seq_.data(), n, base, true);
     if (nrep_ && n >= mm_min_) {
       // Look for new repeats before this position's k-mer is recorded.
       FindRepeats(n, 0, nfw_);
@@ -709,7 +745,7 @@ class Model {
   size_t ir_idx_[kMaxModels];
   uint8_t ir_chk_[kMaxModels];
   int ir_sym_[kMaxModels];
-  int st_[kMaxModels + 9 + kMaxExtraPredictors];
+  int st_[kMaxModels + 10 + kMaxExtraPredictors];
   std::vector<int> w_[4], wf_;
   // Final stage with extra predictors (FinalExtra) and the neural mixer.
   static constexpr int kNnHidden = 16;
@@ -722,7 +758,7 @@ class Model {
   int nni_ = 0, nny_ = 0;  // neural mixer inputs (0: none), last logit
   std::vector<float> nnw_;  // [nni_][kNnHidden]
   float nnv_[kNnHidden + 1] = {};
-  float nnx_[kMaxModels + 9 + kMaxExtraPredictors + 7] = {};
+  float nnx_[kMaxModels + 10 + kMaxExtraPredictors + 7] = {};
   float nnh_[kNnHidden] = {};
   int phased0_ = -1;
   Apm apm1_, apm2c_;
@@ -746,6 +782,11 @@ class Model {
   };
   BigArray<MEntry> mm_;
   Repeat rep_[8];
+  // Repeat pool: two mixer inputs before the extra predictors (xbase_ - 2, - 1).
+  size_t npool_ = 0, xbase_ = 0;
+  models::RepeatPool pool_;
+  Apm papm_;
+  bool papm_used_ = false;  // the pool predicted at this node (its APM learns)
 };
 
 // The balanced shapes (one to three direct order-k models, phased or not,
@@ -757,7 +798,8 @@ bool IsSlim(const CmParams& p) {
   if (p.orders.empty() || p.orders.size() > 3) return false;
   for (uint8_t v : p.orders)
     if (2 * (v & 0x7f) > 24) return false;
-  return p.ir_mask == 0 && p.match_flags == 0x01 && (p.flags & ~(16 | 32)) == 0 && p.frame == 0;
+  return p.ir_mask == 0 && p.match_flags == 0x01 && (p.flags & ~(16 | 32)) == 0 && p.frame == 0 &&
+         p.pool_capacity == 0;
 }
 
 // kFast (flags bit 5): stretch of 12-bit probabilities, and the APM reads the
@@ -930,7 +972,8 @@ uint64_t ModelBytes(const CmParams& p) {
     const uint8_t k = v & 0x7f;
     slots += 2 * k <= 24 ? uint64_t{(v & 0x80) ? PhaseStates(p) : 1u} << (2 * k) : uint64_t{1} << p.hash_bits;
   }
-  return slots * sizeof(Slot) + (p.match_flags ? uint64_t{8} << p.match_bits : 0);
+  return slots * sizeof(Slot) + (p.match_flags ? uint64_t{8} << p.match_bits : 0) +
+         models::RepeatPool::MemoryBytes(PoolParams(p));
 }
 
 Status NoTables(const CmParams& p) {
@@ -989,7 +1032,22 @@ Status DecodeWith(const CmParams& p, std::string_view in, size_t n, uint8_t* cod
 
 }  // namespace
 
-CmParams CmParams::Max() { return CmParams{}; }
+// With the repeat pool (issue #17), orders 1, 3, 14 and 16 and a second
+// repeat model per direction no longer pay for their time: on HePy, E. coli
+// and 1 MiB of human chrX removing them changed the size by at most 0.02%.
+CmParams CmParams::Max() {
+  CmParams p;
+  p.orders = {2, 4, 6, 8, 11, 20, 0x80 | 5};
+  p.ir_mask = 0x3f;
+  p.match_flags = 0x11;
+  p.pool_capacity = 64;
+  p.pool_k = 11;
+  p.pool_bits = 22;
+  p.pool_tolerance = 12;
+  p.pool_gamma = 224;
+  p.pool_flags = 1;
+  return p;
+}
 
 CmParams CmParams::Reference() {
   CmParams p;
@@ -1017,28 +1075,38 @@ CmParams CmParams::FitTo(size_t n) const {
   CmParams q = *this;
   q.hash_bits = static_cast<uint8_t>(std::min<int>(hash_bits, bits));
   q.match_bits = static_cast<uint8_t>(std::min<int>(match_bits, bits));
+  // (the pool's buckets hold 7 positions each: an eighth of n buckets
+  // loses little and keeps the index in cache; 2^17 buckets cost E. coli
+  // 0.03% against 2^20 and ran 1.5x faster)
+  q.pool_bits = static_cast<uint8_t>(std::min<int>(pool_bits, std::max(16, need - 3)));
   return q;
 }
 
 std::string CmParams::Serialize() const {
   std::string s;
-  s.push_back(static_cast<char>(frame ? kVariant : kVariantNoFrame));
+  s.push_back(static_cast<char>(pool_capacity ? kVariantPool : (frame ? kVariant : kVariantNoFrame)));
   s.push_back(static_cast<char>(orders.size()));
   for (uint8_t k : orders) s.push_back(static_cast<char>(k));
   for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>(ir_mask >> (8 * i)));
   for (uint8_t v : {hash_bits, limit_low, limit_mid, limit_high, match_min, match_bits, match_flags,
                     match_tolerance, mixer_lr, flags})
     s.push_back(static_cast<char>(v));
-  if (frame) s.push_back(static_cast<char>(frame));
+  if (frame || pool_capacity) s.push_back(static_cast<char>(frame));
+  if (pool_capacity) {
+    s.push_back(static_cast<char>(pool_capacity & 0xff));
+    s.push_back(static_cast<char>(pool_capacity >> 8));
+    for (uint8_t v : {pool_k, pool_bits, pool_tolerance, pool_gamma, pool_flags}) s.push_back(static_cast<char>(v));
+  }
   return s;
 }
 
 Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
   if (in.size() < 2) return Status::Corruption("cm params: truncated");
   const uint8_t variant = static_cast<uint8_t>(in[0]);
-  if (variant != kVariant && variant != kVariantNoFrame) return Status::Corruption("cm params: unknown variant");
+  if (variant != kVariant && variant != kVariantNoFrame && variant != kVariantPool)
+    return Status::Corruption("cm params: unknown variant");
   size_t n = static_cast<uint8_t>(in[1]);
-  const size_t total = 2 + n + 4 + 10 + (variant == kVariant ? 1 : 0);
+  const size_t total = 2 + n + 4 + 10 + (variant == kVariant ? 1 : 0) + (variant == kVariantPool ? 8 : 0);
   if (n == 0 || n > kMaxModels || in.size() < total) return Status::Corruption("cm params: bad model count");
   CmParams p;
   p.orders.clear();
@@ -1067,8 +1135,22 @@ Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
   p.flags = b[9];
   // Variant 1 has no frame byte; variant 2 never carries 0 (one encoding
   // per params).
-  p.frame = variant == kVariant ? b[10] : 0;
+  p.frame = variant == kVariantNoFrame ? 0 : b[10];
   if (variant == kVariant && p.frame == 0) return Status::Corruption("cm params: bad frame");
+  if (variant == kVariantPool) {
+    const uint8_t* q = b + 11;
+    p.pool_capacity = static_cast<uint16_t>(q[0] | q[1] << 8);
+    p.pool_k = q[2];
+    p.pool_bits = q[3];
+    p.pool_tolerance = q[4];
+    p.pool_gamma = q[5];
+    p.pool_flags = q[6];
+    if (p.pool_capacity == 0 || p.pool_capacity > models::RepeatPool::kMaxCapacity)
+      return Status::Corruption("cm params: bad repeat pool size");
+    if (p.pool_k < 11 || p.pool_k > 16 || p.pool_bits < 16 || p.pool_bits > 24 || p.pool_tolerance == 0 ||
+        p.pool_tolerance > 16 || p.pool_gamma == 0 || p.pool_flags > 1)
+      return Status::Corruption("cm params: bad repeat pool");
+  }
   if (p.hash_bits < 10 || p.hash_bits > 26) return Status::Corruption("cm params: bad table size");
   if (p.limit_low == 0 || p.limit_mid == 0 || p.limit_high == 0 || p.limit_low == 255 || p.limit_mid == 255 ||
       p.limit_high == 255)

@@ -56,6 +56,9 @@ struct CmParams {
   // accepts 1 and 2 and rejects any other value.
   static constexpr uint8_t kVariant = 2;
   static constexpr uint8_t kVariantNoFrame = 1;
+  // Variant 3: variant 2's bytes (the frame byte always present, 0 allowed)
+  // followed by the repeat pool's 7 bytes; written only when pool_capacity > 0.
+  static constexpr uint8_t kVariantPool = 3;
 
   // Context orders 1..24, at most 24 models; 0x80 | k: an order-k model whose
   // context also holds the codon phase (position mod 3, or the frame state
@@ -82,6 +85,16 @@ struct CmParams {
   // 1.7% on M. tuberculosis. Not with the fast balanced path (flags bit 5).
   // Default: 200 (training at 100 or 300 codons coded within 0.02% of it)
   uint8_t frame = 200;
+  // Repeat pool (models::RepeatPool, engine/models/repeat_pool.h): up to
+  // pool_capacity repeat candidates seeded by pool_k-mers (an index of
+  // 2^pool_bits buckets), weighted by their recent success and combined
+  // into one mixer input; the repeat-state mixer is then also keyed by the
+  // pool's confidence. pool_tolerance: misses in the last 16 a candidate
+  // survives; pool_gamma: weight decay per base (/256); pool_flags bit 0:
+  // reverse-complement candidates too. 0 capacity: no pool (variants 1, 2).
+  // Default: 0 (Max() sets it)
+  uint16_t pool_capacity = 0;
+  uint8_t pool_k = 12, pool_bits = 22, pool_tolerance = 8, pool_gamma = 224, pool_flags = 1;
   uint8_t flags = 199;           // bit0: repeat-state mixer; bit1: repeat-state APM; bit2: hit-order mixer (+ phased-count mixer);
                                  // bit3: learned final mixer (else average); bit4: mixer 1 keyed by order 3 (else 2);
                                  // bit5: fast balanced path (only with one to three direct models of order <= 12

@@ -166,13 +166,14 @@ TEST(CmFrame, Variant1ParamsCodeExactlyAsBeforeTheFrame) {
   // e4f55c0, max and the old reference params): stores and containers
   // written then must decode, and their params now mean frame == 0.
   auto v = Walk(120000, 11);
-  CmParams m = CmParams::Max();
+  // (CmParams{}: max's params before the repeat pool of issue #17)
+  CmParams m;
   m.frame = 0;
   std::string a;
   ASSERT_TRUE(CmEncode(m.FitTo(v.size()), v.data(), v.size(), &a).ok());
   EXPECT_EQ(a.size(), 13643u);
   EXPECT_EQ(Fnv(a), 0x7c22b1930c7f0422ull);
-  CmParams r = CmParams::Max();
+  CmParams r;
   r.orders = {2, 6, 12, 20};
   r.ir_mask = 0;
   r.flags = 1;
@@ -192,7 +193,7 @@ TEST(CmFrame, Variant1ParamsCodeExactlyAsBeforeTheFrame) {
 
 TEST(CmFrame, ParamsCarryTheFrameInVariant2) {
   size_t used = 0;
-  const CmParams m = CmParams::Max();
+  const CmParams m;  // max's params before the repeat pool (variant 3)
   ASSERT_GT(m.frame, 0);
   const std::string s = m.Serialize();
   EXPECT_EQ(s[0], static_cast<char>(CmParams::kVariant));
@@ -205,7 +206,8 @@ TEST(CmFrame, ParamsCarryTheFrameInVariant2) {
   ASSERT_TRUE(CmParams::Parse(s + "xyz", &used).ok());
   EXPECT_EQ(used, s.size());
   for (size_t i = 0; i < s.size(); ++i) EXPECT_FALSE(CmParams::Parse(s.substr(0, i), &used).ok()) << i;
-  // Variant 2 never carries frame 0; variant 3 does not exist.
+  // Variant 2 never carries frame 0; read as variant 3 these bytes lack the
+  // pool's.
   std::string zero = s;
   zero.back() = 0;
   EXPECT_FALSE(CmParams::Parse(zero, &used).ok());
@@ -218,7 +220,7 @@ TEST(CmFrame, ParamsCarryTheFrameInVariant2) {
   b.frame = 66;
   EXPECT_FALSE(CmParams::Parse(b.Serialize(), &used).ok());
   // Variant 1 parses as frame 0.
-  CmParams o = CmParams::Max();
+  CmParams o;  // no pool: variant 1 when frame is 0
   o.frame = 0;
   auto p1 = CmParams::Parse(o.Serialize(), &used);
   ASSERT_TRUE(p1.ok());

@@ -133,7 +133,7 @@ TEST(NucleotideCm, ParamsRoundTripAndBadInput) {
   EXPECT_FALSE(CmParams::Parse("", &used).ok());
   // Unknown variant byte.
   std::string bad = p.Serialize();
-  bad[0] = static_cast<char>(CmParams::kVariant + 1);
+  bad[0] = static_cast<char>(CmParams::kVariantPool + 1);
   EXPECT_FALSE(CmParams::Parse(bad, &used).ok());
   // Every truncation is rejected.
   for (size_t i = 0; i < p.Serialize().size(); ++i) EXPECT_FALSE(CmParams::Parse(p.Serialize().substr(0, i), &used).ok()) << i;
