@@ -138,6 +138,12 @@ struct EncodeOptions {
   // Default: none
   std::vector<RefSegmentKey> refs;
   std::string_view ref_codes;
+  // Code fasta-ref blocks with `cm` (when use_cm) instead of
+  // CmParams::Reference(): for segments that are the same file's earlier
+  // blocks (whole-file context, ContainerOptions::whole_file_context), where
+  // the block's own models matter as much as the segments. The decoder reads
+  // the params from the payload either way. Default: false
+  bool ref_with_cm = false;
 };
 
 // Encoder options of a named profile. Default: "fast".

@@ -70,7 +70,7 @@ Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string*
                 opts.ref_codes.size() > format::kMaxPrimeBases))
       return Status::InvalidArgument("encode: bad reference segments");
     static const CmParams kRef = CmParams::Reference();
-    const CmParams* cm = ref ? &kRef : (opts.use_cm ? &opts.cm : nullptr);
+    const CmParams* cm = ref ? (opts.ref_with_cm && opts.use_cm ? &opts.cm : &kRef) : (opts.use_cm ? &opts.cm : nullptr);
     Status s = EncodeFasta2Bit(raw, opts.fasta_meta_level, &payload, &kind, cm,
                                opts.use_neural && !ref ? &opts.neural : nullptr,
                                ref ? std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(opts.ref_codes.data()),

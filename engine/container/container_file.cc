@@ -58,7 +58,7 @@ Result<std::unique_ptr<ContainerFile>> ContainerFile::Open(const std::string& pa
   if (std::memcmp(h, kMagic, 8) != 0) return Status::InvalidArgument("not a pmklc container (bad magic)");
   if (static_cast<uint8_t>(h[8]) != kVersion) return Status::NotSupported("container version not supported");
   const uint16_t flags = LoadLE16(h + 10);
-  if (flags & ~(kFlagPrivateModel | kFlagReference | kFlagMembers)) return Status::Corruption("container: unknown flags");
+  if (flags & ~kKnownFlags) return Status::Corruption("container: unknown flags");
   f->block_size_ = LoadLE32(h + 12);
   if (f->block_size_ < format::kMinBlockSize || f->block_size_ > format::kMaxBlockSize)
     return Status::Corruption("container: bad block size");

@@ -17,6 +17,12 @@ inline constexpr uint32_t kIndexMarker = 0xffffffffu;
 inline constexpr uint16_t kFlagPrivateModel = 1;  // u32 length + a model file follow the header
 inline constexpr uint16_t kFlagReference = 2;     // u64 reference id + u64 its size follow (after the model)
 inline constexpr uint16_t kFlagMembers = 4;       // a member table follows (after the reference)
+// Blocks may be coded against the container's own earlier blocks (object
+// kCollectionObject, segment = block number), at most kSelfRefWindow back:
+// whole-file context (`compress -p max`); they then decode in order.
+inline constexpr uint16_t kFlagSelfRefs = 8;
+inline constexpr uint64_t kSelfRefWindow = 4;
+inline constexpr uint16_t kKnownFlags = kFlagPrivateModel | kFlagReference | kFlagMembers | kFlagSelfRefs;
 inline constexpr uint32_t kMaxMembers = 1u << 20;
 inline constexpr uint32_t kMaxValue = (64u << 20) + 4096;  // a block value's upper bound
 

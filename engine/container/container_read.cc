@@ -13,6 +13,35 @@ namespace pmklc {
 
 using namespace container;
 
+// The last kSelfRefWindow blocks decoded (raw and codes), by block number;
+// other keys go to the external reference. Used from the decoding thread
+// only (such containers decode one block at a time).
+class RecentBlocks : public RefSource {
+ public:
+  explicit RecentBlocks(RefSource* external) : external_(external) {}
+  Result<std::shared_ptr<const RefSegment>> Get(const RefSegmentKey& key) override {
+    if (key.object != kCollectionObject) {
+      if (external_ == nullptr) return Status::NotFound("no reference file given");
+      return external_->Get(key);
+    }
+    for (auto& [block, seg] : kept_)
+      if (block == key.segment) return seg;
+    return Status::NotFound("block " + std::to_string(key.segment) +
+                            " is not one of the blocks just before (whole-file context)");
+  }
+  void Add(uint64_t block, std::string raw) {
+    auto seg = std::make_shared<RefSegment>();
+    seg->codes = NucleotideCodes(raw);
+    seg->raw = std::move(raw);
+    if (kept_.size() == kSelfRefWindow) kept_.pop_front();
+    kept_.emplace_back(block, std::move(seg));
+  }
+
+ private:
+  RefSource* external_;
+  std::deque<std::pair<uint64_t, std::shared_ptr<const RefSegment>>> kept_;
+};
+
 ContainerReader::ContainerReader(Source source, int threads, RefSource* refs, uint64_t ref_id)
     : source_(std::move(source)), threads_(std::max(1, threads)), refs_(refs), ref_id_(ref_id) {}
 
@@ -49,9 +78,14 @@ Status ContainerReader::Start() {
                                 " is not supported by this build");
   profile_ = static_cast<uint8_t>(h[9]);
   const uint16_t flags = LoadLE16(h + 10);
-  if (flags & ~(kFlagPrivateModel | kFlagReference | kFlagMembers)) return Status::Corruption("container: unknown flags");
+  if (flags & ~kKnownFlags) return Status::Corruption("container: unknown flags");
   if (flags & kFlagMembers)
     return Status::NotSupported("a collection container (several files): decompress it from a file, not a pipe");
+  if (flags & kFlagSelfRefs) {
+    // Each block may need the ones before it: one at a time.
+    recent_ = std::make_unique<RecentBlocks>(refs_);
+    threads_ = 1;
+  }
   block_size_ = LoadLE32(h + 12);
   if (block_size_ == 0 || block_size_ > format::kMaxBlockRawLen) return Status::Corruption("container: bad block size");
   PMKLC_RETURN_IF_ERROR(ReadHeaderSections(
@@ -168,7 +202,7 @@ Status ContainerReader::Fill() {
     chain_ = job->out_link;
     ++started_blocks_;
     ContainerJob* j = job.get();
-    auto run = [j, refs = refs_] {
+    auto run = [j, refs = recent_ ? static_cast<RefSource*>(recent_.get()) : refs_] {
       try {
         j->status = DecodeBlock(j->in, &j->out, &j->chain, refs);
       } catch (const std::bad_alloc&) {
@@ -196,6 +230,7 @@ Status ContainerReader::FinishOldest() {
     return Status::Corruption("block " + std::to_string(i) + ": size does not fit the container");
   seen_.emplace_back(j->offset, static_cast<uint32_t>(j->out.size()));
   raw_total_ += j->out.size();
+  if (recent_) recent_->Add(i, j->out);
   ready_.push_back(std::move(j->out));
   return Status::OK();
 }

@@ -22,6 +22,7 @@ Result<ContainerOptions> ContainerOptionsFor(std::string_view name) {
   co.encode = *enc;
   // Context models learn across the whole block: 16 MiB blocks for them.
   if (co.encode.use_cm) co.block_size = 16u << 20;
+  co.whole_file_context = name == "max";
   return co;
 }
 
@@ -44,13 +45,20 @@ Status ContainerWriter::Emit(std::string_view bytes) {
 
 Status ContainerWriter::WriteBlock(std::string_view raw) {
   if (!started_) {
+    if (opts_.whole_file_context && opts_.chooser == nullptr && opts_.members.empty() && opts_.encode.use_cm &&
+        !opts_.encode.use_neural) {
+      previous_ = std::make_unique<ref::PreviousBlocks>(kCollectionObject);
+      opts_.chooser = previous_.get();
+      opts_.encode.ref_with_cm = true;
+    }
     char h[16];
     std::memcpy(h, kMagic, 8);
     h[8] = static_cast<char>(kVersion);
     h[9] = static_cast<char>(opts_.profile);
     StoreLE16(h + 10, static_cast<uint16_t>((opts_.private_model.empty() ? 0 : kFlagPrivateModel) |
                                             (opts_.reference_id ? kFlagReference : 0) |
-                                            (opts_.members.empty() ? 0 : kFlagMembers)));
+                                            (opts_.members.empty() ? 0 : kFlagMembers) |
+                                            (previous_ ? kFlagSelfRefs : 0)));
     StoreLE32(h + 12, opts_.block_size);
     if (opts_.private_model.size() > kMaxModelFileBytes)
       return Status::InvalidArgument("private model larger than 64 MiB: a container cannot carry it");

@@ -221,7 +221,7 @@ class Model {
     if (nrep_) alloc_ok_ &= mm_.Alloc(size_t{1} << mm_bits_);
     chained_ = nfw_ > 1 || nrep_ - nfw_ > 1;
     if (p.pool_capacity) {
-      npool_ = 2;
+      npool_ = 4;
       papm_.Init(3 * 8);
       alloc_ok_ &= pool_.Init(PoolParams(p));
     }
@@ -331,13 +331,19 @@ class Model {
     int rs = fb * 4 + ib;
     if (npool_) {
       const uint32_t pp = pool_.NodeP(node);
-      // Two inputs: the pool's stretched probability and the same refined
-      // by an APM keyed by node and the pool's confidence bucket.
+      // Four inputs: the pool's stretched probability, the same refined by
+      // an APM keyed by node and the pool's confidence bucket, and the
+      // stretched probabilities of its forward and of its reverse-complement
+      // candidates alone (0 when none predicts).
       papm_used_ = pp != 0;
-      st_[xbase_ - 2] = pp ? St(pp) : 0;
-      st_[xbase_ - 1] = pp ? St(papm_.P(st_[xbase_ - 2], static_cast<size_t>(node) * 8 +
+      st_[xbase_ - npool_] = pp ? St(pp) : 0;
+      st_[xbase_ - npool_ + 1] = pp ? St(papm_.P(st_[xbase_ - npool_], static_cast<size_t>(node) * 8 +
                                                             static_cast<size_t>(pool_.Bucket())))
                            : 0;
+      for (int d = 0; d < 2; ++d) {
+        const uint32_t q = pool_.NodePDir(node, d);
+        st_[xbase_ - 2 + d] = q ? St(q) : 0;
+      }
     }
     size_t ctx[4];
     int nc = 0;
@@ -745,7 +751,7 @@ class Model {
   size_t ir_idx_[kMaxModels];
   uint8_t ir_chk_[kMaxModels];
   int ir_sym_[kMaxModels];
-  int st_[kMaxModels + 10 + kMaxExtraPredictors];
+  int st_[kMaxModels + 12 + kMaxExtraPredictors];
   std::vector<int> w_[4], wf_;
   // Final stage with extra predictors (FinalExtra) and the neural mixer.
   static constexpr int kNnHidden = 16;
@@ -758,7 +764,7 @@ class Model {
   int nni_ = 0, nny_ = 0;  // neural mixer inputs (0: none), last logit
   std::vector<float> nnw_;  // [nni_][kNnHidden]
   float nnv_[kNnHidden + 1] = {};
-  float nnx_[kMaxModels + 10 + kMaxExtraPredictors + 7] = {};
+  float nnx_[kMaxModels + 12 + kMaxExtraPredictors + 7] = {};
   float nnh_[kNnHidden] = {};
   int phased0_ = -1;
   Apm apm1_, apm2c_;
@@ -782,7 +788,7 @@ class Model {
   };
   BigArray<MEntry> mm_;
   Repeat rep_[8];
-  // Repeat pool: two mixer inputs before the extra predictors (xbase_ - 2, - 1).
+  // Repeat pool: four mixer inputs before the extra predictors (xbase_ - 4 .. - 1).
   size_t npool_ = 0, xbase_ = 0;
   models::RepeatPool pool_;
   Apm papm_;

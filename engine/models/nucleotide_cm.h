@@ -18,6 +18,11 @@
 //    match_tolerance > 0 they keep following through point mutations until
 //    more than match_tolerance of the last 16 predictions missed; each has
 //    a confidence learned per (run length, recent misses, node);
+//  * with a repeat pool (pool_capacity > 0, params variant 3; issue #17):
+//    many repeat candidates at once, weighted by their recent success
+//    (models::RepeatPool, engine/models/repeat_pool.h), as four inputs:
+//    their mixture, the same refined by an APM keyed by its confidence, and
+//    the mixtures of the forward and of the reverse-complement candidates;
 //  * a bias.
 // Up to four logistic mixers with integer weights (selected by decision node
 // and the previous two bases; by node and repeat-model state; by node and the
@@ -33,7 +38,7 @@
 // one mixer, one APM) run on a dedicated code path with the same semantics (and, with
 // flags bit 5, the cheaper variant described at `flags`).
 // Thread safety: one coder per thread; CmParams is a plain value.
-// Memory: 10 bytes per table slot (4^k slots for a direct order-k model, 3 * 4^k when phased (7 * 4^k with frame),
+// Memory: the repeat pool's index (32 bytes * 2^pool_bits), 10 bytes per table slot (4^k slots for a direct order-k model, 3 * 4^k when phased (7 * 4^k with frame),
 // 2^hash_bits for a hashed one) + 8 bytes * 2^match_bits + 1 byte per base
 // (+ 4 bytes per base with several repeat models in one direction);
 // Parse rejects params whose tables exceed 1 GiB.

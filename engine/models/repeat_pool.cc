@@ -166,6 +166,7 @@ uint32_t RepeatPool::Check(uint64_t kmer) { return static_cast<uint32_t>(Hash(km
 
 void RepeatPool::Predict(const uint8_t* seq) {
   uint64_t a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
+  uint64_t ad[2][4] = {}, bd[2][4] = {};
   for (int i = 0; i < n_; ++i) {
     Cand& c = cand_[i];
     const uint8_t s = seq[c.ptr];
@@ -175,6 +176,16 @@ void RepeatPool::Predict(const uint8_t* seq) {
     const uint32_t p = ph_[c.ctx];
     a[c.pred] += w * p;
     b[c.pred] += w * (65536 - p);
+    ad[c.rev][c.pred] += w * p;
+    bd[c.rev][c.pred] += w * (65536 - p);
+  }
+  for (int d = 0; d < 2; ++d) {
+    const uint64_t ud = bd[d][0] + bd[d][1] + bd[d][2] + bd[d][3];
+    qsum_[d] = 0;
+    for (int s = 0; s < 4; ++s) {
+      qd_[d][s] = ad[d][s] + (ud - bd[d][s]) / 3;
+      qsum_[d] += qd_[d][s];
+    }
   }
   const uint64_t u = b[0] + b[1] + b[2] + b[3];
   uint64_t sum = 0, most = 0;
@@ -191,22 +202,28 @@ void RepeatPool::Predict(const uint8_t* seq) {
   bucket_ = r < 128 ? 1 : r < 179 ? 2 : r < 217 ? 3 : r < 240 ? 4 : r < 250 ? 5 : r < 254 ? 6 : 7;
 }
 
-uint32_t RepeatPool::NodeP(int node) const {
-  if (!bucket_) return 0;
+namespace {
+// P(bit = 1) of decision node from a distribution over the four bases.
+uint32_t NodeOf(const uint64_t* q, int node) {
   uint64_t num, den;
   if (node == 0) {
-    num = q_[2] + q_[3];
-    den = num + q_[0] + q_[1];
+    num = q[2] + q[3];
+    den = num + q[0] + q[1];
   } else {
     const int h = (node - 1) * 2;
-    num = q_[h + 1];
-    den = q_[h] + q_[h + 1];
+    num = q[h + 1];
+    den = q[h] + q[h + 1];
   }
   if (den == 0) return 32768;
   // (den < 2^52: at most 1024 candidates of weight < 2^16 times p < 2^16)
-  uint64_t p = (num << 16) / den;
+  const uint64_t p = (num << 16) / den;
   return static_cast<uint32_t>(p < 32 ? 32 : (p > 65503 ? 65503 : p));
 }
+}  // namespace
+
+uint32_t RepeatPool::NodePDir(int node, int d) const { return qsum_[d] ? NodeOf(qd_[d], node) : 0; }
+
+uint32_t RepeatPool::NodeP(int node) const { return bucket_ ? NodeOf(q_, node) : 0; }
 
 // ---- learning
 

@@ -76,6 +76,9 @@ class RepeatPool {
   // P(bit = 1) of decision node (0: high bit; 1 + hi: low bit), 16-bit, or
   // 0 when the pool predicts nothing.
   uint32_t NodeP(int node) const;
+  // The same from the forward (dir 0) or the reverse-complement (dir 1)
+  // candidates alone; 0 when none of them predicts.
+  uint32_t NodePDir(int node, int dir) const;
   // Confidence bucket 0..7 of the current prediction (0: nothing).
   int Bucket() const { return bucket_; }
   int Active() const { return n_; }
@@ -138,6 +141,7 @@ class RepeatPool {
   uint8_t pn_[2 * 4096];
   uint64_t q_[4] = {0, 0, 0, 0};  // distribution (unnormalised)
   int bucket_ = 0;
+  uint64_t qd_[2][4] = {}, qsum_[2] = {};  // per direction
   int32_t best_ = 0;
   // the best candidate's log2 weight after the last Learn
 };

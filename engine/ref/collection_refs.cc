@@ -63,4 +63,18 @@ void CollectionRefs::EndMember() {
   cur_ = Member{};
 }
 
+void PreviousBlocks::Choose(uint64_t block, std::string_view raw, std::vector<RefSegmentKey>* keys,
+                            std::string* prime) {
+  keys->clear();
+  prime->clear();
+  std::string codes = NucleotideCodes(raw);
+  if (!IsGenome(codes.size(), raw.size())) return;  // coded alone, never named
+  for (const Kept& k : kept_) {
+    keys->push_back({object_, static_cast<uint32_t>(k.block), k.checksum});
+    *prime += k.codes;
+  }
+  if (kept_.size() == kPreviousBlocks) kept_.erase(kept_.begin());
+  kept_.push_back({block, BlockChecksum(raw), std::move(codes)});
+}
+
 }  // namespace pmklc::ref

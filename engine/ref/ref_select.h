@@ -179,4 +179,25 @@ class CollectionRefs : public RefChooser {
   size_t dependent_ = 0;
 };
 
+// Whole-file context for a plain container (`pmklc compress -p max`; issue
+// #17): each block is coded against the genome blocks just before it, at
+// most kPreviousBlocks of them (oldest first in the prime), named as the
+// container's own blocks (object `object`, segment = block number). Blocks
+// that are not genomes (IsGenome) are neither primed nor named. Memory: the
+// codes of the last kPreviousBlocks genome blocks (1 byte per base).
+class PreviousBlocks : public RefChooser {
+ public:
+  static constexpr size_t kPreviousBlocks = 4;
+  explicit PreviousBlocks(uint64_t object) : object_(object) {}
+  void Choose(uint64_t block, std::string_view raw, std::vector<RefSegmentKey>* keys, std::string* prime) override;
+
+ private:
+  struct Kept {
+    uint64_t block, checksum;
+    std::string codes;
+  };
+  uint64_t object_;
+  std::vector<Kept> kept_;  // oldest first
+};
+
 }  // namespace pmklc::ref

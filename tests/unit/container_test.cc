@@ -1,6 +1,7 @@
 // The standalone container: round trip, empty input, and honest errors for
 // truncated, corrupted or foreign input (never wrong bytes).
 #include "engine/container/container.h"
+#include "engine/codec/endian.h"
 #include "tests/unit/container_util.h"
 #include "engine/models/toknet_predictor.h"
 
@@ -140,6 +141,106 @@ TEST(Container, CarriesItsPrivateModel) {
   std::string bad = c;
   bad[16 + 4 + 100] ^= 1;  // inside the model record
   EXPECT_EQ(Unpack(bad, &back).code(), Status::Code::kCorruption);
+}
+
+}  // namespace
+}  // namespace pmklc
+
+namespace pmklc {
+namespace {
+
+// A FASTA genome whose later part repeats (diverged) pieces of its earlier
+// part, forward and reverse complemented, so that a block coded with the
+// blocks before it as context is much smaller than one coded alone.
+std::string GenomeWithLongRepeats(size_t bases, uint32_t seed) {
+  std::mt19937 g(seed);
+  std::string nt;
+  while (nt.size() < bases) {
+    if (nt.size() > 20000 && g() % 3 == 0) {
+      const size_t from = g() % (nt.size() - 3000), len = 500 + g() % 2500;
+      const bool rc = g() % 2;
+      for (size_t i = 0; i < len; ++i) {
+        char b = rc ? "TGCA"[std::string("ACGT").find(nt[from + len - 1 - i])] : nt[from + i];
+        nt.push_back(g() % 30 ? b : "ACGT"[g() % 4]);
+      }
+    } else {
+      for (int i = 0; i < 400; ++i) nt.push_back("ACGT"[g() % 4]);
+    }
+  }
+  nt.resize(bases);
+  std::string fa = ">chrT whole-file context\n";
+  for (size_t i = 0; i < nt.size(); i += 60) fa += nt.substr(i, 60) + "\n";
+  return fa;
+}
+
+std::string PackWith(const std::string& data, ContainerOptions co) {
+  std::string c;
+  ContainerWriter w([&](std::string_view b) { c.append(b); return Status::OK(); }, co);
+  EXPECT_TRUE(w.Append(data).ok());
+  EXPECT_TRUE(w.Finish().ok());
+  return c;
+}
+
+TEST(Container, MaxKeepsTheContextOfEarlierBlocks) {
+  const std::string data = GenomeWithLongRepeats(400000, 3);
+  auto co = ContainerOptionsFor("max");
+  ASSERT_TRUE(co.ok());
+  EXPECT_TRUE(co->whole_file_context);
+  co->block_size = 64 << 10;  // 7 blocks: each sees the 4 before it
+  const std::string with = PackWith(data, *co);
+  EXPECT_NE(LoadLE16(with.data() + 10) & 8, 0) << "header flag bit 3 (whole-file context)";
+  ContainerOptions alone = *co;
+  alone.whole_file_context = false;
+  const std::string without = PackWith(data, alone);
+  EXPECT_EQ(LoadLE16(without.data() + 10) & 8, 0);
+  EXPECT_LT(with.size(), without.size() * 85 / 100) << with.size() << " vs " << without.size();
+  // The same bytes whatever the number of encoding workers.
+  ContainerOptions par = *co;
+  par.workers = 3;
+  EXPECT_EQ(PackWith(data, par), with);
+  // Decodes exactly, with any number of reader threads (it reads in order).
+  for (int threads : {1, 4}) {
+    std::string out;
+    ASSERT_TRUE(testing::ReadContainer(with, &out, threads).ok());
+    EXPECT_EQ(out, data);
+  }
+  // Every truncation is an error, and what came out before it is a prefix.
+  for (size_t cut : {size_t{20}, with.size() / 3, with.size() / 2, with.size() - 30}) {
+    std::string out;
+    EXPECT_FALSE(testing::ReadContainer(with.substr(0, cut), &out).ok()) << cut;
+    EXPECT_EQ(data.compare(0, out.size(), out), 0);
+  }
+  // A block that names a block outside the window the reader keeps fails
+  // with a message, never wrong bytes: flip block 5's first reference to
+  // block 0 (the fasta-ref list starts right after the 16-byte block header:
+  // version, count, then per entry u64 object, u32 segment, u64 checksum).
+  std::string bad = with;
+  size_t pos = 16;
+  for (int b = 0; b < 5; ++b) pos += 4 + LoadLE32(bad.data() + pos);
+  char* value = bad.data() + pos + 4;
+  ASSERT_EQ(value[1], static_cast<char>(CodecId::kFastaRef));
+  ASSERT_EQ(value[17], 4) << "block 5 names the 4 blocks before it";
+  ASSERT_EQ(LoadLE32(value + 18 + 8), 1u);
+  StoreLE32(value + 18 + 8, 0);
+  std::string out;
+  Status s = testing::ReadContainer(bad, &out);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("block 5"), std::string::npos) << s.message();
+  EXPECT_EQ(out, data.substr(0, 5 * (64 << 10)));
+}
+
+TEST(Container, WholeFileContextSkipsBlocksThatAreNotGenomes) {
+  std::string data = GenomeWithLongRepeats(150000, 4);
+  std::string text;
+  for (int i = 0; i < 3000; ++i) text += "line " + std::to_string(i * 7919 % 10007) + " of a plain text file\n";
+  data = text + data + text;
+  auto co = ContainerOptionsFor("max");
+  ASSERT_TRUE(co.ok());
+  co->block_size = 32 << 10;
+  const std::string c = PackWith(data, *co);
+  std::string out;
+  ASSERT_TRUE(testing::ReadContainer(c, &out).ok());
+  EXPECT_EQ(out, data);
 }
 
 }  // namespace

@@ -39,5 +39,38 @@ TEST(FuzzSmoke, BlockDecoderSurvivesMutations) {
   }
 }
 
+// A `max` fasta-cm block (params variant 3, the repeat pool of issue #17):
+// each decode builds the models, so fewer mutations.
+TEST(FuzzSmoke, BlockDecoderSurvivesMutationsOfMaxBlocks) {
+  std::mt19937 g(777);
+  std::string raw = ">chr1 test\n";
+  std::string unit;
+  for (int i = 0; i < 120; ++i) unit.push_back("ACGT"[g() % 4]);
+  for (int line = 0; line < 60; ++line) {
+    for (int i = 0; i < 60; ++i) raw.push_back(g() % 9 ? unit[(line * 60 + i) % unit.size()] : "ACGTN"[g() % 5]);
+    raw.push_back('\n');
+  }
+  auto o = ProfileOptions("max");
+  ASSERT_TRUE(o.ok());
+  std::string seed;
+  ASSERT_TRUE(EncodeBlock(raw, *o, &seed).ok());
+  ASSERT_EQ(static_cast<CodecId>(seed[1]), CodecId::kFastaCm);
+  std::string back;
+  ASSERT_TRUE(DecodeBlock(seed, &back).ok());
+  ASSERT_EQ(back, raw);
+  for (int iter = 0; iter < 1500; ++iter) {
+    std::string v = seed;
+    int edits = 1 + g() % 3;
+    for (int e = 0; e < edits && !v.empty(); ++e) {
+      switch (g() % 3) {
+        case 0: v[g() % v.size()] ^= static_cast<char>(1 << (g() % 8)); break;
+        case 1: v.resize(g() % (v.size() + 1)); break;
+        case 2: v[g() % v.size()] = static_cast<char>(g()); break;
+      }
+    }
+    LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(v.data()), v.size());
+  }
+}
+
 }  // namespace
 }  // namespace pmklc
