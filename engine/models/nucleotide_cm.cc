@@ -513,7 +513,7 @@ class Model {
 
   void End(int base) {
     for (int j = 0; j < nrep_; ++j) StepRepeat(rep_[j], base);
-    if (npool_) pool_.Learn(seq_.data(), base);
+    if (npool_) pool_.Learn(base);
     for (BasePredictor* x : extra_) x->Update(base);
     // Deferred inverted-repeat updates (their slots were prefetched a base ago).
     for (size_t i = 0; i < nt_; ++i) {

@@ -165,32 +165,45 @@ uint32_t RepeatPool::Check(uint64_t kmer) { return static_cast<uint32_t>(Hash(km
 // ---- prediction
 
 void RepeatPool::Predict(const uint8_t* seq) {
-  uint64_t a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
-  uint64_t ad[2][4] = {}, bd[2][4] = {};
+  // Per direction and predicted base k = 4 rev + pred: a[k] = sum of w p and
+  // tw[k] = sum of w (so that sum of w (65536 - p) = 65536 tw[k] - a[k]).
+  // Accumulated without data-dependent stores or branches (the sums are
+  // exact integers, so their order does not matter).
+  uint64_t a[8] = {}, tw[8] = {};
   for (int i = 0; i < n_; ++i) {
     Cand& c = cand_[i];
-    const uint8_t s = seq[c.ptr];
-    c.pred = c.rev ? static_cast<uint8_t>(3 - s) : s;
-    c.ctx = (uint32_t{c.rev} << 12) | (c.hist & 4095u);
+    const unsigned rev = c.rev;
+    const unsigned pred = static_cast<unsigned>(seq[c.ptr]) ^ (rev * 3u);
+    c.pred = static_cast<uint8_t>(pred);
+    c.ctx = (rev << 12) | (c.hist & 4095u);
     const uint64_t w = Weight(c.lw - best_);
-    const uint32_t p = ph_[c.ctx];
-    a[c.pred] += w * p;
-    b[c.pred] += w * (65536 - p);
-    ad[c.rev][c.pred] += w * p;
-    bd[c.rev][c.pred] += w * (65536 - p);
+    const uint64_t wp = w * ph_[c.ctx];
+    const unsigned key = rev * 4 + pred;
+    for (unsigned k = 0; k < 8; ++k) {
+      const uint64_t m = -static_cast<uint64_t>(k == key);
+      a[k] += wp & m;
+      tw[k] += w & m;
+    }
   }
+  uint64_t as[4], bs[4];
   for (int d = 0; d < 2; ++d) {
-    const uint64_t ud = bd[d][0] + bd[d][1] + bd[d][2] + bd[d][3];
+    uint64_t b[4];
+    for (int s = 0; s < 4; ++s) b[s] = (tw[4 * d + s] << 16) - a[4 * d + s];
+    const uint64_t ud = b[0] + b[1] + b[2] + b[3];
     qsum_[d] = 0;
     for (int s = 0; s < 4; ++s) {
-      qd_[d][s] = ad[d][s] + (ud - bd[d][s]) / 3;
+      qd_[d][s] = a[4 * d + s] + (ud - b[s]) / 3;
       qsum_[d] += qd_[d][s];
     }
   }
-  const uint64_t u = b[0] + b[1] + b[2] + b[3];
+  for (int s = 0; s < 4; ++s) {
+    as[s] = a[s] + a[4 + s];
+    bs[s] = ((tw[s] + tw[4 + s]) << 16) - as[s];
+  }
+  const uint64_t u = bs[0] + bs[1] + bs[2] + bs[3];
   uint64_t sum = 0, most = 0;
   for (int s = 0; s < 4; ++s) {
-    q_[s] = a[s] + (u - b[s]) / 3;
+    q_[s] = as[s] + (u - bs[s]) / 3;
     sum += q_[s];
     most = q_[s] > most ? q_[s] : most;
   }
@@ -227,31 +240,30 @@ uint32_t RepeatPool::NodeP(int node) const { return bucket_ ? NodeOf(q_, node) :
 
 // ---- learning
 
-void RepeatPool::Learn(const uint8_t* seq, int base) {
-  (void)seq;
+void RepeatPool::Learn(int base) {
   // One pass: weights are made relative to the previous base's best (the
   // drop test uses that), updated, and the new best is kept for Predict.
+  // (branch-free but for the rare stop: directions and hits are random)
   const int32_t prev = best_;
+  const int32_t gamma = p_.gamma;
+  const unsigned tol = p_.tolerance;
   int32_t best = INT32_MIN;
   int out = 0;
   for (int i = 0; i < n_; ++i) {
     Cand c = cand_[i];
-    const int hit = c.pred == base;
+    const unsigned hit = c.pred == base;
     const uint32_t p = ph_[c.ctx];
     c.lw -= prev;
-    bool stop = c.lw < -kDropBits * 256;
-    c.lw = (c.lw * p_.gamma) / 256 + (hit ? Log2P(p) : Log2P(65536 - p) - kLog2Of3);
-    Adapt(ph_[c.ctx], pn_[c.ctx], hit);
-    c.misses = static_cast<uint8_t>(c.misses + !hit - !(c.hist >> 15));
-    c.hist = static_cast<uint16_t>((c.hist << 1) | static_cast<unsigned>(hit));
-    stop |= c.misses > p_.tolerance;
-    if (c.rev) {
-      stop |= c.ptr == 0;
-      --c.ptr;
-    } else {
-      ++c.ptr;
-    }
-    if (stop) {
+    unsigned stop = c.lw < -kDropBits * 256;
+    const int32_t gain = hit ? Log2P(p) : Log2P(65536 - p) - kLog2Of3;
+    c.lw = (c.lw * gamma) / 256 + gain;
+    Adapt(ph_[c.ctx], pn_[c.ctx], static_cast<int>(hit));
+    c.misses = static_cast<uint8_t>(c.misses + (hit ^ 1u) - ((c.hist >> 15) ^ 1u));
+    c.hist = static_cast<uint16_t>((c.hist << 1) | hit);
+    stop |= c.misses > tol;
+    stop |= c.rev & (c.ptr == 0);
+    c.ptr += 1u - 2u * c.rev;
+    if (__builtin_expect(stop, 0)) {
       Erase(Key(c.diag, c.rev));
       continue;
     }

@@ -84,8 +84,8 @@ class RepeatPool {
   int Active() const { return n_; }
 
   // After the base at position n was coded: learns from it and advances the
-  // candidates. seq still holds n bases (the new one is not appended yet).
-  void Learn(const uint8_t* seq, int base);
+  // candidates (before the base is appended to the history).
+  void Learn(int base);
   // After the base was appended (seq holds n bases, n >= 1): records the
   // k-mer ending at n and, when coding (seed = true), starts candidates at
   // its earlier occurrences. Priming calls it with seed = false.

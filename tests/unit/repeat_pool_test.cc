@@ -114,7 +114,7 @@ double PoolAccuracy(const std::vector<uint8_t>& x, size_t from, size_t to, bool 
       const int lo = pool.NodeP(1 + hi) > 32768;
       hits += (hi * 2 + lo) == x[i];
     }
-    pool.Learn(seq.data(), x[i]);
+    pool.Learn(x[i]);
     seq.push_back(x[i]);
     pool.Record(seq.data(), seq.size(), x[i], true);
   }
