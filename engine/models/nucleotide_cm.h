@@ -96,7 +96,8 @@ struct CmParams {
   // into one mixer input; the repeat-state mixer is then also keyed by the
   // pool's confidence. pool_tolerance: misses in the last 16 a candidate
   // survives; pool_gamma: weight decay per base (/256); pool_flags bit 0:
-  // reverse-complement candidates too. 0 capacity: no pool (variants 1, 2).
+  // reverse-complement candidates too; bit 1: probation (a candidate with
+  // more than 4 misses in its first 8 predictions stops). 0 capacity: no pool (variants 1, 2).
   // Default: 0 (Max() sets it)
   uint16_t pool_capacity = 0;
   uint8_t pool_k = 12, pool_bits = 22, pool_tolerance = 8, pool_gamma = 224, pool_flags = 1;

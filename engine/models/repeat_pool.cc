@@ -54,6 +54,7 @@ constexpr int32_t kLog2Of3 = 406;            // 256 * log2(3), rounded
 constexpr int32_t kDropBits = 24;  // candidates this far below the best stop
 constexpr int32_t kInitBits = 4;   // a new candidate starts this far below the best
 constexpr int32_t kSeeds = RepeatPool::kSeedsPerBase, kRepl = RepeatPool::kReplaceBits;
+constexpr unsigned kYoung = RepeatPool::kProbation, kYoungMisses = RepeatPool::kProbationMisses;
 
 inline int32_t Log2P(uint32_t p16) { return kT.log2p[p16 >> 4]; }
 // 65536 * 2^(lw/256) for lw <= 0 (0 below -kDropBits bits).
@@ -247,6 +248,7 @@ void RepeatPool::Learn(int base) {
   const int32_t prev = best_;
   const int32_t gamma = p_.gamma;
   const unsigned tol = p_.tolerance;
+  const unsigned young = p_.probation ? kYoung : 0;
   int32_t best = INT32_MIN;
   int out = 0;
   for (int i = 0; i < n_; ++i) {
@@ -261,6 +263,9 @@ void RepeatPool::Learn(int base) {
     c.misses = static_cast<uint8_t>(c.misses + (hit ^ 1u) - ((c.hist >> 15) ^ 1u));
     c.hist = static_cast<uint16_t>((c.hist << 1) | hit);
     stop |= c.misses > tol;
+    // (probation: the first predictions since the start are its only ones)
+    stop |= (c.age < young) & (c.misses > kYoungMisses);
+    c.age = static_cast<uint8_t>(c.age + (c.age < young));
     stop |= c.rev & (c.ptr == 0);
     c.ptr += 1u - 2u * c.rev;
     if (__builtin_expect(stop, 0)) {
@@ -378,6 +383,7 @@ bool RepeatPool::Start(uint32_t ptr, uint32_t diag, bool rev) {
   c.lw = best_ - kInitBits * 256;
   c.hist = 0xffff;
   c.misses = 0;
+  c.age = 0;
   c.rev = rev;
   c.pred = 0;
   c.ctx = 0;
