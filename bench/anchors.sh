@@ -9,8 +9,8 @@
 # JARVIS3 is not part of this project: build it yourself from its public
 # source (cobilab/jarvis3) and point JARVIS3 at the binary; without it the
 # JARVIS3 columns say n/a. Inputs: the eval genomes, the train role's
-# eukaryotes (dmel_chr2r, pfal_3d7; measured only), the DNACorpus sequences,
-# and two pieces of hsap_chrx70m (bases [32 Mi, 36 Mi) and [32 Mi, 48 Mi)).
+# genomes (eukaryotes dmel_chr2r, pfal_3d7, scer_chr1/2; measured only), the
+# DNACorpus sequences, and two pieces of hsap_chrx70m (bases [32 Mi, 36 Mi) and [32 Mi, 48 Mi)).
 # Every input is first reduced to its A/C/G/T bases, upper-cased, in order
 # (headers, line breaks and other letters removed): that is what JARVIS3
 # codes, and both tools get exactly that file. bits/base = 8 x output bytes /
@@ -31,7 +31,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 acgt() { grep -v '^>' "$1" | tr -d '\n\r' | tr acgt ACGT | tr -cd ACGT; }
 names=()
-for n in ecoli_536 msmeg_mc2 mlep_tn hsap_chrx70m dmel_chr2r pfal_3d7; do
+for n in ecoli_536 msmeg_mc2 mlep_tn hsap_chrx70m dmel_chr2r pfal_3d7 mtub_h37rv scer_chr2 scer_chr1 lambda; do
   acgt "$corpus/$n.fa" > "$tmp/$n"; names+=("$n")
 done
 for n in AeCa HaHi HePy; do tr -cd ACGT < "$corpus/$n" > "$tmp/$n"; names+=("$n"); done
