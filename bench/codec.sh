@@ -13,6 +13,10 @@
 # then zstd -3 (bytes, bits/nt and its own one-thread in-process MB/s from
 # `zstd -b3`, the same-run speed baseline), zstd -19 --long=27, xz -9 and
 # bzip2 -9 (bytes and bits/nt). Later issues add their profiles to PROFILES.
+# With JARVIS3=/path/to/JARVIS3 (built by you in /tmp from its public source,
+# never part of this project), a second table follows: `max` against
+# JARVIS3 -l 32 on the same ACGT bytes in the same run (bench/anchors.sh;
+# issue #17), with bits/base and MB/s for both and the ratios.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$root/build}
@@ -74,3 +78,8 @@ for f in "${files[@]}"; do
   row+=" $z3 ($(bits "$z3" "$nt")) | $zb | $z19 ($(bits "$z19" "$nt")) | $x9 ($(bits "$x9" "$nt")) | $b9 ($(bits "$b9" "$nt")) |"
   echo "$row"
 done
+
+if [ -n "${JARVIS3:-}" ]; then
+  echo
+  "$root/bench/anchors.sh" "$build"
+fi

@@ -11,18 +11,12 @@
 #include "engine/models/codon_frame.h"
 #include "engine/models/nucleotide_cm.h"
 #include "tests/unit/corpus_util.h"
+#include "tests/unit/test_util.h"
 
 namespace pmklc {
 namespace {
 
-uint64_t Fnv(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+using testing::Fnv;
 
 // Repeats and a skewed order-1 walk (the same generator the golden hashes
 // below were taken with).

@@ -12,9 +12,12 @@
 
 #include "engine/codec/codec.h"
 #include "engine/models/nucleotide_cm.h"
+#include "tests/unit/test_util.h"
 
 namespace pmklc {
 namespace {
+
+using testing::Fnv;
 
 // A toy repeat-rich genome: random sequence with many copies of a few
 // 300-base "elements", each copy diverged by `div` percent point
@@ -38,15 +41,6 @@ std::vector<uint8_t> Interspersed(size_t n, uint32_t seed, int div = 12) {
     }
   }
   return v;
-}
-
-uint64_t Fnv(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
 }
 
 CmParams SmallMax() {

@@ -1,5 +1,7 @@
-// Temporary directories for unit tests (removed at scope exit).
+// Helpers for unit tests: temporary directories (removed at scope exit) and
+// the FNV-1a digest that golden-bytes tests pin.
 #pragma once
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -22,5 +24,16 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// 64-bit FNV-1a of s (the digest golden-bytes tests pin; changing it would
+// change every pinned value).
+inline uint64_t Fnv(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
 
 }  // namespace pmklc::testing
