@@ -182,6 +182,7 @@ int RunCompress(const CompressArgs& a) {
   if (a.workers < 1 || a.workers > static_cast<int>(kMaxSubBlocks))
     return Fail("compress", Status::InvalidArgument("-j must be in [1, 64]"));
   co.workers = a.workers;
+  if (a.independent_blocks) co.whole_file_context = false;
   if (a.no_smp) co.encode.neural.smp_percent = 0;
   co.encode.neural.select = !a.no_select;
   {

@@ -23,6 +23,11 @@ struct CompressArgs {
   int workers = 1;
   // --no-smp: neural sub-blocks' DMs start cold (ablation). Default: SMP on
   bool no_smp = false;
+  // --independent-blocks: max codes every block alone instead of against the
+  // blocks before it (ContainerOptions::whole_file_context), so that
+  // `decompress -j W` decodes W blocks at once and any block decodes by
+  // itself. Default: false (max keeps the whole file's context)
+  bool independent_blocks = false;
   // --models: neural candidates, a subset of "dm,spum,sprm" or "none"; the
   // selector still drops those that do not pay unless --no-select. Default:
   // empty = dm and the shipped spum when this build has one

@@ -12,8 +12,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -329,6 +329,26 @@ TEST(Cli, CompressDecompressFilesAndPipes) {
          " compress -f -p neural -B 128K -j 3 -o " + t.path + "/d3.pmklc " + dna + " && cmp " + t.path + "/d1.pmklc " +
          t.path + "/d3.pmklc");
   EXPECT_EQ(r.first, 0) << "-j must not change the container: " << r.second;
+  // max keeps the context of earlier blocks unless --independent-blocks;
+  // both decode byte-exact with -j 2, and neither depends on -j.
+  r = Sh(bin + " compress -f -p max -B 128K -o " + t.path + "/w.pmklc " + dna + " && " + bin +
+         " compress -f -p max -B 128K --independent-blocks -o " + t.path + "/i1.pmklc " + dna + " && " + bin +
+         " compress -f -p max -B 128K --independent-blocks -j 3 -o " + t.path + "/i3.pmklc " + dna + " && cmp " +
+         t.path + "/i1.pmklc " + t.path + "/i3.pmklc && " + bin + " decompress -j 2 -c " + t.path +
+         "/w.pmklc | cmp - " + dna + " && " + bin + " decompress -j 2 -c " + t.path + "/i1.pmklc | cmp - " + dna);
+  EXPECT_EQ(r.first, 0) << r.second;
+  r = Sh("cmp -s " + t.path + "/w.pmklc " + t.path + "/i1.pmklc");
+  EXPECT_NE(r.first, 0) << "--independent-blocks must change how max codes a multi-block file";
+  // (the container flags, bytes 10-11: bit 3 says blocks code against earlier ones)
+  r = Sh("od -An -tu1 -j10 -N1 " + t.path + "/w.pmklc; od -An -tu1 -j10 -N1 " + t.path + "/i1.pmklc");
+  ASSERT_EQ(r.first, 0);
+  {
+    std::istringstream fl(r.second);
+    int wf = -1, inf = -1;
+    fl >> wf >> inf;
+    EXPECT_TRUE(wf & 8) << r.second;
+    EXPECT_FALSE(inf & 8) << r.second;
+  }
   r = Sh(bin + " compress -p neural --models dm,gpt -o " + t.path + "/bad.pmklc " + dna);
   EXPECT_NE(r.first, 0);
   EXPECT_NE(r.second.find("unknown network"), std::string::npos) << r.second;
