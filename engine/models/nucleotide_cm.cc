@@ -282,7 +282,20 @@ class Model {
     primed_ = true;
     if (chained_) chain_.assign(1, 0);  // chain_[n] is the link of position n
     seq_.reserve(m + (1 << 20));
+    if (chained_) chain_.reserve(m + (1 << 20));
+    // The k-mer tables are written at random places, one per base and
+    // table, faster than memory answers: the k-mers ending kAhead bases
+    // later are computed here and their slots prefetched (a hint only).
+    constexpr size_t kAhead = 32;
+    uint64_t ahead = hist_;  // the history up to base i + kAhead
+    for (size_t j = 0; j < kAhead && j < m; ++j) ahead = (ahead << 2) | static_cast<uint64_t>(r[j] & 3);
     for (size_t i = 0; i < m; ++i) {
+      if (i + kAhead < m) {
+        ahead = (ahead << 2) | static_cast<uint64_t>(r[i + kAhead] & 3);
+        uint32_t chk;
+        if (nrep_) Prefetch(&mm_.p[MatchSlot(ahead & mm_mask_, &chk)]);
+        if (npool_) pool_.PrefetchKmer(ahead);
+      }
       const size_t n = AppendBase(r[i] & 3);
       if (nrep_ && n >= mm_min_) RecordKmer(n);
       if (npool_) pool_.Record(seq_.data(), n, r[i] & 3, false);

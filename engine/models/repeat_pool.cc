@@ -300,7 +300,10 @@ void RepeatPool::Record(const uint8_t* seq, size_t n, int base, bool seed) {
       if (p_.inverted) Lookup(seq, n, m, k.rev, true);
     }
     uint32_t* b = Bucket(k.fwd);
-    std::memmove(b + 1, b, sizeof(uint32_t) * (kPositions - 1));
+    // (shifted through registers: std::memmove of 24 bytes is a libc call)
+    uint32_t t[kPositions - 1];
+    for (int i = 0; i < kPositions - 1; ++i) t[i] = b[i];
+    for (int i = 0; i < kPositions - 1; ++i) b[i + 1] = t[i];
     b[0] = static_cast<uint32_t>(m);
     b[kPositions] = ((b[kPositions] << 4) | Check(k.fwd)) & ((1u << (4 * kPositions)) - 1);
   }

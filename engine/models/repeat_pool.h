@@ -97,6 +97,12 @@ class RepeatPool {
   // k-mer ending at n and, when coding (seed = true), starts candidates at
   // its earlier occurrences. Priming calls it with seed = false.
   void Record(const uint8_t* seq, size_t n, int base, bool seed);
+  // A hint, no state: the index bucket that Record will write for the k-mer
+  // `kmer` (its 2k low bits, newest base lowest) is brought into the cache.
+  // Priming, which knows the bases ahead, calls it a few dozen bases early.
+  void PrefetchKmer(uint64_t kmer) const {
+    if (index_) __builtin_prefetch(Bucket(kmer & kmask_), 1, 3);
+  }
 
  private:
   struct Cand {
