@@ -68,8 +68,12 @@ struct ContainerOptions {
   // it (ref::PreviousBlocks, at most 4: 64 MiB at max's 16 MiB blocks),
   // with its own models (EncodeOptions::ref_with_cm). Encoding still runs
   // `workers` blocks at once; decoding is then one block at a time. On
-  // hsap_chrx70m (4 blocks of 16 MiB) this saves about 3% at max. Default:
-  // false (true for `compress -p max`, ContainerOptionsFor)
+  // hsap_chrx70m (4 blocks of 16 MiB, bench/blocks.sh, 2026-12-03) it saves
+  // 1.2% at max (1.4977 against 1.5153 bits/nt) and costs 1.4x the
+  // one-thread compress time and 1.7x the decompress time (2.6x with 2
+  // threads, which then cannot decode blocks at once). Default: false (true
+  // for `compress -p max`, ContainerOptionsFor; `--independent-blocks`
+  // turns it off)
   bool whole_file_context = false;
 };
 
