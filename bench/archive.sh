@@ -56,6 +56,7 @@ t_arch=$(sub "$t1" "$t0")
 after=$("$pmklc" stat --json "$store")
 fusermount3 -u "$mnt"; sleep 1
 disk_after=$("$pmklc" stat --json "$store" | field "['disk_bytes']")
+per_file=$("$pmklc" stat --files "$store")
 
 # The standalone profile, two files at a time.
 t0=$(now)
@@ -104,4 +105,18 @@ echo "| random 4 KiB read of $(basename "$big"), uncached (p50 p99 mean µs, cou
 echo "| the same reads again, cached | $rr_warm |"
 awk -v d="$dec" -v g="$group" 'BEGIN { printf "| one %d MiB group of it decodes at (codecbench) | %s MB/s, i.e. %.0f ms per group |\n", g / 1048576, d, g / d / 1e3 }'
 echo "| md5 of every file | $([ $bad = 0 ] && echo identical || echo MISMATCH) |"
+# Per file, after archiving (pmklc stat --files: its groups and blocks and
+# the reference segments it links to, so the files coded against others
+# count those too): bits per nucleotide (ACGT/acgt outside header lines),
+# and the same scaled by RocksDB files / block values (every stored byte).
+echo
+echo "| file | nucleotides | stored bytes | bits/nt (values) | bits/nt (RocksDB files, pro rata) |"
+echo "|---|---|---|---|---|"
+for f in "${files[@]}"; do
+  b=$(basename "$f")
+  st=$(printf '%s\n' "$per_file" | awk -F'\t' -v p="$b" '$3 == p { print $1 }')
+  nt=$(grep -v '^>' "$f" | tr -cd 'ACGTacgt' | wc -c)
+  awk -v s="$st" -v n="$nt" -v d="$disk_after" -v a="$stored_after" -v name="$b" \
+    'BEGIN { printf "| %s | %d | %d | %.4f | %.4f |\n", name, n, s, 8 * s / n, 8 * s / n * d / a }'
+done
 exit $bad
