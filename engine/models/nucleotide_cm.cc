@@ -280,9 +280,11 @@ class Model {
   // mixer or APM learns. Call once, before the first Begin.
   void Prime(const uint8_t* r, size_t m) {
     primed_ = true;
-    if (chained_) chain_.assign(1, 0);  // chain_[n] is the link of position n
     seq_.reserve(m + (1 << 20));
-    if (chained_) chain_.reserve(m + (1 << 20));
+    if (chained_) {
+      chain_.assign(1, 0);  // chain_[n] is the link of position n
+      chain_.reserve(m + (1 << 20));
+    }
     // The k-mer tables are written at random places, one per base and
     // table, faster than memory answers: the k-mers ending kAhead bases
     // later are computed here and their slots prefetched (a hint only).
