@@ -287,20 +287,27 @@ class Model {
     }
     // The k-mer tables are written at random places, one per base and
     // table, faster than memory answers: the k-mers ending kAhead bases
-    // later are computed here and their slots prefetched (a hint only).
+    // later are computed here and their slots prefetched (a hint only);
+    // the repeat table's slot is kept for RecordKmerAt (ring[j % kAhead]
+    // is the slot of the history that ends at base j).
     constexpr size_t kAhead = 32;
-    uint64_t ahead = hist_;  // the history up to base i + kAhead
-    for (size_t j = 0; j < kAhead && j < m; ++j) ahead = (ahead << 2) | static_cast<uint64_t>(r[j] & 3);
-    for (size_t i = 0; i < m; ++i) {
-      if (i + kAhead < m) {
-        ahead = (ahead << 2) | static_cast<uint64_t>(r[i + kAhead] & 3);
-        uint32_t chk;
-        if (nrep_) Prefetch(&mm_.p[MatchSlot(ahead & mm_mask_, &chk)]);
-        if (npool_) pool_.PrefetchKmer(ahead);
+    size_t ring[kAhead];
+    uint32_t ring_chk[kAhead];
+    uint64_t ahead = hist_;  // the history up to base j
+    auto look_ahead = [&](size_t j) {
+      ahead = (ahead << 2) | static_cast<uint64_t>(r[j] & 3);
+      if (nrep_) {
+        ring[j % kAhead] = MatchSlot(ahead & mm_mask_, &ring_chk[j % kAhead]);
+        Prefetch(&mm_.p[ring[j % kAhead]]);
       }
+      if (npool_) pool_.PrefetchKmer(ahead);
+    };
+    for (size_t j = 0; j < kAhead && j < m; ++j) look_ahead(j);
+    for (size_t i = 0; i < m; ++i) {
       const size_t n = AppendBase(r[i] & 3);
-      if (nrep_ && n >= mm_min_) RecordKmer(n);
+      if (nrep_ && n >= mm_min_) RecordKmerAt(n, ring[i % kAhead], ring_chk[i % kAhead]);
       if (npool_) pool_.Record(seq_.data(), n, r[i] & 3, false);
+      if (i + kAhead < m) look_ahead(i + kAhead);  // (after ring[i % kAhead] was used)
     }
     ComputeNext();
   }
@@ -319,7 +326,12 @@ class Model {
   // links n to its previous occurrence).
   void RecordKmer(size_t n) {
     uint32_t chk;
-    MEntry& e = mm_.p[MatchSlot(hist_ & mm_mask_, &chk)];
+    const size_t slot = MatchSlot(hist_ & mm_mask_, &chk);
+    RecordKmerAt(n, slot, chk);
+  }
+  // The same with the slot of hist_'s k-mer already computed.
+  void RecordKmerAt(size_t n, size_t slot, uint32_t chk) {
+    MEntry& e = mm_.p[slot];
     if (primed_ && chained_) chain_[n] = e.chk == chk ? e.pos : 0;
     e.pos = static_cast<uint32_t>(n);
     e.chk = chk;
