@@ -163,13 +163,15 @@ void RepeatPool::Erase(uint64_t key) {
   set_[i] = 0;
 }
 
-// Bucket of a k-mer (32 bytes: 7 positions and their checks).
-uint32_t* RepeatPool::Bucket(uint64_t kmer) const {
-  return &index_[static_cast<size_t>(Hash(kmer) >> (64 - p_.index_bits)) * kSlots];
+// Hash of a k-mer; its bucket (32 bytes: 7 positions and their checks) and
+// its 4 check bits (bits of the hash the bucket does not use).
+uint64_t RepeatPool::KmerHash(uint64_t kmer) { return Hash(kmer); }
+
+uint32_t* RepeatPool::Bucket(uint64_t h) const {
+  return &index_[static_cast<size_t>(h >> (64 - p_.index_bits)) * kSlots];
 }
 
-// 4 check bits of a k-mer (bits of its hash the bucket does not use).
-uint32_t RepeatPool::Check(uint64_t kmer) { return static_cast<uint32_t>(Hash(kmer)) & 15; }
+uint32_t RepeatPool::Check(uint64_t h) { return static_cast<uint32_t>(h) & 15; }
 
 // ---- prediction
 
@@ -298,10 +300,11 @@ void RepeatPool::Learn(int base) {
 void RepeatPool::Record(const uint8_t* seq, size_t n, int base, bool seed) {
   fkey_ = ((fkey_ << 2) | static_cast<uint64_t>(base)) & kmask_;
   rkey_ = (rkey_ >> 2) | (static_cast<uint64_t>(3 - base) << (2 * p_.k - 2));
-  keys_[n & 3] = {fkey_, rkey_};  // the k-mers ending at n (n = 1, 2, ...)
+  // the hashes of the k-mers ending at n (n = 1, 2, ...), once each
+  keys_[n & 3] = {Hash(fkey_), Hash(rkey_)};
   if (seed) Verify(seq, n);
   if (n >= size_t{p_.k} + kDelay) {
-    const size_t m = n - kDelay;  // the k-mer ending at m (both keys kept kDelay bases)
+    const size_t m = n - kDelay;  // the k-mer ending at m (both hashes kept kDelay bases)
     const Keys& k = keys_[m & 3];
     if (seed) {
       Lookup(seq, n, m, k.fwd, false);
@@ -316,17 +319,18 @@ void RepeatPool::Record(const uint8_t* seq, size_t n, int base, bool seed) {
     b[kPositions] = ((b[kPositions] << 4) | Check(k.fwd)) & ((1u << (4 * kPositions)) - 1);
   }
   if (n >= p_.k) {
-    __builtin_prefetch(Bucket(fkey_), 1, 3);
-    if (seed && p_.inverted) __builtin_prefetch(Bucket(rkey_), 0, 3);
+    const Keys& k = keys_[n & 3];
+    __builtin_prefetch(Bucket(k.fwd), 1, 3);
+    if (seed && p_.inverted) __builtin_prefetch(Bucket(k.rev), 0, 3);
   }
 }
 
 // Occurrences of the k-mer ending at m (forward) or of its reverse
 // complement (rev) that no candidate follows: their history is prefetched
 // and they wait for Verify. n: the current history length (m + kDelay).
-void RepeatPool::Lookup(const uint8_t* seq, size_t n, size_t m, uint64_t key, bool rev) {
-  const uint32_t* b = Bucket(key);
-  const uint32_t chk = Check(key), checks = b[kPositions];
+void RepeatPool::Lookup(const uint8_t* seq, size_t n, size_t m, uint64_t h, bool rev) {
+  const uint32_t* b = Bucket(h);
+  const uint32_t chk = Check(h), checks = b[kPositions];
   int found = 0;
   for (int s = 0; s < kPositions && b[s] != 0 && found < kSeeds && npending_ < kMaxPending; ++s) {
     if (((checks >> (4 * s)) & 15) != chk) continue;

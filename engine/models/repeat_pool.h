@@ -101,7 +101,7 @@ class RepeatPool {
   // `kmer` (its 2k low bits, newest base lowest) is brought into the cache.
   // Priming, which knows the bases ahead, calls it a few dozen bases early.
   void PrefetchKmer(uint64_t kmer) const {
-    if (index_) __builtin_prefetch(Bucket(kmer & kmask_), 1, 3);
+    if (index_) __builtin_prefetch(Bucket(KmerHash(kmer & kmask_)), 1, 3);
   }
 
  private:
@@ -118,22 +118,23 @@ class RepeatPool {
   };
   static constexpr int kDelay = 2;  // bases between a bucket's prefetch and its use
   struct Keys {
-    uint64_t fwd, rev;
+    uint64_t fwd, rev;  // KmerHash of the forward k-mer and of its reverse complement
   };
   struct Pending {
     uint32_t diag;
     uint32_t m;  // end of the k-mer that found it
     bool rev;
   };
-  void Lookup(const uint8_t* seq, size_t n, size_t m, uint64_t key, bool rev);
+  void Lookup(const uint8_t* seq, size_t n, size_t m, uint64_t h, bool rev);  // h: KmerHash
   void Verify(const uint8_t* seq, size_t n);
   // False when the pool is full of candidates too strong to replace.
   bool Start(uint32_t ptr, uint32_t diag, bool rev);
   // The set of followed diagonals (key never 0).
   static uint64_t Key(uint32_t diag, bool rev) { return (uint64_t{diag} << 1 | uint64_t{rev}) + 1; }
   uint32_t Home(uint64_t key) const;
-  uint32_t* Bucket(uint64_t kmer) const;
-  static uint32_t Check(uint64_t kmer);
+  static uint64_t KmerHash(uint64_t kmer);
+  uint32_t* Bucket(uint64_t h) const;  // h: KmerHash
+  static uint32_t Check(uint64_t h);
   bool Has(uint64_t key) const;
   void Insert(uint64_t key);
   void Erase(uint64_t key);
