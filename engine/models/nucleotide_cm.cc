@@ -12,6 +12,8 @@
 #include "engine/models/codon_frame.h"
 #include "engine/models/logistic.h"
 #include "engine/models/repeat_pool.h"
+#include "kernels/nn4.h"
+#include "kernels/nn_math.h"
 
 namespace pmklc {
 
@@ -24,6 +26,26 @@ using models::Stretch;
 // coding thread).
 constexpr uint64_t kMaxModelBytes = uint64_t{1} << 30;
 constexpr size_t kMaxModels = 24;
+// Most mixer inputs: models, 8 repeat models, 4 pool inputs, extra
+// predictors, the 4-symbol network and the bias.
+constexpr size_t kMaxMixerInputs = kMaxModels + 8 + 4 + kMaxExtraPredictors + 2;
+
+// -log2(q / 4096) for q = 1..4096 (the 4-symbol network's loss features),
+// computed with our own log (kernels/nn_math.h): the same on every machine.
+struct NegLog2 {
+  float t[4097];
+  NegLog2() {
+    t[0] = 12.0f;
+    for (int q = 1; q <= 4096; ++q)
+      t[q] = -kernels::nn::Log(static_cast<float>(q) * (1.0f / 4096.0f)) * 1.44269504f;
+  }
+  // -log2 p for p in [0, 1] (at most 12).
+  float operator()(float p) const {
+    int q = static_cast<int>(p * 4096.0f);
+    return t[q < 1 ? 1 : (q > 4096 ? 4096 : q)];
+  }
+};
+const NegLog2 kNegLog2;
 
 struct Recip {
   uint32_t v[256];
@@ -238,6 +260,14 @@ class Model {
     // models, repeat models, extra predictors, bias
     xbase_ = nt_ + static_cast<size_t>(nrep_) + npool_;
     n_in_ = xbase_ + extra_.size() + 1;
+    if (p.nn_hidden) {
+      // The 4-symbol network (kernels/nn4.h): one more mixer input, before
+      // the bias, and averaged with the final probability.
+      nn_ = std::make_unique<kernels::nn4::Net>();
+      nn_in_ = n_in_ - 1;
+      ++n_in_;
+      kernels::nn4::Init(nn_.get(), NnInputCount());
+    }
     // With a phased model and bit2, a fourth mixer keyed by the phase and the
     // first phased model's count.
     phased0_ = -1;
@@ -352,6 +382,7 @@ class Model {
       Table& t = tables_[i];
       cur_[i] = t.direct ? &t.slots.p[next_idx_[i]] : Find(t, next_idx_[i], next_chk_[i]);
     }
+    if (nn_) NnForward();
   }
 
   // P(bit = 1) for decision node (0: high bit; 1/2: low bit given high 0/1).
@@ -365,6 +396,7 @@ class Model {
     }
     for (size_t k = 0; k < extra_.size(); ++k) st_[xbase_ + k] = St(NodeProbability(xdist_[k], node));
     st_[n_in_ - 1] = 256;  // bias
+    if (nn_) st_[nn_in_] = St(nnp_[node]);
     int rs = fb * 4 + ib;
     if (npool_) {
       const uint32_t pp = pool_.NodeP(node);
@@ -447,6 +479,7 @@ class Model {
       p = (pmix_ + 3 * pa) >> 2;
     }
     if (xfinal_) p = FinalExtra(node, ClampP(p));
+    if (nn_) p = (ClampP(p) + nnp_[node]) >> 1;
     return ClampP(p);
   }
 
@@ -549,6 +582,7 @@ class Model {
   }
 
   void End(int base) {
+    if (nn_) NnTrain(base);
     for (int j = 0; j < nrep_; ++j) StepRepeat(rep_[j], base);
     if (npool_) pool_.Learn(base);
     for (BasePredictor* x : extra_) x->Update(base);
@@ -593,6 +627,96 @@ class Model {
   };
 
   static int Clamp(int x) { return x > 2047 ? 2047 : (x < -2047 ? -2047 : x); }
+
+  // The 4-symbol network's inputs (docs/format.md §The 4-symbol network), in
+  // this order: per context model (in `orders` order) its four bases'
+  // probabilities as Stretch4; the pool's four and its confidence bucket / 4
+  // (zeros when it has no candidate); per context model and the pool, the
+  // running hit, best and loss features; per repeat model and base,
+  // 1 + run / 8 where it predicts that base (else 0); per base, its share of
+  // the last 8, 16 and 32 bases, as 2 (share - 1/4); the network's own
+  // running loss; 1.
+  int NnInputCount() const { return static_cast<int>(nt_) * 4 + 5 + 3 * (static_cast<int>(nt_) + 1) + nrep_ * 4 + 14; }
+  // Four base probabilities from the three node probabilities (16-bit).
+  static void NnFour(uint32_t a, uint32_t b, uint32_t c, float* q) {
+    const float p0 = static_cast<float>(a) * (1.0f / 65536.0f), p1 = static_cast<float>(b) * (1.0f / 65536.0f),
+                p2 = static_cast<float>(c) * (1.0f / 65536.0f);
+    q[0] = (1.0f - p0) * (1.0f - p1);
+    q[1] = (1.0f - p0) * p1;
+    q[2] = p0 * (1.0f - p2);
+    q[3] = p0 * p2;
+  }
+  // stretch(q) - stretch(1/4) in natural-log units, through the stretch table.
+  static float Stretch4(float q) {
+    int v = static_cast<int>(q * 65536.0f);
+    v = v < 1 ? 1 : (v > 65535 ? 65535 : v);
+    return static_cast<float>(St(static_cast<uint32_t>(v))) * (1.0f / 256.0f) + 1.0986123f;
+  }
+  static uint32_t NnClampP(float v) {
+    if (!(v == v)) return 32768;
+    const uint32_t x = static_cast<uint32_t>((v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v)) * 65536.0f);
+    return x < 32 ? 32u : (x > 65503 ? 65503u : x);
+  }
+
+  void NnForward() {
+    float* x = nn_->x;
+    int k = 0;
+    for (size_t i = 0; i < nt_; ++i) {
+      NnFour(Prob(cur_[i]->p[0]), Prob(cur_[i]->p[1]), Prob(cur_[i]->p[2]), nnq_[i]);
+      for (int s = 0; s < 4; ++s) x[k++] = Stretch4(nnq_[i][s]);
+    }
+    if (npool_ && pool_.Bucket()) {
+      NnFour(pool_.NodeP(0), pool_.NodeP(1), pool_.NodeP(2), nnq_[nt_]);
+      for (int s = 0; s < 4; ++s) x[k++] = Stretch4(nnq_[nt_][s]);
+      x[k++] = static_cast<float>(pool_.Bucket()) * 0.25f;
+    } else {
+      for (int s = 0; s < 5; ++s) x[k++] = 0.0f;
+      for (int s = 0; s < 4; ++s) nnq_[nt_][s] = 0.25f;
+    }
+    for (size_t i = 0; i <= nt_; ++i) {
+      x[k++] = nnhit_[i];
+      x[k++] = nnbest_[i];
+      x[k++] = nnbits_[i];
+    }
+    for (int j = 0; j < nrep_; ++j) {
+      const float v = 1.0f + static_cast<float>(rep_[j].len) * 0.125f;
+      for (int s = 0; s < 4; ++s) x[k++] = rep_[j].pred == s ? v : 0.0f;
+    }
+    for (uint64_t b = 0; b < 4; ++b) {
+      const uint64_t eq = ~(hist_ ^ (0x5555555555555555ull * b));
+      const uint64_t m = eq & (eq >> 1) & 0x5555555555555555ull;
+      x[k++] = (static_cast<float>(std::popcount(m & 0xffffull)) * 0.125f - 0.25f) * 2.0f;
+      x[k++] = (static_cast<float>(std::popcount(m & 0xffffffffull)) * 0.0625f - 0.25f) * 2.0f;
+      x[k++] = (static_cast<float>(std::popcount(m)) * 0.03125f - 0.25f) * 2.0f;
+    }
+    x[k++] = nnloss_;
+    x[k++] = 1.0f;
+    kernels::nn4::Forward(nn_.get(), kLut.sq);
+    const float* y = nn_->y;
+    nnp_[0] = NnClampP((y[2] + y[3]) / (((y[0] + y[1]) + y[2]) + y[3]));
+    nnp_[1] = NnClampP(y[1] / (y[0] + y[1]));
+    nnp_[2] = NnClampP(y[3] / (y[2] + y[3]));
+  }
+
+  // Once the base is known: the running features, then the network's SGD step.
+  void NnTrain(int base) {
+    const float* y = nn_->y;
+    const float pb = y[base] / (((y[0] + y[1]) + y[2]) + y[3]);
+    nnloss_ = 0.85f * nnloss_ + 0.15f * (kNegLog2(pb) - 2.0f);
+    float bestp = 0.0f;
+    for (size_t i = 0; i <= nt_; ++i) bestp = nnq_[i][base] > bestp ? nnq_[i][base] : bestp;
+    for (size_t i = 0; i <= nt_; ++i) {
+      const float* q = nnq_[i];
+      const float ps = q[base];
+      const bool hit = (ps >= q[0]) & (ps >= q[1]) & (ps >= q[2]) & (ps >= q[3]);
+      nnbits_[i] = 0.5f * (kNegLog2(ps) - 2.0f) + 0.5f * nnbits_[i];
+      // (steps by index, not by a branch: which way they go is not predictable)
+      static constexpr float kStep[2] = {-0.1f, 0.1f};
+      nnbest_[i] = std::clamp(nnbest_[i] + kStep[ps == bestp], -1.0f, 1.0f);
+      nnhit_[i] = std::clamp(nnhit_[i] + kStep[hit], -1.0f, 1.0f);
+    }
+    kernels::nn4::Train(nn_.get(), base);
+  }
 
   // Entry of a k-mer: bucket by its k-1 oldest bases, entry by the newest.
   size_t MatchSlot(uint64_t kmer, uint32_t* chk) const {
@@ -788,7 +912,7 @@ class Model {
   size_t ir_idx_[kMaxModels];
   uint8_t ir_chk_[kMaxModels];
   int ir_sym_[kMaxModels];
-  int st_[kMaxModels + 12 + kMaxExtraPredictors];
+  int st_[kMaxMixerInputs];
   std::vector<int> w_[4], wf_;
   // Final stage with extra predictors (FinalExtra) and the neural mixer.
   static constexpr int kNnHidden = 16;
@@ -801,7 +925,7 @@ class Model {
   int nni_ = 0, nny_ = 0;  // neural mixer inputs (0: none), last logit
   std::vector<float> nnw_;  // [nni_][kNnHidden]
   float nnv_[kNnHidden + 1] = {};
-  float nnx_[kMaxModels + 12 + kMaxExtraPredictors + 7] = {};
+  float nnx_[kMaxMixerInputs + 7] = {};
   float nnh_[kNnHidden] = {};
   int phased0_ = -1;
   Apm apm1_, apm2c_;
@@ -830,6 +954,15 @@ class Model {
   models::RepeatPool pool_;
   Apm papm_;
   bool papm_used_ = false;  // the pool predicted at this node (its APM learns)
+  // The 4-symbol network (CmParams::nn_hidden): its state, mixer input, node
+  // probabilities for this base, and its running features (per context
+  // model and the pool: four base probabilities, hit, best, loss).
+  std::unique_ptr<kernels::nn4::Net> nn_;
+  size_t nn_in_ = 0;
+  uint32_t nnp_[3] = {32768, 32768, 32768};
+  float nnq_[kMaxModels + 1][4] = {};
+  float nnhit_[kMaxModels + 1] = {}, nnbest_[kMaxModels + 1] = {}, nnbits_[kMaxModels + 1] = {};
+  float nnloss_ = 0.0f;
 };
 
 // The balanced shapes (one to three direct order-k models, phased or not,
@@ -842,7 +975,7 @@ bool IsSlim(const CmParams& p) {
   for (uint8_t v : p.orders)
     if (2 * (v & 0x7f) > 24) return false;
   return p.ir_mask == 0 && p.match_flags == 0x01 && (p.flags & ~(16 | 32)) == 0 && p.frame == 0 &&
-         p.pool_capacity == 0;
+         p.pool_capacity == 0 && p.nn_hidden == 0;
 }
 
 // kFast (flags bit 5): stretch of 12-bit probabilities, and the APM reads the
@@ -1092,6 +1225,7 @@ CmParams CmParams::Max() {
   p.pool_tolerance = 12;
   p.pool_gamma = 224;
   p.pool_flags = 3;
+  p.nn_hidden = 16;
   return p;
 }
 
@@ -1130,29 +1264,36 @@ CmParams CmParams::FitTo(size_t n) const {
 
 std::string CmParams::Serialize() const {
   std::string s;
-  s.push_back(static_cast<char>(pool_capacity ? kVariantPool : (frame ? kVariant : kVariantNoFrame)));
+  s.push_back(static_cast<char>(nn_hidden ? kVariantNn
+                                          : (pool_capacity ? kVariantPool : (frame ? kVariant : kVariantNoFrame))));
   s.push_back(static_cast<char>(orders.size()));
   for (uint8_t k : orders) s.push_back(static_cast<char>(k));
   for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>(ir_mask >> (8 * i)));
   for (uint8_t v : {hash_bits, limit_low, limit_mid, limit_high, match_min, match_bits, match_flags,
                     match_tolerance, mixer_lr, flags})
     s.push_back(static_cast<char>(v));
-  if (frame || pool_capacity) s.push_back(static_cast<char>(frame));
-  if (pool_capacity) {
+  if (frame || pool_capacity || nn_hidden) s.push_back(static_cast<char>(frame));
+  if (pool_capacity || nn_hidden) {
+    // (no pool, in variant 4: the defaults, whatever the unused fields hold)
+    const CmParams d;
+    const CmParams& q = pool_capacity ? *this : d;
     s.push_back(static_cast<char>(pool_capacity & 0xff));
     s.push_back(static_cast<char>(pool_capacity >> 8));
-    for (uint8_t v : {pool_k, pool_bits, pool_tolerance, pool_gamma, pool_flags}) s.push_back(static_cast<char>(v));
+    for (uint8_t v : {q.pool_k, q.pool_bits, q.pool_tolerance, q.pool_gamma, q.pool_flags})
+      s.push_back(static_cast<char>(v));
   }
+  if (nn_hidden) s.push_back(static_cast<char>(nn_hidden));
   return s;
 }
 
 Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
   if (in.size() < 2) return Status::Corruption("cm params: truncated");
   const uint8_t variant = static_cast<uint8_t>(in[0]);
-  if (variant != kVariant && variant != kVariantNoFrame && variant != kVariantPool)
+  if (variant != kVariant && variant != kVariantNoFrame && variant != kVariantPool && variant != kVariantNn)
     return Status::Corruption("cm params: unknown variant");
   size_t n = static_cast<uint8_t>(in[1]);
-  const size_t total = 2 + n + 4 + 10 + (variant == kVariant ? 1 : 0) + (variant == kVariantPool ? 8 : 0);
+  const size_t total = 2 + n + 4 + 10 + (variant == kVariant ? 1 : 0) + (variant == kVariantPool ? 8 : 0) +
+                       (variant == kVariantNn ? 9 : 0);
   if (n == 0 || n > kMaxModels || in.size() < total) return Status::Corruption("cm params: bad model count");
   CmParams p;
   p.orders.clear();
@@ -1183,7 +1324,18 @@ Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
   // per params).
   p.frame = variant == kVariantNoFrame ? 0 : b[10];
   if (variant == kVariant && p.frame == 0) return Status::Corruption("cm params: bad frame");
-  if (variant == kVariantPool) {
+  if (variant == kVariantNn) {
+    p.nn_hidden = b[18];
+    if (p.nn_hidden != kernels::nn4::kHidden) return Status::Corruption("cm params: bad network size");
+  }
+  if (variant == kVariantNn && b[11] == 0 && b[12] == 0) {
+    // (no pool: its bytes must be the defaults, one encoding per params)
+    const CmParams d;
+    const uint8_t* q = b + 11;
+    if (q[2] != d.pool_k || q[3] != d.pool_bits || q[4] != d.pool_tolerance || q[5] != d.pool_gamma ||
+        q[6] != d.pool_flags)
+      return Status::Corruption("cm params: bad repeat pool");
+  } else if (variant == kVariantPool || variant == kVariantNn) {
     const uint8_t* q = b + 11;
     p.pool_capacity = static_cast<uint16_t>(q[0] | q[1] << 8);
     p.pool_k = q[2];

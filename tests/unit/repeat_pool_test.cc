@@ -18,30 +18,8 @@ namespace pmklc {
 namespace {
 
 using testing::Fnv;
+using testing::Interspersed;
 
-// A toy repeat-rich genome: random sequence with many copies of a few
-// 300-base "elements", each copy diverged by `div` percent point
-// mutations, a third of them reverse complemented (as Alu and L1 are).
-std::vector<uint8_t> Interspersed(size_t n, uint32_t seed, int div = 12) {
-  std::mt19937 g(seed);
-  std::vector<std::vector<uint8_t>> elements(6);
-  for (auto& e : elements) {
-    e.resize(300);
-    for (auto& b : e) b = g() % 4;
-  }
-  std::vector<uint8_t> v;
-  while (v.size() < n) {
-    for (int i = 0; i < 150 && v.size() < n; ++i) v.push_back(g() % 4);
-    const auto& e = elements[g() % elements.size()];
-    const bool rc = g() % 3 == 0;
-    for (size_t i = 0; i < e.size() && v.size() < n; ++i) {
-      uint8_t b = rc ? static_cast<uint8_t>(3 - e[e.size() - 1 - i]) : e[i];
-      if (static_cast<int>(g() % 100) < div) b = g() % 4;
-      v.push_back(b);
-    }
-  }
-  return v;
-}
 
 CmParams SmallMax() {
   CmParams p = CmParams::Max();
@@ -91,6 +69,7 @@ TEST(RepeatPool, PoolWithoutProbationCodesAsFirstShipped) {
   auto v = Interspersed(120000, 21);
   CmParams p = CmParams::Max().FitTo(v.size());
   p.pool_flags = 1;
+  p.nn_hidden = 0;  // (variant 3: before the 4-symbol network)
   std::string a;
   ASSERT_TRUE(CmEncode(p, v.data(), v.size(), &a).ok());
   EXPECT_EQ(a.size(), 18095u);
@@ -194,7 +173,8 @@ TEST(RepeatPool, PrimedBlocksFindRepeatsInThePrime) {
 }
 
 TEST(RepeatPool, ParamsVariant3RoundTripsAndRejectsBadPools) {
-  const CmParams m = CmParams::Max();
+  CmParams m = CmParams::Max();
+  m.nn_hidden = 0;  // (Max() writes variant 4: nn_test.cc)
   ASSERT_GT(m.pool_capacity, 0);
   const std::string s = m.Serialize();
   EXPECT_EQ(static_cast<uint8_t>(s[0]), CmParams::kVariantPool);
@@ -236,10 +216,14 @@ TEST(RepeatPool, ParamsVariant3RoundTripsAndRejectsBadPools) {
   EXPECT_FALSE(rejects(4, 24));
   EXPECT_FALSE(rejects(1, 0));
   EXPECT_FALSE(rejects(1, 2));  // probation without reverse candidates
-  // An unknown variant.
+  // Variant 4 needs one more byte (the network's size).
   std::string v4 = s;
   v4[0] = 4;
   EXPECT_FALSE(CmParams::Parse(v4, &used).ok());
+  std::string v5 = s;
+  v5[0] = 5;
+  v5.push_back(16);
+  EXPECT_FALSE(CmParams::Parse(v5, &used).ok());
   // The pool's index counts against the 1 GiB model bound.
   EXPECT_GT(CmModelBytes(m), CmModelBytes(old));
 }

@@ -4,7 +4,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <string>
+#include <vector>
 
 namespace pmklc::testing {
 
@@ -34,6 +36,30 @@ inline uint64_t Fnv(const std::string& s) {
     h *= 1099511628211ull;
   }
   return h;
+}
+
+// A toy repeat-rich genome: random sequence with many copies of a few
+// 300-base "elements", each copy diverged by `div` percent point
+// mutations, a third of them reverse complemented (as Alu and L1 are).
+inline std::vector<uint8_t> Interspersed(size_t n, uint32_t seed, int div = 12) {
+  std::mt19937 g(seed);
+  std::vector<std::vector<uint8_t>> elements(6);
+  for (auto& e : elements) {
+    e.resize(300);
+    for (auto& b : e) b = g() % 4;
+  }
+  std::vector<uint8_t> v;
+  while (v.size() < n) {
+    for (int i = 0; i < 150 && v.size() < n; ++i) v.push_back(g() % 4);
+    const auto& e = elements[g() % elements.size()];
+    const bool rc = g() % 3 == 0;
+    for (size_t i = 0; i < e.size() && v.size() < n; ++i) {
+      uint8_t b = rc ? static_cast<uint8_t>(3 - e[e.size() - 1 - i]) : e[i];
+      if (static_cast<int>(g() % 100) < div) b = g() % 4;
+      v.push_back(b);
+    }
+  }
+  return v;
 }
 
 }  // namespace pmklc::testing
