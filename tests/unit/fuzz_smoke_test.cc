@@ -39,7 +39,8 @@ TEST(FuzzSmoke, BlockDecoderSurvivesMutations) {
   }
 }
 
-// A `max` fasta-cm block (params variant 3, the repeat pool of issue #17):
+// A `max` fasta-cm block (params variant 4: the repeat pool and the 4-symbol
+// network of issue #17):
 // each decode builds the models, so fewer mutations.
 TEST(FuzzSmoke, BlockDecoderSurvivesMutationsOfMaxBlocks) {
   std::mt19937 g(777);
