@@ -5,9 +5,6 @@
 // enable FMA), so the bits are those of the reference; nn4_test checks it.
 #include <cstring>
 
-// (the vector helpers below are internal and inlined: no ABI is exposed)
-#pragma GCC diagnostic ignored "-Wpsabi"
-
 #include "kernels/nn4.h"
 
 namespace pmklc::kernels::nn4 {
@@ -17,16 +14,10 @@ typedef float V8 __attribute__((vector_size(32)));
 typedef float V4 __attribute__((vector_size(16)));
 static_assert(kHidden == 16);
 
-template <class V>
-inline V Load(const float* p) {
-  V v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-template <class V>
-inline void Store(float* p, V v) {
-  std::memcpy(p, &v, sizeof v);
-}
+// (loads and stores by memcpy in the loop bodies themselves: a helper that
+// returned a 32-byte vector would have a different ABI in the clones)
+#define PMKLC_LOAD(v, p) std::memcpy(&(v), (p), sizeof(v))
+#define PMKLC_STORE(p, v) std::memcpy((p), &(v), sizeof(v))
 }  // namespace
 
 __attribute__((target_clones("avx2", "default"))) void ForwardCpu(Net* n, const uint32_t* sq) {
@@ -35,19 +26,26 @@ __attribute__((target_clones("avx2", "default"))) void ForwardCpu(Net* n, const 
   const float* x = n->x;
   for (int i = 0; i < n->nx; ++i, w += kHidden) {
     const float xi = x[i];
-    a0 = a0 + Load<V8>(w) * xi;
-    a1 = a1 + Load<V8>(w + 8) * xi;
+    V8 w0, w1;
+    PMKLC_LOAD(w0, w);
+    PMKLC_LOAD(w1, w + 8);
+    a0 = a0 + w0 * xi;
+    a1 = a1 + w1 * xi;
   }
   float a[kHidden];
-  Store(a, a0);
-  Store(a + 8, a1);
+  PMKLC_STORE(a, a0);
+  PMKLC_STORE(a + 8, a1);
   V4 z = {0.0f, 0.0f, 0.0f, 0.0f};
   for (int j = 0; j < kHidden; ++j) {
     const float hj = Sig(a[j], sq);
     n->h[j] = hj;
-    z = z + Load<V4>(&n->w2[j * 4]) * hj;
+    V4 w;
+    PMKLC_LOAD(w, &n->w2[j * 4]);
+    z = z + w * hj;
   }
-  z = z + Load<V4>(&n->w2[kHidden * 4]);
+  V4 b;
+  PMKLC_LOAD(b, &n->w2[kHidden * 4]);
+  z = z + b;
   for (int s = 0; s < 4; ++s) n->y[s] = Sig(z[s], sq);
 }
 
@@ -58,24 +56,37 @@ __attribute__((target_clones("avx2", "default"))) void TrainCpu(Net* n, int base
     const float y = n->y[s];
     d1[s] = (y * (1.0f - y)) * ((s == base ? 1.0f : 0.0f) - y);
   }
-  const V4 dv = Load<V4>(d1);
+  V4 dv;
+  PMKLC_LOAD(dv, d1);
   float d2[kHidden];
   for (int j = 0; j < kHidden; ++j) {
     const float hj = n->h[j];
-    const V4 wj = Load<V4>(&n->w2[j * 4]);
+    V4 wj;
+    PMKLC_LOAD(wj, &n->w2[j * 4]);
     const V4 prod = wj * dv;
     const float e = (((0.0f + prod[0]) + prod[1]) + prod[2]) + prod[3];
-    Store(&n->w2[j * 4], wj + dv * (lr * hj));
+    const V4 nw = wj + dv * (lr * hj);
+    PMKLC_STORE(&n->w2[j * 4], nw);
     d2[j] = (e * hj) * (1.0f - hj);
   }
-  Store(&n->w2[kHidden * 4], Load<V4>(&n->w2[kHidden * 4]) + dv * lr);
-  const V8 d0 = Load<V8>(d2), d8 = Load<V8>(d2 + 8);
+  V4 b;
+  PMKLC_LOAD(b, &n->w2[kHidden * 4]);
+  b = b + dv * lr;
+  PMKLC_STORE(&n->w2[kHidden * 4], b);
+  V8 d0, d8;
+  PMKLC_LOAD(d0, d2);
+  PMKLC_LOAD(d8, d2 + 8);
   float* w = n->w1;
   const float* x = n->x;
   for (int i = 0; i < n->nx; ++i, w += kHidden) {
     const float a = lr * x[i];
-    Store(w, Load<V8>(w) + d0 * a);
-    Store(w + 8, Load<V8>(w + 8) + d8 * a);
+    V8 w0, w1;
+    PMKLC_LOAD(w0, w);
+    PMKLC_LOAD(w1, w + 8);
+    w0 = w0 + d0 * a;
+    w1 = w1 + d8 * a;
+    PMKLC_STORE(w, w0);
+    PMKLC_STORE(w + 8, w1);
   }
 }
 
