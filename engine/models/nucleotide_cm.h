@@ -23,6 +23,11 @@
 //    (models::RepeatPool, engine/models/repeat_pool.h), as four inputs:
 //    their mixture, the same refined by an APM keyed by its confidence, and
 //    the mixtures of the forward and of the reverse-complement candidates;
+//  * with the 4-symbol network (nn_hidden > 0, params variant 4; issue #17):
+//    a small float network (kernels/nn4.h) that predicts the four bases
+//    once per base from every model's four-base distribution and running
+//    features; its node probability is one more input, and the final
+//    probability is averaged with it;
 //  * a bias.
 // Up to four logistic mixers with integer weights (selected by decision node
 // and the previous two bases; by node and repeat-model state; by node and the
@@ -32,7 +37,8 @@
 // each also by the codon phase, position mod 3; see flags) are averaged in
 // the stretch domain; one or two APM stages (keyed by the last four or six
 // bases and by the repeat state) refine the result. Everything is integer
-// arithmetic in a fixed order: the same input gives the same bytes on every
+// arithmetic in a fixed order (the 4-symbol network: IEEE float operations in
+// a fixed order, no FMA): the same input gives the same bytes on every
 // machine and build, and the decoder mirrors the encoder exactly.
 // The balanced shapes (one to three direct models, one forward repeat model,
 // one mixer, one APM) run on a dedicated code path with the same semantics (and, with
