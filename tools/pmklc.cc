@@ -165,7 +165,7 @@ fstab:
   comp->add_option("FILES", ca.inputs, "input files; - is stdin (to stdout)")->required();
   comp->add_option("-o,--output", ca.out, "the output of a single input (- for stdout). Default: FILE.pmklc");
   comp->add_option("--collection", ca.collection_out, "write one collection container OUT of all FILES: related genomes code against each other, and each member decompresses on its own");
-  comp->add_option("-p,--profile", ca.profile, "fast (2-bit FASTA streams, default), balanced (context-mixed nucleotides, about 8 MB/s), max (strongest context models and a repeat pool, about 1 MB/s a core, 0.4-0.8 on human DNA; each block keeps the context of the 4 before it, so it decodes one block at a time) or neural (max + token networks, -j W); balanced, max and neural use 16 MiB blocks");
+  comp->add_option("-p,--profile", ca.profile, "fast (2-bit FASTA streams, default), balanced (context-mixed nucleotides, about 8 MB/s), max (strongest context models, a repeat pool and a 4-symbol network, about 0.7 MB/s a core, 0.4-0.7 on human DNA; each block keeps the context of the 4 before it, so it decodes one block at a time) or neural (max + token networks, -j W); balanced, max and neural use 16 MiB blocks");
   comp->add_flag("-c,--stdout", ca.to_stdout, "write to stdout (one input)");
   comp->add_flag("-f,--force", ca.force, "overwrite existing outputs (never an input)");
   comp->add_flag("-v,--verbose", ca.verbose, "print sizes");
