@@ -27,6 +27,7 @@ CmParams SmallMax() {
   return p;
 }
 
+// (max: the pool and, since params variant 4, the 4-symbol network)
 TEST(RepeatPool, MaxRoundTripsAndIsDeterministic) {
   for (size_t n : {0ul, 1ul, 11ul, 12ul, 13ul, 500ul, 20000ul, 200000ul}) {
     auto v = Interspersed(n, static_cast<uint32_t>(n + 1));
