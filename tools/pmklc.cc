@@ -174,7 +174,7 @@ fstab:
       ->check(CLI::Range(1, 64));
   comp->add_flag("--independent-blocks", ca.independent_blocks,
                  "max: code each block alone, without the context of the blocks before it, so that decompress -j W "
-                 "decodes W blocks at once (about 1% larger on a human chromosome, decoded 1.7x faster on one core). Default: off");
+                 "decodes W blocks at once (about 1% larger on a human chromosome, decoded 1.3x faster on one core). Default: off");
   comp->add_flag("--no-smp", ca.no_smp, "neural: every block's dynamic models start cold (ablation)");
   comp->add_option("--models", ca.models, "neural: candidate networks, from dm,spum,sprm or none. Default: dm, the shipped spum, and sprm with --private");
   comp->add_option("--private", ca.private_model, "neural: a private model file (pmklc train file) to mix in; stored in the container");

@@ -69,8 +69,8 @@ struct ContainerOptions {
   // with its own models (EncodeOptions::ref_with_cm). Encoding still runs
   // `workers` blocks at once; decoding is then one block at a time. On
   // hsap_chrx70m (4 blocks of 16 MiB, bench/blocks.sh, 2026-12-03) it saves
-  // 1.2% at max (1.4977 against 1.5153 bits/nt) and costs 1.4x the
-  // one-thread compress time and 1.7x the decompress time (2.6x with 2
+  // 1.2% at max (1.4843 against 1.5017 bits/nt) and costs 1.2x the
+  // one-thread compress time and 1.3x the decompress time (2.3x with 2
   // threads, which then cannot decode blocks at once). Default: false (true
   // for `compress -p max`, ContainerOptionsFor; `--independent-blocks`
   // turns it off)
