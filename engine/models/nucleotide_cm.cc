@@ -695,7 +695,8 @@ class Model {
     x[k++] = 1.0f;
     kernels::nn4::Forward(nn_.get(), kLut.sq);
     const float* y = nn_->y;
-    nnp_[0] = NnClampP((y[2] + y[3]) / (((y[0] + y[1]) + y[2]) + y[3]));
+    nnsum_ = ((y[0] + y[1]) + y[2]) + y[3];
+    nnp_[0] = NnClampP((y[2] + y[3]) / nnsum_);
     nnp_[1] = NnClampP(y[1] / (y[0] + y[1]));
     nnp_[2] = NnClampP(y[3] / (y[2] + y[3]));
   }
@@ -704,7 +705,7 @@ class Model {
   void NnTrain(int base) {
     ++nn_steps_;
     const float* y = nn_->y;
-    const float pb = y[base] / (((y[0] + y[1]) + y[2]) + y[3]);
+    const float pb = y[base] / nnsum_;
     nnloss_ = 0.85f * nnloss_ + 0.15f * (kNegLog2(pb) - 2.0f);
     float bestp = 0.0f;
     for (size_t i = 0; i <= nt_; ++i) bestp = nnq_[i][base] > bestp ? nnq_[i][base] : bestp;
@@ -966,6 +967,7 @@ class Model {
   float nnq_[kMaxModels + 1][4] = {};
   float nnhit_[kMaxModels + 1] = {}, nnbest_[kMaxModels + 1] = {}, nnbits_[kMaxModels + 1] = {};
   float nnloss_ = 0.0f;
+  float nnsum_ = 1.0f;  // the network's four outputs summed, for this base
   // Bases the network has learnt (a primed block's prime not counted), and
   // how many it learns before the final average weighs it 1/2 instead of
   // 1/4 (2^18: on yeast chromosomes and lambda the cold network cost up to
