@@ -29,8 +29,10 @@
 // Thread safety: a Net belongs to one coder; the functions are reentrant.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
+#include "engine/common/status.h"
 #include "kernels/hd.h"
 
 namespace pmklc::kernels::nn4 {
@@ -139,5 +141,14 @@ PMKLC_HD void Train(Net* n, int base) {
   TrainCpu(n, base);
 #endif
 }
+
+#if !defined(__CUDACC__)
+// One step of n independent networks on the GPU (kernels/cuda/nn4.cu; one
+// CUDA thread a network): Forward on each net's x, then Train with
+// bases[i]. sq: the squash table (4095 entries). The nets are copied to the
+// device and back. NotSupported without a CUDA build or a GPU; the bits are
+// those of the CPU's Forward and Train (Nn4.CudaMatchesCpuBitForBit).
+[[nodiscard]] Status StepCuda(Net* nets, size_t n, const uint32_t* sq, const uint8_t* bases);
+#endif
 
 }  // namespace pmklc::kernels::nn4

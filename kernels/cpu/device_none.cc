@@ -30,3 +30,13 @@ Status TokNetRunCuda(const TokNetShape&, float*, int, int, const uint32_t*, cons
 }
 
 }  // namespace pmklc::kernels
+
+#include "kernels/nn4.h"
+
+namespace pmklc::kernels::nn4 {
+
+Status StepCuda(Net*, size_t, const uint32_t*, const uint8_t*) {
+  return Status::NotSupported("this build has no CUDA kernels");
+}
+
+}  // namespace pmklc::kernels::nn4

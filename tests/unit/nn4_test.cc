@@ -63,6 +63,32 @@ TEST(Nn4, CpuKernelMatchesTheScalarReferenceBitForBit) {
   }
 }
 
+// A GPU computes the CPU's bits (the scalar reference, one thread a net);
+// skipped without one.
+TEST(Nn4, CudaMatchesCpuBitForBit) {
+  const std::vector<uint32_t> sq = SquashTable();
+  constexpr size_t kNets = 96;
+  std::vector<Net> gpu(kNets), cpu(kNets);
+  std::mt19937 g(7);
+  std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+  for (size_t k = 0; k < kNets; ++k) kernels::nn4::Init(&gpu[k], 1 + static_cast<int>(k % 80));
+  for (int step = 0; step < 20; ++step) {
+    std::vector<uint8_t> bases(kNets);
+    for (size_t k = 0; k < kNets; ++k) {
+      for (int i = 0; i < gpu[k].nx; ++i) gpu[k].x[i] = g() % 5 == 0 ? 0.0f : u(g);
+      bases[k] = static_cast<uint8_t>(g() % 4);
+    }
+    cpu = gpu;
+    const Status st = kernels::nn4::StepCuda(gpu.data(), kNets, sq.data(), bases.data());
+    if (!st.ok()) GTEST_SKIP() << st.message();
+    for (size_t k = 0; k < kNets; ++k) {
+      kernels::nn4::Forward(&cpu[k], sq.data());
+      kernels::nn4::Train(&cpu[k], bases[k]);
+      ASSERT_TRUE(SameBits(cpu[k], gpu[k])) << "net " << k << " step " << step;
+    }
+  }
+}
+
 // The network learns: on a stream where base i+1 follows base i, it ends
 // up confident.
 TEST(Nn4, LearnsAPattern) {
