@@ -328,8 +328,12 @@ class FsHookTest : public FsTest {
     auto* self = const_cast<FsHookTest*>(this);
     fo.hooks.before_prefetch_cache = [self](uint64_t ino, uint64_t idx) { self->OnPrefetch(ino, idx); };
     fo.hooks.before_block_encode = [self](uint64_t ino, uint64_t idx) {
-      if (self->throw_encodes_ > 0) {
-        self->throw_encodes_--;
+      // Claim one injected failure atomically: pool threads race here, and a
+      // test-then-decrement would let two jobs throw for one count.
+      int n = self->throw_encodes_.load();
+      while (n > 0 && !self->throw_encodes_.compare_exchange_weak(n, n - 1)) {
+      }
+      if (n > 0) {
         throw std::runtime_error("injected failure encoding inode " + std::to_string(ino) + " block " +
                                  std::to_string(idx));
       }
