@@ -9,9 +9,13 @@
 
 #include "engine/codec/codec.h"
 #include "engine/models/logistic.h"
+#include "tests/unit/test_util.h"
 
 namespace pmklc {
 namespace {
+
+using testing::Fnv;
+using testing::Interspersed;
 
 std::vector<uint8_t> Genome(size_t n, uint32_t seed) {
   // Random sequence with repeats and mutated copies, like a real genome.
@@ -109,6 +113,35 @@ TEST(NucleotideCm, SlimPathWritesTheGeneralModelsBytes) {
       ++checked;
     }
   EXPECT_EQ(checked, 10);
+}
+
+// The bytes of every shape the slim path codes (the balanced profile and
+// its variants), pinned: the path runs the flat-state step of
+// kernels/cm_slim.h, the code a GPU batch runs too (issue #18), and must
+// keep writing what it wrote when it was a class of its own.
+TEST(NucleotideCm, SlimShapesCodeAsPinned) {
+  auto v = Interspersed(100000, 33);
+  const std::vector<std::vector<uint8_t>> shapes = {{11}, {12}, {11, 0x80 | 6}, {4, 11, 0x80 | 5}, {2, 8, 12}};
+  std::string all;
+  size_t n = 0;
+  for (uint8_t f : {0, 16, 32, 48})
+    for (const auto& orders : shapes) {
+      CmParams p = CmParams::Balanced();
+      p.flags = f;
+      p.orders = orders;
+      p = p.FitTo(v.size());
+      ASSERT_TRUE(CmUsesSlimPath(p));
+      std::string out;
+      ASSERT_TRUE(CmEncode(p, v.data(), v.size(), &out).ok());
+      std::vector<uint8_t> back(v.size());
+      ASSERT_TRUE(CmDecode(p, out, v.size(), back.data()).ok());
+      ASSERT_EQ(back, v) << int{f} << " " << orders.size();
+      all += out;
+      ++n;
+    }
+  EXPECT_EQ(n, 20u);
+  EXPECT_EQ(all.size(), 365346u);
+  EXPECT_EQ(Fnv(all), 0xefa177ec0eb8a67full);
 }
 
 TEST(NucleotideCm, LearnsRepeats) {
