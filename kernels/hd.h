@@ -1,9 +1,31 @@
 // hd.h — PMKLC_HD marks a function compiled for the CPU and, under nvcc,
-// for CUDA devices too (one definition for both variants of a kernel).
+// for CUDA devices too (one definition for both variants of a kernel), and
+// the few helpers such code needs that differ between the two.
 #pragma once
+
+#include <cstdint>
 
 #if defined(__CUDACC__)
 #define PMKLC_HD __host__ __device__ __forceinline__
 #else
 #define PMKLC_HD inline
 #endif
+
+// A cache hint (no effect on results): none on a device.
+#if defined(__CUDA_ARCH__)
+#define PMKLC_PREFETCH(a) ((void)(a))
+#else
+#define PMKLC_PREFETCH(a) __builtin_prefetch((a), 1, 3)
+#endif
+
+namespace pmklc::kernels {
+
+PMKLC_HD int Popcount32(uint32_t x) {
+#if defined(__CUDA_ARCH__)
+  return __popc(x);
+#else
+  return __builtin_popcount(x);
+#endif
+}
+
+}  // namespace pmklc::kernels

@@ -98,8 +98,10 @@ Status BlockRefs(std::string_view value, std::vector<RefSegmentKey>* refs);
 // refs: where a fasta-ref or ref-link block finds its reference segments;
 // such a block without it fails with NotSupported, and a segment that is
 // missing or does not match its checksum is Corruption.
+// cm: decodes fasta-cm nucleotide streams instead of CmDecode (a CmBatcher
+// onto a GPU, `decompress --device`); the same bases either way.
 Status DecodeBlock(std::string_view value, std::string* out, const NeuralChain* chain = nullptr,
-                   RefSource* refs = nullptr);
+                   RefSource* refs = nullptr, CmStreamCoder* cm = nullptr);
 
 // Checksum used by the block format.
 uint64_t BlockChecksum(std::string_view raw);
@@ -144,6 +146,10 @@ struct EncodeOptions {
   // the block's own models matter as much as the segments. The decoder reads
   // the params from the payload either way. Default: false
   bool ref_with_cm = false;
+  // Codes the context-mixed nucleotide streams (fasta-cm) instead of
+  // CmEncode, with the same bytes: a CmBatcher that gathers the blocks
+  // coded at once onto a GPU (`--device`, issue #18). Borrowed. Default: none
+  CmStreamCoder* cm_coder = nullptr;
 };
 
 // Encoder options of a named profile. Default: "fast".

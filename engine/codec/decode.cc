@@ -154,7 +154,8 @@ Status BlockRefs(std::string_view value, std::vector<RefSegmentKey>* refs) {
   return Status::OK();
 }
 
-Status DecodeBlock(std::string_view value, std::string* out, const NeuralChain* chain, RefSource* refs) {
+Status DecodeBlock(std::string_view value, std::string* out, const NeuralChain* chain, RefSource* refs,
+                   CmStreamCoder* cm) {
   out->clear();
   auto hr = ParseBlockHeader(value);
   if (!hr.ok()) return hr.status();
@@ -178,7 +179,7 @@ Status DecodeBlock(std::string_view value, std::string* out, const NeuralChain* 
       s = DecodeFastaProtein(payload, h.raw_len, buf.data());
       break;
     case CodecId::kFastaCm:
-      s = DecodeFasta2Bit(payload, h.raw_len, buf.data(), NtCoding::kCm);
+      s = DecodeFasta2Bit(payload, h.raw_len, buf.data(), NtCoding::kCm, nullptr, {}, cm);
       break;
     case CodecId::kFastaNeural:
       s = DecodeFasta2Bit(payload, h.raw_len, buf.data(), NtCoding::kNeural, chain);

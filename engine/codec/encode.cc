@@ -75,7 +75,8 @@ Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string*
                                opts.use_neural && !ref ? &opts.neural : nullptr,
                                ref ? std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(opts.ref_codes.data()),
                                                               opts.ref_codes.size())
-                                   : std::span<const uint8_t>());
+                                   : std::span<const uint8_t>(),
+                               opts.cm_coder);
     if (s.ok() && ref) {
       // fasta-ref: the reference list, then the primed fasta2bit payload.
       std::string list(2 + format::kRefEntryBytes * opts.refs.size(), '\0');

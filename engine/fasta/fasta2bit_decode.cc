@@ -55,7 +55,7 @@ const UnpackTable kUnpack;
 }  // namespace
 
 Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, NtCoding coding,
-                       const NeuralChain* chain, std::span<const uint8_t> prime) {
+                       const NeuralChain* chain, std::span<const uint8_t> prime, CmStreamCoder* cm_coder) {
   Reader r(payload);
   uint8_t version, flags;
   if (!r.GetByte(&version) || !r.GetByte(&flags)) return Status::Corruption("fasta2bit: truncated");
@@ -92,8 +92,10 @@ Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, NtCo
         PMKLC_RETURN_IF_ERROR(CmDecodePrimed(*params, prime, packed.substr(used), static_cast<size_t>(n_nt),
                                              reinterpret_cast<uint8_t*>(codes.data())));
       } else {
-        PMKLC_RETURN_IF_ERROR(CmDecode(*params, packed.substr(used), static_cast<size_t>(n_nt),
-                                       reinterpret_cast<uint8_t*>(codes.data())));
+        auto* c = reinterpret_cast<uint8_t*>(codes.data());
+        const size_t n = static_cast<size_t>(n_nt);
+        PMKLC_RETURN_IF_ERROR(cm_coder ? cm_coder->Decode(*params, packed.substr(used), n, c)
+                                       : CmDecode(*params, packed.substr(used), n, c));
       }
     } else {
       PMKLC_RETURN_IF_ERROR(

@@ -151,7 +151,8 @@ struct NtEncoder {
 }  // namespace
 
 Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payload, FastaKind* kind,
-                       const CmParams* cm, const NeuralOptions* neural, std::span<const uint8_t> prime) {
+                       const CmParams* cm, const NeuralOptions* neural, std::span<const uint8_t> prime,
+                       CmStreamCoder* cm_coder) {
   if (neural) cm = nullptr;
   const bool primed = cm != nullptr && !prime.empty();
   fasta::Lines lines;
@@ -199,7 +200,9 @@ Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payloa
     payload->append(fit.Serialize());
     if (primed)
       return CmEncodePrimed(fit, prime, reinterpret_cast<const uint8_t*>(enc.nt.data()), enc.n_nt, payload);
-    PMKLC_RETURN_IF_ERROR(CmEncode(fit, reinterpret_cast<const uint8_t*>(enc.nt.data()), enc.n_nt, payload));
+    const auto* nt = reinterpret_cast<const uint8_t*>(enc.nt.data());
+    PMKLC_RETURN_IF_ERROR(cm_coder ? cm_coder->Encode(fit, nt, enc.n_nt, payload)
+                                   : CmEncode(fit, nt, enc.n_nt, payload));
     return Status::OK();
   }
   size_t base = payload->size();

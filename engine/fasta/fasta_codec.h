@@ -36,15 +36,18 @@ enum class FastaKind { kNucleotide, kProtein, kOther };
 // identical.
 // With cm and a non-empty prime, the context mixing is primed with those
 // bases (CmEncodePrimed; codec fasta-ref, payload flag bit 3).
+// cm_coder: codes the unprimed cm stream instead of CmEncode (same bytes).
 Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payload, FastaKind* kind,
                        const CmParams* cm = nullptr, const NeuralOptions* neural = nullptr,
-                       std::span<const uint8_t> prime = {});
+                       std::span<const uint8_t> prime = {}, CmStreamCoder* cm_coder = nullptr);
 // How the nucleotides of a fasta2bit payload are coded (the codec id says; the
 // payload flags must agree).
 enum class NtCoding { kPacked, kCm, kNeural, kCmPrimed };
 // prime: the bases a kCmPrimed payload was primed with.
+// cm_coder: decodes a kCm stream instead of CmDecode (the same bases).
 Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, NtCoding nt = NtCoding::kPacked,
-                       const NeuralChain* chain = nullptr, std::span<const uint8_t> prime = {});
+                       const NeuralChain* chain = nullptr, std::span<const uint8_t> prime = {},
+                       CmStreamCoder* cm_coder = nullptr);
 
 // Protein (or any text-line-structured) FASTA: text lines + layout + residues, zstd.
 Status EncodeFastaProtein(std::string_view raw, int meta_level, int residue_level, std::string* payload);

@@ -12,6 +12,7 @@
 #include "engine/models/codon_frame.h"
 #include "engine/models/logistic.h"
 #include "engine/models/repeat_pool.h"
+#include "kernels/cm_slim.h"
 #include "kernels/nn4.h"
 #include "kernels/nn_math.h"
 
@@ -47,69 +48,31 @@ struct NegLog2 {
 };
 const NegLog2 kNegLog2;
 
-struct Recip {
-  uint32_t v[256];
-  Recip() {
-    for (int i = 0; i < 256; ++i) v[i] = static_cast<uint32_t>((65536u * 2) / (2 * i + 3));
-  }
-};
-const Recip kRecip;
-
-// Local copies of the logistic tables (inlined look-ups in the hot loop).
-struct Lut {
-  int16_t st[65536];
-  uint32_t sq[4095];
-  Lut() {
+// The coder's lookup tables (kernels/cm_slim.h), built once from the
+// integer stretch and squash; the slim step reads the same object.
+struct CoderTables : kernels::cmslim::Tables {
+  CoderTables() {
+    for (int i = 0; i < 256; ++i) recip[i] = static_cast<uint32_t>((65536u * 2) / (2 * i + 3));
     for (uint32_t p = 0; p < 65536; ++p) st[p] = static_cast<int16_t>(Stretch(p));
     for (int x = -2047; x <= 2047; ++x) sq[x + 2047] = Squash(x);
-  }
-};
-const Lut kLut;
-inline int St(uint32_t p16) { return kLut.st[p16 > 65535 ? 65535 : p16]; }
-
-// Small tables for the fast balanced path (flags bit 5), small enough to stay
-// in L1: stretch of 12-bit probabilities (bucket midpoints) and squash as
-// 16-bit values.
-struct SmallLut {
-  int16_t st12[4096];
-  uint16_t sq[4095];
-  SmallLut() {
+    // Small enough to stay in L1 (the fast balanced path, flags bit 5):
+    // stretch of 12-bit probabilities (bucket midpoints), squash as 16 bits.
     for (uint32_t i = 0; i < 4096; ++i) st12[i] = static_cast<int16_t>(Stretch(i * 16 + 8));
-    for (int x = -2047; x <= 2047; ++x) sq[x + 2047] = static_cast<uint16_t>(Squash(x));
+    for (int x = -2047; x <= 2047; ++x) sq16[x + 2047] = static_cast<uint16_t>(Squash(x));
   }
 };
-const SmallLut kSmall;
-inline uint32_t Sq(int x) { return kLut.sq[(x > 2047 ? 2047 : (x < -2047 ? -2047 : x)) + 2047]; }
+const CoderTables kTab;
+inline int St(uint32_t p16) { return kTab.st[p16 > 65535 ? 65535 : p16]; }
+inline uint32_t Sq(int x) { return kTab.sq[(x > 2047 ? 2047 : (x < -2047 ? -2047 : x)) + 2047]; }
 
-// Adaptive probability: p moves toward the bit by 1/(n+1.5), n capped at limit.
-// Stored as P(1) ^ 0x8000 so that zeroed memory means P = 1/2.
-inline uint32_t Prob(uint16_t stored) { return stored ^ 0x8000u; }
+using kernels::cmslim::Hash;
+using kernels::cmslim::Prob;
+using kernels::cmslim::Slot;
+// Adaptive probability: p moves toward the bit by 1/(n+1.5), n capped at
+// limit; stored as P(1) ^ 0x8000 so that zeroed memory means P = 1/2.
 inline void Update(uint16_t& p, uint8_t& n, int bit, uint8_t limit) {
-  int target = bit ? 65535 : 0;
-  int v = static_cast<int>(Prob(p));
-  int delta = static_cast<int>((static_cast<int64_t>(target - v) * kRecip.v[n]) >> 16);
-  v += delta;
-  if (v < 32) v = 32;
-  if (v > 65503) v = 65503;
-  p = static_cast<uint16_t>(v ^ 0x8000);
-  if (n < limit) n++;
+  kernels::cmslim::Update(p, n, bit, limit, &kTab);
 }
-
-inline uint64_t Hash(uint64_t x, uint8_t k) {
-  x = (x + k) * 0x9E3779B97F4A7C15ull;
-  x ^= x >> 29;
-  x *= 0xBF58476D1CE4E5B9ull;
-  return x ^ (x >> 32);
-}
-
-// Three counters (decision nodes) of one context; chk identifies the context
-// in hashed tables.
-struct Slot {
-  uint16_t p[3];
-  uint8_t n[3];
-  uint8_t chk;
-};
-static_assert(sizeof(Slot) == 10);
 
 // Zeroed, huge-page-advised array (the tables are large and randomly accessed).
 template <class T>
@@ -693,7 +656,7 @@ class Model {
     }
     x[k++] = nnloss_;
     x[k++] = 1.0f;
-    kernels::nn4::Forward(nn_.get(), kLut.sq);
+    kernels::nn4::Forward(nn_.get(), kTab.sq);
     const float* y = nn_->y;
     nnsum_ = ((y[0] + y[1]) + y[2]) + y[3];
     nnp_[0] = NnClampP((y[2] + y[3]) / nnsum_);
@@ -989,168 +952,76 @@ bool IsSlim(const CmParams& p) {
          p.pool_capacity == 0 && p.nn_hidden == 0;
 }
 
-// kFast (flags bit 5): stretch of 12-bit probabilities, and the APM reads the
-// mixer's output logit directly instead of stretch(squash(logit)).
-template <bool kFast, int K>
-class SlimModel {
- public:
-  bool ok() const { return alloc_ok_; }
-  explicit SlimModel(const CmParams& p) {
-    for (int i = 0; i < K; ++i) {
-      const uint8_t k = p.orders[i] & 0x7f;
-      bits_[i] = 2 * k;
-      phased_[i] = (p.orders[i] & 0x80) != 0;
-      mask_[i] = (uint64_t{1} << (2 * k)) - 1;
-      limit_[i] = k <= 8 ? p.limit_low : (k <= 12 ? p.limit_mid : p.limit_high);
-      alloc_ok_ &= slots_[i].Alloc((phased_[i] ? 3 : 1) * (size_t{1} << (2 * k)));
-      cur_[i] = &slots_[i].p[0];
-      next_idx_[i] = 0;
-    }
-    mm_min_ = p.match_min;
-    mm_mask_ = mm_min_ >= 32 ? ~uint64_t{0} : ((uint64_t{1} << (2 * mm_min_)) - 1);
-    mm_bits_ = p.match_bits;
-    alloc_ok_ &= mm_.Alloc(size_t{1} << mm_bits_);
-    tol_ = p.match_tolerance;
-    lr_ = p.mixer_lr;
-    hist64_ = (p.flags & 16) != 0;
-    for (int& w : w_) w = (1 << 16) / (K + 1);
-    apm_.Init(3 * 256);
-    seq_.reserve(1 << 20);
-  }
+Status NoTables(const CmParams& p);
 
-  void Begin() {
-    pred_ = rep_.active ? seq_[rep_.ptr] : -1;
-    for (int i = 0; i < K; ++i) cur_[i] = &slots_[i].p[next_idx_[i]];
+// The balanced shapes run the flat-state step of kernels/cm_slim.h, the
+// code a GPU batch runs too (issue #18): its Shape from the params.
+kernels::cmslim::Shape SlimShape(const CmParams& p) {
+  kernels::cmslim::Shape sh;
+  sh.k = static_cast<int>(p.orders.size());
+  sh.fast = (p.flags & 32) != 0;
+  sh.hist64 = (p.flags & 16) != 0;
+  for (int i = 0; i < sh.k; ++i) {
+    const uint8_t k = p.orders[i] & 0x7f;
+    sh.order[i] = k;
+    sh.phased[i] = (p.orders[i] & 0x80) != 0;
+    sh.limit[i] = k <= 8 ? p.limit_low : (k <= 12 ? p.limit_mid : p.limit_high);
   }
+  sh.match_min = p.match_min;
+  sh.match_bits = p.match_bits;
+  sh.tolerance = p.match_tolerance;
+  sh.lr = p.mixer_lr;
+  return sh;
+}
 
-  uint32_t P(int node) {
-    for (int i = 0; i < K; ++i) st_[i] = S(Prob(cur_[i]->p[node]));
-    // Repeat input.
-    rbit_ = -1;
-    st_[K] = 0;
-    if (pred_ >= 0) {
-      int bit = -1;
-      if (node == 0) bit = pred_ >> 1;
-      else if (node - 1 == (pred_ >> 1)) bit = pred_ & 1;
-      if (bit >= 0) {
-        rbit_ = bit;
-        rnode_ = node ? 1 : 0;
-        int m = std::popcount(rep_.miss & 0xffffu);
-        rsel_ = std::min<uint32_t>(rep_.len, 15) * 4 + static_cast<uint32_t>(m > 3 ? 3 : m);
-        int s = S(Prob(rep_.cp[rnode_][rsel_]));
-        st_[K] = bit ? s : -s;
-      }
-    }
-    const size_t ctx = hist64_ ? static_cast<size_t>(node) * 64 + static_cast<size_t>(hist_ & 63)
-                               : static_cast<size_t>(node) * 16 + static_cast<size_t>(hist_ & 15);
-    w_sel_ = &w_[ctx * (K + 2)];
-    int64_t dot = static_cast<int64_t>(256) * w_sel_[K + 1];
-    for (int i = 0; i <= K; ++i) dot += static_cast<int64_t>(st_[i]) * w_sel_[i];
-    int x = static_cast<int>(dot >> 16);
-    x = x > 2047 ? 2047 : (x < -2047 ? -2047 : x);
-    pmix_ = kSmall.sq[x + 2047];
-    uint32_t pa = apm_.P(kFast ? x : St(pmix_), static_cast<size_t>(node) * 256 + static_cast<size_t>(hist_ & 255));
-    return ClampP((pmix_ + 3 * pa) >> 2);
+// One slim stream of at most n bases: its state and zeroed arena.
+template <int K>
+struct SlimStream {
+  BigArray<unsigned char> arena;
+  std::unique_ptr<kernels::cmslim::State<K>> state;
+  template <bool kFast>
+  [[nodiscard]] bool Open(const CmParams& p, size_t n) {
+    const kernels::cmslim::Shape sh = SlimShape(p);
+    const kernels::cmslim::Layout l = kernels::cmslim::LayoutFor(sh, n);
+    state.reset(new (std::nothrow) kernels::cmslim::State<K>);
+    if (!state || !arena.Alloc(l.bytes)) return false;
+    kernels::cmslim::Step<kFast, K>::Init(state.get(), sh, arena.p, l, &kTab);
+    return true;
   }
-
-  void Learn(int node, int bit) {
-    const int64_t e = static_cast<int64_t>((bit << 16) - static_cast<int>(pmix_)) * lr_;
-    for (int i = 0; i <= K; ++i) w_sel_[i] += static_cast<int>((st_[i] * e) >> 18);
-    w_sel_[K + 1] += static_cast<int>((256 * e) >> 18);
-    apm_.Learn(bit, 13);
-    for (int i = 0; i < K; ++i) Update(cur_[i]->p[node], cur_[i]->n[node], bit, limit_[i]);
-    if (rbit_ >= 0) Update(rep_.cp[rnode_][rsel_], rep_.cn[rnode_][rsel_], rbit_ == bit, 255);
-  }
-
-  void End(int base) {
-    if (rep_.active) {
-      const bool hit = pred_ == base;
-      rep_.miss <<= 1;
-      if (hit) {
-        if (rep_.len < 31) ++rep_.len;
-        ++rep_.ptr;
-      } else {
-        rep_.miss |= 1;
-        rep_.len = 0;
-        if (static_cast<uint32_t>(std::popcount(rep_.miss & 0xffffu)) > tol_) rep_.active = false;
-        else ++rep_.ptr;
-      }
-    }
-    seq_.push_back(static_cast<uint8_t>(base));
-    hist_ = (hist_ << 2) | static_cast<uint64_t>(base);
-    const size_t n = seq_.size();
-    if (n >= mm_min_) {
-      uint32_t chk;
-      MEntry& m = mm_.p[MatchSlot(hist_ & mm_mask_, &chk)];
-      if ((!rep_.active || (rep_.miss & 0xff)) && m.chk == chk) NewRepeat(n, m.pos);
-      m.pos = static_cast<uint32_t>(n);
-      m.chk = chk;
-    }
-    // Prefetch two bases ahead: the 16 slots whose context shares all but
-    // the newest two bases, and the 4 repeat buckets the next-but-one base
-    // may use.
-    uint32_t chk;
-    for (uint64_t c = 0; c < 4; ++c) Prefetch(&mm_.p[MatchSlot(((hist_ << 4) | (c << 2)) & mm_mask_, &chk)]);
-    // Codon phase of the next base and of the one after.
-    const size_t ph = phase_ = phase_ == 2 ? 0 : phase_ + 1;
-    const size_t ph2 = ph == 2 ? 0 : ph + 1;
-    for (int i = 0; i < K; ++i) {
-      next_idx_[i] = (phased_[i] ? ph << bits_[i] : 0) + static_cast<size_t>(hist_ & mask_[i]);
-      const char* a = reinterpret_cast<const char*>(
-          &slots_[i].p[(phased_[i] ? ph2 << bits_[i] : 0) + ((hist_ << 4) & mask_[i])]);
-      Prefetch(a);
-      Prefetch(a + 64);
-      Prefetch(a + 16 * sizeof(Slot) - 1);
-    }
-  }
-
- private:
-  static int S(uint32_t p16) { return kFast ? kSmall.st12[p16 >> 4] : St(p16); }
-  struct MEntry {
-    uint32_t pos, chk;
-  };
-  size_t MatchSlot(uint64_t kmer, uint32_t* chk) const {
-    uint64_t h = Hash(kmer >> 2, 99);
-    *chk = static_cast<uint32_t>(h) | 1;
-    return (static_cast<size_t>(h >> (66 - mm_bits_)) << 2) | static_cast<size_t>(kmer & 3);
-  }
-  void NewRepeat(size_t n, uint32_t e) {
-    if (e >= n) return;
-    uint32_t l = 0;
-    while (l < 32 && l < e && seq_[e - 1 - l] == seq_[n - 1 - l]) ++l;
-    if (l < mm_min_) return;
-    if (rep_.active && rep_.ptr == e) return;
-    rep_.active = true;
-    rep_.ptr = e;
-    rep_.len = l;
-    rep_.miss = 0;
-  }
-
-  BigArray<Slot> slots_[K];
-  Slot* cur_[K];
-  size_t next_idx_[K];
-  uint64_t mask_[K];
-  int bits_[K];
-  bool phased_[K];
-  uint8_t limit_[K];
-  uint64_t hist_ = 0;
-  size_t phase_ = 0;  // position of the next base mod 3
-  int st_[K + 1] = {};
-  bool alloc_ok_ = true;
-  int w_[3 * 64 * (K + 2)];
-  int* w_sel_ = w_;
-  int lr_ = 16;
-  bool hist64_ = false;
-  uint32_t pmix_ = 32768;
-  Apm apm_;
-  Repeat rep_;
-  int pred_ = -1, rbit_ = -1, rnode_ = 0;
-  uint32_t rsel_ = 0;
-  uint32_t mm_min_ = 20, mm_bits_ = 22, tol_ = 12;
-  uint64_t mm_mask_ = 0;
-  std::vector<uint8_t> seq_;
-  BigArray<MEntry> mm_;
 };
+
+template <bool kFast, int K>
+Status SlimEncode(const CmParams& p, const uint8_t* codes, size_t n, std::string* out) {
+  // Real DNA codes at <= 2 bits a base; the first buffer holds 4, and a
+  // stream that needs more (each decision costs at most 16 bits) is coded
+  // again into its bound.
+  const size_t start = out->size();
+  for (size_t cap : {n / 2 + 1024, 4 * n + 64}) {
+    SlimStream<K> st;
+    if (!st.template Open<kFast>(p, n)) return NoTables(p);
+    out->resize(start + cap);
+    kernels::cmslim::Encoder e;
+    kernels::cmslim::EncoderInit(&e, reinterpret_cast<unsigned char*>(out->data() + start), cap);
+    kernels::cmslim::EncodeStream<kFast, K>(st.state.get(), codes, n, &e, &kTab);
+    if (e.len <= cap) {
+      out->resize(start + e.len);
+      return Status::OK();
+    }
+  }
+  out->resize(start);
+  return Status::Corruption("cm: coded stream exceeds its bound");  // (cannot happen)
+}
+
+template <bool kFast, int K>
+Status SlimDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes) {
+  SlimStream<K> st;
+  if (!st.template Open<kFast>(p, n)) return NoTables(p);
+  kernels::cmslim::Decoder d;
+  kernels::cmslim::DecoderInit(&d, reinterpret_cast<const unsigned char*>(in.data()), in.size());
+  if (!kernels::cmslim::DecodeStream<kFast, K>(st.state.get(), &d, n, codes, &kTab))
+    return Status::Corruption("cm: input too short");
+  return Status::OK();
+}
 
 // Bytes of the model tables of p (slots and the repeat k-mer table).
 uint64_t ModelBytes(const CmParams& p) {
@@ -1379,20 +1250,16 @@ Result<CmParams> CmParams::Parse(std::string_view in, size_t* used) {
 }
 
 namespace {
-// Runs fn.template operator()<M>() with the model class that codes p: the
-// slim path for the balanced shapes, else the general model. (Extra
-// predictors always use the general model.)
+// Runs fn.template operator()<kFast, K>() for the slim shape of p
+// (IsSlim(p)).
 template <class Fn>
-Status WithModel(const CmParams& p, Fn&& fn) {
-  if (IsSlim(p)) {
-    const bool f = p.flags & 32;
-    switch (p.orders.size()) {
-      case 1: return f ? fn.template operator()<SlimModel<true, 1>>() : fn.template operator()<SlimModel<false, 1>>();
-      case 2: return f ? fn.template operator()<SlimModel<true, 2>>() : fn.template operator()<SlimModel<false, 2>>();
-      default: return f ? fn.template operator()<SlimModel<true, 3>>() : fn.template operator()<SlimModel<false, 3>>();
-    }
+Status WithSlim(const CmParams& p, Fn&& fn) {
+  const bool f = p.flags & 32;
+  switch (p.orders.size()) {
+    case 1: return f ? fn.template operator()<true, 1>() : fn.template operator()<false, 1>();
+    case 2: return f ? fn.template operator()<true, 2>() : fn.template operator()<false, 2>();
+    default: return f ? fn.template operator()<true, 3>() : fn.template operator()<false, 3>();
   }
-  return fn.template operator()<Model>();
 }
 }  // namespace
 
@@ -1400,7 +1267,9 @@ Status CmEncode(const CmParams& p, const uint8_t* codes, size_t n, std::string* 
                 std::span<BasePredictor* const> extra, uint32_t extra_mix) {
   if (extra.size() > kMaxExtraPredictors) return Status::InvalidArgument("cm: too many extra predictors");
   if (!extra.empty()) return EncodeWith<Model>(p, codes, n, out, extra, extra_mix);
-  return WithModel(p, [&]<class M>() { return EncodeWith<M>(p, codes, n, out); });
+  // (the balanced shapes: the flat-state step; extra predictors always use the general model)
+  if (IsSlim(p)) return WithSlim(p, [&]<bool kFast, int K>() { return SlimEncode<kFast, K>(p, codes, n, out); });
+  return EncodeWith<Model>(p, codes, n, out);
 }
 
 Status CmEncodeGeneralForTest(const CmParams& p, const uint8_t* codes, size_t n, std::string* out) {
@@ -1410,13 +1279,18 @@ Status CmEncodeGeneralForTest(const CmParams& p, const uint8_t* codes, size_t n,
 
 bool CmUsesSlimPath(const CmParams& p) { return IsSlim(p); }
 
+kernels::cmslim::Shape CmSlimShape(const CmParams& p) { return SlimShape(p); }
+
+const kernels::cmslim::Tables& CmSlimTables() { return kTab; }
+
 uint64_t CmModelBytes(const CmParams& p) { return ModelBytes(p); }
 
 Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes,
                 std::span<BasePredictor* const> extra, uint32_t extra_mix) {
   if (extra.size() > kMaxExtraPredictors) return Status::InvalidArgument("cm: too many extra predictors");
   if (!extra.empty()) return DecodeWith<Model>(p, in, n, codes, extra, extra_mix);
-  return WithModel(p, [&]<class M>() { return DecodeWith<M>(p, in, n, codes); });
+  if (IsSlim(p)) return WithSlim(p, [&]<bool kFast, int K>() { return SlimDecode<kFast, K>(p, in, n, codes); });
+  return DecodeWith<Model>(p, in, n, codes);
 }
 
 Status CmEncodePrimed(const CmParams& p, std::span<const uint8_t> prime, const uint8_t* codes, size_t n,

@@ -58,6 +58,7 @@
 
 #include "engine/common/status.h"
 #include "engine/models/predictor.h"
+#include "kernels/cm_slim.h"
 
 namespace pmklc {
 
@@ -182,14 +183,30 @@ inline constexpr uint32_t kExtraMixNeural = 2;
 // that the slim path codes (which must write the same bytes: that is why it
 // may exist). InvalidArgument for flags bit 5, which only the slim path has.
 [[nodiscard]] Status CmEncodeGeneralForTest(const CmParams& p, const uint8_t* codes, size_t n, std::string* out);
-// True if CmEncode takes the slim path for p.
+// True if CmEncode takes the slim path for p: the flat-state step of
+// kernels/cm_slim.h, which a GPU batch also runs (engine/models/cm_batch.h).
 bool CmUsesSlimPath(const CmParams& p);
+// The slim step's shape for p (CmUsesSlimPath(p)) and the coder's tables.
+kernels::cmslim::Shape CmSlimShape(const CmParams& p);
+const kernels::cmslim::Tables& CmSlimTables();
 // Bytes of the model tables a coder of p allocates (the bulk of its memory).
 uint64_t CmModelBytes(const CmParams& p);
 // Decodes exactly n bases; Corruption if the input is too short, NoMemory if
 // the model tables cannot be allocated.
 Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes,
                 std::span<BasePredictor* const> extra = {}, uint32_t extra_mix = 0);
+
+// Codes whole streams for the block codec (EncodeOptions::cm_coder,
+// DecodeBlock's `cm`): an implementation may gather the streams of
+// concurrent callers into one GPU batch (CmBatcher, engine/models/cm_batch.h).
+// Its bytes are exactly CmEncode's, and it decodes exactly as CmDecode.
+// Thread safety: called from many threads at once.
+class CmStreamCoder {
+ public:
+  virtual ~CmStreamCoder() = default;
+  [[nodiscard]] virtual Status Encode(const CmParams& p, const uint8_t* codes, size_t n, std::string* out) = 0;
+  [[nodiscard]] virtual Status Decode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes) = 0;
+};
 
 // Reference-primed coding (codec fasta-ref, docs/format.md §fasta-ref): the
 // general model (never the balanced path) whose history already holds the

@@ -40,3 +40,17 @@ Status StepCuda(Net*, size_t, const uint32_t*, const uint8_t*) {
 }
 
 }  // namespace pmklc::kernels::nn4
+
+#include "kernels/cm_slim_batch.h"
+
+namespace pmklc::kernels::cmslim {
+
+Status EncodeBatchCuda(EncodeJob*, size_t, const Tables&, int) {
+  return Status::NotSupported("this build has no CUDA kernels");
+}
+
+Status DecodeBatchCuda(DecodeJob*, size_t, const Tables&, int) {
+  return Status::NotSupported("this build has no CUDA kernels");
+}
+
+}  // namespace pmklc::kernels::cmslim

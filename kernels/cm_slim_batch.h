@@ -1,0 +1,53 @@
+// cm_slim_batch.h — many slim streams (kernels/cm_slim.h) coded at once on a
+// GPU, one stream a thread (kernels/cuda/cm_slim.cu; issue #18).
+//
+// Every stream of one call has the same K (context models) and fast flag;
+// its Shape may differ otherwise (FitTo sizes the repeat table per stream).
+// The device runs the step of cm_slim.h, so a stream's bytes are those the
+// CPU coder writes (CmEncode), and a GPU-coded stream decodes on the CPU and
+// the reverse.
+// Memory: the streams are cut into batches that fit the device's free
+// memory (BatchBytes each), coded one batch after the other.
+// Thread safety: reentrant; each call uses the device on its own stream.
+// Errors: NotSupported without CUDA or a GPU (the caller then codes on the
+// CPU); IOError for a CUDA failure (nothing in the outputs is valid then).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "engine/common/status.h"
+#include "kernels/cm_slim.h"
+
+namespace pmklc::kernels::cmslim {
+
+struct EncodeJob {
+  Shape shape;
+  const uint8_t* codes = nullptr;  // n bases, 0..3 (higher bits ignored)
+  size_t n = 0;
+  std::string* out = nullptr;      // receives the coded stream (replaced)
+};
+
+struct DecodeJob {
+  Shape shape;
+  const unsigned char* in = nullptr;  // the coded stream
+  size_t in_len = 0;
+  size_t n = 0;                        // bases to decode
+  uint8_t* codes = nullptr;            // n bytes
+  bool ok = false;                     // false: the input ran out (corrupt)
+};
+
+// Device memory one stream of n bases takes (state, arena, input, output).
+size_t BatchBytes(const Shape& s, size_t n);
+// Streams of n bases a device with `free_bytes` codes at once (90% of it).
+size_t BatchSize(const Shape& s, size_t n, size_t free_bytes);
+
+// (CUDA 17 code: pointer and count, no std::span.)
+// Codes the jobs on GPU `device` (cudaSetDevice numbering). A stream whose
+// output outgrows its buffer (more than 4 bits a base: not DNA) is coded
+// on the CPU instead. `tables`: built as the CPU coder's.
+[[nodiscard]] Status EncodeBatchCuda(EncodeJob* jobs, size_t count, const Tables& tables, int device);
+[[nodiscard]] Status DecodeBatchCuda(DecodeJob* jobs, size_t count, const Tables& tables, int device);
+
+}  // namespace pmklc::kernels::cmslim
