@@ -16,6 +16,7 @@
 #include <string>
 
 #include "engine/container/container.h"
+#include "engine/models/cm_batch.h"
 #include "engine/ref/ref_select.h"
 #include "tools/commands.h"
 
@@ -164,9 +165,44 @@ Result<std::string> DefaultOutput(const std::string& in, const char* hint) {
 
 }  // namespace
 
+// --device: the GPUs the nucleotide streams go to (none: the CPU), and the
+// batcher that gathers the W blocks coded at once for them. Checked before
+// any output is opened.
+struct DeviceUse {
+  std::vector<int> gpus;
+  std::unique_ptr<CmBatcher> batcher;
+};
+Result<DeviceUse> UseDevice(const CompressArgs& a) {
+  auto d = ParseDevice(a.device);
+  if (!d.ok()) return d.status();
+  auto g = ResolveDevice(*d);
+  if (!g.ok()) return g.status();
+  DeviceUse u;
+  u.gpus = std::move(*g);
+  return u;
+}
+
+// With a GPU: the blocks coded at once (W; 64 unless -j) are gathered into
+// one batch by a CmBatcher that the codec calls instead of CmEncode/CmDecode.
+void AttachBatcher(const CompressArgs& a, DeviceUse* u, int* workers) {
+  if (u->gpus.empty()) return;
+  if (!a.workers_given) *workers = static_cast<int>(kMaxSubBlocks);
+  u->batcher = std::make_unique<CmBatcher>(*ParseDevice(a.device), static_cast<size_t>(*workers));
+}
+
+void ReportDevice(const CompressArgs& a, const DeviceUse& u, const char* cmd) {
+  if (!a.verbose || !u.batcher) return;
+  const auto st = u.batcher->stats();
+  std::fprintf(stderr, "pmklc %s: nucleotide streams: %zu on the GPU (%zu batches), %zu on the CPU%s%s\n", cmd,
+               st.on_gpu, st.batches, st.on_cpu, st.gpu_error.empty() ? "" : "; GPU failure: ",
+               st.gpu_error.c_str());
+}
+
 int RunCompress(const CompressArgs& a) {
   auto prof = ContainerOptionsFor(a.profile);
   if (!prof.ok()) return Fail("compress", prof.status());
+  auto dev = UseDevice(a);
+  if (!dev.ok()) return Fail("compress", dev.status());
   if (a.block_size < format::kMinBlockSize || a.block_size > format::kMaxBlockSize)
     return Fail("compress", Status::InvalidArgument("block size must be in [4 KiB, 16 MiB]"));
   Input in;
@@ -182,6 +218,8 @@ int RunCompress(const CompressArgs& a) {
   if (a.workers < 1 || a.workers > static_cast<int>(kMaxSubBlocks))
     return Fail("compress", Status::InvalidArgument("-j must be in [1, 64]"));
   co.workers = a.workers;
+  AttachBatcher(a, &*dev, &co.workers);
+  co.encode.cm_coder = dev->batcher.get();
   if (a.independent_blocks) co.whole_file_context = false;
   if (a.no_smp) co.encode.neural.smp_percent = 0;
   co.encode.neural.select = !a.no_select;
@@ -245,6 +283,7 @@ int RunCompress(const CompressArgs& a) {
   if (a.verbose)
     std::fprintf(stderr, "%s: %llu -> %llu bytes (%.3f)\n", a.in.c_str(), (unsigned long long)w.bytes_in(),
                  (unsigned long long)w.bytes_out(), w.bytes_out() ? double(w.bytes_in()) / w.bytes_out() : 0.0);
+  ReportDevice(a, *dev, "compress");
   return 0;
 }
 
@@ -252,6 +291,8 @@ int RunCompressCollection(const CompressArgs& a) {
   auto prof = ContainerOptionsFor(a.profile);
   if (!prof.ok()) return Fail("compress", prof.status());
   ContainerOptions co = *prof;
+  auto dev = UseDevice(a);
+  if (!dev.ok()) return Fail("compress", dev.status());
   if (co.encode.use_neural) return Fail("compress", Status::InvalidArgument("collections work with -p fast, balanced or max"));
   if (!a.reference.empty()) return Fail("compress", Status::InvalidArgument("--ref and -o (a collection) do not combine"));
   // 4 MiB blocks unless -B: a member's block names whole blocks of others,
@@ -260,6 +301,8 @@ int RunCompressCollection(const CompressArgs& a) {
   if (co.block_size < format::kMinBlockSize || co.block_size > format::kMaxBlockSize)
     return Fail("compress", Status::InvalidArgument("block size must be in [4 KiB, 16 MiB]"));
   co.workers = a.workers;
+  AttachBatcher(a, &*dev, &co.workers);
+  co.encode.cm_coder = dev->batcher.get();
   std::set<std::string> names;
   for (const std::string& f : a.inputs) {
     std::error_code ec;
@@ -345,6 +388,8 @@ int DecompressCollection(const CompressArgs& a, ContainerFile* f) {
 }  // namespace
 
 int RunDecompress(const CompressArgs& a) {
+  auto dev = UseDevice(a);
+  if (!dev.ok()) return Fail("decompress", dev.status());
   auto loaded = LoadReference(a.reference);
   if (!loaded.ok()) return Fail("decompress", loaded.status());
   ref::FileRef* reference = loaded->get();
@@ -374,8 +419,10 @@ int RunDecompress(const CompressArgs& a) {
   if (!s.ok()) return Fail("decompress", s);
   if (a.workers < 1 || a.workers > static_cast<int>(kMaxSubBlocks))
     return Fail("decompress", Status::InvalidArgument("-j must be in [1, 64]"));
-  ContainerReader r([&](char* b, size_t n) { return in.Read(b, n); }, a.workers, reference,
-                    reference ? reference->id() : 0);
+  int workers = a.workers;
+  AttachBatcher(a, &*dev, &workers);
+  ContainerReader r([&](char* b, size_t n) { return in.Read(b, n); }, workers, reference,
+                    reference ? reference->id() : 0, dev->batcher.get());
   std::string block;
   bool eof = false;
   uint64_t done = 0;
@@ -391,6 +438,7 @@ int RunDecompress(const CompressArgs& a) {
   s = out.Commit();
   prog.Done();
   if (!s.ok()) return Fail("decompress", s);
+  ReportDevice(a, *dev, "decompress");
   return 0;
 }
 

@@ -20,6 +20,8 @@
 #include "engine/format.h"
 #include "fs/mount.h"
 #include "fs/mount_options.h"
+#include "engine/models/nucleotide_cm.h"
+#include "kernels/cm_slim_batch.h"
 #include "kernels/device.h"
 #include "tools/commands.h"
 
@@ -170,8 +172,13 @@ fstab:
   comp->add_flag("-f,--force", ca.force, "overwrite existing outputs (never an input)");
   comp->add_flag("-v,--verbose", ca.verbose, "print sizes");
   comp->add_option("-B,--block-size", bsize, "block size (K/M suffix), Default: 1M");
-  comp->add_option("-j,--workers", ca.workers, "W: blocks coded at once (same output for every W; memory grows with W). Default: 1")
+  auto* comp_j = comp->add_option("-j,--workers", ca.workers,
+                                  "W: blocks coded at once (same output for every W; memory grows with W). "
+                                  "Default: 1 (64 when a GPU codes)")
       ->check(CLI::Range(1, 64));
+  comp->add_option("--device", ca.device,
+                   "auto|cpu|cuda[:N]: where balanced's nucleotide streams are coded, the same bytes on every "
+                   "device (max and neural run on the CPU). Default: auto (the GPUs when there are any)");
   comp->add_flag("--independent-blocks", ca.independent_blocks,
                  "max: code each block alone, without the context of the blocks before it, so that decompress -j W "
                  "decodes W blocks at once (about 1% larger on a human chromosome, decoded 1.3x faster on one core). Default: off");
@@ -187,7 +194,11 @@ fstab:
   decomp->add_flag("-c,--stdout", ca.to_stdout, "write to stdout (one input)");
   decomp->add_flag("-f,--force", ca.force, "overwrite existing outputs (never an input)");
   decomp->add_flag("-l,--list", ca.list, "list each container's members and their sizes instead");
-  decomp->add_option("-j,--workers", ca.workers, "blocks decoded at once. Default: 1")->check(CLI::Range(1, 64));
+  auto* decomp_j = decomp->add_option("-j,--workers", ca.workers, "blocks decoded at once. Default: 1 (64 when a GPU decodes)")
+      ->check(CLI::Range(1, 64));
+  decomp->add_option("--device", ca.device,
+                     "auto|cpu|cuda[:N]: where balanced's nucleotide streams are decoded (the same bytes). "
+                     "Default: auto");
   decomp->add_option("--ref", ca.reference, "the reference file the container was compressed against");
   decomp->add_option("-m,--member", ca.member, "collection: decompress only this member (to its name, -o OUT, or stdout with -c)");
   decomp->footer(kDecompressExamples);
@@ -239,6 +250,7 @@ fstab:
         return 2;
       }
       ca.block_size = static_cast<uint32_t>(*v);
+      ca.workers_given = comp_j->count() > 0 || decomp_j->count() > 0;
       ca.block_size_given = comp->count("-B") > 0;
       if (*comp && !ca.collection_out.empty()) {
         if (!ca.out.empty()) return Usage("compress: --collection names the output; -o does not combine with it");
@@ -262,8 +274,18 @@ fstab:
         std::printf("no GPU: %s; using the CPU kernels\n", r.status().message().c_str());
         return 0;
       }
-      for (auto& d : *r) std::printf("GPU %d: %s (sm_%d%d, %zu MiB)\n", d.index, d.name.c_str(),
-                                     d.major, d.minor, d.memory_bytes >> 20);
+      for (auto& d : *r) {
+        std::printf("GPU %d: %s (sm_%d%d, %zu MiB)\n", d.index, d.name.c_str(), d.major, d.minor,
+                    d.memory_bytes >> 20);
+        // the batch the balanced profile's streams would use: one 1 MiB
+        // block's stream a thread (compress's default block size)
+        const size_t n = size_t{1} << 20;
+        const auto p = pmklc::CmParams::Balanced().FitTo(n);
+        std::printf("  batch: %zu streams of %zu MiB at a time (balanced, %.1f MiB each)\n",
+                    pmklc::kernels::cmslim::BatchSize(pmklc::CmSlimShape(p), n, d.memory_bytes), n >> 20,
+                    pmklc::kernels::cmslim::BatchBytes(pmklc::CmSlimShape(p), n) / 1048576.0);
+      }
+      std::printf("max and neural run on the CPU (their flat-state steps are not written yet)\n");
       return 0;
     }
   } catch (const std::exception& e) {

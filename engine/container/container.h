@@ -121,7 +121,10 @@ class ContainerReader {
   // refs: the reference file's segments, for a container written with one
   // (its id must be ref_id; a container that needs one and is not given it,
   // or is given another, fails at the first Next with a message saying so).
-  explicit ContainerReader(Source source, int threads = 1, RefSource* refs = nullptr, uint64_t ref_id = 0);
+  // cm: decodes the fasta-cm nucleotide streams (a CmBatcher onto a GPU,
+  // `decompress --device`; borrowed). Default: none (CmDecode)
+  explicit ContainerReader(Source source, int threads = 1, RefSource* refs = nullptr, uint64_t ref_id = 0,
+                           CmStreamCoder* cm = nullptr);
   ~ContainerReader();  // waits for blocks still being decoded
   // Decodes the next block into *block. *eof = true (and *block empty) after
   // the last block, once the index and trailer have been verified.
@@ -139,6 +142,7 @@ class ContainerReader {
   int threads_ = 1;
   RefSource* refs_ = nullptr;
   uint64_t ref_id_ = 0;
+  CmStreamCoder* cm_ = nullptr;
   std::unique_ptr<RecentBlocks> recent_;    // whole-file context: the last blocks decoded
   std::deque<std::string> ready_;           // decoded blocks not yet returned
   std::deque<std::unique_ptr<ContainerJob>> inflight_;

@@ -42,8 +42,8 @@ class RecentBlocks : public RefSource {
   std::deque<std::pair<uint64_t, std::shared_ptr<const RefSegment>>> kept_;
 };
 
-ContainerReader::ContainerReader(Source source, int threads, RefSource* refs, uint64_t ref_id)
-    : source_(std::move(source)), threads_(std::max(1, threads)), refs_(refs), ref_id_(ref_id) {}
+ContainerReader::ContainerReader(Source source, int threads, RefSource* refs, uint64_t ref_id, CmStreamCoder* cm)
+    : source_(std::move(source)), threads_(std::max(1, threads)), refs_(refs), ref_id_(ref_id), cm_(cm) {}
 
 Status ContainerReader::ReadExact(char* buf, size_t n, const char* what) {
   size_t got = 0;
@@ -202,9 +202,9 @@ Status ContainerReader::Fill() {
     chain_ = job->out_link;
     ++started_blocks_;
     ContainerJob* j = job.get();
-    auto run = [j, refs = recent_ ? static_cast<RefSource*>(recent_.get()) : refs_] {
+    auto run = [j, refs = recent_ ? static_cast<RefSource*>(recent_.get()) : refs_, cm = cm_] {
       try {
-        j->status = DecodeBlock(j->in, &j->out, &j->chain, refs);
+        j->status = DecodeBlock(j->in, &j->out, &j->chain, refs, cm);
       } catch (const std::bad_alloc&) {
         j->status = Status::NoMemory("out of memory decoding a block");
       }

@@ -422,6 +422,46 @@ TEST(Cli, DevicesReportsNoGpuCleanly) {
   EXPECT_TRUE(r.second.find("GPU") != std::string::npos) << r.second;
 }
 
+// --device (issue #18): the same container bytes on every device; without a
+// GPU, auto and cpu code on the CPU and cuda is refused with one line,
+// before any output exists; a bad name is refused the same way.
+TEST(Cli, CompressDeviceChoice) {
+  Tmp t;
+  std::string fa;
+  for (int i = 0; i < 6; ++i) fa += ">chr" + std::to_string(i) + "\n" + RandomBases(40 + i, 120000) + "\n";
+  std::ofstream(t.path + "/g.fa") << fa;
+  const std::string bin(PMKLC_BIN);
+  auto r = Sh(bin + " compress -p balanced -B 128K -j 3 -c " + t.path + "/g.fa > " + t.path + "/plain.pmklc");
+  ASSERT_EQ(r.first, 0) << r.second;
+  for (const char* dev : {"cpu", "auto"}) {
+    r = Sh(bin + " compress -p balanced -B 128K --device " + dev + " -c " + t.path + "/g.fa > " + t.path + "/d.pmklc");
+    ASSERT_EQ(r.first, 0) << dev << ": " << r.second;
+    EXPECT_EQ(Slurp(t.path + "/d.pmklc"), Slurp(t.path + "/plain.pmklc")) << dev;
+    r = Sh(bin + " decompress --device " + std::string(dev) + " -c " + t.path + "/d.pmklc > " + t.path + "/back.fa");
+    ASSERT_EQ(r.first, 0) << r.second;
+    EXPECT_EQ(Slurp(t.path + "/back.fa"), fa);
+  }
+  const bool gpu = Sh(bin + " devices").second.find("no GPU") == std::string::npos;
+  for (const char* bad : {"--device gpu", "--device cuda:x", gpu ? "--device cuda:99" : "--device cuda"}) {
+    r = Sh(bin + " compress -p balanced " + bad + " -o " + t.path + "/bad.pmklc " + t.path + "/g.fa");
+    EXPECT_NE(r.first, 0) << bad;
+    EXPECT_EQ(Lines(r.second), 1) << bad << ": " << r.second;
+    EXPECT_NE(r.second.find("device"), std::string::npos) << r.second;
+    EXPECT_FALSE(fs::exists(t.path + "/bad.pmklc")) << bad << " left an output";
+    r = Sh(bin + " decompress " + bad + " -o " + t.path + "/bad.fa " + t.path + "/plain.pmklc");
+    EXPECT_NE(r.first, 0) << bad;
+    EXPECT_EQ(Lines(r.second), 1) << r.second;
+    EXPECT_FALSE(fs::exists(t.path + "/bad.fa"));
+  }
+  if (!gpu) return;
+  // With a GPU: the GPU codes balanced's streams, with the CPU's bytes.
+  r = Sh(bin + " compress -v -p balanced -B 128K --device cuda -c " + t.path + "/g.fa 2>" + t.path + "/err > " +
+         t.path + "/g.pmklc");
+  ASSERT_EQ(r.first, 0) << Slurp(t.path + "/err");
+  EXPECT_EQ(Slurp(t.path + "/g.pmklc"), Slurp(t.path + "/plain.pmklc"));
+  EXPECT_NE(Slurp(t.path + "/err").find("on the GPU"), std::string::npos) << Slurp(t.path + "/err");
+}
+
 
 // gzip's rules: every argument is an input, each goes to FILE.pmklc, and
 // nothing is ever overwritten by its own output or another input's (issue
