@@ -114,6 +114,16 @@ const std::vector<Spec>& Table() {
          c->archive.delay_s = static_cast<uint32_t>(n);
          return Status::OK();
        }},
+      {"device", Kind::kChoice, 0, 0,
+       {"auto", "cpu", "cuda", "cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:4", "cuda:5", "cuda:6", "cuda:7"}, "auto",
+       "where the archiver codes `balanced` groups: `auto` (the GPUs when there are any), `cpu`, `cuda` or `cuda:N` "
+       "(refused without one); the same bytes everywhere; reads decode on the CPU",
+       [](MountConfig* c, const std::string& v, uint64_t) -> Status {
+         auto d = ParseDevice(v);
+         if (!d.ok()) return d.status();
+         c->archive.device = *d;
+         return Status::OK();
+       }},
       {"archive_threads", Kind::kUint, 1, 64, {}, "1",
        "archiver workers (each at idle priority, about 0.2 GiB with `max`)",
        [](MountConfig* c, const std::string&, uint64_t n) {

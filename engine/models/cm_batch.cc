@@ -53,11 +53,11 @@ Result<std::vector<int>> ResolveDevice(const DeviceChoice& d) {
   auto g = kernels::ListGpus();
   if (!g.ok()) {
     if (d.kind == DeviceChoice::kAuto) return out;
-    return Status::NotSupported("--device " + d.Name() + ": " + g.status().message());
+    return Status::NotSupported("device " + d.Name() + ": no usable GPU (" + g.status().message() + ")");
   }
   for (const kernels::GpuInfo& i : *g)
     if (d.gpu < 0 || i.index == d.gpu) out.push_back(i.index);
-  if (out.empty()) return Status::NotSupported("--device " + d.Name() + ": no such GPU (" + std::to_string(g->size()) + " found)");
+  if (out.empty()) return Status::NotSupported("device " + d.Name() + ": no such GPU (" + std::to_string(g->size()) + " found)");
   return out;
 }
 

@@ -163,6 +163,14 @@ Status Archiver::Init() {
   if (!e.ok()) return e.status();
   enc_ = *e;
   enc_.neural.sprm = opts_.private_model;
+  auto gpus = ResolveDevice(opts_.device);
+  if (!gpus.ok()) return gpus.status();
+  if (!gpus->empty() && enc_.use_cm && !enc_.use_neural && CmUsesSlimPath(enc_.cm)) {
+    batcher_ = std::make_unique<CmBatcher>(opts_.device, opts_.threads);
+    enc_.cm_coder = batcher_.get();
+    spdlog::info("archiver: {} workers code {} groups in GPU batches ({} GPU{})", opts_.threads, opts_.profile,
+                 gpus->size(), gpus->size() == 1 ? "" : "s");
+  }
   return Status::OK();
 }
 

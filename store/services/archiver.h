@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "engine/codec/codec.h"
+#include "engine/models/cm_batch.h"
 #include "store/store.h"
 
 #include "store/services/archive_refs.h"
@@ -72,6 +73,12 @@ struct ArchiveOptions {
   // Decoded reference segments the archiver keeps in memory when its host
   // has no cache to share (ArchiveHost::refs). Default: 256 MiB
   size_t ref_cache_bytes = size_t{256} << 20;
+  // Where the groups' nucleotide streams are coded (issue #18;
+  // engine/models/cm_batch.h): with GPUs, the groups the `threads` workers
+  // code at once are gathered into one GPU batch (the balanced profile;
+  // max and neural stay on the CPU), with the CPU's bytes. cuda without a
+  // GPU fails Init. Default: auto (the GPUs when there are any)
+  DeviceChoice device;
 };
 
 // Encoder options of an archive profile; InvalidArgument for an unknown name.
@@ -192,6 +199,7 @@ class Archiver {
   RefPlanner planner_;
   std::mutex enc_mu_;  // guards enc_ (SetPrivateModel against the workers)
   EncodeOptions enc_;
+  std::unique_ptr<CmBatcher> batcher_;  // with GPUs (opts_.device): enc_.cm_coder
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false, kicked_ = false, running_pass_ = false;

@@ -31,7 +31,7 @@ TEST(MountOptions, EveryOptionTakesItsValues) {
   auto r = P({"allow_other", "default_permissions", "log_level=debug", "cache_size=1G", "dirty_file_limit=64M",
               "dirty_limit=512M", "zstd_level=19", "codec=zstd", "block_size=64K", "min_free=1G", "threads=4",
               "noatime", "archive_profile=balanced", "archive_delay=0", "archive_threads=2", "archive_group=8M",
-              "references=off", "ref_segments=2", "ref_depth=1", "ref_cache=3G"});
+              "references=off", "ref_segments=2", "ref_depth=1", "ref_cache=3G", "device=cpu"});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const MountConfig& c = *r;
   EXPECT_TRUE(c.allow_other);
@@ -56,11 +56,17 @@ TEST(MountOptions, EveryOptionTakesItsValues) {
   EXPECT_EQ(c.archive.ref_depth, 1u);
   EXPECT_EQ(c.fs.ref_cache_bytes, size_t{3} << 30);
   EXPECT_EQ(c.archive.ref_cache_bytes, size_t{3} << 30);
+  EXPECT_EQ(c.archive.device.kind, DeviceChoice::kCpu);
+  auto g = P({"device=cuda:3"});
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->archive.device.kind, DeviceChoice::kCuda);
+  EXPECT_EQ(g->archive.device.gpu, 3);
   // Defaults when nothing is given.
   auto d = P({});
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->fs.cache_bytes, 128u << 20);
   EXPECT_EQ(d->archive.profile, "max");
+  EXPECT_EQ(d->archive.device.kind, DeviceChoice::kAuto);
   EXPECT_EQ(d->threads, 10u);
   // codec=auto and raw.
   auto a = P({"codec=raw"});
@@ -82,6 +88,7 @@ TEST(MountOptions, BadValuesAreRefusedInOneLineNamingTheOption) {
   ExpectRefused("zstd_level=-1", "1..19");
   ExpectRefused("threads=", "1..256");
   ExpectRefused("archive_threads=65", "1..64");
+  ExpectRefused("device=gpu", "auto|cpu|cuda|cuda:0");
   ExpectRefused("archive_delay=soon", "0..");
   ExpectRefused("cache_size=12Q", "K, M, G or T");
   ExpectRefused("cache_size=1.5G", "K, M, G or T");
