@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "engine/common/status.h"
 #include "kernels/hd.h"
 
 namespace pmklc::kernels::pool {
@@ -437,6 +438,35 @@ PMKLC_HD void Record(PoolState* s, const uint8_t* seq, size_t n, int base, bool 
   if (n >= s->p.k) {
     PMKLC_PREFETCH(Bucket(s, s->keys_fwd[n & 3]));
     if (seed && s->p.inverted) PMKLC_PREFETCH(Bucket(s, s->keys_rev[n & 3]));
+  }
+}
+
+}  // namespace pmklc::kernels::pool
+
+// ---- host entry points (kernels/cpu/repeat_pool.cc, kernels/cuda/repeat_pool.cu)
+
+namespace pmklc::kernels::pool {
+
+// Runs `streams` pools side by side over their own bases (stream i: the n
+// bases at codes + i * n), the way the coder drives one (Predict, Learn,
+// append, Record with seeding), and writes each base's NodeP(0) and bucket
+// to trace[i * n + j] as (bucket << 16) | min(NodeP(0), 65535). The CPU
+// variant runs the same steps; RunCuda does it one stream a thread, to
+// compare the two bit for bit. NotSupported without CUDA or a GPU.
+void RunCpu(const PoolParams& p, const uint8_t* codes, size_t streams, size_t n, uint32_t* trace);
+[[nodiscard]] Status RunCuda(const PoolParams& p, const uint8_t* codes, size_t streams, size_t n, uint32_t* trace);
+
+// One stream's run over memory the caller laid out (the shared body).
+PMKLC_HD void RunOne(PoolState* s, const PoolTables* t, const uint8_t* codes, size_t n, uint8_t* seq,
+                     uint32_t* trace) {
+  for (size_t j = 0; j < n; ++j) {
+    Predict(s, seq, t);
+    const uint32_t p0 = NodeP(s, 0);
+    trace[j] = (static_cast<uint32_t>(s->bucket) << 16) | (p0 > 65535 ? 65535 : p0);
+    const int b = codes[j] & 3;
+    Learn(s, b, t);
+    seq[j] = static_cast<uint8_t>(b);
+    Record(s, seq, j + 1, b, true);
   }
 }
 

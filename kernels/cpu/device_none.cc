@@ -54,3 +54,13 @@ Status DecodeBatchCuda(DecodeJob*, size_t, const Tables&, int) {
 }
 
 }  // namespace pmklc::kernels::cmslim
+
+#include "kernels/repeat_pool.h"
+
+namespace pmklc::kernels::pool {
+
+Status RunCuda(const PoolParams&, const uint8_t*, size_t, size_t, uint32_t*) {
+  return Status::NotSupported("this build has no CUDA kernels");
+}
+
+}  // namespace pmklc::kernels::pool

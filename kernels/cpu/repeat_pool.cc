@@ -52,3 +52,26 @@ void BuildPoolTables(PoolTables* t) {
 }
 
 }  // namespace pmklc::kernels::pool
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+namespace pmklc::kernels::pool {
+
+void RunCpu(const PoolParams& p, const uint8_t* codes, size_t streams, size_t n, uint32_t* trace) {
+  auto t = std::make_unique<PoolTables>();
+  BuildPoolTables(t.get());
+  const PoolLayout l = PoolLayoutFor(p);
+  for (size_t i = 0; i < streams; ++i) {
+    std::vector<uint32_t> index(l.index_bytes / 4, 0);
+    std::vector<Cand> cand(p.capacity);
+    std::vector<uint64_t> set(l.set_mask + 1, 0);
+    std::vector<uint8_t> seq(n);
+    auto s = std::make_unique<PoolState>();
+    PoolInit(s.get(), p, index.data(), cand.data(), set.data());
+    RunOne(s.get(), t.get(), codes + i * n, n, seq.data(), trace + i * n);
+  }
+}
+
+}  // namespace pmklc::kernels::pool

@@ -231,3 +231,36 @@ TEST(RepeatPool, ParamsVariant3RoundTripsAndRejectsBadPools) {
 
 }  // namespace
 }  // namespace pmklc
+
+namespace pmklc {
+namespace {
+
+// The pool's PMKLC_HD steps on a GPU against the CPU, bit for bit (every
+// base's node probability and confidence), over 64 pools of repeat-rich
+// bases; the CPU half always runs (it is the coder's own pool).
+TEST(RepeatPool, CudaMatchesCpuBitForBit) {
+  kernels::pool::PoolParams p;
+  p.capacity = 64;
+  p.index_bits = 16;
+  p.probation = true;
+  const size_t streams = 64, n = 20000;
+  std::vector<uint8_t> codes;
+  for (size_t i = 0; i < streams; ++i) {
+    auto v = testing::Interspersed(n, static_cast<uint32_t>(500 + i));
+    codes.insert(codes.end(), v.begin(), v.end());
+  }
+  std::vector<uint32_t> cpu(streams * n), again(streams * n), gpu(streams * n, 0xffffffffu);
+  kernels::pool::RunCpu(p, codes.data(), streams, n, cpu.data());
+  kernels::pool::RunCpu(p, codes.data(), streams, n, again.data());
+  ASSERT_EQ(cpu, again);
+  size_t predicted = 0;
+  for (uint32_t v : cpu) predicted += (v >> 16) != 0;
+  EXPECT_GT(predicted, streams * n / 4) << "the pool should predict in the repeats";
+  Status s = kernels::pool::RunCuda(p, codes.data(), streams, n, gpu.data());
+  if (s.code() == Status::Code::kNotSupported) GTEST_SKIP() << s.message();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  for (size_t i = 0; i < cpu.size(); ++i) ASSERT_EQ(gpu[i], cpu[i]) << "stream " << i / n << " base " << i % n;
+}
+
+}  // namespace
+}  // namespace pmklc
