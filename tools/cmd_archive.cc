@@ -25,6 +25,11 @@ int RunArchive(const ArchiveArgs& a) {
     return 1;
   }
   // Not mounted: do the work here.
+  auto device = ParseDevice(a.device);
+  if (!device.ok()) {
+    std::fprintf(stderr, "pmklc archive: %s\n", device.status().ToString().c_str());
+    return 2;
+  }
   StoreOptions so;
   so.create_if_missing = false;
   auto st = Store::Open(a.store, so);
@@ -41,6 +46,7 @@ int RunArchive(const ArchiveArgs& a) {
   o.references = a.references == "on";
   o.ref_segments = a.ref_segments;
   o.ref_depth = a.ref_depth;
+  o.device = *device;
   {
     auto models = LoadStoreModels(st->get());
     if (!models.ok()) {

@@ -78,6 +78,9 @@ struct ArchiveArgs {
   std::string references = "on";
   unsigned ref_segments = 4;
   unsigned ref_depth = 2;
+  // --device, offline only (a mount uses device=): where balanced groups are
+  // coded (engine/models/cm_batch.h). Default: auto
+  std::string device = "auto";
 };
 int RunArchive(const ArchiveArgs& a);
 // pmklc train private STORE [--sample-mb N] [trainer options].

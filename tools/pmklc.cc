@@ -216,6 +216,9 @@ fstab:
   arch->add_option("--ref-segments", aa.ref_segments,
                    "unmounted store: most reference segments per group. Default: 4")
       ->check(CLI::Range(1, 4));
+  arch->add_option("--device", aa.device,
+                   "unmounted store: where balanced groups are coded, auto|cpu|cuda[:N] (with a GPU, use -j 64 "
+                   "so that a batch holds many groups). Default: auto");
   arch->add_option("--ref-depth", aa.ref_depth,
                    "unmounted store: deepest reference chain a read may decode (1 or 2). Default: 2")
       ->check(CLI::Range(1, 2));

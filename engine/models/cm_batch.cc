@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -299,7 +300,13 @@ Status CmBatcher::Submit(Req* r) {
       std::vector<Req*> batch;
       batch.swap(pending_);
       l.unlock();
-      Run(batch);  // (no lock held: coding is the slow part)
+      // (no lock held: coding is the slow part; nothing thrown may leave
+      // the other callers waiting)
+      try {
+        Run(batch);
+      } catch (const std::exception& ex) {
+        for (Req* q : batch) q->st = Status::NoMemory(std::string("cm batch: ") + ex.what());
+      }
       l.lock();
       for (Req* q : batch) q->done = true;
       cv_.notify_all();
