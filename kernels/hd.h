@@ -28,4 +28,13 @@ PMKLC_HD int Popcount32(uint32_t x) {
 #endif
 }
 
+// Leading zero bits of x != 0.
+PMKLC_HD int Clz64(uint64_t x) {
+#if defined(__CUDA_ARCH__)
+  return __clzll(static_cast<long long>(x));
+#else
+  return __builtin_clzll(x);
+#endif
+}
+
 }  // namespace pmklc::kernels

@@ -17,12 +17,14 @@
 // The best score, if at least half a bit, gives strand and codon position
 // (6 states), else state 6, "no frame". Integer arithmetic only (our own
 // log2), so every machine infers the same frames.
-// Thread safety: one per coder. Memory: about 1.3 KB.
+// Thread safety: one per coder. Memory: about 1.3 KB. Its functions are
+// PMKLC_HD (kernels/hd.h): the max step of a GPU batch runs them too.
 #pragma once
 
-#include <bit>
 #include <cstddef>
 #include <cstdint>
+
+#include "kernels/hd.h"
 
 namespace pmklc::models {
 
@@ -34,11 +36,11 @@ class CodonFrame {
 
   // train_codons: the open length (in codons) that makes a frame a training
   // example of coding codons (> 0).
-  explicit CodonFrame(uint32_t train_codons = 200) : train_(3 * train_codons) {}
+  PMKLC_HD explicit CodonFrame(uint32_t train_codons = 200) : train_(3 * train_codons) {}
 
   // Call after each base is appended: n = history length (>= 1), last3 = the
   // last three bases, oldest in bits 5..4 (codes A0 C1 G2 T3).
-  void Push(uint32_t n, unsigned last3) {
+  PMKLC_HD void Push(uint32_t n, unsigned last3) {
     if (n < 3) return;
     const unsigned t = last3 & 63, r = Rc(t);
     const int c = static_cast<int>(n % 3);
@@ -70,7 +72,7 @@ class CodonFrame {
   }
 
   // State of the base at position n, given the bases before it.
-  size_t State(size_t n) const {
+  PMKLC_HD size_t State(size_t n) const {
     int h = 0;
     for (int i = 1; i < 6; ++i)
       if (score_[i] > score_[h]) h = i;
@@ -80,9 +82,9 @@ class CodonFrame {
 
   // log2(x) * 256, rounded down, for x >= 1 (x = 0 gives 0): integer
   // squaring, the same on every machine.
-  static int Log2Q8(uint64_t x) {
+  PMKLC_HD static int Log2Q8(uint64_t x) {
     if (x == 0) return 0;
-    const int k = 63 - std::countl_zero(x);
+    const int k = 63 - kernels::Clz64(x);
     uint64_t y = k <= 30 ? x << (30 - k) : x >> (k - 30);  // [2^30, 2^31)
     int frac = 0;
     for (int i = 0; i < 8; ++i) {
@@ -99,11 +101,11 @@ class CodonFrame {
  private:
   static constexpr int32_t kMinScore = 128;  // half a bit
   // Reverse complement of a codon.
-  static unsigned Rc(unsigned t) { return ((3 - (t & 3)) << 4) | ((3 - ((t >> 2) & 3)) << 2) | (3 - (t >> 4)); }
+  PMKLC_HD static unsigned Rc(unsigned t) { return ((3 - (t & 3)) << 4) | ((3 - ((t >> 2) & 3)) << 2) | (3 - (t >> 4)); }
 
   // log-odds (1/256 bit) of each codon: coding counts (+1) against
   // background counts (+1), each over its total (+64), clamped to +-2047.
-  void Relearn() {
+  PMKLC_HD void Relearn() {
     const int lc = Log2Q8(coding_total_ + 64), lb = Log2Q8(bg_total_ + 64);
     for (int x = 0; x < 64; ++x) {
       const int v = (Log2Q8(coding_[x] + 1) - lc) - (Log2Q8(bg_[x] + 1) - lb);
