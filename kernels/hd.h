@@ -28,6 +28,14 @@ PMKLC_HD int Popcount32(uint32_t x) {
 #endif
 }
 
+PMKLC_HD int Popcount64(uint64_t x) {
+#if defined(__CUDA_ARCH__)
+  return __popcll(x);
+#else
+  return __builtin_popcountll(x);
+#endif
+}
+
 // Leading zero bits of x != 0.
 PMKLC_HD int Clz64(uint64_t x) {
 #if defined(__CUDA_ARCH__)
