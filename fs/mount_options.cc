@@ -116,8 +116,8 @@ const std::vector<Spec>& Table() {
        }},
       {"device", Kind::kChoice, 0, 0,
        {"auto", "cpu", "cuda", "cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:4", "cuda:5", "cuda:6", "cuda:7"}, "auto",
-       "where the archiver codes `balanced` groups: `auto` (the GPUs when there are any), `cpu`, `cuda` or `cuda:N` "
-       "(refused without one); the same bytes everywhere; reads decode on the CPU",
+       "where the archiver codes `max` and `balanced` groups: `auto` (the GPUs when there are any), `cpu`, `cuda` or "
+       "`cuda:N` (refused without one); the same bytes everywhere; reads decode on the CPU",
        [](MountConfig* c, const std::string& v, uint64_t) -> Status {
          auto d = ParseDevice(v);
          if (!d.ok()) return d.status();

@@ -21,6 +21,7 @@
 #include "fs/mount.h"
 #include "fs/mount_options.h"
 #include "engine/models/nucleotide_cm.h"
+#include "kernels/cm_max_batch.h"
 #include "kernels/cm_slim_batch.h"
 #include "kernels/device.h"
 #include "tools/commands.h"
@@ -177,8 +178,9 @@ fstab:
                                   "Default: 1 (64 when a GPU codes)")
       ->check(CLI::Range(1, 64));
   comp->add_option("--device", ca.device,
-                   "auto|cpu|cuda[:N]: where balanced's nucleotide streams are coded, the same bytes on every "
-                   "device (max and neural run on the CPU). Default: auto (the GPUs when there are any)");
+                   "auto|cpu|cuda[:N]: where the nucleotide streams of max and balanced are coded, the same bytes "
+                   "on every device (neural, and max's blocks primed with the ones before them, run on the CPU: "
+                   "add --independent-blocks). Default: auto (the GPUs when there are any)");
   comp->add_flag("--independent-blocks", ca.independent_blocks,
                  "max: code each block alone, without the context of the blocks before it, so that decompress -j W "
                  "decodes W blocks at once (about 1% larger on a human chromosome, decoded 1.3x faster on one core). Default: off");
@@ -197,7 +199,7 @@ fstab:
   auto* decomp_j = decomp->add_option("-j,--workers", ca.workers, "blocks decoded at once. Default: 1 (64 when a GPU decodes)")
       ->check(CLI::Range(1, 64));
   decomp->add_option("--device", ca.device,
-                     "auto|cpu|cuda[:N]: where balanced's nucleotide streams are decoded (the same bytes). "
+                     "auto|cpu|cuda[:N]: where the nucleotide streams of max and balanced are decoded (the same bytes). "
                      "Default: auto");
   decomp->add_option("--ref", ca.reference, "the reference file the container was compressed against");
   decomp->add_option("-m,--member", ca.member, "collection: decompress only this member (to its name, -o OUT, or stdout with -c)");
@@ -217,7 +219,7 @@ fstab:
                    "unmounted store: most reference segments per group. Default: 4")
       ->check(CLI::Range(1, 4));
   arch->add_option("--device", aa.device,
-                   "unmounted store: where balanced groups are coded, auto|cpu|cuda[:N] (with a GPU, use -j 64 "
+                   "unmounted store: where max and balanced groups are coded, auto|cpu|cuda[:N] (with a GPU, use -j 64 "
                    "so that a batch holds many groups). Default: auto");
   arch->add_option("--ref-depth", aa.ref_depth,
                    "unmounted store: deepest reference chain a read may decode (1 or 2). Default: 2")
@@ -280,15 +282,16 @@ fstab:
       for (auto& d : *r) {
         std::printf("GPU %d: %s (sm_%d%d, %zu MiB)\n", d.index, d.name.c_str(), d.major, d.minor,
                     d.memory_bytes >> 20);
-        // the batch the balanced profile's streams would use: one 1 MiB
-        // block's stream a thread (compress's default block size)
+        // the batches the streams would use: one 1 MiB block's stream a
+        // thread (compress's default block size for balanced)
         const size_t n = size_t{1} << 20;
-        const auto p = pmklc::CmParams::Balanced().FitTo(n);
-        std::printf("  batch: %zu streams of %zu MiB at a time (balanced, %.1f MiB each)\n",
-                    pmklc::kernels::cmslim::BatchSize(pmklc::CmSlimShape(p), n, d.memory_bytes), n >> 20,
-                    pmklc::kernels::cmslim::BatchBytes(pmklc::CmSlimShape(p), n) / 1048576.0);
+        const auto b = pmklc::CmParams::Balanced().FitTo(n), m = pmklc::CmParams::Max().FitTo(n);
+        const size_t bb = pmklc::kernels::cmslim::BatchBytes(pmklc::CmSlimShape(b), n);
+        const size_t mb = pmklc::kernels::cmmax::MaxBatchBytes(pmklc::CmMaxShape(m), n);
+        std::printf("  batch: %zu streams of 1 MiB at a time with balanced (%.1f MiB each), %zu with max (%.1f MiB each)\n",
+                    d.memory_bytes / 10 * 9 / bb, bb / 1048576.0, d.memory_bytes / 10 * 9 / mb, mb / 1048576.0);
       }
-      std::printf("max and neural run on the CPU (their flat-state steps are not written yet)\n");
+      std::printf("neural runs on the CPU (its token networks have GPU kernels, its coder not yet)\n");
       return 0;
     }
   } catch (const std::exception& e) {

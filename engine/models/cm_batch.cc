@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/common/parse.h"
+#include "kernels/cm_max_batch.h"
 #include "kernels/cm_slim_batch.h"
 #include "kernels/device.h"
 
@@ -83,10 +84,19 @@ Status ParallelFor(size_t n, int threads, Fn&& fn) {
   return Status::OK();
 }
 
-// The slim items, split by (K, fast) (one kernel each) and over the GPUs.
+// The kernel a stream runs on a GPU: the slim step for its (K, fast), or
+// the general model's (kMaxKernel).
+constexpr int kMaxKernel = -1;
+int KernelOf(const CmParams& p) {
+  if (!CmUsesSlimPath(p)) return kMaxKernel;
+  const auto sh = CmSlimShape(p);
+  return sh.k * 2 + (sh.fast ? 1 : 0);
+}
+
+// The items split by kernel (one launch each) and over the GPUs.
 struct GpuPlan {
-  // gpu -> (k, fast) -> item indices
-  std::map<int, std::map<std::pair<int, bool>, std::vector<size_t>>> work;
+  // gpu -> kernel -> item indices
+  std::map<int, std::map<int, std::vector<size_t>>> work;
 };
 
 template <class Item>
@@ -96,9 +106,7 @@ GpuPlan PlanGpus(std::span<const Item> items, const std::vector<int>& gpus, std:
   if (gpus.empty()) return plan;
   size_t rr = 0;
   for (size_t i = 0; i < items.size(); ++i) {
-    if (!CmUsesSlimPath(items[i].params)) continue;
-    const auto sh = CmSlimShape(items[i].params);
-    plan.work[gpus[rr++ % gpus.size()]][{sh.k, sh.fast}].push_back(i);
+    plan.work[gpus[rr++ % gpus.size()]][KernelOf(items[i].params)].push_back(i);
     (*on_gpu)[i] = true;
   }
   return plan;
@@ -112,8 +120,8 @@ void RunPlan(const GpuPlan& plan, std::vector<bool>* on_gpu, CmBatchReport* repo
   std::vector<std::thread> th;
   for (const auto& [gpu, groups] : plan.work) {
     th.emplace_back([&, gpu = gpu, &groups = groups] {
-      for (const auto& [shape, idx] : groups) {
-        Status s = run(gpu, idx);
+      for (const auto& [kernel, idx] : groups) {
+        Status s = run(gpu, kernel, idx);
         if (!s.ok()) {
           std::lock_guard<std::mutex> l(mu);
           for (size_t i : idx) (*on_gpu)[i] = false;
@@ -154,7 +162,18 @@ Status CmEncodeBatch(std::span<const CmEncodeItem> items, const CmBatchOptions& 
   for (size_t i = 0; i < items.size(); ++i)
     if (!on_gpu[i]) cpu.push_back(i);
   std::thread gpu_thread([&] {
-    RunPlan(plan, &on_gpu, report, [&](int gpu, const std::vector<size_t>& idx) {
+    RunPlan(plan, &on_gpu, report, [&](int gpu, int kernel, const std::vector<size_t>& idx) {
+      if (kernel == kMaxKernel) {
+        std::vector<kernels::cmmax::EncodeJob> jobs(idx.size());
+        for (size_t j = 0; j < idx.size(); ++j) {
+          const CmEncodeItem& it = items[idx[j]];
+          jobs[j].shape = CmMaxShape(it.params);
+          jobs[j].codes = it.codes;
+          jobs[j].n = it.n;
+          jobs[j].out = &gpu_out[idx[j]];
+        }
+        return kernels::cmmax::EncodeBatchCuda(jobs.data(), jobs.size(), CmMaxTables(), gpu);
+      }
       std::vector<kernels::cmslim::EncodeJob> jobs(idx.size());
       for (size_t j = 0; j < idx.size(); ++j) {
         const CmEncodeItem& it = items[idx[j]];
@@ -177,7 +196,7 @@ Status CmEncodeBatch(std::span<const CmEncodeItem> items, const CmBatchOptions& 
   // Streams a failed GPU held: on the CPU now.
   std::vector<size_t> late;
   for (size_t i = 0; i < items.size(); ++i) {
-    if (!CmUsesSlimPath(items[i].params) || gpus->empty()) continue;
+    if (gpus->empty()) continue;
     if (on_gpu[i]) items[i].out->append(gpu_out[i]);
     else late.push_back(i);
   }
@@ -199,7 +218,22 @@ Status CmDecodeBatch(std::span<const CmDecodeItem> items, const CmBatchOptions& 
   for (size_t i = 0; i < items.size(); ++i)
     if (!on_gpu[i]) cpu.push_back(i);
   std::thread gpu_thread([&] {
-    RunPlan(plan, &on_gpu, report, [&](int gpu, const std::vector<size_t>& idx) {
+    RunPlan(plan, &on_gpu, report, [&](int gpu, int kernel, const std::vector<size_t>& idx) {
+      if (kernel == kMaxKernel) {
+        std::vector<kernels::cmmax::DecodeJob> jobs(idx.size());
+        for (size_t j = 0; j < idx.size(); ++j) {
+          const CmDecodeItem& it = items[idx[j]];
+          jobs[j].shape = CmMaxShape(it.params);
+          jobs[j].in = reinterpret_cast<const unsigned char*>(it.in.data());
+          jobs[j].in_len = it.in.size();
+          jobs[j].n = it.n;
+          jobs[j].codes = it.codes;
+        }
+        Status s = kernels::cmmax::DecodeBatchCuda(jobs.data(), jobs.size(), CmMaxTables(), gpu);
+        if (s.ok())
+          for (size_t j = 0; j < idx.size(); ++j) gpu_ok[idx[j]] = jobs[j].ok;
+        return s;
+      }
       std::vector<kernels::cmslim::DecodeJob> jobs(idx.size());
       for (size_t j = 0; j < idx.size(); ++j) {
         const CmDecodeItem& it = items[idx[j]];
@@ -224,7 +258,7 @@ Status CmDecodeBatch(std::span<const CmDecodeItem> items, const CmBatchOptions& 
   gpu_thread.join();
   std::vector<size_t> late;
   for (size_t i = 0; i < items.size(); ++i) {
-    if (!CmUsesSlimPath(items[i].params) || gpus->empty()) continue;
+    if (gpus->empty()) continue;
     if (on_gpu[i]) st[i] = gpu_ok[i] ? Status::OK() : Status::Corruption("cm: input too short");
     else late.push_back(i);
   }
@@ -255,7 +289,7 @@ CmBatcher::CmBatcher(DeviceChoice device, size_t width, int linger_ms)
     : device_(device), width_(width < 1 ? 1 : width), linger_ms_(linger_ms) {}
 
 Status CmBatcher::Encode(const CmParams& p, const uint8_t* codes, size_t n, std::string* out) {
-  if (!CmUsesSlimPath(p) || device_.kind == DeviceChoice::kCpu) {
+  if (device_.kind == DeviceChoice::kCpu) {
     {
       std::lock_guard<std::mutex> l(mu_);
       ++stats_.on_cpu;
@@ -271,7 +305,7 @@ Status CmBatcher::Encode(const CmParams& p, const uint8_t* codes, size_t n, std:
 }
 
 Status CmBatcher::Decode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes) {
-  if (!CmUsesSlimPath(p) || device_.kind == DeviceChoice::kCpu) {
+  if (device_.kind == DeviceChoice::kCpu) {
     {
       std::lock_guard<std::mutex> l(mu_);
       ++stats_.on_cpu;

@@ -5,10 +5,11 @@
 // Every stream's bytes are exactly what CmEncode writes for its params and
 // bases, whatever N, W or the device: the GPU runs the same flat-state step
 // as the CPU (kernels/cm_slim.h), so what one codes the other decodes.
-// Which streams a GPU codes: those of the slim shapes (the balanced
-// profile, CmUsesSlimPath). The general model (max) has no flat-state step
-// yet and is coded on the CPU threads whatever the device (the report says
-// where each stream ran).
+// A GPU codes every stream: the slim shapes (the balanced profile,
+// CmUsesSlimPath) with kernels/cm_slim.h's step, the others (max) with
+// kernels/cm_max.h's; the report says where each stream ran. (Primed
+// streams, fasta-ref and whole-file context, are not batch items: they
+// run on the CPU, through CmEncodePrimed.)
 // Thread safety: reentrant; a call starts and joins its own threads.
 // Errors: the first failing stream's status (InvalidArgument, NoMemory);
 // with device cuda and no usable GPU, NotSupported with the reason and
@@ -77,8 +78,8 @@ struct CmDecodeItem {
 // block threads, the archiver's workers) into one GPU batch: a slim stream
 // waits until `width` streams wait, or `linger` has passed, and the caller
 // that completes the batch (or times out first) codes it for all of them
-// with CmEncodeBatch / CmDecodeBatch. A stream no GPU takes (the general
-// model) is coded at once by its own caller, as CmEncode would.
+// with CmEncodeBatch / CmDecodeBatch. With device cpu every caller codes
+// its own stream at once, as CmEncode would.
 // Thread safety: Encode and Decode are called from many threads at once.
 class CmBatcher : public CmStreamCoder {
  public:

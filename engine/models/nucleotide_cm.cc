@@ -524,6 +524,10 @@ kernels::cmslim::Shape CmSlimShape(const CmParams& p) { return SlimShape(p); }
 
 const kernels::cmslim::Tables& CmSlimTables() { return kTab; }
 
+kernels::cmmax::MaxShape CmMaxShape(const CmParams& p) { return MaxShapeOf(p, 0, 0); }
+
+const kernels::cmmax::MaxTables& CmMaxTables() { return MaxTab(); }
+
 uint64_t CmModelBytes(const CmParams& p) { return ModelBytes(p); }
 
 Status CmDecode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes,

@@ -58,6 +58,7 @@
 
 #include "engine/common/status.h"
 #include "engine/models/predictor.h"
+#include "kernels/cm_max.h"
 #include "kernels/cm_slim.h"
 
 namespace pmklc {
@@ -189,6 +190,10 @@ bool CmUsesSlimPath(const CmParams& p);
 // The slim step's shape for p (CmUsesSlimPath(p)) and the coder's tables.
 kernels::cmslim::Shape CmSlimShape(const CmParams& p);
 const kernels::cmslim::Tables& CmSlimTables();
+// The general model's flat-state step (kernels/cm_max.h), which codes every
+// other CmEncode stream: its shape for p (no extra predictors) and tables.
+kernels::cmmax::MaxShape CmMaxShape(const CmParams& p);
+const kernels::cmmax::MaxTables& CmMaxTables();
 // Bytes of the model tables a coder of p allocates (the bulk of its memory).
 uint64_t CmModelBytes(const CmParams& p);
 // Decodes exactly n bases; Corruption if the input is too short, NoMemory if

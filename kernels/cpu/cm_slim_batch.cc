@@ -15,3 +15,13 @@ size_t BatchSize(const Shape& s, size_t n, size_t free_bytes) {
 }
 
 }  // namespace pmklc::kernels::cmslim
+
+#include "kernels/cm_max_batch.h"
+
+namespace pmklc::kernels::cmmax {
+
+size_t MaxBatchBytes(const MaxShape& s, size_t n) {
+  return Align64(sizeof(MaxModel)) + MaxLayoutFor(s, n).bytes + Align64(n) + Align64(n / 2 + 1024);
+}
+
+}  // namespace pmklc::kernels::cmmax

@@ -64,3 +64,17 @@ Status RunCuda(const PoolParams&, const uint8_t*, size_t, size_t, uint32_t*) {
 }
 
 }  // namespace pmklc::kernels::pool
+
+#include "kernels/cm_max_batch.h"
+
+namespace pmklc::kernels::cmmax {
+
+Status EncodeBatchCuda(EncodeJob*, size_t, const MaxTables&, int) {
+  return Status::NotSupported("this build has no CUDA kernels");
+}
+
+Status DecodeBatchCuda(DecodeJob*, size_t, const MaxTables&, int) {
+  return Status::NotSupported("this build has no CUDA kernels");
+}
+
+}  // namespace pmklc::kernels::cmmax

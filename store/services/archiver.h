@@ -75,9 +75,10 @@ struct ArchiveOptions {
   size_t ref_cache_bytes = size_t{256} << 20;
   // Where the groups' nucleotide streams are coded (issue #18;
   // engine/models/cm_batch.h): with GPUs, the groups the `threads` workers
-  // code at once are gathered into one GPU batch (the balanced profile;
-  // max and neural stay on the CPU), with the CPU's bytes. cuda without a
-  // GPU fails Init. Default: auto (the GPUs when there are any)
+  // code at once are gathered into one GPU batch (max and balanced; neural
+  // and groups coded against references stay on the CPU), with the CPU's
+  // bytes. cuda without a GPU fails Init. Default: auto (the GPUs when there
+  // are any)
   DeviceChoice device;
 };
 

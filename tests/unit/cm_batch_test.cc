@@ -195,9 +195,12 @@ TEST(CmBatch, CudaMatchesCpuBitForBit) {
   if (!g.ok()) GTEST_SKIP() << g.status().message();
   DeviceChoice cuda = *ParseDevice("cuda");
   for (size_t n : {1, 7, 64}) ExpectBatchIsSingleStream(CmParams::Balanced(), n, 50000, 2, cuda);
+  for (size_t n : {1, 7}) ExpectBatchIsSingleStream(CmParams::Max(), n, 30000, 2, cuda);
+  ExpectBatchIsSingleStream(CmParams::Max(), 64, 5000, 2, cuda);
   // GPU-coded streams decode on the CPU (above: CPU-coded ones on the GPU,
   // since the batch decode ran with device cuda).
   Streams s = Make(CmParams::Balanced(), 16, 40000);
+  for (size_t i = 0; i < 16; i += 2) s.params[i] = CmParams::Max().FitTo(s.codes[i].size());  // (both steps)
   std::vector<std::string> out(16);
   std::vector<CmEncodeItem> items;
   for (size_t i = 0; i < 16; ++i) items.push_back({s.params[i], s.codes[i].data(), s.codes[i].size(), &out[i]});
