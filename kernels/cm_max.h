@@ -26,6 +26,7 @@
 #include "kernels/cm_slim.h"
 #include "kernels/hd.h"
 #include "kernels/nn4.h"
+#include "kernels/node_prob.h"
 #include "kernels/repeat_pool.h"
 
 namespace pmklc::kernels::cmmax {
@@ -142,23 +143,6 @@ PMKLC_HD MaxLayout MaxLayoutFor(const MaxShape& s, size_t capacity) {
   l.net = take(s.nn_hidden ? sizeof(nn4::Net) : 0);
   l.bytes = at;
   return l;
-}
-
-// P(bit = 1) of decision node from four base probabilities (the extra
-// predictors' NodeProbability, engine/models/predictor.h).
-PMKLC_HD uint32_t NodeOf4(const uint32_t p[4], int node) {
-  uint64_t num, den;
-  if (node == 0) {
-    num = uint64_t{p[2]} + p[3];
-    den = uint64_t{p[0]} + p[1] + p[2] + p[3];
-  } else {
-    const int hi = node - 1;
-    num = p[2 * hi + 1];
-    den = uint64_t{p[2 * hi]} + p[2 * hi + 1];
-  }
-  if (den == 0) return 32768;
-  const uint64_t q = (num << 16) / den;
-  return q < 1 ? 1 : (q > 65535 ? 65535 : static_cast<uint32_t>(q));
 }
 
 // One APM over a table in the arena: a learned map of the stretched
@@ -525,7 +509,7 @@ struct MaxModel {
       if (j < nfw) fb = fb > b ? fb : b;
       else ib = ib > b ? ib : b;
     }
-    for (int k = 0; k < nextra; ++k) st[xbase + k] = St(NodeOf4(xdist[k], node));
+    for (int k = 0; k < nextra; ++k) st[xbase + k] = St(NodeProbability4(xdist[k], node));
     st[n_in - 1] = 256;  // bias
     if (nn) st[nn_in] = St(nnp[node]);
     const int rsv = fb * 4 + ib;

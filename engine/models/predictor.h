@@ -26,6 +26,8 @@
 
 #include <cstdint>
 
+#include "kernels/node_prob.h"
+
 namespace pmklc {
 
 inline constexpr uint32_t kPredictorOne = 1u << 16;
@@ -41,19 +43,6 @@ class BasePredictor {
 
 // P(bit = 1) of decision node (0: high bit; 1 + high: low bit given the high
 // bit) as a 16-bit probability in [1, 65535], from a distribution p[4].
-inline uint32_t NodeProbability(const uint32_t p[4], int node) {
-  uint64_t num, den;
-  if (node == 0) {
-    num = uint64_t{p[2]} + p[3];
-    den = uint64_t{p[0]} + p[1] + p[2] + p[3];
-  } else {
-    const int hi = node - 1;
-    num = p[2 * hi + 1];
-    den = uint64_t{p[2 * hi]} + p[2 * hi + 1];
-  }
-  if (den == 0) return 32768;
-  uint64_t q = (num << 16) / den;
-  return q < 1 ? 1 : (q > 65535 ? 65535 : static_cast<uint32_t>(q));
-}
+inline uint32_t NodeProbability(const uint32_t p[4], int node) { return kernels::NodeProbability4(p, node); }
 
 }  // namespace pmklc
