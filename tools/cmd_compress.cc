@@ -182,11 +182,13 @@ Result<DeviceUse> UseDevice(const CompressArgs& a) {
   return u;
 }
 
-// With a GPU: the blocks coded at once (W; 64 unless -j) are gathered into
-// one batch by a CmBatcher that the codec calls instead of CmEncode/CmDecode.
-void AttachBatcher(const CompressArgs& a, DeviceUse* u, int* workers) {
+// With a GPU: the blocks coded at once (W) are gathered into one batch by a
+// CmBatcher that the codec calls instead of CmEncode/CmDecode. bump: W is
+// 64 unless -j (compress with a context-mixing profile; a reader keeps -j,
+// since it cannot know the container's profile before it starts).
+void AttachBatcher(const CompressArgs& a, DeviceUse* u, int* workers, bool bump) {
   if (u->gpus.empty()) return;
-  if (!a.workers_given) *workers = static_cast<int>(kMaxSubBlocks);
+  if (bump && !a.workers_given) *workers = static_cast<int>(kMaxSubBlocks);
   u->batcher = std::make_unique<CmBatcher>(*ParseDevice(a.device), static_cast<size_t>(*workers));
 }
 
@@ -218,7 +220,7 @@ int RunCompress(const CompressArgs& a) {
   if (a.workers < 1 || a.workers > static_cast<int>(kMaxSubBlocks))
     return Fail("compress", Status::InvalidArgument("-j must be in [1, 64]"));
   co.workers = a.workers;
-  AttachBatcher(a, &*dev, &co.workers);
+  if (co.encode.use_cm && !co.encode.use_neural) AttachBatcher(a, &*dev, &co.workers, true);
   co.encode.cm_coder = dev->batcher.get();
   if (a.independent_blocks) co.whole_file_context = false;
   if (a.no_smp) co.encode.neural.smp_percent = 0;
@@ -301,7 +303,7 @@ int RunCompressCollection(const CompressArgs& a) {
   if (co.block_size < format::kMinBlockSize || co.block_size > format::kMaxBlockSize)
     return Fail("compress", Status::InvalidArgument("block size must be in [4 KiB, 16 MiB]"));
   co.workers = a.workers;
-  AttachBatcher(a, &*dev, &co.workers);
+  if (co.encode.use_cm) AttachBatcher(a, &*dev, &co.workers, true);
   co.encode.cm_coder = dev->batcher.get();
   std::set<std::string> names;
   for (const std::string& f : a.inputs) {
@@ -420,7 +422,7 @@ int RunDecompress(const CompressArgs& a) {
   if (a.workers < 1 || a.workers > static_cast<int>(kMaxSubBlocks))
     return Fail("decompress", Status::InvalidArgument("-j must be in [1, 64]"));
   int workers = a.workers;
-  AttachBatcher(a, &*dev, &workers);
+  AttachBatcher(a, &*dev, &workers, false);
   ContainerReader r([&](char* b, size_t n) { return in.Read(b, n); }, workers, reference,
                     reference ? reference->id() : 0, dev->batcher.get());
   std::string block;

@@ -50,7 +50,7 @@ struct CompressArgs {
   // streams are coded (engine/models/cm_batch.h); the bytes are the same on
   // every device. auto: the GPUs when there are any. Default: auto
   std::string device = "auto";
-  bool workers_given = false;  // -j was given (with a GPU, W is otherwise 64)
+  bool workers_given = false;  // -j was given (with a GPU, compress's W is otherwise 64)
 };
 int RunCompress(const CompressArgs& a);
 // compress FILE...: each input to FILE.pmklc (or a.out for one input);

@@ -196,7 +196,7 @@ fstab:
   decomp->add_flag("-c,--stdout", ca.to_stdout, "write to stdout (one input)");
   decomp->add_flag("-f,--force", ca.force, "overwrite existing outputs (never an input)");
   decomp->add_flag("-l,--list", ca.list, "list each container's members and their sizes instead");
-  auto* decomp_j = decomp->add_option("-j,--workers", ca.workers, "blocks decoded at once. Default: 1 (64 when a GPU decodes)")
+  auto* decomp_j = decomp->add_option("-j,--workers", ca.workers, "blocks decoded at once (with a GPU, the blocks of one batch). Default: 1")
       ->check(CLI::Range(1, 64));
   decomp->add_option("--device", ca.device,
                      "auto|cpu|cuda[:N]: where the nucleotide streams of max and balanced are decoded (the same bytes). "

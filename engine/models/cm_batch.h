@@ -4,7 +4,8 @@
 //
 // Every stream's bytes are exactly what CmEncode writes for its params and
 // bases, whatever N, W or the device: the GPU runs the same flat-state step
-// as the CPU (kernels/cm_slim.h), so what one codes the other decodes.
+// as the CPU (kernels/cm_slim.h, kernels/cm_max.h), so what one codes the
+// other decodes.
 // A GPU codes every stream: the slim shapes (the balanced profile,
 // CmUsesSlimPath) with kernels/cm_slim.h's step, the others (max) with
 // kernels/cm_max.h's; the report says where each stream ran. (Primed
