@@ -7,7 +7,8 @@
 // predictors and without a prime only (the `max` profile's fasta-cm
 // streams). Memory: the streams are cut into batches that fit the device's
 // free memory (MaxBatchBytes each: about 75 MiB for a 1 MiB stream of max).
-// Thread safety: reentrant. Errors: NotSupported without CUDA or a GPU;
+// Thread safety: reentrant; calls on one device run one after the other.
+// Errors: NotSupported without CUDA or a GPU;
 // InvalidArgument for a stream with extra predictors; IOError for a CUDA
 // failure (nothing in the outputs is valid then).
 #pragma once

@@ -8,7 +8,7 @@
 // the reverse.
 // Memory: the streams are cut into batches that fit the device's free
 // memory (BatchBytes each), coded one batch after the other.
-// Thread safety: reentrant; each call uses the device on its own stream.
+// Thread safety: reentrant; calls on one device run one after the other.
 // Errors: NotSupported without CUDA or a GPU (the caller then codes on the
 // CPU); IOError for a CUDA failure (nothing in the outputs is valid then).
 #pragma once

@@ -65,18 +65,37 @@ Result<std::vector<int>> ResolveDevice(const DeviceChoice& d) {
 
 namespace {
 
+// fn() as a Status, whatever it throws.
+template <class Fn>
+Status Guard(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return Status::NoMemory(std::string("cm batch: ") + e.what());
+  } catch (...) {
+    return Status::NoMemory("cm batch: unknown exception");
+  }
+}
+
 // Runs fn(i) for i in [0, n) on `threads` threads; returns the status of the
 // lowest failing i.
 template <class Fn>
 Status ParallelFor(size_t n, int threads, Fn&& fn) {
   std::vector<Status> st(n);
   std::atomic<size_t> next{0};
+  // (nothing thrown may end a thread: an exception is that item's status)
   auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < n;) st[i] = fn(i);
+    for (size_t i; (i = next.fetch_add(1)) < n;) st[i] = Guard([&] { return fn(i); });
   };
   const size_t w = std::min<size_t>(n, static_cast<size_t>(threads < 1 ? 1 : threads));
   std::vector<std::thread> pool;
-  for (size_t t = 1; t < w; ++t) pool.emplace_back(work);
+  for (size_t t = 1; t < w; ++t) {
+    try {
+      pool.emplace_back(work);
+    } catch (...) {
+      break;  // (fewer threads: this one does the rest)
+    }
+  }
   work();
   for (auto& t : pool) t.join();
   for (Status& s : st)
@@ -119,16 +138,21 @@ void RunPlan(const GpuPlan& plan, std::vector<bool>* on_gpu, CmBatchReport* repo
   std::mutex mu;
   std::vector<std::thread> th;
   for (const auto& [gpu, groups] : plan.work) {
-    th.emplace_back([&, gpu = gpu, &groups = groups] {
+    auto body = [&, gpu = gpu, &groups = groups] {
       for (const auto& [kernel, idx] : groups) {
-        Status s = run(gpu, kernel, idx);
+        Status s = Guard([&] { return run(gpu, kernel, idx); });
         if (!s.ok()) {
           std::lock_guard<std::mutex> l(mu);
           for (size_t i : idx) (*on_gpu)[i] = false;
           if (report && report->gpu_error.empty()) report->gpu_error = s.ToString();
         }
       }
-    });
+    };
+    try {
+      th.emplace_back(body);
+    } catch (...) {
+      body();  // (no thread to be had: this GPU's batches run here)
+    }
   }
   for (auto& t : th) t.join();
 }
@@ -161,7 +185,7 @@ Status CmEncodeBatch(std::span<const CmEncodeItem> items, const CmBatchOptions& 
   std::vector<size_t> cpu;  // (before the GPU thread may change on_gpu)
   for (size_t i = 0; i < items.size(); ++i)
     if (!on_gpu[i]) cpu.push_back(i);
-  std::thread gpu_thread([&] {
+  auto gpu_part = [&] {
     RunPlan(plan, &on_gpu, report, [&](int gpu, int kernel, const std::vector<size_t>& idx) {
       if (kernel == kMaxKernel) {
         std::vector<kernels::cmmax::EncodeJob> jobs(idx.size());
@@ -184,7 +208,17 @@ Status CmEncodeBatch(std::span<const CmEncodeItem> items, const CmBatchOptions& 
       }
       return kernels::cmslim::EncodeBatchCuda(jobs.data(), jobs.size(), CmSlimTables(), gpu);
     });
-  });
+  };
+  // The GPUs on a thread of their own while the CPU threads work (inline
+  // when no thread can be started).
+  std::thread gpu_thread;
+  if (!plan.work.empty()) {
+    try {
+      gpu_thread = std::thread(gpu_part);
+    } catch (...) {
+      gpu_part();
+    }
+  }
   // Meanwhile the CPU threads code what no GPU takes.
   std::vector<Status> st(items.size());
   (void)ParallelFor(cpu.size(), opts.threads, [&](size_t k) {
@@ -192,7 +226,7 @@ Status CmEncodeBatch(std::span<const CmEncodeItem> items, const CmBatchOptions& 
     st[cpu[k]] = CmEncode(it.params, it.codes, it.n, it.out);
     return Status::OK();
   });
-  gpu_thread.join();
+  if (gpu_thread.joinable()) gpu_thread.join();
   // Streams a failed GPU held: on the CPU now.
   std::vector<size_t> late;
   for (size_t i = 0; i < items.size(); ++i) {
@@ -217,7 +251,7 @@ Status CmDecodeBatch(std::span<const CmDecodeItem> items, const CmBatchOptions& 
   std::vector<size_t> cpu;
   for (size_t i = 0; i < items.size(); ++i)
     if (!on_gpu[i]) cpu.push_back(i);
-  std::thread gpu_thread([&] {
+  auto gpu_part = [&] {
     RunPlan(plan, &on_gpu, report, [&](int gpu, int kernel, const std::vector<size_t>& idx) {
       if (kernel == kMaxKernel) {
         std::vector<kernels::cmmax::DecodeJob> jobs(idx.size());
@@ -248,14 +282,24 @@ Status CmDecodeBatch(std::span<const CmDecodeItem> items, const CmBatchOptions& 
         for (size_t j = 0; j < idx.size(); ++j) gpu_ok[idx[j]] = jobs[j].ok;
       return s;
     });
-  });
+  };
+  // The GPUs on a thread of their own while the CPU threads work (inline
+  // when no thread can be started).
+  std::thread gpu_thread;
+  if (!plan.work.empty()) {
+    try {
+      gpu_thread = std::thread(gpu_part);
+    } catch (...) {
+      gpu_part();
+    }
+  }
   std::vector<Status> st(items.size());
   (void)ParallelFor(cpu.size(), opts.threads, [&](size_t k) {
     const CmDecodeItem& it = items[cpu[k]];
     st[cpu[k]] = CmDecode(it.params, it.in, it.n, it.codes);
     return Status::OK();
   });
-  gpu_thread.join();
+  if (gpu_thread.joinable()) gpu_thread.join();
   std::vector<size_t> late;
   for (size_t i = 0; i < items.size(); ++i) {
     if (gpus->empty()) continue;
@@ -329,8 +373,10 @@ Status CmBatcher::Submit(Req* r) {
   while (!r->done) {
     // Lead a batch when it is full, or when this caller's linger ran out
     // and it still waits to be taken (else another leader has it: wait).
-    if (pending_.size() >= width_ ||
-        (late && std::find(pending_.begin(), pending_.end(), r) != pending_.end())) {
+    // (only a caller still waiting to be taken leads: one whose stream is
+    // in another leader's batch just waits for it)
+    const bool waiting = std::find(pending_.begin(), pending_.end(), r) != pending_.end();
+    if (waiting && (pending_.size() >= width_ || late)) {
       std::vector<Req*> batch;
       batch.swap(pending_);
       l.unlock();
@@ -340,6 +386,8 @@ Status CmBatcher::Submit(Req* r) {
         Run(batch);
       } catch (const std::exception& ex) {
         for (Req* q : batch) q->st = Status::NoMemory(std::string("cm batch: ") + ex.what());
+      } catch (...) {
+        for (Req* q : batch) q->st = Status::NoMemory("cm batch: unknown exception");
       }
       l.lock();
       for (Req* q : batch) q->done = true;

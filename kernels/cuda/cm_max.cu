@@ -51,10 +51,14 @@ struct Traits {
     if (encode) EncodeKernel<<<blocks, threads>>>(jobs, count, t);
     else DecodeKernel<<<blocks, threads>>>(jobs, count, t);
   }
-  static void EncodeOnHost(const EncodeJob& j, const Tables& t) {
+  static bool EncodeOnHost(const EncodeJob& j, const Tables& t) {
     const MaxLayout l = MaxLayoutFor(j.shape, j.n);
-    std::unique_ptr<MaxModel> m(new MaxModel);
+    std::unique_ptr<MaxModel> m(new (std::nothrow) MaxModel);
     unsigned char* arena = static_cast<unsigned char*>(std::calloc(1, l.bytes ? l.bytes : 1));
+    if (!m || !arena) {
+      std::free(arena);
+      return false;
+    }
     const size_t cap = 4 * j.n + 64;
     j.out->assign(cap, '\0');
     m->Init(j.shape, arena, l, &t);
@@ -63,6 +67,7 @@ struct Traits {
     EncodeStream(m.get(), j.codes, j.n, &e);
     j.out->resize(e.len);
     std::free(arena);
+    return true;
   }
 };
 

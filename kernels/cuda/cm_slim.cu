@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <new>
 
 #include "kernels/cm_slim_batch.h"
 #include "kernels/cuda/stream_batch.cuh"
@@ -41,10 +42,14 @@ __global__ void DecodeKernel(Dev* jobs, size_t count, const Tables* t) {
 }
 
 template <bool kFast, int K>
-void EncodeOnHostK(const EncodeJob& j, const Tables& t) {
+bool EncodeOnHostK(const EncodeJob& j, const Tables& t) {
   const Layout l = LayoutFor(j.shape, j.n);
-  std::unique_ptr<State<K>> s(new State<K>);
+  std::unique_ptr<State<K>> s(new (std::nothrow) State<K>);
   unsigned char* arena = static_cast<unsigned char*>(std::calloc(1, l.bytes ? l.bytes : 1));
+  if (!s || !arena) {
+    std::free(arena);
+    return false;
+  }
   const size_t cap = 4 * j.n + 64;
   j.out->assign(cap, '\0');
   Step<kFast, K>::Init(s.get(), j.shape, arena, l, &t);
@@ -53,6 +58,7 @@ void EncodeOnHostK(const EncodeJob& j, const Tables& t) {
   EncodeStream<kFast, K>(s.get(), j.codes, j.n, &e, &t);
   j.out->resize(e.len);
   std::free(arena);
+  return true;
 }
 
 template <bool kFast, int K>
@@ -76,7 +82,7 @@ struct Traits {
       default: return s.fast ? LaunchK<true, 3>(encode, jobs, count, t) : LaunchK<false, 3>(encode, jobs, count, t);
     }
   }
-  static void EncodeOnHost(const EncodeJob& j, const Tables& t) {
+  static bool EncodeOnHost(const EncodeJob& j, const Tables& t) {
     switch (j.shape.k) {
       case 1: return j.shape.fast ? EncodeOnHostK<true, 1>(j, t) : EncodeOnHostK<false, 1>(j, t);
       case 2: return j.shape.fast ? EncodeOnHostK<true, 2>(j, t) : EncodeOnHostK<false, 2>(j, t);

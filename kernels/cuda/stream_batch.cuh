@@ -9,7 +9,7 @@
 //   static size_t StateBytes();                      // its state object
 //   static size_t ArenaBytes(const Shape&, size_t n);
 //   static void Launch(bool encode, const Shape& first, DevJob<Shape>* jobs, size_t count, const Tables* t);
-//   static void EncodeOnHost(EncodeJob&, const HostTables&);  // into 4n + 64 bytes
+//   static bool EncodeOnHost(EncodeJob&, const HostTables&);  // into 4n + 64 bytes; false: no memory
 //   static const char* Name();
 // Encode jobs have shape, codes, n, out; decode jobs shape, in, in_len, n,
 // codes, ok (kernels/cm_slim_batch.h, kernels/cm_max_batch.h).
@@ -17,6 +17,7 @@
 
 #include <cuda_runtime.h>
 
+#include <mutex>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -131,7 +132,7 @@ Status RunBatch(Job* jobs, size_t count, const typename Traits::Tables* d_t, con
     const Dev& d = dj[i];
     if constexpr (encode) {
       if (d.len > d.cap) {
-        Traits::EncodeOnHost(j, host_t);
+        if (!Traits::EncodeOnHost(j, host_t)) return Status::NoMemory(std::string(Traits::Name()) + ": host fallback");
         continue;
       }
       j.out->resize(d.len);
@@ -145,6 +146,14 @@ Status RunBatch(Job* jobs, size_t count, const typename Traits::Tables* d_t, con
   return Status::OK();
 }
 
+// One batch at a time on a device: concurrent callers (an archiver and a
+// container, two leaders) would otherwise size their batches from the same
+// free memory and the second allocation would fail.
+inline std::mutex& DeviceMutex(int device) {
+  static std::mutex mu[64];
+  return mu[device & 63];
+}
+
 // Selects the device, then cuts the jobs into batches that fit its free
 // memory (90% of it) and runs them. make_tables(&mem, &d_t) puts the
 // coder's tables on the device (allocating through mem).
@@ -156,6 +165,7 @@ Status Run(Job* jobs, size_t count, const HostTables& host_t, int device, MakeTa
     return Status::NotSupported("no CUDA device");
   }
   if (device < 0 || device >= n_dev) return Status::InvalidArgument("no CUDA device " + std::to_string(device));
+  std::lock_guard<std::mutex> device_lock(DeviceMutex(device));
   cudaError_t e = cudaSetDevice(device);
   if (e != cudaSuccess) return CudaError(Traits::Name(), "select the device", e);
   DevMem mem;
