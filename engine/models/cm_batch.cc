@@ -157,6 +157,23 @@ void RunPlan(const GpuPlan& plan, std::vector<bool>* on_gpu, CmBatchReport* repo
   for (auto& t : th) t.join();
 }
 
+// Runs gpu() on a thread of its own (when there is GPU work) while cpu()
+// runs here, and returns when both have; gpu() runs inline first when no
+// thread can be started.
+template <class Gpu, class Cpu>
+void Beside(bool any_gpu, Gpu&& gpu, Cpu&& cpu) {
+  std::thread t;
+  if (any_gpu) {
+    try {
+      t = std::thread(gpu);
+    } catch (...) {
+      gpu();
+    }
+  }
+  cpu();
+  if (t.joinable()) t.join();
+}
+
 // Counts where the items ran, keeps their statuses, returns the first failure.
 Status Finish(const std::vector<bool>& on_gpu, std::vector<Status> st, CmBatchReport* report) {
   Status first;
@@ -209,24 +226,15 @@ Status CmEncodeBatch(std::span<const CmEncodeItem> items, const CmBatchOptions& 
       return kernels::cmslim::EncodeBatchCuda(jobs.data(), jobs.size(), CmSlimTables(), gpu);
     });
   };
-  // The GPUs on a thread of their own while the CPU threads work (inline
-  // when no thread can be started).
-  std::thread gpu_thread;
-  if (!plan.work.empty()) {
-    try {
-      gpu_thread = std::thread(gpu_part);
-    } catch (...) {
-      gpu_part();
-    }
-  }
   // Meanwhile the CPU threads code what no GPU takes.
   std::vector<Status> st(items.size());
-  (void)ParallelFor(cpu.size(), opts.threads, [&](size_t k) {
-    const CmEncodeItem& it = items[cpu[k]];
-    st[cpu[k]] = CmEncode(it.params, it.codes, it.n, it.out);
-    return Status::OK();
+  Beside(!plan.work.empty(), gpu_part, [&] {
+    (void)ParallelFor(cpu.size(), opts.threads, [&](size_t k) {
+      const CmEncodeItem& it = items[cpu[k]];
+      st[cpu[k]] = CmEncode(it.params, it.codes, it.n, it.out);
+      return Status::OK();
+    });
   });
-  if (gpu_thread.joinable()) gpu_thread.join();
   // Streams a failed GPU held: on the CPU now.
   std::vector<size_t> late;
   for (size_t i = 0; i < items.size(); ++i) {
@@ -283,23 +291,14 @@ Status CmDecodeBatch(std::span<const CmDecodeItem> items, const CmBatchOptions& 
       return s;
     });
   };
-  // The GPUs on a thread of their own while the CPU threads work (inline
-  // when no thread can be started).
-  std::thread gpu_thread;
-  if (!plan.work.empty()) {
-    try {
-      gpu_thread = std::thread(gpu_part);
-    } catch (...) {
-      gpu_part();
-    }
-  }
   std::vector<Status> st(items.size());
-  (void)ParallelFor(cpu.size(), opts.threads, [&](size_t k) {
-    const CmDecodeItem& it = items[cpu[k]];
-    st[cpu[k]] = CmDecode(it.params, it.in, it.n, it.codes);
-    return Status::OK();
+  Beside(!plan.work.empty(), gpu_part, [&] {
+    (void)ParallelFor(cpu.size(), opts.threads, [&](size_t k) {
+      const CmDecodeItem& it = items[cpu[k]];
+      st[cpu[k]] = CmDecode(it.params, it.in, it.n, it.codes);
+      return Status::OK();
+    });
   });
-  if (gpu_thread.joinable()) gpu_thread.join();
   std::vector<size_t> late;
   for (size_t i = 0; i < items.size(); ++i) {
     if (gpus->empty()) continue;
