@@ -74,8 +74,6 @@ struct MaxShape {
   uint32_t extra_mix = 0;           // kExtraMixFinal 1, kExtraMixNeural 2
 };
 
-PMKLC_HD size_t Align64(size_t x) { return (x + 63) & ~size_t{63}; }
-
 // Sizes a stream's parts from its shape: mixer inputs, mixers, and so on.
 struct MaxDims {
   int nfw, nrep, npool, nmix, phased0, nni;

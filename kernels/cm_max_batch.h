@@ -19,24 +19,12 @@
 
 #include "engine/common/status.h"
 #include "kernels/cm_max.h"
+#include "kernels/stream_jobs.h"
 
 namespace pmklc::kernels::cmmax {
 
-struct EncodeJob {
-  MaxShape shape;
-  const uint8_t* codes = nullptr;  // n bases, 0..3 (higher bits ignored)
-  size_t n = 0;
-  std::string* out = nullptr;      // receives the coded stream (replaced)
-};
-
-struct DecodeJob {
-  MaxShape shape;
-  const unsigned char* in = nullptr;
-  size_t in_len = 0;
-  size_t n = 0;
-  uint8_t* codes = nullptr;  // n bytes
-  bool ok = false;           // false: the input ran out (corrupt)
-};
+using EncodeJob = StreamEncodeJob<MaxShape>;
+using DecodeJob = StreamDecodeJob<MaxShape>;
 
 // A whole stream through the step (the GPU's loop; the CPU's is the same
 // calls around BinaryEncoder, engine/models/nucleotide_cm.cc).

@@ -50,12 +50,7 @@ struct MEntry {
   uint32_t pos, chk;  // end of the latest occurrence; hash check (0: empty)
 };
 
-PMKLC_HD uint64_t Hash(uint64_t x, uint8_t k) {
-  x = (x + k) * 0x9E3779B97F4A7C15ull;
-  x ^= x >> 29;
-  x *= 0xBF58476D1CE4E5B9ull;
-  return x ^ (x >> 32);
-}
+PMKLC_HD uint64_t Hash(uint64_t x, uint8_t k) { return Hash64(x, k); }
 
 PMKLC_HD uint32_t Prob(uint16_t stored) { return stored ^ 0x8000u; }
 
@@ -91,7 +86,6 @@ struct Layout {
   size_t slots[3] = {0, 0, 0};
   size_t mm = 0, seq = 0, bytes = 0;
 };
-PMKLC_HD size_t Align64(size_t x) { return (x + 63) & ~size_t{63}; }
 // Arena of a stream of at most n bases.
 PMKLC_HD Layout LayoutFor(const Shape& s, size_t n) {
   Layout l;

@@ -19,30 +19,15 @@
 
 #include "engine/common/status.h"
 #include "kernels/cm_slim.h"
+#include "kernels/stream_jobs.h"
 
 namespace pmklc::kernels::cmslim {
 
-struct EncodeJob {
-  Shape shape;
-  const uint8_t* codes = nullptr;  // n bases, 0..3 (higher bits ignored)
-  size_t n = 0;
-  std::string* out = nullptr;      // receives the coded stream (replaced)
-};
-
-struct DecodeJob {
-  Shape shape;
-  const unsigned char* in = nullptr;  // the coded stream
-  size_t in_len = 0;
-  size_t n = 0;                        // bases to decode
-  uint8_t* codes = nullptr;            // n bytes
-  bool ok = false;                     // false: the input ran out (corrupt)
-};
+using EncodeJob = StreamEncodeJob<Shape>;
+using DecodeJob = StreamDecodeJob<Shape>;
 
 // Device memory one stream of n bases takes (state, arena, input, output).
 size_t BatchBytes(const Shape& s, size_t n);
-// Streams of n bases a device with `free_bytes` codes at once (90% of it).
-size_t BatchSize(const Shape& s, size_t n, size_t free_bytes);
-
 // (CUDA 17 code: pointer and count, no std::span.)
 // Codes the jobs on GPU `device` (cudaSetDevice numbering). A stream whose
 // output outgrows its buffer (more than 4 bits a base: not DNA) is coded

@@ -3,6 +3,7 @@
 // the few helpers such code needs that differ between the two.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #if defined(__CUDACC__)
@@ -34,6 +35,18 @@ PMKLC_HD int Popcount64(uint64_t x) {
 #else
   return __builtin_popcountll(x);
 #endif
+}
+
+// x rounded up to a multiple of 64 (arena offsets).
+PMKLC_HD size_t Align64(size_t x) { return (x + 63) & ~size_t{63}; }
+
+// The coders' 64-bit mixing hash of x, salted by k (context tables, k-mer
+// indexes); its values are part of the formats.
+PMKLC_HD uint64_t Hash64(uint64_t x, uint64_t k) {
+  x = (x + k) * 0x9E3779B97F4A7C15ull;
+  x ^= x >> 29;
+  x *= 0xBF58476D1CE4E5B9ull;
+  return x ^ (x >> 32);
 }
 
 // Leading zero bits of x != 0.

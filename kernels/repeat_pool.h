@@ -139,12 +139,7 @@ PMKLC_HD uint64_t Weight(int32_t lw, const PoolTables* t) {
   const uint32_t d = static_cast<uint32_t>(-lw);
   return (d >> 8) >= 32 ? 0 : t->exp2[d & 255] >> (d >> 8);
 }
-PMKLC_HD uint64_t KmerHash(uint64_t x) {
-  x = (x + 0x51) * 0x9E3779B97F4A7C15ull;
-  x ^= x >> 29;
-  x *= 0xBF58476D1CE4E5B9ull;
-  return x ^ (x >> 32);
-}
+PMKLC_HD uint64_t KmerHash(uint64_t x) { return Hash64(x, 0x51); }
 PMKLC_HD void Adapt(uint16_t& p, uint8_t& n, int bit, const PoolTables* t) {
   const int target = bit ? 65535 : 0;
   int v = p;

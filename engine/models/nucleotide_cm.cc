@@ -27,11 +27,7 @@ using models::Stretch;
 // Largest model memory a block may ask for (the budget is 2 GiB per
 // coding thread).
 constexpr uint64_t kMaxModelBytes = uint64_t{1} << 30;
-constexpr size_t kMaxModels = 24;
-// Most mixer inputs: models, 8 repeat models, 4 pool inputs, extra
-// predictors, the 4-symbol network and the bias.
-constexpr size_t kMaxMixerInputs = kMaxModels + 8 + 4 + kMaxExtraPredictors + 2;
-
+constexpr size_t kMaxModels = kernels::cmmax::kMaxModels;
 
 // The coder's lookup tables (kernels/cm_slim.h), built once from the
 // integer stretch and squash; the slim step reads the same object.

@@ -8,11 +8,6 @@ size_t BatchBytes(const Shape& s, size_t n) {
   return Align64(sizeof(State<3>)) + LayoutFor(s, n).bytes + Align64(n) + Align64(n / 2 + 1024);
 }
 
-size_t BatchSize(const Shape& s, size_t n, size_t free_bytes) {
-  const size_t per = BatchBytes(s, n);
-  const size_t usable = free_bytes / 10 * 9;
-  return per ? usable / per : 0;
-}
 
 }  // namespace pmklc::kernels::cmslim
 

@@ -24,10 +24,9 @@
 #include <vector>
 
 #include "engine/common/status.h"
+#include "kernels/hd.h"
 
 namespace pmklc::kernels::batch {
-
-inline size_t Align64(size_t x) { return (x + 63) & ~size_t{63}; }
 
 // One stream on the device: where its pieces are (device pointers).
 template <class Shape>
