@@ -17,6 +17,7 @@
 
 #include "engine/container/container.h"
 #include "engine/models/cm_batch.h"
+#include "engine/models/neural_batch.h"
 #include "engine/ref/ref_select.h"
 #include "tools/commands.h"
 
@@ -198,6 +199,13 @@ void ReportDevice(const CompressArgs& a, const DeviceUse& u, const char* cmd) {
   std::fprintf(stderr, "pmklc %s: nucleotide streams: %zu on the GPU (%zu batches), %zu on the CPU%s%s\n", cmd,
                st.on_gpu, st.batches, st.on_cpu, st.gpu_error.empty() ? "" : "; GPU failure: ",
                st.gpu_error.c_str());
+  if (NeuralBatcher* nb = u.batcher->neural_batcher()) {
+    const auto ns = nb->stats();
+    if (ns.batches)
+      std::fprintf(stderr, "pmklc %s: neural sub-blocks: %zu on the GPU (%zu batches), %zu on the CPU%s%s\n", cmd,
+                   ns.on_gpu, ns.batches, ns.on_cpu, ns.gpu_error.empty() ? "" : "; GPU failure: ",
+                   ns.gpu_error.c_str());
+  }
 }
 
 int RunCompress(const CompressArgs& a) {
@@ -220,7 +228,7 @@ int RunCompress(const CompressArgs& a) {
   if (a.workers < 1 || a.workers > static_cast<int>(kMaxSubBlocks))
     return Fail("compress", Status::InvalidArgument("-j must be in [1, 64]"));
   co.workers = a.workers;
-  if (co.encode.use_cm && !co.encode.use_neural) AttachBatcher(a, &*dev, &co.workers, true);
+  if (co.encode.use_cm || co.encode.use_neural) AttachBatcher(a, &*dev, &co.workers, true);
   co.encode.cm_coder = dev->batcher.get();
   if (a.independent_blocks) co.whole_file_context = false;
   if (a.no_smp) co.encode.neural.smp_percent = 0;

@@ -24,6 +24,8 @@
 #include "kernels/cm_max_batch.h"
 #include "kernels/cm_slim_batch.h"
 #include "kernels/device.h"
+#include "kernels/neural_slices.h"
+#include "engine/models/neural_stream.h"
 #include "tools/commands.h"
 
 #ifndef PMKLC_VERSION
@@ -290,8 +292,21 @@ fstab:
         const size_t mb = pmklc::kernels::cmmax::MaxBatchBytes(pmklc::CmMaxShape(m), n);
         std::printf("  batch: %zu streams of 1 MiB at a time with balanced (%.1f MiB each), %zu with max (%.1f MiB each)\n",
                     d.memory_bytes / 10 * 9 / bb, bb / 1048576.0, d.memory_bytes / 10 * 9 / mb, mb / 1048576.0);
+        // neural: a 1 MiB sub-block with the default DMs and the shipped SPuM
+        pmklc::kernels::neuralk::NeuralShape ns;
+        const pmklc::NeuralOptions no;
+        for (const auto& dm : no.dms) {
+          ns.net[ns.nets] = dm.shape;
+          ns.lr[ns.nets] = dm.lr;
+          ns.reverse[ns.nets++] = dm.learn_reverse;
+        }
+        ns.dms = ns.nets;
+        ns.net[ns.nets++] = pmklc::kernels::TokNetShape{3, 3, 32, 64};
+        ns.cm = pmklc::CmMaxShape(no.cm.FitTo(n), static_cast<size_t>(ns.nets), no.extra_mix);
+        const size_t nb = pmklc::kernels::neuralk::SliceBytes(ns, n);
+        std::printf("  neural: %zu sub-blocks of 1 MiB at a time (%.1f MiB each)\n", d.memory_bytes / 10 * 9 / nb,
+                    nb / 1048576.0);
       }
-      std::printf("neural runs on the CPU (its token networks have GPU kernels, its coder not yet)\n");
       return 0;
     }
   } catch (const std::exception& e) {

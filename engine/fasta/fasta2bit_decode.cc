@@ -99,7 +99,8 @@ Status DecodeFasta2Bit(std::string_view payload, size_t raw_len, char* out, NtCo
       }
     } else {
       PMKLC_RETURN_IF_ERROR(
-          NeuralDecode(packed, static_cast<size_t>(n_nt), reinterpret_cast<uint8_t*>(codes.data()), 0, chain));
+          NeuralDecode(packed, static_cast<size_t>(n_nt), reinterpret_cast<uint8_t*>(codes.data()), 0, chain,
+                       cm_coder ? cm_coder->Neural() : nullptr));
     }
     cm_packed.resize((n_nt + 3) / 4);
     for (uint64_t i = 0; i < n_nt; ++i)

@@ -193,8 +193,11 @@ Status EncodeFasta2Bit(std::string_view raw, int zstd_level, std::string* payloa
   payload->push_back(static_cast<char>(kVersion));
   payload->push_back(static_cast<char>((lines.unterminated ? 1 : 0) | (cm ? 2 : 0) | (neural ? 4 : 0) | (primed ? 8 : 0)));
   fasta::PutPackedSection(payload, meta, zstd_level);
-  if (neural)
-    return NeuralEncode(*neural, reinterpret_cast<const uint8_t*>(enc.nt.data()), enc.n_nt, payload);
+  if (neural) {
+    NeuralOptions o = *neural;
+    if (cm_coder && !o.coder) o.coder = cm_coder->Neural();
+    return NeuralEncode(o, reinterpret_cast<const uint8_t*>(enc.nt.data()), enc.n_nt, payload);
+  }
   if (cm) {
     const CmParams fit = cm->FitTo(enc.n_nt + (primed ? prime.size() : 0));  // tables sized to this block
     payload->append(fit.Serialize());

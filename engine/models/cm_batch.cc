@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/common/parse.h"
+#include "engine/models/neural_batch.h"
 #include "kernels/cm_max_batch.h"
 #include "kernels/cm_slim_batch.h"
 #include "kernels/device.h"
@@ -329,7 +330,16 @@ struct CmBatcher::Req {
 };
 
 CmBatcher::CmBatcher(DeviceChoice device, size_t width, int linger_ms)
-    : device_(device), width_(width < 1 ? 1 : width), linger_ms_(linger_ms) {}
+    : device_(device), width_(width < 1 ? 1 : width), linger_ms_(linger_ms) {
+  if (device.kind != DeviceChoice::kCpu)
+    neural_ = std::make_unique<NeuralBatcher>(device, width_,
+                                              static_cast<int>(std::max<unsigned>(1, std::thread::hardware_concurrency())),
+                                              linger_ms);
+}
+
+CmBatcher::~CmBatcher() = default;
+
+neural::SubCoder* CmBatcher::Neural() { return neural_.get(); }
 
 Status CmBatcher::Encode(const CmParams& p, const uint8_t* codes, size_t n, std::string* out) {
   if (device_.kind == DeviceChoice::kCpu) {

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <memory>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -31,6 +32,8 @@
 #include "engine/models/nucleotide_cm.h"
 
 namespace pmklc {
+
+class NeuralBatcher;
 
 // Where coding runs (`--device`, `-o device=`). Default: auto
 struct DeviceChoice {
@@ -87,8 +90,13 @@ class CmBatcher : public CmStreamCoder {
   // device: as CmBatchOptions (resolved by each batch). width: the callers
   // that code at once (a batch never waits for more). linger: Default 50 ms
   CmBatcher(DeviceChoice device, size_t width, int linger_ms = 50);
+  ~CmBatcher() override;
   Status Encode(const CmParams& p, const uint8_t* codes, size_t n, std::string* out) override;
   Status Decode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes) override;
+  // The neural profile's sub-blocks go to a NeuralBatcher of the same
+  // device and width (engine/models/neural_batch.h); null with device cpu.
+  neural::SubCoder* Neural() override;
+  NeuralBatcher* neural_batcher() { return neural_.get(); }
 
   struct Stats {
     size_t batches = 0, on_gpu = 0, on_cpu = 0;
@@ -107,6 +115,7 @@ class CmBatcher : public CmStreamCoder {
   std::condition_variable cv_;
   std::vector<Req*> pending_;
   Stats stats_;
+  std::unique_ptr<NeuralBatcher> neural_;
 };
 
 }  // namespace pmklc

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,6 +95,49 @@ Status StartWeights(const Header& h, const NeuralChain* chain, std::vector<std::
 Status RunStream(const Header& h, const std::vector<std::vector<float>>& start, DmLink* out, int threads,
                  const TokNetModel* spum, const TokNetModel* sprm,
                  const std::function<Status(size_t, std::span<BasePredictor* const>)>& code);
+
+// ---- Sub-blocks as jobs (issue #18): what a SubCoder (a GPU batch,
+// engine/models/neural_batch.h) codes instead of RunStream's threads.
+
+// One sub-block: RunSubBlock's work with its links made explicit.
+struct SubJob {
+  const Header* h = nullptr;
+  size_t j = 0;
+  // The DMs start from `in`'s weights once it is complete (an empty slot:
+  // the initial weights; a failed link fails the job), or from the initial
+  // weights when in is null.
+  DmLink* in = nullptr;
+  // Receives every DM's weights once snap_at bases were coded (when set);
+  // completed (PublishRest) whatever happens.
+  DmLink* out = nullptr;
+  uint64_t snap_at = 0;
+  const TokNetModel* spum = nullptr;
+  const TokNetModel* sprm = nullptr;
+  bool encode = true;
+  size_t n = 0;
+  const uint8_t* codes = nullptr;  // encode: n bases
+  std::string* bytes = nullptr;    // encode: receives the coded sub-block (replaced)
+  std::string_view in_bytes;       // decode: the coded sub-block
+  uint8_t* dcodes = nullptr;       // decode: n bases
+  Status st;
+};
+
+// Codes or decodes jobs; returns when every one is done (its st set, its
+// out link completed). Bytes and snapshots are exactly RunSubBlock's.
+// Thread safety: Run may be called from many threads at once.
+class SubCoder {
+ public:
+  virtual ~SubCoder() = default;
+  [[nodiscard]] virtual Status Run(std::span<SubJob* const> jobs) = 0;
+};
+
+// RunStream through a SubCoder. The stream's jobs, one a sub-block, with
+// the links between them; `chain_in`: the block's start (chain_pos > 0).
+// io(job) fills each job's bases and bytes. A stream without DMs waits for
+// chain_in here and hands it on to `out` (as RunStream); one with DMs
+// waits for nothing here: its first job starts from chain_in.
+Status RunStreamOn(SubCoder* coder, const Header& h, DmLink* chain_in, DmLink* out, const TokNetModel* spum,
+                   const TokNetModel* sprm, const std::function<void(SubJob*)>& io);
 
 // The static models a header names, resolved through the registry.
 Status ResolveStatic(const Header& h, std::shared_ptr<const TokNetModel>* spum,

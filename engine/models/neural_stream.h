@@ -35,6 +35,10 @@
 
 namespace pmklc {
 
+namespace neural {
+class SubCoder;
+}
+
 inline constexpr uint8_t kNeuralStreamVersion = 1;
 // Most sub-blocks a stream may have (bounds the decoder's threads).
 inline constexpr uint32_t kMaxSubBlocks = 64;
@@ -131,6 +135,10 @@ struct NeuralOptions {
   uint8_t smp_percent = 5;
   // Cross-block SMP, set per block by the container writer. Default: none
   NeuralChain chain;
+  // Codes the sub-blocks (and the selection's trials) as jobs, e.g. on a
+  // GPU (engine/models/neural_batch.h); the bytes are the same. Default:
+  // none (threads here, as `threads` says)
+  neural::SubCoder* coder = nullptr;
 };
 
 // Codes n bases (0..3) and appends the stream to *out. NoMemory when model
@@ -142,8 +150,9 @@ struct NeuralOptions {
 // it names is not available in this process (FindModel).
 // A stream with chain position > 0 needs chain.in (the previous block's
 // link; NotSupported without it); chain.out, if given, receives this block's.
+// coder: as NeuralOptions::coder (Default: none).
 [[nodiscard]] Status NeuralDecode(std::string_view in, size_t n, uint8_t* codes, int max_threads = 0,
-                                  const NeuralChain* chain = nullptr);
+                                  const NeuralChain* chain = nullptr, neural::SubCoder* coder = nullptr);
 
 // What a stream uses (for stat and tests): model bits, sub-block count, SMP %.
 struct NeuralStreamInfo {

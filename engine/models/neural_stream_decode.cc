@@ -246,6 +246,56 @@ Status RunStream(const Header& h, const std::vector<std::vector<float>>& start, 
   });
 }
 
+Status RunStreamOn(SubCoder* coder, const Header& h, DmLink* chain_in, DmLink* out, const TokNetModel* spum,
+                   const TokNetModel* sprm, const std::function<void(SubJob*)>& io) {
+  const size_t S = h.sub_n.size();
+  const bool dm = (h.models & kUseDm) != 0;
+  if (h.chain_pos > 0 && !chain_in) {
+    std::vector<std::vector<float>> none;
+    NeuralChain c;
+    return StartWeights(h, &c, &none);  // (NotSupported, as on the CPU)
+  }
+  DmLink* block_in = h.chain_pos > 0 ? chain_in : nullptr;
+  if (!dm) {
+    // No DM here: the next block starts from what this one was given.
+    std::vector<std::vector<float>> start;
+    NeuralChain c;
+    c.in = block_in;
+    PMKLC_RETURN_IF_ERROR(StartWeights(h, &c, &start));
+    if (out) {
+      out->Reset(start.size());
+      for (size_t d = 0; d < start.size(); ++d) out->Publish(d, start[d], true);
+    }
+  }
+  std::vector<DmLink> inner(S);
+  std::vector<DmLink*> link(S + 1, nullptr);
+  for (size_t j = 1; j < S; ++j)
+    if (h.smp_percent && dm) {
+      inner[j].Reset(h.dms.size());
+      link[j] = &inner[j];
+    }
+  if (out && dm && h.smp_percent) {
+    out->Reset(h.dms.size());
+    link[S] = out;
+  }
+  std::vector<SubJob> jobs(S);
+  std::vector<SubJob*> ptr(S);
+  for (size_t j = 0; j < S; ++j) {
+    SubJob& job = jobs[j];
+    job.h = &h;
+    job.j = j;
+    job.in = dm ? (j > 0 && h.smp_percent ? link[j] : block_in) : nullptr;
+    job.out = link[j + 1];
+    job.snap_at = job.out ? SnapshotAt(h.sub_n[j], h.smp_percent) : 0;
+    job.spum = spum;
+    job.sprm = sprm;
+    job.n = h.sub_n[j];
+    io(&job);
+    ptr[j] = &job;
+  }
+  return coder->Run(ptr);
+}
+
 }  // namespace pmklc::neural
 
 namespace pmklc {
@@ -310,7 +360,8 @@ bool DmLink::complete() {
 
 namespace pmklc {
 
-Status NeuralDecode(std::string_view in, size_t n, uint8_t* codes, int max_threads, const NeuralChain* chain) {
+Status NeuralDecode(std::string_view in, size_t n, uint8_t* codes, int max_threads, const NeuralChain* chain,
+                    neural::SubCoder* coder) {
   using namespace neural;
   Header h;
   size_t used = 0;
@@ -328,9 +379,18 @@ Status NeuralDecode(std::string_view in, size_t n, uint8_t* codes, int max_threa
   if (n_at[S] != n || c_at[S] != in.size()) return Status::Corruption("fasta-neural: sub-block sizes do not add up");
   std::shared_ptr<const TokNetModel> spum, sprm;
   Status st = ResolveStatic(h, &spum, &sprm);
+  DmLink* out = chain ? chain->out : nullptr;
+  if (coder && st.ok()) {
+    st = RunStreamOn(coder, h, chain ? chain->in : nullptr, out, spum.get(), sprm.get(), [&](SubJob* job) {
+      job->encode = false;
+      job->in_bytes = in.substr(c_at[job->j], h.sub_len[job->j]);
+      job->dcodes = codes + n_at[job->j];
+    });
+    if (out) out->PublishRest(st.ok());
+    return st;
+  }
   std::vector<std::vector<float>> start;
   if (st.ok()) st = StartWeights(h, chain, &start);
-  DmLink* out = chain ? chain->out : nullptr;
   if (st.ok()) st = RunStream(h, start, out, max_threads, spum.get(), sprm.get(),
                               [&](size_t j, std::span<BasePredictor* const> extra) {
                                 return CmDecode(h.cm.FitTo(h.sub_n[j]), in.substr(c_at[j], h.sub_len[j]), h.sub_n[j],

@@ -48,6 +48,14 @@ Result<size_t> TrialSize(const NeuralOptions& o, uint8_t models, const uint8_t* 
   h.sub_n = {n};
   h.smp_percent = 0;
   std::string out;
+  if (o.coder) {
+    PMKLC_RETURN_IF_ERROR(neural::RunStreamOn(o.coder, h, nullptr, nullptr, (models & kUseSpum) ? o.spum.get() : nullptr,
+                                              (models & kUseSprm) ? o.sprm.get() : nullptr, [&](neural::SubJob* job) {
+                                                job->codes = codes;
+                                                job->bytes = &out;
+                                              }));
+    return out.size();
+  }
   PMKLC_RETURN_IF_ERROR(neural::RunStream(
       h, {}, nullptr, 1, (models & kUseSpum) ? o.spum.get() : nullptr, (models & kUseSprm) ? o.sprm.get() : nullptr,
       [&](size_t, std::span<BasePredictor* const> extra) {
@@ -99,8 +107,16 @@ Status NeuralEncode(const NeuralOptions& o, const uint8_t* codes, size_t n, std:
   const TokNetModel* spum = (models & kUseSpum) ? o.spum.get() : nullptr;
   const TokNetModel* sprm = (models & kUseSprm) ? o.sprm.get() : nullptr;
   std::vector<std::vector<float>> start;
-  Status st = StartWeights(h, &o.chain, &start);
-  if (st.ok())
+  Status st;
+  if (o.coder) {
+    st = RunStreamOn(o.coder, h, o.chain.in, o.chain.out, spum, sprm, [&](SubJob* job) {
+      job->codes = codes + n_at[job->j];
+      job->bytes = &part[job->j];
+    });
+  } else {
+    st = StartWeights(h, &o.chain, &start);
+  }
+  if (st.ok() && !o.coder)
     st = RunStream(h, start, o.chain.out, o.threads > 0 ? o.threads : o.workers, spum, sprm,
                    [&](size_t j, std::span<BasePredictor* const> extra) {
                      return CmEncode(h.cm.FitTo(h.sub_n[j]), codes + n_at[j], h.sub_n[j], &part[j], extra,

@@ -520,7 +520,9 @@ kernels::cmslim::Shape CmSlimShape(const CmParams& p) { return SlimShape(p); }
 
 const kernels::cmslim::Tables& CmSlimTables() { return kTab; }
 
-kernels::cmmax::MaxShape CmMaxShape(const CmParams& p) { return MaxShapeOf(p, 0, 0); }
+kernels::cmmax::MaxShape CmMaxShape(const CmParams& p, size_t extra, uint32_t extra_mix) {
+  return MaxShapeOf(p, extra, extra_mix);
+}
 
 const kernels::cmmax::MaxTables& CmMaxTables() { return MaxTab(); }
 

@@ -63,6 +63,10 @@
 
 namespace pmklc {
 
+namespace neural {
+class SubCoder;
+}
+
 struct CmParams {
   // Serialised format variant: 2 carries `frame`; params with frame == 0 are
   // written as variant 1 (the same bytes as before variant 2 existed). Parse
@@ -192,7 +196,9 @@ kernels::cmslim::Shape CmSlimShape(const CmParams& p);
 const kernels::cmslim::Tables& CmSlimTables();
 // The general model's flat-state step (kernels/cm_max.h), which codes every
 // other CmEncode stream: its shape for p (no extra predictors) and tables.
-kernels::cmmax::MaxShape CmMaxShape(const CmParams& p);
+// With `extra` extra predictors mixed as extra_mix says: the step that
+// codes CmEncode(p, ..., extra, extra_mix) (the neural profile's streams).
+kernels::cmmax::MaxShape CmMaxShape(const CmParams& p, size_t extra = 0, uint32_t extra_mix = 0);
 const kernels::cmmax::MaxTables& CmMaxTables();
 // Bytes of the model tables a coder of p allocates (the bulk of its memory).
 uint64_t CmModelBytes(const CmParams& p);
@@ -211,6 +217,9 @@ class CmStreamCoder {
   virtual ~CmStreamCoder() = default;
   [[nodiscard]] virtual Status Encode(const CmParams& p, const uint8_t* codes, size_t n, std::string* out) = 0;
   [[nodiscard]] virtual Status Decode(const CmParams& p, std::string_view in, size_t n, uint8_t* codes) = 0;
+  // The coder of the neural profile's sub-blocks that goes with it
+  // (NeuralOptions::coder, NeuralDecode's `coder`); null: the CPU's threads.
+  virtual neural::SubCoder* Neural() { return nullptr; }
 };
 
 // Reference-primed coding (codec fasta-ref, docs/format.md §fasta-ref): the

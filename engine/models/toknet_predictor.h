@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "engine/models/predictor.h"
-#include "kernels/toknet.h"
+#include "kernels/toknet_step.h"
 
 namespace pmklc {
 
@@ -40,37 +40,19 @@ class TokNetPredictor final : public BasePredictor {
   // lr == 0: static (weights borrowed); lr > 0: dynamic (weights copied).
   TokNetPredictor(const kernels::TokNetShape& shape, const float* weights, float lr, bool learn_reverse = false);
 
-  void Predict(uint32_t p[4]) override;
-  void Update(int base) override;
+  void Predict(uint32_t p[4]) override { net_.Predict(p); }
+  void Update(int base) override { net_.Update(base); }
 
   // Bases seen so far.
-  uint64_t position() const { return pos_; }
+  uint64_t position() const { return net_.pos; }
   // The current weights (a dynamic model's learnt state; SMP snapshots it).
-  const float* weights() const { return w_; }
-  size_t weight_count() const { return shape_.weight_count(); }
+  const float* weights() const { return net_.w; }
+  size_t weight_count() const { return net_.sh.weight_count(); }
 
  private:
-  void StartStep();
-  void LearnReverse();
-
-  kernels::TokNetShape shape_;
-  float lr_;
-  std::vector<float> own_;  // dynamic: the weights it learns
-  const float* w_;          // own_.data() or the borrowed static weights
-  uint64_t pos_ = 0;
-  uint32_t hist_ = 0;       // last k bases, 2 bits each
-  uint32_t prefix_ = 0;     // bases of the current step seen so far
-  int r_ = 0;               // how many
-  bool stepped_ = false;    // forward done for the current step
-  std::vector<uint32_t> ring_;  // completed tokens, newest at ring_[head_]
-  size_t head_ = 0, filled_ = 0;
-  std::vector<uint32_t> in_;    // the current step's inputs, newest first
-  std::vector<float> h_pre_, z_, probs_, scratch_;
-  bool reverse_ = false;
-  size_t span_ = 0;             // ctx*s + k: bases one reverse example reads
-  std::vector<uint8_t> bases_;  // ring of the newest bases (power-of-two size)
-  std::vector<uint32_t> rin_;   // reverse example's inputs, newest first
-  std::vector<float> rprobs_;
+  // The flat-state step (kernels/toknet_step.h), the code a GPU stream runs.
+  kernels::TokNet net_;
+  std::vector<float> arena_;  // its arena (float-aligned)
 };
 
 }  // namespace pmklc

@@ -78,3 +78,13 @@ Status DecodeBatchCuda(DecodeJob*, size_t, const MaxTables&, int) {
 }
 
 }  // namespace pmklc::kernels::cmmax
+
+#include "kernels/neural_slices.h"
+
+namespace pmklc::kernels::neuralk {
+
+Result<std::unique_ptr<Slices>> NewCudaSlices(const cmmax::MaxTables&, int) {
+  return Status::NotSupported("this build has no CUDA kernels");
+}
+
+}  // namespace pmklc::kernels::neuralk

@@ -165,7 +165,7 @@ Status Archiver::Init() {
   enc_.neural.sprm = opts_.private_model;
   auto gpus = ResolveDevice(opts_.device);
   if (!gpus.ok()) return gpus.status();
-  if (!gpus->empty() && enc_.use_cm && !enc_.use_neural) {
+  if (!gpus->empty() && (enc_.use_cm || enc_.use_neural)) {
     batcher_ = std::make_unique<CmBatcher>(opts_.device, opts_.threads);
     enc_.cm_coder = batcher_.get();
     spdlog::info("archiver: {} workers code {} groups in GPU batches ({} GPU{})", opts_.threads, opts_.profile,
