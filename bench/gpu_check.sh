@@ -5,7 +5,8 @@
 # and carried:
 #
 #   bench/gpu_check.sh prepare [BUILD_DIR] [CORPUS_DIR]    (here, no GPU needed)
-#     builds pmklc, unit_tests, pmklc_cm_gpu and pmklc_toknet_gpu with the
+#     builds pmklc, unit_tests, pmklc_cm_gpu, pmklc_neural_gpu and
+#     pmklc_toknet_gpu with the
 #     CUDA kernels (sm_80, sm_90), copies them stripped into .gpu/bin with
 #     the shared libraries they need beyond libc/libstdc++ (.gpu/lib), and
 #     packs the genomes as `-p fast` containers (.gpu/data: E. coli 536 and
@@ -19,8 +20,12 @@
 #     1024 streams of 1 MiB; bytes equal, cross decoding, MB/s), then
 #     `pmklc compress --device cuda` against `--device cpu` on each genome
 #     (balanced, and max with --independent-blocks; the same container
-#     bytes, decoded both ways), then the token network's kernels. Prints a table last; exits non-zero on any
-#     mismatch. The full log goes to $OUT/gpu_check.log when $OUT is set.
+#     bytes, decoded both ways), then neural: its batch driver
+#     (pmklc_neural_gpu: 256 sub-blocks of 128 Ki bases in chains of 8,
+#     GPU against CPU slices) and `compress -p neural -B 131072` of E. coli
+#     (each step under `timeout`, since one GPU thread codes one sub-block),
+#     then the token network's kernels. Prints a table last; exits non-zero
+#     on any mismatch. The full log goes to $OUT/gpu_check.log when $OUT is set.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 g=$root/.gpu
@@ -32,13 +37,13 @@ if [ "$mode" = prepare ]; then
   [ -x /usr/local/cuda/bin/nvcc ] || { echo "no nvcc at /usr/local/cuda/bin/nvcc" >&2; exit 1; }
   [ -f "$corpus/ecoli_536.fa" ] || "$root/../shared/data/corpus" "$corpus" eval train >/dev/null
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$build" --target pmklc unit_tests pmklc_cm_gpu pmklc_toknet_gpu -j"$(nproc)"
+  cmake --build "$build" --target pmklc unit_tests pmklc_cm_gpu pmklc_neural_gpu pmklc_toknet_gpu -j"$(nproc)"
   [ -f "$build/CMakeFiles/pmklc_kernels.dir/kernels/cuda/cm_slim.cu.o" ] ||
     { echo "the build has no CUDA kernels" >&2; exit 1; }
   rm -rf "$g"
   mkdir -p "$g/bin" "$g/lib" "$g/data"
   grep -qx '/.gpu/' "$root/.git/info/exclude" 2>/dev/null || echo '/.gpu/' >> "$root/.git/info/exclude"
-  for b in "$build/pmklc" "$build/tests/unit_tests" "$build/pmklc_cm_gpu" "$build/pmklc_toknet_gpu"; do
+  for b in "$build/pmklc" "$build/tests/unit_tests" "$build/pmklc_cm_gpu" "$build/pmklc_neural_gpu" "$build/pmklc_toknet_gpu"; do
     strip --strip-debug -o "$g/bin/$(basename "$b")" "$b"
     ldd "$b" | awk '$3 ~ /^\// {print $3}' | while read -r l; do
       case $(basename "$l") in
@@ -79,7 +84,7 @@ exec > >(tee "$log") 2>&1
   "$bin/pmklc" devices
   nvidia-smi --query-gpu=name,memory.used,memory.total,clocks.sm --format=csv 2>/dev/null || true
   # GPU against CPU, bit for bit (each skips without a GPU: a skip here is a failure).
-  "$bin/unit_tests" --gtest_filter='*Cuda*:CmBatch.*:Devices.*:Pack2Bit.*:NucleotideCm.Slim*' > "$work/unit" 2>&1 ||
+  "$bin/unit_tests" --gtest_filter='*Cuda*:CmBatch.*:NeuralBatch.*:Devices.*:Pack2Bit.*:NucleotideCm.Slim*' > "$work/unit" 2>&1 ||
     fail=1
   cat "$work/unit"
   grep -q '\[  SKIPPED \]' "$work/unit" && { echo "FAIL: a CUDA test skipped on the GPU machine"; fail=1; }
@@ -106,9 +111,10 @@ exec > >(tee "$log") 2>&1
     n=$(basename "$fa")
     sz=$(stat -c %s "$fa")
     t0=$(date +%s.%N)
-    "$bin/pmklc" compress -v -p $prof --device cuda -j 64 -c "$fa" > "$work/$n.gpu" 2> "$work/$n.gpu.err" || fail=1
+    # (-B 1 MiB on both: what compress uses on a GPU without -B)
+    "$bin/pmklc" compress -v -p $prof -B 1048576 --device cuda -j 64 -c "$fa" > "$work/$n.gpu" 2> "$work/$n.gpu.err" || fail=1
     t1=$(date +%s.%N)
-    "$bin/pmklc" compress -p $prof --device cpu -j "$(nproc)" -c "$fa" > "$work/$n.cpu" || fail=1
+    "$bin/pmklc" compress -p $prof -B 1048576 --device cpu -j "$(nproc)" -c "$fa" > "$work/$n.cpu" || fail=1
     t2=$(date +%s.%N)
     cat "$work/$n.gpu.err"
     same=yes
@@ -119,6 +125,27 @@ exec > >(tee "$log") 2>&1
       -v p="$prof" 'BEGIN { printf "| compress -p %s %s | %.1f MB | gpu %.2f MB/s | cpu all cores %.2f MB/s | bytes equal, decoded both ways: %s |", p, n, s/1e6, s/1e6/(b-a), s/1e6/(c-b), same }')")
   done
   done
+  # neural: the batch driver at scale, then the product on E. coli (bounded:
+  # a sub-block is one GPU thread's work).
+  timeout 150 "$bin/pmklc_neural_gpu" -n 256 -b 131072 -c 8 "$work"/*.fa > "$work/neural" 2>&1 || fail=1
+  cat "$work/neural"
+  table+=("$(sed -n 's/^| \([0-9]\)/| neural \1/p' "$work/neural" || true)")
+  [ -n "${table[-1]}" ] || table[-1]="| neural 256 | failed or over 150 s |"
+  fa=$work/ecoli_536.fa
+  if [ -f "$fa" ]; then
+    sz=$(stat -c %s "$fa")
+    t0=$(date +%s.%N)
+    timeout 150 "$bin/pmklc" compress -v -p neural -B 131072 --device cuda -j 64 -c "$fa" > "$work/n.gpu" 2> "$work/n.gpu.err" || fail=1
+    t1=$(date +%s.%N)
+    "$bin/pmklc" compress -p neural -B 131072 --device cpu -j "$(nproc)" -c "$fa" > "$work/n.cpu" || fail=1
+    t2=$(date +%s.%N)
+    cat "$work/n.gpu.err"
+    same=yes
+    cmp -s "$work/n.gpu" "$work/n.cpu" || { same=NO; fail=1; }
+    "$bin/pmklc" decompress --device cpu -c "$work/n.gpu" | cmp -s - "$fa" || { same="$same, gpu->cpu WRONG"; fail=1; }
+    table+=("$(awk -v s="$sz" -v a="$t0" -v b="$t1" -v c="$t2" -v same="$same" \
+      'BEGIN { printf "| compress -p neural -B 131072 ecoli_536.fa | %.1f MB | gpu %.2f MB/s | cpu all cores %.2f MB/s | bytes equal, gpu->cpu decoded: %s |", s/1e6, s/1e6/(b-a), s/1e6/(c-b), same }')")
+  fi
   "$bin/pmklc_toknet_gpu" 64 2000 || fail=1
   "$bin/pmklc_toknet_gpu" 1024 500 || fail=1
 }

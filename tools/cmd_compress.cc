@@ -169,6 +169,9 @@ Result<std::string> DefaultOutput(const std::string& in, const char* hint) {
 // --device: the GPUs the nucleotide streams go to (none: the CPU), and the
 // batcher that gathers the W blocks coded at once for them. Checked before
 // any output is opened.
+// Blocks when a GPU codes them (compress without -B). Default: 1 MiB
+constexpr uint32_t kGpuBlockSize = 1u << 20;
+
 struct DeviceUse {
   std::vector<int> gpus;
   std::unique_ptr<CmBatcher> batcher;
@@ -186,10 +189,14 @@ Result<DeviceUse> UseDevice(const CompressArgs& a) {
 // With a GPU: the blocks coded at once (W) are gathered into one batch by a
 // CmBatcher that the codec calls instead of CmEncode/CmDecode. bump: W is
 // 64 unless -j (compress with a context-mixing profile; a reader keeps -j,
-// since it cannot know the container's profile before it starts).
-void AttachBatcher(const CompressArgs& a, DeviceUse* u, int* workers, bool bump) {
+// since it cannot know the container's profile before it starts), and the
+// blocks are 1 MiB unless -B (block_size non-null): a GPU codes one stream
+// a thread, so a file must make many streams (a 16 MiB block would be one
+// GPU thread's work; BENCHMARKS.md §GPU-parallel coding has the ratio cost).
+void AttachBatcher(const CompressArgs& a, DeviceUse* u, int* workers, bool bump, uint32_t* block_size = nullptr) {
   if (u->gpus.empty()) return;
   if (bump && !a.workers_given) *workers = static_cast<int>(kMaxSubBlocks);
+  if (bump && block_size && !a.block_size_given) *block_size = kGpuBlockSize;
   u->batcher = std::make_unique<CmBatcher>(*ParseDevice(a.device), static_cast<size_t>(*workers));
 }
 
@@ -228,9 +235,12 @@ int RunCompress(const CompressArgs& a) {
   if (a.workers < 1 || a.workers > static_cast<int>(kMaxSubBlocks))
     return Fail("compress", Status::InvalidArgument("-j must be in [1, 64]"));
   co.workers = a.workers;
-  if (co.encode.use_cm || co.encode.use_neural) AttachBatcher(a, &*dev, &co.workers, true);
-  co.encode.cm_coder = dev->batcher.get();
   if (a.independent_blocks) co.whole_file_context = false;
+  // (max with whole-file context primes every block with the ones before:
+  // those streams run on the CPU, so its blocks stay large)
+  if (co.encode.use_cm || co.encode.use_neural)
+    AttachBatcher(a, &*dev, &co.workers, true, co.whole_file_context ? nullptr : &co.block_size);
+  co.encode.cm_coder = dev->batcher.get();
   if (a.no_smp) co.encode.neural.smp_percent = 0;
   co.encode.neural.select = !a.no_select;
   {

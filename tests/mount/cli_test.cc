@@ -441,7 +441,15 @@ TEST(Cli, CompressDeviceChoice) {
     ASSERT_EQ(r.first, 0) << r.second;
     EXPECT_EQ(Slurp(t.path + "/back.fa"), fa);
   }
+  // neural: auto without a GPU is the CPU (its chained blocks, the same bytes)
+  r = Sh(bin + " compress -p neural -B 256K -j 3 -c " + t.path + "/g.fa > " + t.path + "/n.pmklc");
+  ASSERT_EQ(r.first, 0) << r.second;
   const bool gpu = Sh(bin + " devices").second.find("no GPU") == std::string::npos;
+  if (!gpu) {
+    r = Sh(bin + " compress -p neural -B 256K -j 3 --device auto -c " + t.path + "/g.fa > " + t.path + "/nd.pmklc");
+    ASSERT_EQ(r.first, 0) << r.second;
+    EXPECT_EQ(Slurp(t.path + "/nd.pmklc"), Slurp(t.path + "/n.pmklc"));
+  }
   for (const char* bad : {"--device gpu", "--device cuda:x", gpu ? "--device cuda:99" : "--device cuda"}) {
     r = Sh(bin + " compress -p balanced " + bad + " -o " + t.path + "/bad.pmklc " + t.path + "/g.fa");
     EXPECT_NE(r.first, 0) << bad;
@@ -460,6 +468,15 @@ TEST(Cli, CompressDeviceChoice) {
   ASSERT_EQ(r.first, 0) << Slurp(t.path + "/err");
   EXPECT_EQ(Slurp(t.path + "/g.pmklc"), Slurp(t.path + "/plain.pmklc"));
   EXPECT_NE(Slurp(t.path + "/err").find("on the GPU"), std::string::npos) << Slurp(t.path + "/err");
+  // and neural's sub-blocks (the neural batch driver), decoded on the CPU
+  r = Sh(bin + " compress -v -p neural -B 256K -j 3 --device cuda -c " + t.path + "/g.fa 2>" + t.path + "/err > " +
+         t.path + "/ng.pmklc");
+  ASSERT_EQ(r.first, 0) << Slurp(t.path + "/err");
+  EXPECT_EQ(Slurp(t.path + "/ng.pmklc"), Slurp(t.path + "/n.pmklc"));
+  EXPECT_NE(Slurp(t.path + "/err").find("neural sub-blocks"), std::string::npos) << Slurp(t.path + "/err");
+  r = Sh(bin + " decompress --device cpu -c " + t.path + "/ng.pmklc > " + t.path + "/back.fa");
+  ASSERT_EQ(r.first, 0) << r.second;
+  EXPECT_EQ(Slurp(t.path + "/back.fa"), fa);
 }
 
 
