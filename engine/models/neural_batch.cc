@@ -142,14 +142,22 @@ Status RunNeuralJobs(std::span<SubJob* const> jobs, kn::Slices* slices, size_t s
       (void)ext->Wait(&ignore);  // (no lock held)
       continue;
     }
+    // The step: a slice, or less where a snapshot someone waits for is
+    // nearer (so a chain's next stream starts at 5% of this one, not at
+    // the end of a slice).
     std::vector<size_t> run;
     std::vector<size_t> idx;
+    size_t budget = slice;
     for (size_t i = 0; i < N; ++i)
       if (state[i] == JobState::kActive) {
         run.push_back(handle[i]);
         idx.push_back(i);
+        if (!sent[i] && jobs[i]->out && (jobs[i]->h->models & kUseDm)) {
+          const size_t done_i = slices->Progress(handle[i]).done;
+          if (jobs[i]->snap_at > done_i) budget = std::min<size_t>(budget, jobs[i]->snap_at - done_i);
+        }
       }
-    PMKLC_RETURN_IF_ERROR(slices->Advance(run.data(), run.size(), slice));
+    PMKLC_RETURN_IF_ERROR(slices->Advance(run.data(), run.size(), budget));
     for (size_t k = 0; k < idx.size(); ++k) {
       const size_t i = idx[k];
       const kn::SliceProgress p = slices->Progress(handle[i]);
