@@ -44,7 +44,7 @@ if [ "$mode" = prepare ]; then
   mkdir -p "$g/bin" "$g/lib" "$g/data"
   grep -qx '/.gpu/' "$root/.git/info/exclude" 2>/dev/null || echo '/.gpu/' >> "$root/.git/info/exclude"
   for b in "$build/pmklc" "$build/tests/unit_tests" "$build/pmklc_cm_gpu" "$build/pmklc_neural_gpu" "$build/pmklc_toknet_gpu"; do
-    strip --strip-debug -o "$g/bin/$(basename "$b")" "$b"
+    strip --strip-all -o "$g/bin/$(basename "$b")" "$b"
     ldd "$b" | awk '$3 ~ /^\// {print $3}' | while read -r l; do
       case $(basename "$l") in
         libc.so*|libm.so*|libgcc_s.so*|libstdc++.so*|ld-linux*|libpthread.so*|libdl.so*|librt.so*|libcuda.so*) ;;
