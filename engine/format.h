@@ -58,7 +58,7 @@ inline constexpr uint32_t kNeuralChainBlocks = 16;
 // 4: adds the "sizes" column family (stored size, raw size and codec of
 //    every block, group and segment: du and stat read it, not the values).
 // Version 1, 2 and 3 stores are upgraded in place when opened read-write.
-inline constexpr uint32_t kStoreVersion = 4;
+inline constexpr uint32_t kStoreVersion = 5;
 // Version byte of a reference object record (docs/store.md §References).
 inline constexpr uint8_t kRefObjectVersion = 1;
 // Archived (cold-tier) group: by default this many bytes of a file, i.e.

@@ -1,4 +1,5 @@
 #include "fs/file_data.h"
+#include "store/services/recall.h"
 
 #include <spdlog/spdlog.h>
 
@@ -52,6 +53,7 @@ FileData::FileData(Store* store, const FsOptions& o)
       cache_(o.cache_bytes),
       refs_(store, o.ref_cache_bytes),
       hooks_(o.hooks),
+      recall_(o.recall),
       group_slots_(static_cast<std::ptrdiff_t>(GroupDecodeSlots())),
       prefetch_pool_(Cores(), 64, "prefetch"),
       pool_(Cores(), 16, "block encoder") {}
@@ -154,6 +156,12 @@ Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, u
   auto hdr = ParseBlockHeader(value);
   const GroupKey key{ino, g, hdr.ok() ? hdr->checksum : BlockChecksum(value)};
   std::optional<R> r = group_decodes_.Do(key, [&]() -> R {
+    // The recall tier first: a fast decode of a copy that must decode to
+    // exactly the bytes the group's header names.
+    if (recall_ && hdr.ok()) {
+      auto hit = recall_->Lookup(ino, g, hdr->checksum);
+      if (hit.ok()) return *hit;
+    }
     std::string raw;
     // Reference segments first, side by side (before taking a slot: they
     // are decoded on threads of their own).
@@ -176,7 +184,9 @@ Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, u
       return Status::Corruption("inode " + std::to_string(ino) + " archived group " + std::to_string(g) +
                                 ": " + s.message());
     }
-    return std::make_shared<const std::string>(std::move(raw));
+    auto out = std::make_shared<const std::string>(std::move(raw));
+    if (recall_ && hdr.ok()) recall_->Offer(ino, g, hdr->checksum, *out);
+    return out;
   }, wait);
   if (!r) return Status::Busy("group decode in progress");  // another thread is decoding it
   return *r;

@@ -158,6 +158,7 @@ class FileData {
   StoreRefs refs_;  // reference segments of groups coded against others
   std::atomic<size_t> total_dirty_{0};
   FsHooks hooks_;
+  Recall* recall_;  // null: none
   std::counting_semaphore<64> group_slots_;  // concurrent group decodes (memory bound)
   using GroupKey = std::tuple<uint64_t, uint64_t, uint64_t>;  // ino, group, checksum of its decoded bytes
   SingleFlight<GroupKey, Result<std::shared_ptr<const std::string>>> group_decodes_;

@@ -26,6 +26,8 @@
 struct statvfs;
 
 namespace pmklc {
+
+class Recall;
 class ArchiveHost;
 }
 
@@ -66,6 +68,9 @@ struct FsOptions {
   EncodeOptions encode;                   // codec for new blocks. Default: zstd level 1
   bool noatime = false;                   // Default: false (relatime rules)
   FsHooks hooks;                          // tests only. Default: none
+  // The recall tier archived groups are read through (borrowed; must
+  // outlive the Filesystem; store/services/recall.h). Default: none
+  Recall* recall = nullptr;
 };
 
 // Attributes to change in SetAttr; bit set in `valid`.

@@ -113,7 +113,13 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
     if (models.ok()) archive_opts.private_model = *models;
     else spdlog::error("store models: {}", models.status().ToString());
   }
-  auto fsp = std::make_unique<Filesystem>(store.get(), p.fs);
+  // The recall tier (store/services/recall.h): a cache; a failure to read
+  // its index leaves it off, logged.
+  Recall recall(store.get(), p.recall);
+  FsOptions fso = p.fs;
+  if (Status rcs = recall.Init(); !rcs.ok()) spdlog::error("recall tier off: {}", rcs.ToString());
+  else if (recall.enabled()) fso.recall = &recall;
+  auto fsp = std::make_unique<Filesystem>(store.get(), fso);
   Filesystem& fs = *fsp;
   Status rs = fs.Recover();
   if (!rs.ok()) {
@@ -180,6 +186,11 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
       ro.failed_jobs = GuardedFailures();
       ro.memory_budget_bytes = budget.total();
       ro.memory_budget_text = budget.Describe();
+      if (fso.recall) {
+        const Recall::Stats rst = recall.stats();
+        ro.recall = {rst.entries, rst.bytes, rst.budget, rst.hits, rst.misses, rst.written, rst.evicted, rst.dropped};
+        ro.recall_on = true;
+      }
       if (archiver)
         for (const ArchiveFailure& f : archiver->failures()) ro.archive_failures.emplace_back(f.ino, f.why);
       auto r = StoreReport(*store, ro);

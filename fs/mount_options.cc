@@ -54,6 +54,16 @@ const std::vector<Spec>& Table() {
        [](MountConfig* c, const std::string& v, uint64_t) { c->log_level = v; return Status::OK(); }},
       {"cache_size", Kind::kSize, 0, uint64_t{1} << 40, {}, "128M", "decoded-block read cache",
        [](MountConfig* c, const std::string&, uint64_t n) { c->fs.cache_bytes = n; return Status::OK(); }},
+      {"recall_size", Kind::kSize, 0, uint64_t{1} << 50, {}, "5% of the store, at least 1G",
+       "recall tier: archived groups that were read are kept recoded with the fast codec, up to this many "
+       "stored bytes, so reading them again costs a fast decode (0 turns it off)",
+       [](MountConfig* c, const std::string&, uint64_t n) { c->recall.size_bytes = n; return Status::OK(); }},
+      {"recall_min_reads", Kind::kUint, 1, 1000, {}, "1",
+       "model decodes of an archived group before the recall tier keeps it",
+       [](MountConfig* c, const std::string&, uint64_t n) {
+         c->recall.min_reads = static_cast<uint32_t>(n);
+         return Status::OK();
+       }},
       {"dirty_file_limit", Kind::kSize, format::kMinBlockSize, uint64_t{1} << 40, {}, "32M", "unstored written data per file",
        [](MountConfig* c, const std::string&, uint64_t n) { c->fs.dirty_file_bytes = n; return Status::OK(); }},
       {"dirty_limit", Kind::kSize, format::kMinBlockSize, uint64_t{1} << 40, {}, "256M", "unstored written data over all files",

@@ -14,6 +14,7 @@
 
 #include "engine/common/status.h"
 #include "store/services/archiver.h"
+#include "store/services/recall.h"
 #include "fs/filesystem.h"
 #include "store/store.h"
 
@@ -24,6 +25,7 @@ struct MountConfig {
   FsOptions fs;
   StoreOptions store;
   ArchiveOptions archive;
+  RecallOptions recall;
   std::string log_level = "info";  // Default: info
   bool allow_other = false;        // Default: false
   unsigned threads = 10;           // FUSE worker threads. Default: 10

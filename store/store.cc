@@ -26,8 +26,9 @@ namespace pmklc {
 
 namespace {
 
-constexpr const char* kCfNames[] = {"meta", "inodes", "dirents", "blocks", "xattrs", "models", "cold", "refs", "sizes"};
-enum Cf { kMeta = 0, kInodes, kDirents, kBlocks, kXattrs, kModels, kCold, kRefs, kSizes, kNumCf };
+constexpr const char* kCfNames[] = {"meta", "inodes", "dirents", "blocks", "xattrs", "models", "cold", "refs", "sizes",
+                                    "recall"};
+enum Cf { kMeta = 0, kInodes, kDirents, kBlocks, kXattrs, kModels, kCold, kRefs, kSizes, kRecall, kNumCf };
 // Reclaim queue entries: (kind, id).
 enum ReclaimKind : uint8_t {
   kReclaimFile = 0,    // id = ino: its fast-tier blocks and archived groups
@@ -80,6 +81,7 @@ char SizeTag(int cf, std::string_view key) {
   if (cf == kBlocks) return 'b';
   if (cf == kCold) return 'g';
   if (cf == kRefs && !key.empty() && key[0] == 's') return 's';
+  if (cf == kRecall) return 'r';
   return 0;
 }
 
@@ -257,11 +259,20 @@ void Store::Batch::DeleteBlock(uint64_t ino, uint64_t idx) {
 void Store::Batch::DeleteBlocksFrom(uint64_t ino, uint64_t from_idx) {
   rep_->ops.push_back({3, kBlocks, BlockKey(ino, from_idx), {}});
 }
+// (a group's recall entry goes with every change of the group, in the same batch)
 void Store::Batch::PutGroup(uint64_t ino, uint64_t group, std::string_view value) {
   rep_->ops.push_back({0, kCold, BlockKey(ino, group), std::string(value)});
+  rep_->ops.push_back({1, kRecall, BlockKey(ino, group), {}});
 }
 void Store::Batch::DeleteGroup(uint64_t ino, uint64_t group) {
   rep_->ops.push_back({1, kCold, BlockKey(ino, group), {}});
+  rep_->ops.push_back({1, kRecall, BlockKey(ino, group), {}});
+}
+void Store::Batch::PutRecall(uint64_t ino, uint64_t group, std::string_view value) {
+  rep_->ops.push_back({0, kRecall, BlockKey(ino, group), std::string(value)});
+}
+void Store::Batch::DeleteRecall(uint64_t ino, uint64_t group) {
+  rep_->ops.push_back({1, kRecall, BlockKey(ino, group), {}});
 }
 void Store::Batch::PutPending(uint64_t ino) {
   rep_->ops.push_back({0, kMeta, "pending/" + Key64(ino), {}});
@@ -395,7 +406,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
     t.block_cache = cache;
     t.cache_index_and_filter_blocks = true;
     t.pin_l0_filter_and_index_blocks_in_cache = true;
-    if (i == kBlocks || i == kModels || i == kCold || i == kRefs) {
+    if (i == kBlocks || i == kModels || i == kCold || i == kRefs || i == kRecall) {
       cfo.compression = rocksdb::kNoCompression;  // payloads are already coded
       t.block_size = 16 << 10;
       cfo.write_buffer_size = 32u << 20;
@@ -429,12 +440,14 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
                                        kCfNames[i] + ")");
     for (int i = kNumCfV1; i < kNumCf; ++i) {
       if (std::find(names.begin(), names.end(), kCfNames[i]) != names.end()) continue;
-      // An older format (1 lacks "cold", 2 lacks "refs", 3 lacks "sizes"):
-      // upgraded below (the new CFs are created empty, then filled).
+      // An older format (1 lacks "cold", 2 lacks "refs", 3 lacks "sizes",
+      // 4 lacks "recall"): upgraded below (the new CFs are created empty,
+      // then filled).
       if (o.read_only) {
         const bool v1 = std::find(names.begin(), names.end(), kCfNames[kCold]) == names.end();
         const bool v2 = std::find(names.begin(), names.end(), kCfNames[kRefs]) == names.end();
-        return Status::NotSupported(path + " has store format " + (v1 ? "1" : v2 ? "2" : "3") +
+        const bool v3 = std::find(names.begin(), names.end(), kCfNames[kSizes]) == names.end();
+        return Status::NotSupported(path + " has store format " + (v1 ? "1" : v2 ? "2" : v3 ? "3" : "4") +
                                     "; mount it once (read-write) to upgrade it");
       }
       dbo.create_missing_column_families = true;
@@ -510,8 +523,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
       // 3 -> 4: fill the "sizes" index from every block, group and segment
       // (one read of the stored values; a crash before the version record
       // below just fills it again). The new version goes in the last batch.
+      // 4 -> 5: the "recall" CF now exists (created empty above).
       if (o.read_only) return Status::NotSupported(path + " has an older store format; mount it once to upgrade it");
-      {
+      if (rep->version < 4) {
         Status fs = FillSizes(rep.get());
         if (!fs.ok()) return fs;
       }
@@ -567,6 +581,8 @@ Status Store::Write(Batch& b, bool sync) {
       const uint64_t g = (idx + rep_->group_blocks - 1) / rep_->group_blocks;
       if (s.ok()) s = wb.DeleteRange(rep_->cf[kCold], BlockKey(ino, g), BlockKey(ino + 1, 0));
       if (s.ok()) s = wb.DeleteRange(sz, SizeKey('g', BlockKey(ino, g)), SizeKey('g', BlockKey(ino + 1, 0)));
+      if (s.ok()) s = wb.DeleteRange(rep_->cf[kRecall], BlockKey(ino, g), BlockKey(ino + 1, 0));
+      if (s.ok()) s = wb.DeleteRange(sz, SizeKey('r', BlockKey(ino, g)), SizeKey('r', BlockKey(ino + 1, 0)));
       if (s.ok() && idx == 0) s = wb.Delete(rep_->cf[kMeta], "pending/" + Key64(ino));
       // All of the file's data is gone: so are its holds on reference
       // objects and its sketch (a truncation keeps them: holding too long is
@@ -777,6 +793,18 @@ Status Store::ForEachBlock(const std::function<bool(uint64_t, uint64_t, std::str
 Status Store::GetGroup(uint64_t ino, uint64_t group, std::string* value) {
   auto s = rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kCold], BlockKey(ino, group), value);
   return FromRocks(s);
+}
+
+Status Store::GetRecall(uint64_t ino, uint64_t group, std::string* value) {
+  return FromRocks(rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kRecall], BlockKey(ino, group), value));
+}
+
+Status Store::ForEachRecall(const std::function<bool(uint64_t, uint64_t, std::string_view)>& fn) {
+  return ScanPrefix(rep_->db.get(), rep_->cf[kRecall], "",
+      [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+        if (k.size() != 16) return true;
+        return fn(LoadBE64(k.data()), LoadBE64(k.data() + 8), std::string_view(v.data(), v.size()));
+      });
 }
 
 Status Store::ForEachGroup(const std::function<bool(uint64_t, uint64_t, std::string_view)>& fn) {

@@ -1,6 +1,6 @@
 // store.h — the RocksDB schema of pmklcfs (docs/store.md), behind a narrow API.
 //
-// Column families: meta, inodes, dirents, blocks, xattrs, models, cold, refs, sizes
+// Column families: meta, inodes, dirents, blocks, xattrs, models, cold, refs, sizes, recall
 // (docs/store.md §Column families).
 // Every mutation is collected in a Store::Batch and applied with Store::Write
 // as one atomic RocksDB WriteBatch. Nothing here interprets block payloads.
@@ -99,8 +99,15 @@ class Store {
     void DeleteBlocksFrom(uint64_t ino, uint64_t from_idx);
     // Archived tier (docs/store.md §Archive): group g of ino holds logical
     // blocks [g * group_blocks(), (g + 1) * group_blocks()) as one block value.
+    // Both also delete the group's recall entry.
     void PutGroup(uint64_t ino, uint64_t group, std::string_view value);
     void DeleteGroup(uint64_t ino, uint64_t group);
+    // Recall tier (docs/store.md §Recall): a cached fast-codec copy of an
+    // archived group's decoded bytes (store/services/recall.h says what the
+    // value holds). PutGroup, DeleteGroup and DeleteBlocksFrom drop the
+    // entries of the groups they change, in their batch.
+    void PutRecall(uint64_t ino, uint64_t group, std::string_view value);
+    void DeleteRecall(uint64_t ino, uint64_t group);
     // Pending-archive marks: files with fast-tier blocks the archiver has not
     // looked at since they were written.
     void PutPending(uint64_t ino);
@@ -189,6 +196,9 @@ class Store {
   // Archived group g of ino; NotFound if that group is not archived.
   Status GetGroup(uint64_t ino, uint64_t group, std::string* value);
   Status ForEachGroup(const std::function<bool(uint64_t ino, uint64_t group, std::string_view value)>& fn);
+  // Recall entry of group g of ino; NotFound if none.
+  Status GetRecall(uint64_t ino, uint64_t group, std::string* value);
+  Status ForEachRecall(const std::function<bool(uint64_t ino, uint64_t group, std::string_view value)>& fn);
   Status ForEachGroupOf(uint64_t ino, const std::function<bool(uint64_t group, std::string_view value)>& fn);
   // Inodes with a pending-archive mark, in inode order.
   Status ListPending(std::vector<uint64_t>* out);
@@ -223,7 +233,8 @@ class Store {
   // blocks and archived groups (not the reference segments it links to).
   Result<uint64_t> StoredBytesOf(uint64_t ino);
   // Every record: tag 'b' (a = ino, b = block index), 'g' (a = ino, b =
-  // group) or 's' (a = reference object, b = segment); stored and raw
+  // group), 'r' (a recall entry: a = ino, b = group) or 's' (a = reference
+  // object, b = segment); stored and raw
   // length; codec id (0xff: not a block value). In key order.
   Status ForEachSize(const std::function<bool(char tag, uint64_t a, uint64_t b, uint32_t stored, uint32_t raw,
                                               uint8_t codec)>& fn);

@@ -44,10 +44,11 @@ int RunFsck(const std::string& path, unsigned threads) {
                 "found the damage in its own files.\n");
   }
   std::printf("checked %llu inodes, %llu blocks, %llu archived groups, %llu reference objects (%llu segments), "
-              "%llu pending orphans: %s\n",
+              "%llu pending orphans, %llu recall entries (%llu damaged, %llu stale): %s\n",
               (unsigned long long)rep.inodes, (unsigned long long)rep.blocks, (unsigned long long)rep.groups,
               (unsigned long long)rep.reference_objects, (unsigned long long)rep.segments,
-              (unsigned long long)rep.pending_orphans,
+              (unsigned long long)rep.pending_orphans, (unsigned long long)rep.recall_entries,
+              (unsigned long long)rep.recall_damaged, (unsigned long long)rep.recall_stale,
               rep.problem_count ? (std::to_string(rep.problem_count) + " problem(s)").c_str() : "clean");
   return rep.problem_count ? 1 : 0;
 }

@@ -37,6 +37,9 @@ struct FsckReport {
   };
   std::vector<Damaged> damaged;  // files whose data cannot all be read back
   uint64_t inodes = 0, blocks = 0, groups = 0, reference_objects = 0, segments = 0, pending_orphans = 0;
+  // Recall tier entries (store/services/recall.h): a cache, never served
+  // unless valid, so a damaged or stale one is a note, not a problem.
+  uint64_t recall_entries = 0, recall_damaged = 0, recall_stale = 0;
 };
 
 [[nodiscard]] Status CheckStore(Store& store, const FsckOptions& opts, FsckReport* out);

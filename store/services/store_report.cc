@@ -89,6 +89,7 @@ Result<std::string> StoreReport(Store& s, const StoreReportOptions& opts) {
   const std::set<uint64_t> pending(pending_list.begin(), pending_list.end());
   uint64_t pend_raw = 0, pend_stored = 0;
   uint64_t ref_objects = 0, ref_segs = 0, ref_raw = 0, ref_stored = 0;
+  uint64_t recall_entries = 0, recall_raw = 0, recall_stored = 0;  // the recall tier (a cache)
   std::map<std::string, PerCodec> seg_per;  // reference segments by codec
   if (b.ok()) b = s.ForEachRefObject([&](uint64_t, std::string_view) { ref_objects++; return true; });
   if (b.ok()) b = s.ForEachSize([&](char tag, uint64_t a, uint64_t, uint32_t st, uint32_t raw, uint8_t codec) {
@@ -100,6 +101,10 @@ Result<std::string> StoreReport(Store& s, const StoreReportOptions& opts) {
       count(0, raw, st, codec);
     } else if (tag == 'g') {
       count(1, raw, st, codec);
+    } else if (tag == 'r') {
+      recall_entries++;
+      recall_raw += raw;
+      recall_stored += st;
     } else if (tag == 's') {
       ref_raw += raw;
       const char* n = CodecName(static_cast<CodecId>(codec));
@@ -151,6 +156,9 @@ Result<std::string> StoreReport(Store& s, const StoreReportOptions& opts) {
                 "\"dependent_raw_bytes\":%llu,\"dependent_stored_bytes\":%llu,"
                 "\"dependent_segment_raw_bytes\":%llu,\"dependent_segment_stored_bytes\":%llu,"
                 "\"saved_bytes_estimate\":%.0f},"
+                "\"recall\":{\"entries\":%llu,\"raw_bytes\":%llu,\"stored_bytes\":%llu,\"on\":%s,"
+                "\"budget_bytes\":%llu,\"hits\":%llu,\"misses\":%llu,\"written\":%llu,\"evicted\":%llu,"
+                "\"dropped\":%llu},"
                 "\"free_bytes\":%llu,\"min_free_bytes\":%llu,\"mounted\":%s,"
                 "\"rss_bytes\":%llu,\"memory_budget_bytes\":%llu,\"failed_jobs\":%llu,"
                 "\"codecs\":{",
@@ -162,7 +170,12 @@ Result<std::string> StoreReport(Store& s, const StoreReportOptions& opts) {
                 (unsigned long long)as.after_bytes, as.busy_s, rate, (unsigned long long)ref_objects,
                 (unsigned long long)ref_segs, (unsigned long long)ref_raw, (unsigned long long)ref_stored,
                 (unsigned long long)dep.raw, (unsigned long long)dep.stored, (unsigned long long)dep_segs.raw,
-                (unsigned long long)dep_segs.stored, saved, (unsigned long long)free_bytes,
+                (unsigned long long)dep_segs.stored, saved, (unsigned long long)recall_entries,
+                (unsigned long long)recall_raw, (unsigned long long)recall_stored, opts.recall_on ? "true" : "false",
+                (unsigned long long)opts.recall.budget, (unsigned long long)opts.recall.hits,
+                (unsigned long long)opts.recall.misses, (unsigned long long)opts.recall.written,
+                (unsigned long long)opts.recall.evicted, (unsigned long long)opts.recall.dropped,
+                (unsigned long long)free_bytes,
                 (unsigned long long)s.min_free_bytes(), opts.mounted ? "true" : "false",
                 (unsigned long long)opts.rss_bytes, (unsigned long long)opts.memory_budget_bytes,
                 (unsigned long long)opts.failed_jobs);
@@ -217,6 +230,15 @@ Result<std::string> StoreReport(Store& s, const StoreReportOptions& opts) {
               sz(tier[1].stored).c_str(), (unsigned long long)tier[1].blocks);
   Appendf(&out, "to archive     %s of file data (%s stored) in files marked pending\n", sz(pend_raw).c_str(),
               sz(pend_stored).c_str());
+  Appendf(&out, "recall tier    %llu archived groups kept for reading again: %s of file data in %s stored\n",
+          (unsigned long long)recall_entries, sz(recall_raw).c_str(), sz(recall_stored).c_str());
+  if (opts.recall_on)
+    Appendf(&out, "  this mount   budget %s; %llu hits, %llu misses; %llu written, %llu evicted, %llu dropped (corrupt or stale)\n",
+            sz(opts.recall.budget).c_str(), (unsigned long long)opts.recall.hits,
+            (unsigned long long)opts.recall.misses, (unsigned long long)opts.recall.written,
+            (unsigned long long)opts.recall.evicted, (unsigned long long)opts.recall.dropped);
+  else if (opts.mounted)
+    Appendf(&out, "  this mount   off (recall_size=0)\n");
   if (!opts.archive_failures.empty()) {
     Appendf(&out, "archive failed %zu file(s), kept in the fast tier until they change:\n",
             opts.archive_failures.size());
@@ -270,7 +292,7 @@ Result<std::string> StoreFileReport(Store& s) {
   std::set<std::pair<uint64_t, uint64_t>> links;  // (ino, group) of ref-link groups
   PMKLC_RETURN_IF_ERROR(s.ForEachSize([&](char tag, uint64_t a, uint64_t b, uint32_t st, uint32_t, uint8_t codec) {
     if (tag == 's') seg_size[{a, static_cast<uint32_t>(b)}] = st;
-    else stored[a] += st;
+    else if (tag == 'b' || tag == 'g') stored[a] += st;  // (not 'r': a recall entry is a cache)
     if (tag == 'g' && codec == static_cast<uint8_t>(CodecId::kRefLink)) links.insert({a, b});
     return true;
   }));

@@ -30,6 +30,11 @@ struct StoreReportOptions {
   uint64_t failed_jobs = 0;
   uint64_t memory_budget_bytes = 0;
   std::string memory_budget_text;
+  // The mount's recall tier (store/services/recall.h). Default: not shown
+  bool recall_on = false;
+  struct RecallCounters {
+    uint64_t entries = 0, bytes = 0, budget = 0, hits = 0, misses = 0, written = 0, evicted = 0, dropped = 0;
+  } recall;
 };
 
 // Human-readable table, or one JSON object; ends with a newline. Reads the

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "store/store.h"
 #include "tests/mount/mount_fixture.h"
 
 namespace pmklc::mt {
@@ -130,6 +131,83 @@ TEST_F(ArchiveMountTest, ArchiveWaitRecodesWithin2PercentOfCompressMaxAndReadsBa
     EXPECT_EQ(Md5OfFile(M("ecoli_536.fa")), Md5OfFile(N("e.fa"))) << when;
     EXPECT_EQ(Md5OfFile(M("kpn_hs11286.fa")), Md5OfFile(files[1]->path)) << when;
   });
+}
+
+// The recall tier (issue #19): an archived group read after a remount is
+// kept recoded with the fast codec, so the next remount reads it from
+// there; a corrupt entry is never served (dropped, decoded again); a write
+// to the file drops its entries in the same batch; recall_size=0 is off.
+TEST_F(ArchiveMountTest, RecallTierServesGroupsReadAgainAndNeverACorruptOne) {
+  std::vector<CorpusFile> corpus;
+  if (!RequireCorpus(&corpus)) return;
+  const CorpusFile* e = FindCorpus(corpus, "ecoli_536");
+  ASSERT_NE(e, nullptr);
+  opts_ = {"archive_delay=3600", "archive_profile=balanced"};
+  ASSERT_TRUE(Remount());
+  ASSERT_EQ(Sh("head -c 700000 " + e->path + " > " + T("e.fa") + " && cp " + T("e.fa") + " " + M("e.fa")), 0);
+  std::string out;
+  ASSERT_EQ(Sh(PmklcBin() + " archive --wait " + store_dir(), &out), 0) << out;
+  const std::string md5 = Md5OfFile(T("e.fa"));
+  auto recall = [&](const char* key) { return JsonField(StatJson(), key, "recall"); };
+  // After a remount: a model decode (a miss), which writes the entry.
+  ASSERT_TRUE(Remount());
+  EXPECT_EQ(recall("entries"), 0u);
+  EXPECT_EQ(Md5OfFile(M("e.fa")), md5);
+  EXPECT_EQ(recall("entries"), 1u) << StatJson();
+  EXPECT_EQ(recall("written"), 1u);
+  EXPECT_GE(recall("misses"), 1u);
+  // After the next remount: served from the recall tier.
+  ASSERT_TRUE(Remount());
+  EXPECT_EQ(Md5OfFile(M("e.fa")), md5);
+  EXPECT_GE(recall("hits"), 1u) << StatJson();
+  EXPECT_EQ(recall("written"), 0u);
+  ASSERT_TRUE(Unmount());
+  // A corrupt entry: a flipped byte in the middle of its coded bytes.
+  uint64_t ino = 0, group = 0;
+  {
+    auto st = Store::Open(store_dir(), StoreOptions{});
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    std::string v;
+    ASSERT_TRUE((*st)->ForEachRecall([&](uint64_t i, uint64_t g, std::string_view value) {
+      ino = i, group = g, v = std::string(value);
+      return false;
+    }).ok());
+    ASSERT_FALSE(v.empty());
+    v[v.size() / 2] ^= 0x20;
+    Store::Batch b;
+    b.PutRecall(ino, group, v);
+    ASSERT_TRUE((*st)->Write(b, true).ok());
+  }
+  // fsck checks it: a damaged cache entry is a note (it is never served).
+  ASSERT_EQ(Fsck(&out), 0) << out;
+  EXPECT_NE(out.find("1 recall entries (1 damaged, 0 stale)"), std::string::npos) << out;
+  ASSERT_TRUE(Mount());
+  EXPECT_EQ(Md5OfFile(M("e.fa")), md5);
+  EXPECT_EQ(recall("dropped"), 1u) << StatJson();
+  EXPECT_EQ(recall("written"), 1u) << "decoded again and kept again";
+  ASSERT_EQ(Fsck(&out), 0) << out;
+  // A write to the file: its group goes back to the fast tier and its entry
+  // goes with it, in the same batch.
+  ASSERT_EQ(Sh("printf '>x\\nACGT\\n' >> " + M("e.fa") + " && printf '>x\\nACGT\\n' >> " + T("e.fa") + " && sync"), 0);
+  ASSERT_TRUE(Unmount());
+  {
+    auto st = Store::Open(store_dir(), StoreOptions{});
+    ASSERT_TRUE(st.ok());
+    size_t n = 0;
+    ASSERT_TRUE((*st)->ForEachRecall([&](uint64_t i, uint64_t, std::string_view) {
+      n += i == ino;
+      return true;
+    }).ok());
+    EXPECT_EQ(n, 0u) << "a written file kept its recall entry";
+  }
+  // Off: nothing is written.
+  opts_ = {"archive_delay=3600", "archive_profile=balanced", "recall_size=0"};
+  ASSERT_TRUE(Mount());
+  ASSERT_EQ(Sh(PmklcBin() + " archive --wait " + store_dir(), &out), 0) << out;
+  ASSERT_TRUE(Remount());
+  EXPECT_EQ(Md5OfFile(M("e.fa")), Md5OfFile(T("e.fa")));
+  EXPECT_EQ(recall("entries"), 0u) << StatJson();
+  EXPECT_NE(StatJson().find("\"on\":false"), std::string::npos);
 }
 
 TEST_F(ArchiveMountTest, NeuralArchiveProfileRecodesAndReadsBack) {
