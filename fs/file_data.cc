@@ -131,6 +131,15 @@ Status FileData::FetchStored(uint64_t ino, uint64_t idx, Fetched* f, bool wait) 
   }
   if (!s.IsNotFound()) return s;
   const uint64_t g = idx / gb_;
+  // The recall tier: this block alone, a fast decode (recall.h says when
+  // an entry is served).
+  if (recall_) {
+    auto hit = recall_->Lookup(ino, idx, g);
+    if (hit.ok()) {
+      f->block = *hit;
+      return Status::OK();
+    }
+  }
   auto raw = DecodeGroup(ino, g, wait);
   if (!raw.ok()) return raw.status().IsNotFound() ? Status::OK() : raw.status();
   const std::string& r = **raw;
@@ -156,12 +165,6 @@ Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, u
   auto hdr = ParseBlockHeader(value);
   const GroupKey key{ino, g, hdr.ok() ? hdr->checksum : BlockChecksum(value)};
   std::optional<R> r = group_decodes_.Do(key, [&]() -> R {
-    // The recall tier first: a fast decode of a copy that must decode to
-    // exactly the bytes the group's header names.
-    if (recall_ && hdr.ok()) {
-      auto hit = recall_->Lookup(ino, g, hdr->checksum);
-      if (hit.ok()) return *hit;
-    }
     std::string raw;
     // Reference segments first, side by side (before taking a slot: they
     // are decoded on threads of their own).

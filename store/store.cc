@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -49,6 +50,15 @@ std::string RefKey(char tag, uint64_t a) {
   StoreBE64(k.data() + 1, a);
   return k;
 }
+// recall CF keys (docs/store.md §Recall): 'e' + BlockKey(ino, block) an
+// entry, 'v' + BlockKey(ino, group) the checksum of the group's decoded
+// bytes, kept with every PutGroup.
+std::string RecallKey(char tag, uint64_t ino, uint64_t i) {
+  std::string k(17, tag);
+  StoreBE64(k.data() + 1, ino);
+  StoreBE64(k.data() + 9, i);
+  return k;
+}
 std::string SegKey(uint64_t object, uint32_t seg) {
   std::string k = RefKey('s', object);
   k.resize(13);
@@ -81,7 +91,7 @@ char SizeTag(int cf, std::string_view key) {
   if (cf == kBlocks) return 'b';
   if (cf == kCold) return 'g';
   if (cf == kRefs && !key.empty() && key[0] == 's') return 's';
-  if (cf == kRecall) return 'r';
+  if (cf == kRecall && !key.empty() && key[0] == 'e') return 'r';
   return 0;
 }
 
@@ -151,6 +161,9 @@ struct Store::Rep {
   // MB cannot make the mount flap between full and not full.
   std::atomic<bool> full{false};
   uint64_t Threshold() const { return full.load() ? min_free + min_free / 2 : min_free; }
+  // Serialises writes that change archived groups with WriteRecall's
+  // check-then-write (a leaf lock: one RocksDB write, or a read and a write).
+  std::mutex recall_mu;
   // Reclaim worker.
   std::mutex rmu;
   std::condition_variable rcv;
@@ -226,7 +239,8 @@ struct Store::Rep {
 struct Store::Batch::Rep {
   // Column family handles are bound at Write time; record ops by CF index.
   struct Op { int kind; int cf; std::string k, v; };
-  // 0 put, 1 delete, 2 delete-range (k..v), 3 delete the blocks of inode
+  // 0 put, 1 delete, 2 delete-range (k..v), 4 group k changed (recall CF;
+  // v: its new checksum, empty when deleted), 3 delete the blocks of inode
   // ino from logical block idx on, in both tiers; k = BlockKey(ino, idx)
   // (expanded by Store::Write, which knows the archive group size).
   std::vector<Op> ops;
@@ -259,20 +273,24 @@ void Store::Batch::DeleteBlock(uint64_t ino, uint64_t idx) {
 void Store::Batch::DeleteBlocksFrom(uint64_t ino, uint64_t from_idx) {
   rep_->ops.push_back({3, kBlocks, BlockKey(ino, from_idx), {}});
 }
-// (a group's recall entry goes with every change of the group, in the same batch)
+// (every change of a group also drops its blocks' recall entries and sets
+// or drops its recall version, in the same batch: op kind 4, expanded by
+// Store::Write, which knows the group size)
 void Store::Batch::PutGroup(uint64_t ino, uint64_t group, std::string_view value) {
   rep_->ops.push_back({0, kCold, BlockKey(ino, group), std::string(value)});
-  rep_->ops.push_back({1, kRecall, BlockKey(ino, group), {}});
+  std::string sum(8, '\0');
+  if (value.size() >= format::kBlockHeaderSize) std::memcpy(sum.data(), value.data() + 8, 8);
+  rep_->ops.push_back({4, kRecall, BlockKey(ino, group), std::move(sum)});
 }
 void Store::Batch::DeleteGroup(uint64_t ino, uint64_t group) {
   rep_->ops.push_back({1, kCold, BlockKey(ino, group), {}});
-  rep_->ops.push_back({1, kRecall, BlockKey(ino, group), {}});
+  rep_->ops.push_back({4, kRecall, BlockKey(ino, group), {}});
 }
-void Store::Batch::PutRecall(uint64_t ino, uint64_t group, std::string_view value) {
-  rep_->ops.push_back({0, kRecall, BlockKey(ino, group), std::string(value)});
+void Store::Batch::PutRecall(uint64_t ino, uint64_t idx, std::string_view value) {
+  rep_->ops.push_back({0, kRecall, RecallKey('e', ino, idx), std::string(value)});
 }
-void Store::Batch::DeleteRecall(uint64_t ino, uint64_t group) {
-  rep_->ops.push_back({1, kRecall, BlockKey(ino, group), {}});
+void Store::Batch::DeleteRecall(uint64_t ino, uint64_t idx) {
+  rep_->ops.push_back({1, kRecall, RecallKey('e', ino, idx), {}});
 }
 void Store::Batch::PutPending(uint64_t ino) {
   rep_->ops.push_back({0, kMeta, "pending/" + Key64(ino), {}});
@@ -559,7 +577,8 @@ Status Store::Write(Batch& b, bool sync) {
     // segment, in the same batch.
     const char tag = SizeTag(op.cf, op.k);
     auto* sz = rep_->cf[kSizes];
-    const std::string_view skey = tag == 's' ? std::string_view(op.k).substr(1) : std::string_view(op.k);
+    const std::string_view skey =
+        tag == 's' || tag == 'r' ? std::string_view(op.k).substr(1) : std::string_view(op.k);
     if (op.kind == 0) {
       s = wb.Put(h, op.k, op.v);
       if (s.ok() && tag) s = wb.Put(sz, SizeKey(tag, skey), SizeRecord(op.v));
@@ -572,6 +591,14 @@ Status Store::Write(Batch& b, bool sync) {
         const std::string_view ekey = tag == 's' ? std::string_view(op.v).substr(1) : std::string_view(op.v);
         s = wb.DeleteRange(sz, SizeKey(tag, skey), SizeKey(tag, ekey));
       }
+    } else if (op.kind == 4) {
+      // A group changed: its blocks' recall entries go, its version is set
+      // (put) or dropped (delete).
+      const uint64_t ino = LoadBE64(op.k.data()), g = LoadBE64(op.k.data() + 8);
+      const uint64_t b0 = g * rep_->group_blocks, b1 = b0 + rep_->group_blocks;
+      s = wb.DeleteRange(h, RecallKey('e', ino, b0), RecallKey('e', ino, b1));
+      if (s.ok()) s = wb.DeleteRange(sz, SizeKey('r', BlockKey(ino, b0)), SizeKey('r', BlockKey(ino, b1)));
+      if (s.ok()) s = op.v.empty() ? wb.Delete(h, RecallKey('v', ino, g)) : wb.Put(h, RecallKey('v', ino, g), op.v);
     } else {
       const uint64_t ino = LoadBE64(op.k.data()), idx = LoadBE64(op.k.data() + 8);
       // Fast tier: [ino|idx, ino+1|0). Archived groups that start at or after
@@ -581,8 +608,11 @@ Status Store::Write(Batch& b, bool sync) {
       const uint64_t g = (idx + rep_->group_blocks - 1) / rep_->group_blocks;
       if (s.ok()) s = wb.DeleteRange(rep_->cf[kCold], BlockKey(ino, g), BlockKey(ino + 1, 0));
       if (s.ok()) s = wb.DeleteRange(sz, SizeKey('g', BlockKey(ino, g)), SizeKey('g', BlockKey(ino + 1, 0)));
-      if (s.ok()) s = wb.DeleteRange(rep_->cf[kRecall], BlockKey(ino, g), BlockKey(ino + 1, 0));
-      if (s.ok()) s = wb.DeleteRange(sz, SizeKey('r', BlockKey(ino, g)), SizeKey('r', BlockKey(ino + 1, 0)));
+      // the recall entries of those groups' blocks, and their versions
+      const uint64_t b0 = g * rep_->group_blocks;
+      if (s.ok()) s = wb.DeleteRange(rep_->cf[kRecall], RecallKey('e', ino, b0), RecallKey('e', ino + 1, 0));
+      if (s.ok()) s = wb.DeleteRange(sz, SizeKey('r', BlockKey(ino, b0)), SizeKey('r', BlockKey(ino + 1, 0)));
+      if (s.ok()) s = wb.DeleteRange(rep_->cf[kRecall], RecallKey('v', ino, g), RecallKey('v', ino + 1, 0));
       if (s.ok() && idx == 0) s = wb.Delete(rep_->cf[kMeta], "pending/" + Key64(ino));
       // All of the file's data is gone: so are its holds on reference
       // objects and its sketch (a truncation keeps them: holding too long is
@@ -598,6 +628,10 @@ Status Store::Write(Batch& b, bool sync) {
   // A failed write (e.g. a full disk despite the min_free reserve) leaves
   // RocksDB in a read-only error state until the store is reopened; every
   // later write then fails cleanly and nothing already stored is affected.
+  bool groups = false;
+  for (auto& op : b.rep_->ops) groups |= op.kind >= 3;
+  std::unique_lock<std::mutex> rl(rep_->recall_mu, std::defer_lock);
+  if (groups) rl.lock();  // (against WriteRecall's check-then-write)
   return FromRocks(rep_->db->Write(wo, &wb));
 }
 
@@ -795,15 +829,53 @@ Status Store::GetGroup(uint64_t ino, uint64_t group, std::string* value) {
   return FromRocks(s);
 }
 
-Status Store::GetRecall(uint64_t ino, uint64_t group, std::string* value) {
-  return FromRocks(rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kRecall], BlockKey(ino, group), value));
+Status Store::GetRecall(uint64_t ino, uint64_t idx, std::string* value) {
+  return FromRocks(rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kRecall], RecallKey('e', ino, idx), value));
+}
+
+Result<uint64_t> Store::GetRecallVersion(uint64_t ino, uint64_t group) {
+  std::string v;
+  PMKLC_RETURN_IF_ERROR(FromRocks(rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kRecall], RecallKey('v', ino, group), &v)));
+  if (v.size() != 8) return Status::Corruption("bad recall version record");
+  return LoadLE64(v.data());
+}
+
+Status Store::WriteRecall(uint64_t ino, uint64_t group, uint64_t checksum, Batch& entries) {
+  std::lock_guard<std::mutex> l(rep_->recall_mu);
+  auto v = GetRecallVersion(ino, group);
+  if (!v.ok() && !v.status().IsNotFound()) return v.status();
+  if (v.ok() && *v != checksum) return Status::Busy("the group changed");
+  if (!v.ok()) {
+    // (a group archived before the recall tier: its version from its value)
+    std::string gv;
+    Status gs = GetGroup(ino, group, &gv);
+    if (gs.IsNotFound()) return Status::Busy("the group is gone");
+    PMKLC_RETURN_IF_ERROR(gs);
+    if (gv.size() < format::kBlockHeaderSize || LoadLE64(gv.data() + 8) != checksum)
+      return Status::Busy("the group changed");
+    std::string sum(8, '\0');
+    StoreLE64(sum.data(), checksum);
+    entries.rep_->ops.push_back({0, kRecall, RecallKey('v', ino, group), sum});
+  }
+  rocksdb::WriteBatch wb;
+  for (auto& op : entries.rep_->ops) {
+    if (op.cf != kRecall || (op.kind != 0 && op.kind != 1)) return Status::InvalidArgument("WriteRecall: only recall entries");
+    const char tag = SizeTag(op.cf, op.k);
+    rocksdb::Status s = op.kind == 0 ? wb.Put(rep_->cf[kRecall], op.k, op.v) : wb.Delete(rep_->cf[kRecall], op.k);
+    if (s.ok() && tag) {
+      const std::string skey = SizeKey(tag, std::string_view(op.k).substr(1));
+      s = op.kind == 0 ? wb.Put(rep_->cf[kSizes], skey, SizeRecord(op.v)) : wb.Delete(rep_->cf[kSizes], skey);
+    }
+    if (!s.ok()) return FromRocks(s);
+  }
+  return FromRocks(rep_->db->Write(rocksdb::WriteOptions(), &wb));
 }
 
 Status Store::ForEachRecall(const std::function<bool(uint64_t, uint64_t, std::string_view)>& fn) {
-  return ScanPrefix(rep_->db.get(), rep_->cf[kRecall], "",
+  return ScanPrefix(rep_->db.get(), rep_->cf[kRecall], "e",
       [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
-        if (k.size() != 16) return true;
-        return fn(LoadBE64(k.data()), LoadBE64(k.data() + 8), std::string_view(v.data(), v.size()));
+        if (k.size() != 17) return true;
+        return fn(LoadBE64(k.data() + 1), LoadBE64(k.data() + 9), std::string_view(v.data(), v.size()));
       });
 }
 

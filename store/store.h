@@ -99,15 +99,17 @@ class Store {
     void DeleteBlocksFrom(uint64_t ino, uint64_t from_idx);
     // Archived tier (docs/store.md §Archive): group g of ino holds logical
     // blocks [g * group_blocks(), (g + 1) * group_blocks()) as one block value.
-    // Both also delete the group's recall entry.
+    // Both also drop the recall entries of the group's blocks and set (put)
+    // or drop (delete) the group's recall version, in this batch.
     void PutGroup(uint64_t ino, uint64_t group, std::string_view value);
     void DeleteGroup(uint64_t ino, uint64_t group);
-    // Recall tier (docs/store.md §Recall): a cached fast-codec copy of an
-    // archived group's decoded bytes (store/services/recall.h says what the
-    // value holds). PutGroup, DeleteGroup and DeleteBlocksFrom drop the
-    // entries of the groups they change, in their batch.
-    void PutRecall(uint64_t ino, uint64_t group, std::string_view value);
-    void DeleteRecall(uint64_t ino, uint64_t group);
+    // Recall tier (docs/store.md §Recall): a fast-codec copy of block idx
+    // of an archived group (store/services/recall.h says what the value
+    // holds). PutGroup, DeleteGroup and DeleteBlocksFrom drop the entries
+    // of the groups they change, in their batch. New entries are written
+    // with Store::WriteRecall.
+    void PutRecall(uint64_t ino, uint64_t idx, std::string_view value);
+    void DeleteRecall(uint64_t ino, uint64_t idx);
     // Pending-archive marks: files with fast-tier blocks the archiver has not
     // looked at since they were written.
     void PutPending(uint64_t ino);
@@ -196,9 +198,16 @@ class Store {
   // Archived group g of ino; NotFound if that group is not archived.
   Status GetGroup(uint64_t ino, uint64_t group, std::string* value);
   Status ForEachGroup(const std::function<bool(uint64_t ino, uint64_t group, std::string_view value)>& fn);
-  // Recall entry of group g of ino; NotFound if none.
-  Status GetRecall(uint64_t ino, uint64_t group, std::string* value);
-  Status ForEachRecall(const std::function<bool(uint64_t ino, uint64_t group, std::string_view value)>& fn);
+  // Recall entry of block idx of ino; NotFound if none.
+  Status GetRecall(uint64_t ino, uint64_t idx, std::string* value);
+  // The checksum of group g's decoded bytes as its last PutGroup wrote it
+  // (what a recall entry of its blocks must name); NotFound if none.
+  Result<uint64_t> GetRecallVersion(uint64_t ino, uint64_t group);
+  // Writes `entries` (PutRecall/DeleteRecall only) if group g still
+  // decodes to bytes with `checksum`, checked and written with no group
+  // change in between; Busy if the group changed or is gone.
+  Status WriteRecall(uint64_t ino, uint64_t group, uint64_t checksum, Batch& entries);
+  Status ForEachRecall(const std::function<bool(uint64_t ino, uint64_t idx, std::string_view value)>& fn);
   Status ForEachGroupOf(uint64_t ino, const std::function<bool(uint64_t group, std::string_view value)>& fn);
   // Inodes with a pending-archive mark, in inode order.
   Status ListPending(std::vector<uint64_t>* out);
@@ -233,7 +242,7 @@ class Store {
   // blocks and archived groups (not the reference segments it links to).
   Result<uint64_t> StoredBytesOf(uint64_t ino);
   // Every record: tag 'b' (a = ino, b = block index), 'g' (a = ino, b =
-  // group), 'r' (a recall entry: a = ino, b = group) or 's' (a = reference
+  // group), 'r' (a recall entry: a = ino, b = block index) or 's' (a = reference
   // object, b = segment); stored and raw
   // length; codec id (0xff: not a block value). In key order.
   Status ForEachSize(const std::function<bool(char tag, uint64_t a, uint64_t b, uint32_t stored, uint32_t raw,

@@ -32,7 +32,8 @@ Status Recall::SplitValue(std::string_view value, std::string_view* fast_value, 
   return Status::OK();
 }
 
-Recall::Recall(Store* store, RecallOptions o) : store_(store), opts_(o) {}
+Recall::Recall(Store* store, RecallOptions o)
+    : store_(store), bs_(store->block_size()), gb_(store->group_blocks()), opts_(o) {}
 
 Status Recall::Init() {
   uint64_t logical = 0;
@@ -47,7 +48,7 @@ Status Recall::Init() {
   else budget_ = opts_.size_bytes;
   std::lock_guard<std::mutex> l(mu_);
   for (auto& [k, bytes] : have) {
-    lru_.push_back(k);  // (key order: the least recently read first after a restart is unknown)
+    lru_.push_back(k);  // (after a restart the read order is unknown: key order)
     index_[k] = {bytes, std::prev(lru_.end())};
     stats_.bytes += bytes;
   }
@@ -56,49 +57,48 @@ Status Recall::Init() {
   return Status::OK();
 }
 
-void Recall::DropEntry(uint64_t ino, uint64_t g) {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    auto it = index_.find({ino, g});
-    if (it != index_.end()) {
-      stats_.bytes -= it->second.bytes;
-      lru_.erase(it->second.lru);
-      index_.erase(it);
-      stats_.entries = index_.size();
-    }
-  }
-  Store::Batch b;
-  b.DeleteRecall(ino, g);
-  Status s = store_->Write(b, false);
-  if (!s.ok()) spdlog::warn("recall: dropping the entry of inode {} group {}: {}", ino, g, s.ToString());
+void Recall::ForgetLocked(const Key& k) {
+  auto it = index_.find(k);
+  if (it == index_.end()) return;
+  stats_.bytes -= it->second.bytes;
+  lru_.erase(it->second.lru);
+  index_.erase(it);
+  stats_.entries = index_.size();
 }
 
-Result<std::shared_ptr<const std::string>> Recall::Lookup(uint64_t ino, uint64_t g, uint64_t checksum) {
-  if (!enabled()) return Status::NotFound("recall off");
-  std::string value;
-  Status s = store_->GetRecall(ino, g, &value);
-  if (!s.ok()) {
+void Recall::DropEntry(uint64_t ino, uint64_t idx) {
+  {
     std::lock_guard<std::mutex> l(mu_);
-    ++stats_.misses;
-    auto it = index_.find({ino, g});
-    if (s.IsNotFound() && it != index_.end()) {  // (a write deleted it)
-      stats_.bytes -= it->second.bytes;
-      lru_.erase(it->second.lru);
-      index_.erase(it);
-      stats_.entries = index_.size();
-    }
-    return s.IsNotFound() ? s : Status::NotFound("recall: " + s.ToString());
+    ForgetLocked({ino, idx});
   }
+  Store::Batch b;
+  b.DeleteRecall(ino, idx);
+  Status s = store_->Write(b, false);
+  if (!s.ok()) spdlog::warn("recall: dropping the entry of inode {} block {}: {}", ino, idx, s.ToString());
+}
+
+Result<std::shared_ptr<const std::string>> Recall::Lookup(uint64_t ino, uint64_t idx, uint64_t g) {
+  if (!enabled()) return Status::NotFound("recall off");
+  auto miss = [&](const Status& s, bool count = true) -> Status {
+    std::lock_guard<std::mutex> l(mu_);
+    if (count) ++stats_.misses;
+    if (s.IsNotFound()) ForgetLocked({ino, idx});  // (if a write deleted it)
+    return Status::NotFound("recall: " + s.ToString());
+  };
+  auto version = store_->GetRecallVersion(ino, g);
+  if (!version.ok()) return miss(version.status(), false);  // (not an archived group: not a miss)
+  std::string value;
+  Status s = store_->GetRecall(ino, idx, &value);
+  if (!s.ok()) return miss(s);
   std::string_view fast;
   uint64_t have = 0;
   auto raw = std::make_shared<std::string>();
   s = SplitValue(value, &fast, &have);
-  if (s.ok() && have != checksum) s = Status::Corruption("recall entry of an older version of the group");
+  if (s.ok() && have != *version) s = Status::Corruption("an entry of an older version of the group");
   if (s.ok()) s = DecodeBlock(fast, raw.get());
-  if (s.ok() && BlockChecksum(*raw) != checksum) s = Status::Corruption("recall entry decodes to other bytes");
   if (!s.ok()) {
-    spdlog::warn("recall: inode {} group {}: {}; dropped, the group is decoded again", ino, g, s.ToString());
-    DropEntry(ino, g);
+    spdlog::warn("recall: inode {} block {}: {}; dropped, its group is decoded again", ino, idx, s.ToString());
+    DropEntry(ino, idx);
     std::lock_guard<std::mutex> l(mu_);
     ++stats_.dropped;
     ++stats_.misses;
@@ -106,65 +106,71 @@ Result<std::shared_ptr<const std::string>> Recall::Lookup(uint64_t ino, uint64_t
   }
   std::lock_guard<std::mutex> l(mu_);
   ++stats_.hits;
-  auto it = index_.find({ino, g});
+  auto it = index_.find({ino, idx});
   if (it != index_.end()) lru_.splice(lru_.begin(), lru_, it->second.lru);
   return std::shared_ptr<const std::string>(std::move(raw));
 }
 
 void Recall::Offer(uint64_t ino, uint64_t g, uint64_t checksum, const std::string& raw) {
-  if (!enabled()) return;
-  const Key key{ino, g};
+  if (!enabled() || raw.empty()) return;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (index_.count(key)) return;
-    uint32_t& n = reads_[key];
+    uint32_t& n = reads_[{ino, g}];
     if (++n < opts_.min_reads) return;
-    reads_.erase(key);
+    reads_.erase({ino, g});
     if (reads_.size() > kMaxReadCounts) reads_.clear();
   }
   if (!store_->CheckSpace().ok()) return;  // (a cache: never what fills the disk)
   auto fast = ProfileOptions("fast");
-  std::string fv;
-  Status s = fast.ok() ? EncodeBlock(raw, *fast, &fv) : fast.status();
-  if (!s.ok()) {
-    spdlog::warn("recall: inode {} group {}: encoding its entry: {}", ino, g, s.ToString());
-    return;
+  if (!fast.ok()) return;
+  // Every block of the group (no lock: coding).
+  std::vector<std::pair<Key, std::string>> put;
+  uint64_t total = 0;
+  for (uint64_t j = 0; j < gb_ && j * bs_ < raw.size(); ++j) {
+    const std::string_view img(raw.data() + j * bs_, std::min<size_t>(bs_, raw.size() - j * bs_));
+    std::string fv;
+    Status s = EncodeBlock(img, *fast, &fv);
+    if (!s.ok()) {
+      spdlog::warn("recall: inode {} group {}: encoding an entry: {}", ino, g, s.ToString());
+      return;
+    }
+    put.push_back({{ino, g * gb_ + j}, MakeValue(fv, checksum)});
+    total += put.back().second.size();
   }
-  const std::string value = MakeValue(fv, checksum);
-  if (value.size() > budget_) return;
+  if (total > budget_) return;
   std::vector<Key> evict;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (index_.count(key)) return;  // (another reader wrote it meanwhile)
-    while (!lru_.empty() && stats_.bytes + value.size() > budget_) {
+    for (auto& [k, v] : put) ForgetLocked(k);  // (replaced: an entry of another version)
+    while (!lru_.empty() && stats_.bytes + total > budget_) {
       const Key k = lru_.back();
-      auto it = index_.find(k);
-      stats_.bytes -= it->second.bytes;
-      index_.erase(it);
-      lru_.pop_back();
       evict.push_back(k);
+      ForgetLocked(k);
     }
-    lru_.push_front(key);
-    index_[key] = {value.size(), lru_.begin()};
-    stats_.bytes += value.size();
+    for (auto& [k, v] : put) {
+      lru_.push_front(k);
+      index_[k] = {v.size(), lru_.begin()};
+    }
+    stats_.bytes += total;
     stats_.entries = index_.size();
     stats_.evicted += evict.size();
-    ++stats_.written;
+    stats_.written += put.size();
   }
   Store::Batch b;
   for (const Key& k : evict) b.DeleteRecall(k.first, k.second);
-  b.PutRecall(ino, g, value);
-  s = store_->Write(b, false);
+  for (auto& [k, v] : put) b.PutRecall(k.first, k.second, v);
+  Status s = store_->WriteRecall(ino, g, checksum, b);
   if (!s.ok()) {
-    spdlog::warn("recall: writing the entry of inode {} group {}: {}", ino, g, s.ToString());
-    std::lock_guard<std::mutex> l(mu_);
-    auto it = index_.find(key);
-    if (it != index_.end()) {
-      stats_.bytes -= it->second.bytes;
-      lru_.erase(it->second.lru);
-      index_.erase(it);
-      stats_.entries = index_.size();
-      --stats_.written;
+    if (!s.IsBusy()) spdlog::warn("recall: writing the entries of inode {} group {}: {}", ino, g, s.ToString());
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      for (auto& [k, v] : put) ForgetLocked(k);
+      stats_.written -= put.size();
+    }
+    if (!evict.empty()) {  // (they left the index: they leave the store too)
+      Store::Batch d;
+      for (const Key& k : evict) d.DeleteRecall(k.first, k.second);
+      (void)store_->Write(d, false);
     }
   }
 }

@@ -1,19 +1,21 @@
-// recall.h — the recall tier (issue #19; docs/store.md §Recall): archived
-// groups that were read are also kept, recoded with the fast codec, in a
-// bounded area of the store (the recall CF), so that reading them again —
-// after a remount too — costs a fast decode instead of the model's.
+// recall.h — the recall tier (issue #19; docs/store.md §Recall): the
+// blocks of archived groups that were read are also kept, recoded with the
+// fast codec, in a bounded area of the store (the recall CF), so that
+// reading them again — after a remount too — costs one fast block decode
+// instead of the model's decode of the whole group.
 //
-// An entry is a cache, never the durable copy: its value is
-//   [fast-codec block value of the group's decoded bytes]
-//   [u64 LE: the checksum of the group's decoded bytes (its header's)]
+// An entry is a cache, never the durable copy. Its value is
+//   [fast-codec block value of the block's bytes]
+//   [u64 LE: the checksum of its group's decoded bytes (the group header's)]
 //   [u8: entry version, 1]
-// and Lookup serves it only if the group's current value names that same
-// checksum and the fast value decodes to bytes with it (the block codec
-// checks its own checksum first). Anything else — a corrupt, truncated or
-// stale entry — is deleted and the group is decoded again.
+// and Lookup serves it only if that checksum is the group's current recall
+// version (set by every PutGroup in the same batch) and the block value
+// decodes (its own checksum checked). Anything else — a damaged, truncated
+// or stale entry — is deleted and the group is decoded again.
 // Writes: PutGroup, DeleteGroup and DeleteBlocksFrom drop the entries of
-// the groups they change in their own batch (store.h), so a changed group
-// never keeps its old entry.
+// the groups they change in their own batch (store.h); Offer writes with
+// Store::WriteRecall, which checks the group's version and writes with no
+// group change in between.
 // Eviction: least recently read first, within the budget (recall_size=);
 // the order is kept in memory: after a restart, entries not read again yet
 // go first, in key order. The in-memory index may still count an entry
@@ -54,11 +56,13 @@ class Recall {
   [[nodiscard]] Status Init();
   bool enabled() const { return budget_ > 0; }
 
-  // Group g's decoded bytes from its entry, if it has a valid one for a
-  // group whose decoded bytes have `checksum`; NotFound otherwise (a miss).
-  Result<std::shared_ptr<const std::string>> Lookup(uint64_t ino, uint64_t g, uint64_t checksum);
-  // After a model decode of group g: counts the read and, from the
-  // min_reads-th on, writes its entry (evicting what the budget needs).
+  // Block idx (of archived group g) from its entry, if it has a valid one;
+  // NotFound otherwise (a miss: decode the group).
+  Result<std::shared_ptr<const std::string>> Lookup(uint64_t ino, uint64_t idx, uint64_t g);
+  // After a model decode of group g (raw: its decoded bytes, whose
+  // checksum is `checksum`): counts the read and, from the min_reads-th
+  // on, writes an entry for each of its blocks (evicting what the budget
+  // needs).
   void Offer(uint64_t ino, uint64_t g, uint64_t checksum, const std::string& raw);
 
   struct Stats {
@@ -78,14 +82,16 @@ class Recall {
     uint64_t bytes;
     std::list<Key>::iterator lru;
   };
-  void DropEntry(uint64_t ino, uint64_t g);
+  void DropEntry(uint64_t ino, uint64_t idx);
+  void ForgetLocked(const Key& k);
   Store* store_;
+  uint64_t bs_, gb_;  // block size, blocks a group
   RecallOptions opts_;
   uint64_t budget_ = 0;
   std::mutex mu_;  // guards everything below
   std::list<Key> lru_;  // front: most recently read
   std::map<Key, Entry> index_;
-  std::map<Key, uint32_t> reads_;  // slow decodes of groups without an entry (bounded)
+  std::map<Key, uint32_t> reads_;  // (ino, group): model decodes not yet kept (bounded)
   Stats stats_;
 };
 

@@ -153,8 +153,9 @@ TEST_F(ArchiveMountTest, RecallTierServesGroupsReadAgainAndNeverACorruptOne) {
   ASSERT_TRUE(Remount());
   EXPECT_EQ(recall("entries"), 0u);
   EXPECT_EQ(Md5OfFile(M("e.fa")), md5);
-  EXPECT_EQ(recall("entries"), 1u) << StatJson();
-  EXPECT_EQ(recall("written"), 1u);
+  const uint64_t blocks = recall("entries");  // one a block of the group
+  EXPECT_GE(blocks, 5u) << StatJson();
+  EXPECT_EQ(recall("written"), blocks);
   EXPECT_GE(recall("misses"), 1u);
   // After the next remount: served from the recall tier.
   ASSERT_TRUE(Remount());
@@ -180,11 +181,12 @@ TEST_F(ArchiveMountTest, RecallTierServesGroupsReadAgainAndNeverACorruptOne) {
   }
   // fsck checks it: a damaged cache entry is a note (it is never served).
   ASSERT_EQ(Fsck(&out), 0) << out;
-  EXPECT_NE(out.find("1 recall entries (1 damaged, 0 stale)"), std::string::npos) << out;
+  EXPECT_NE(out.find(std::to_string(blocks) + " recall entries (1 damaged, 0 stale)"), std::string::npos) << out;
   ASSERT_TRUE(Mount());
   EXPECT_EQ(Md5OfFile(M("e.fa")), md5);
   EXPECT_EQ(recall("dropped"), 1u) << StatJson();
-  EXPECT_EQ(recall("written"), 1u) << "decoded again and kept again";
+  EXPECT_EQ(recall("written"), blocks) << "decoded again and kept again";
+  EXPECT_EQ(recall("entries"), blocks);
   ASSERT_EQ(Fsck(&out), 0) << out;
   // A write to the file: its group goes back to the fast tier and its entry
   // goes with it, in the same batch.

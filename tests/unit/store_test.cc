@@ -261,6 +261,100 @@ TEST(Store, UpgradesFormat3ByFillingTheSizesIndex) {
   EXPECT_EQ(seen, (std::vector<std::string>{"b7/0:100", "b7/3:100", "g8/1:300", "s9/2:50"}));
 }
 
+TEST(Store, UpgradesFormat4ByAddingTheRecallCf) {
+  TempDir d;
+  const std::string path = d.sub("s");
+  {
+    auto s = Store::Open(path, StoreOptions{});
+    ASSERT_TRUE(s.ok());
+    Store::Batch b;
+    b.PutBlock(7, 0, std::string(100, 'b'));
+    ASSERT_TRUE((*s)->Write(b, true).ok());
+  }
+  Downgrade(path, {"recall"}, 4, /*drop_group_blocks=*/false);
+  StoreOptions ro;
+  ro.read_only = true;
+  auto r = Store::Open(path, ro);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("format 4"), std::string::npos) << r.status().ToString();
+  auto s = Store::Open(path, StoreOptions{});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ((*s)->format_version(), format::kStoreVersion);
+  EXPECT_EQ(*(*s)->StoredBytesOf(7), 100u);
+}
+
+// Recall entries (docs/store.md §Recall): written only while their group
+// still has the version they name; every change of the group drops them in
+// its own batch; they are counted in the sizes index as 'r', never in a
+// file's stored bytes.
+TEST(Store, RecallEntriesFollowTheirGroups) {
+  TempDir d;
+  auto s = Store::Open(d.sub("s"), StoreOptions{});
+  ASSERT_TRUE(s.ok());
+  Store& st = **s;
+  const uint64_t gb = st.group_blocks();
+  // A group value: a real block value, so its header names a checksum.
+  std::string gv;
+  ASSERT_TRUE(EncodeBlock(std::string(1000, 'x'), EncodeOptions{}, &gv).ok());
+  auto hdr = ParseBlockHeader(gv);
+  ASSERT_TRUE(hdr.ok());
+  Store::Batch b;
+  b.PutGroup(5, 1, gv);
+  ASSERT_TRUE(st.Write(b, true).ok());
+  EXPECT_EQ(*st.GetRecallVersion(5, 1), hdr->checksum);
+  auto entries = [&](uint64_t sum) {
+    Store::Batch e;
+    e.PutRecall(5, gb, "entry-a");
+    e.PutRecall(5, gb + 1, "entry-b");
+    return st.WriteRecall(5, 1, sum, e);
+  };
+  EXPECT_TRUE(entries(hdr->checksum + 1).IsBusy());  // another version: refused
+  ASSERT_TRUE(entries(hdr->checksum).ok());
+  std::string v;
+  ASSERT_TRUE(st.GetRecall(5, gb + 1, &v).ok());
+  EXPECT_EQ(v, "entry-b");
+  size_t r = 0;
+  ASSERT_TRUE(st.ForEachSize([&](char tag, uint64_t, uint64_t, uint32_t, uint32_t, uint8_t) {
+    r += tag == 'r';
+    return true;
+  }).ok());
+  EXPECT_EQ(r, 2u);
+  EXPECT_EQ(*st.StoredBytesOf(5), gv.size());
+  // The group is archived again: its entries go in that batch.
+  Store::Batch b2;
+  b2.PutGroup(5, 1, gv);
+  ASSERT_TRUE(st.Write(b2, true).ok());
+  EXPECT_TRUE(st.GetRecall(5, gb, &v).IsNotFound());
+  ASSERT_TRUE(entries(hdr->checksum).ok());
+  // Deleted (explode): entries and version go.
+  Store::Batch b3;
+  b3.DeleteGroup(5, 1);
+  ASSERT_TRUE(st.Write(b3, true).ok());
+  EXPECT_TRUE(st.GetRecall(5, gb, &v).IsNotFound());
+  EXPECT_TRUE(st.GetRecallVersion(5, 1).status().IsNotFound());
+  EXPECT_TRUE(entries(hdr->checksum).IsBusy());  // the group is gone
+  // Truncation / unlink: DeleteBlocksFrom drops the entries of the groups it drops.
+  Store::Batch b4;
+  b4.PutGroup(5, 1, gv);
+  b4.PutGroup(5, 2, gv);
+  ASSERT_TRUE(st.Write(b4, true).ok());
+  ASSERT_TRUE(entries(hdr->checksum).ok());
+  Store::Batch e2;
+  e2.PutRecall(5, 2 * gb, "entry-c");
+  ASSERT_TRUE(st.WriteRecall(5, 2, hdr->checksum, e2).ok());
+  Store::Batch b5;
+  b5.DeleteBlocksFrom(5, 2 * gb);  // group 2 on
+  ASSERT_TRUE(st.Write(b5, true).ok());
+  EXPECT_TRUE(st.GetRecall(5, 2 * gb, &v).IsNotFound());
+  EXPECT_TRUE(st.GetRecall(5, gb, &v).ok());  // group 1 stays
+  Store::Batch b6;
+  b6.DeleteBlocksFrom(5, 0);
+  ASSERT_TRUE(st.Write(b6, true).ok());
+  size_t left = 0;
+  ASSERT_TRUE(st.ForEachRecall([&](uint64_t, uint64_t, std::string_view) { ++left; return true; }).ok());
+  EXPECT_EQ(left, 0u);
+}
+
 // The sizes index follows every put and delete of blocks, groups and
 // segments, range deletions included, in the same batch.
 TEST(Store, SizesIndexFollowsEveryWrite) {
