@@ -47,6 +47,7 @@ FileData::FileData(Store* store, const FsOptions& o)
     : store_(store),
       bs_(store->block_size()),
       gb_(store->group_blocks()),
+      read_threads_(ReadThreads(o.read_threads)),
       dirty_file_limit_(o.dirty_file_bytes),
       dirty_total_limit_(o.dirty_total_bytes),
       enc_(o.encode),
@@ -54,8 +55,8 @@ FileData::FileData(Store* store, const FsOptions& o)
       refs_(store, o.ref_cache_bytes),
       hooks_(o.hooks),
       recall_(o.recall),
-      group_slots_(static_cast<std::ptrdiff_t>(GroupDecodeSlots())),
-      prefetch_pool_(Cores(), 64, "prefetch"),
+      group_slots_(static_cast<std::ptrdiff_t>(std::min(64u, read_threads_))),
+      prefetch_pool_(std::min(64u, read_threads_), 64, "prefetch"),
       pool_(Cores(), 16, "block encoder") {}
 
 namespace {
@@ -78,11 +79,13 @@ void FileData::SchedulePrefetch(const std::shared_ptr<Node>& n, uint64_t from_id
 }
 
 void FileData::ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t off, uint64_t fsize) {
-  // Keep the next two archived groups decoding ahead of a sequential reader,
-  // one per prefetch thread; each group is requested once per run.
+  // Keep the next read_threads archived groups (none with one thread)
+  // decoding ahead of a sequential reader, one per prefetch thread; each
+  // group is requested once per run.
+  if (read_threads_ <= 1) return;
   const uint64_t group_bytes = uint64_t{gb_} * bs_;
   const uint64_t gr = off / group_bytes;
-  const uint64_t want_end = std::min<uint64_t>(gr + 3, (fsize + group_bytes - 1) / group_bytes);
+  const uint64_t want_end = std::min<uint64_t>(gr + 1 + read_threads_, (fsize + group_bytes - 1) / group_bytes);
   uint64_t cur = n->group_prefetch_next.load();
   uint64_t from;
   do {

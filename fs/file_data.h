@@ -104,9 +104,11 @@ class FileData {
   // Waits for the node's encoder jobs (releasing l meanwhile), then stores
   // all dirty blocks and the inode record; sync=true makes it durable.
   Status FlushLocked(Node* n, std::unique_lock<std::shared_mutex>& l, bool sync);
-  // Archived groups decoded at once (one per core, 2..64), each holding its
-  // coder's tables.
+  // Archived groups decoded at once by default (one per core, 2..64), each
+  // holding its coder's tables; read_threads= overrides it.
   static unsigned GroupDecodeSlots();
+  // read_threads as configured (FsOptions::read_threads, 0 resolved).
+  static unsigned ReadThreads(unsigned configured) { return configured ? configured : GroupDecodeSlots(); }
   // Call after a store write (not made by FileData) that changed ino's
   // blocks or groups: read-ahead that read the store before it is not cached.
   void StoredDataChanged(uint64_t ino) { cache_.Invalidate(ino); }
@@ -152,6 +154,7 @@ class FileData {
   Store* store_;
   uint32_t bs_;
   uint32_t gb_;  // logical blocks per archived group
+  unsigned read_threads_;  // FsOptions::read_threads, resolved
   size_t dirty_file_limit_, dirty_total_limit_;
   EncodeOptions enc_;
   BlockCache cache_;

@@ -68,6 +68,11 @@ struct FsOptions {
   EncodeOptions encode;                   // codec for new blocks. Default: zstd level 1
   bool noatime = false;                   // Default: false (relatime rules)
   FsHooks hooks;                          // tests only. Default: none
+  // Threads that decode archived groups for reads: group decodes at once
+  // (each holds its model's tables), the read-ahead threads, and the groups
+  // a sequential reader keeps decoding ahead of it (none with 1); 0: one
+  // per core (2..64). Default: 0
+  unsigned read_threads = 0;
   // The recall tier archived groups are read through (borrowed; must
   // outlive the Filesystem; store/services/recall.h). Default: none
   Recall* recall = nullptr;

@@ -54,6 +54,13 @@ const std::vector<Spec>& Table() {
        [](MountConfig* c, const std::string& v, uint64_t) { c->log_level = v; return Status::OK(); }},
       {"cache_size", Kind::kSize, 0, uint64_t{1} << 40, {}, "128M", "decoded-block read cache",
        [](MountConfig* c, const std::string&, uint64_t n) { c->fs.cache_bytes = n; return Status::OK(); }},
+      {"read_threads", Kind::kUint, 1, 64, {}, "cores",
+       "threads that decode archived groups for reads: a sequential reader keeps that many groups decoding "
+       "ahead of it (1: none); every reader shares them",
+       [](MountConfig* c, const std::string&, uint64_t n) {
+         c->fs.read_threads = static_cast<unsigned>(n);
+         return Status::OK();
+       }},
       {"recall_size", Kind::kSize, 0, uint64_t{1} << 50, {}, "5% of the store, at least 1G",
        "recall tier: archived groups that were read are kept recoded with the fast codec, up to this many "
        "stored bytes, so reading them again costs a fast decode (0 turns it off)",
@@ -261,7 +268,7 @@ MemoryBudget DaemonMemoryBudget(const MountConfig& c, uint64_t group_bytes) {
   const uint64_t primed = group_bytes * (1 + format::kMaxBlockRefs);
   const uint64_t one = CmModelBytes(CmParams::Reference().FitTo(primed)) + 2 * primed;
   // (the decodes at once: the counts FileData and StoreRefs use)
-  m.decoders = (FileData::GroupDecodeSlots() + StoreRefs::PrefetchParallelism()) * one;
+  m.decoders = (std::min(64u, FileData::ReadThreads(c.fs.read_threads)) + StoreRefs::PrefetchParallelism()) * one;
   if (c.archive.profile != "off")
     m.archiver = c.archive.threads * one + (c.archive.references ? uint64_t{512} << 20 : 0);
   m.fuse = uint64_t{c.threads} * (2u << 20);
