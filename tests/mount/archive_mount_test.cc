@@ -212,6 +212,34 @@ TEST_F(ArchiveMountTest, RecallTierServesGroupsReadAgainAndNeverACorruptOne) {
   EXPECT_NE(StatJson().find("\"on\":false"), std::string::npos);
 }
 
+// kill -9 of the daemon while it writes recall entries loses nothing:
+// fsck is clean, the data reads back, and reads go on through the tier.
+TEST_F(ArchiveMountTest, KillWhileRecallEntriesAreWrittenLosesNothing) {
+  std::vector<CorpusFile> corpus;
+  if (!RequireCorpus(&corpus)) return;
+  const CorpusFile* e = FindCorpus(corpus, "ecoli_536");
+  ASSERT_NE(e, nullptr);
+  opts_ = {"archive_delay=3600", "archive_profile=balanced"};
+  ASSERT_TRUE(Remount());
+  ASSERT_EQ(Sh("cp " + e->path + " " + M("e.fa")), 0);
+  std::string out;
+  ASSERT_EQ(Sh(PmklcBin() + " archive --wait " + store_dir(), &out), 0) << out;
+  ASSERT_TRUE(Remount());
+  // Reads in the background; the daemon dies while they decode groups and
+  // write their blocks' entries.
+  ASSERT_EQ(Sh("( cat " + M("e.fa") + " > /dev/null 2>&1 & ) ; sleep 0.3"), 0);
+  KillDaemon();
+  ASSERT_EQ(Fsck(&out), 0) << out;
+  ASSERT_TRUE(Mount());
+  EXPECT_EQ(Md5OfFile(M("e.fa")), Md5OfFile(e->path));
+  ASSERT_TRUE(Remount());
+  EXPECT_EQ(Md5OfFile(M("e.fa")), Md5OfFile(e->path));
+  std::string json;
+  ASSERT_EQ(Sh(PmklcBin() + " stat --json " + store_dir(), &json), 0);
+  EXPECT_GT(JsonField(json, "hits", "recall"), 0u) << json;
+  EXPECT_EQ(JsonField(json, "dropped", "recall"), 0u) << json;
+}
+
 TEST_F(ArchiveMountTest, NeuralArchiveProfileRecodesAndReadsBack) {
   // A genome cut from ecoli (300 kB, with its header and lowercase g) and lambda.
   std::vector<CorpusFile> corpus;
