@@ -2,7 +2,7 @@
 # bench/recall.sh — reads of archived data through the recall tier (issue
 # #19), against the fast tier, in one run.
 #
-#   bench/recall.sh [BUILD_DIR] [GENOME] [PROFILE] [READS]
+#   bench/recall.sh [BUILD_DIR] [GENOME|FASTA] [PROFILE] [READS]
 #     Defaults: build, ecoli_536 (from the corpus), max, 30 (a 5 MB genome
 #     has 40 blocks of 128 KiB: reads of a block already read are cache hits,
 #     the same ones in each pass)
@@ -29,8 +29,12 @@ pmklc=$build/pmklc
 randread=$build/pmklc_randread
 for b in "$pmklc" "$randread"; do [ -x "$b" ] || { echo "build first: cmake --build $build" >&2; exit 1; }; done
 corpus=${PMKLC_CORPUS:-/tmp/pmklc-bench-corpus}
-[ -f "$corpus/$genome.fa" ] || "$root/../shared/data/corpus" "$corpus" eval train collection >/dev/null
-src=$corpus/$genome.fa
+if [ -f "$genome" ]; then
+  src=$genome  # a FASTA file given by path
+else
+  [ -f "$corpus/$genome.fa" ] || "$root/../shared/data/corpus" "$corpus" eval train collection >/dev/null
+  src=$corpus/$genome.fa
+fi
 work=$(mktemp -d /var/tmp/pmklc-recall.XXXXXX)
 mnt=$work/mnt; store=$work/store
 mkdir -p "$mnt"
@@ -66,7 +70,7 @@ seq_read() {  # read_threads value ("" = default) -> seconds
 }
 s1a=$(seq_read 1); sda=$(seq_read ""); s1b=$(seq_read 1); sdb=$(seq_read "")
 size=$(stat -c %s "$src")
-echo "## bench/recall.sh, $(date -u +%F), $(nproc) cores, $genome, profile $profile, $reads random 4 KiB reads"
+echo "## bench/recall.sh, $(date -u +%F), $(nproc) cores, $(basename "$src") ($(stat -c %s "$src") bytes), profile $profile, $reads random 4 KiB reads"
 echo
 echo "| read of the archived copy | p50 µs | p99 µs | mean µs | reads |"
 echo "|---|---|---|---|---|"
@@ -74,7 +78,7 @@ echo "| first after a remount (model decode of each group) | ${cold// / | } |"
 echo "| again after the next remount (recall tier) | ${recall// / | } |"
 echo "| the fast-tier copy, after a remount | ${fast// / | } |"
 awk -v r="$recall" -v f="$fast" -v c="$cold" 'BEGIN { split(r, a, " "); split(f, b, " "); split(c, d, " ");
-  printf "\nrecall / fast tier at p50: %.2fx; model / recall at p50: %.0fx\n", a[1] / b[1], d[1] / a[1] }'
+  printf "\nrecall / fast tier at p50: %.2fx; first read (model) / recall, means: %.0fx\n", a[1] / b[1], d[3] / a[3] }'
 echo "recall tier after the second pass: $(echo "$stat" | field "['recall']['entries']") entries, $(echo "$stat" | field "['recall']['stored_bytes']") bytes stored, $(echo "$stat" | field "['recall']['hits']") hits, $(echo "$stat" | field "['recall']['misses']") misses"
 echo "md5 of the archived copy: $same"
 awk -v n="$size" -v a="$s1a" -v b="$s1b" -v c="$sda" -v d="$sdb" -v cores="$(nproc)" 'BEGIN {

@@ -78,14 +78,15 @@ void FileData::SchedulePrefetch(const std::shared_ptr<Node>& n, uint64_t from_id
   }
 }
 
-void FileData::ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t off, uint64_t fsize) {
+void FileData::ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t off, uint64_t fsize, unsigned ahead) {
   // Keep the next read_threads archived groups (none with one thread)
   // decoding ahead of a sequential reader, one per prefetch thread; each
   // group is requested once per run.
   if (read_threads_ <= 1) return;
+  if (ahead == 0) ahead = read_threads_;
   const uint64_t group_bytes = uint64_t{gb_} * bs_;
   const uint64_t gr = off / group_bytes;
-  const uint64_t want_end = std::min<uint64_t>(gr + 1 + read_threads_, (fsize + group_bytes - 1) / group_bytes);
+  const uint64_t want_end = std::min<uint64_t>(gr + 1 + ahead, (fsize + group_bytes - 1) / group_bytes);
   uint64_t cur = n->group_prefetch_next.load();
   uint64_t from;
   do {
@@ -157,6 +158,9 @@ Status FileData::FetchStored(uint64_t ino, uint64_t idx, Fetched* f, bool wait) 
 
 Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, uint64_t g, bool wait) {
   using R = Result<std::shared_ptr<const std::string>>;
+  // (before the store read: the decoded blocks are cached below unless the
+  // file's stored data changes after it)
+  const BlockCache::Ticket ticket = cache_.TakeTicket();
   std::string value;
   Status gs = store_->GetGroup(ino, g, &value);
   if (!gs.ok()) return gs;
@@ -191,6 +195,12 @@ Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, u
                                 ": " + s.message());
     }
     auto out = std::make_shared<const std::string>(std::move(raw));
+    // Cached at once, so that a read-ahead arriving after this decode and
+    // before its reader caches the blocks does not decode the group again.
+    const std::string& r = *out;
+    for (uint64_t j = 0; j < gb_ && j * bs_ < r.size(); ++j)
+      cache_.Fill(ino, g * gb_ + j,
+                  std::make_shared<const std::string>(r, j * bs_, std::min<size_t>(bs_, r.size() - j * bs_)), ticket);
     if (recall_ && hdr.ok()) recall_->Offer(ino, g, hdr->checksum, *out);
     return out;
   }, wait);
@@ -312,6 +322,19 @@ void FileData::PlanReadLocked(Node* n, uint64_t off, size_t size, ReadPlan* plan
   for (uint64_t idx = off / bs_; idx * bs_ < end; ++idx)
     if (!n->dirty.count(idx) && !n->pending.count(idx) && !cache_.Get(n->attr.ino, idx))
       plan->missing.push_back(idx);
+}
+
+void FileData::StartRead(const std::shared_ptr<Node>& n, uint64_t off, uint64_t fsize, const ReadPlan& plan) {
+  const uint64_t group_bytes = uint64_t{gb_} * bs_;
+  if (plan.missing.empty() || off >= group_bytes || read_threads_ <= 1 || n->archived_seen.load() ||
+      n->last_read_end.load() != ~uint64_t{0})
+    return;
+  // Archived? Its group's recall version says so without reading the group
+  // (groups archived before the recall tier: found by the first read instead).
+  if (!store_->GetRecallVersion(n->attr.ino, off / group_bytes).ok()) return;
+  n->archived_seen = true;
+  // (read_threads - 1 ahead: this reader decodes its own group meanwhile)
+  ScheduleGroupPrefetch(n, off, fsize, read_threads_ - 1);
 }
 
 void FileData::FetchForRead(uint64_t ino, ReadPlan* plan) {

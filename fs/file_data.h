@@ -75,6 +75,11 @@ class FileData {
     Status error;          // the first fetch error (returned if still valid)
   };
   void PlanReadLocked(Node* n, uint64_t off, size_t size, ReadPlan* plan);
+  // Between steps 1 and 2, no lock held: a reader that starts at the
+  // beginning of an archived file (cat, md5sum, cp) gets the next
+  // read_threads groups decoding at once, beside its own first group.
+  // fsize: the file's size as step 1 saw it.
+  void StartRead(const std::shared_ptr<Node>& n, uint64_t off, uint64_t fsize, const ReadPlan& plan);
   void FetchForRead(uint64_t ino, ReadPlan* plan);
   // Reads; a sequential reader (this read starts where the last ended) gets
   // the next blocks decoded ahead into the cache by the prefetch threads.
@@ -129,7 +134,8 @@ class FileData {
   // a time: others wait for it (or get Busy with wait=false).
   Result<std::shared_ptr<const std::string>> DecodeGroup(uint64_t ino, uint64_t g, bool wait = true);
   // Sequential reader of an archived file at off: next two groups decoded ahead.
-  void ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t off, uint64_t fsize);
+  // ahead: groups past off's (0: read_threads).
+  void ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t off, uint64_t fsize, unsigned ahead = 0);
   void CacheGroupLocked(Node* n, const Fetched& f, BlockCache::Ticket t);
   static Status BadBlock(uint64_t ino, uint64_t idx, const Status& s);
   // Moves archived group g of n back to fast-tier blocks (no-op if not

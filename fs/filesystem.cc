@@ -727,11 +727,14 @@ Result<size_t> Filesystem::Read(uint64_t ino, uint64_t off, size_t size, char* b
   // Blocks that need the store are read and decoded without the file's
   // lock (file_data.h ReadPlan), so a cold archived group holds up no one.
   FileData::ReadPlan plan;
+  uint64_t fsize = 0;
   {
     std::shared_lock<std::shared_mutex> l(n->mu);
     if (IsDir(n->attr.mode)) return Status::IsDir();
     impl_->data.PlanReadLocked(n.get(), off, size, &plan);
+    fsize = n->attr.size;
   }
+  impl_->data.StartRead(n, off, fsize, plan);
   if (!plan.missing.empty()) impl_->data.FetchForRead(ino, &plan);
   {
     std::shared_lock<std::shared_mutex> l(n->mu);
