@@ -27,6 +27,7 @@
 
 #include "engine/models/neural_batch.h"
 #include "engine/models/toknet_model.h"
+#include "bench/bench_util.h"
 #include "kernels/device.h"
 
 using namespace pmklc;
@@ -34,31 +35,8 @@ namespace kn = pmklc::kernels::neuralk;
 
 namespace {
 
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-std::vector<uint8_t> Bases(const char* path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  const std::string s = ss.str();
-  std::vector<uint8_t> c;
-  bool header = false, bol = true;
-  for (char ch : s) {
-    if (bol) header = ch == '>' || ch == ';';
-    bol = ch == '\n';
-    if (header) continue;
-    switch (ch | 0x20) {
-      case 'a': c.push_back(0); break;
-      case 'c': c.push_back(1); break;
-      case 'g': c.push_back(2); break;
-      case 't': c.push_back(3); break;
-      default: break;
-    }
-  }
-  return c;
-}
+using bench::Bases;
+using bench::Now;
 
 // N streams' jobs with their chain links (fresh each run).
 struct Run {

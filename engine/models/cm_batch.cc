@@ -330,7 +330,7 @@ struct CmBatcher::Req {
 };
 
 CmBatcher::CmBatcher(DeviceChoice device, size_t width, int linger_ms)
-    : device_(device), width_(width < 1 ? 1 : width), linger_ms_(linger_ms) {
+    : device_(device), width_(width < 1 ? 1 : width), gather_(width_, linger_ms) {
   if (device.kind != DeviceChoice::kCpu)
     neural_ = std::make_unique<NeuralBatcher>(device, width_,
                                               static_cast<int>(std::max<unsigned>(1, std::thread::hardware_concurrency())),
@@ -375,37 +375,11 @@ Status CmBatcher::Decode(const CmParams& p, std::string_view in, size_t n, uint8
 }
 
 Status CmBatcher::Submit(Req* r) {
-  std::unique_lock<std::mutex> l(mu_);
-  pending_.push_back(r);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(linger_ms_);
-  bool late = false;
-  while (!r->done) {
-    // Lead a batch when it is full, or when this caller's linger ran out
-    // and it still waits to be taken (else another leader has it: wait).
-    // (only a caller still waiting to be taken leads: one whose stream is
-    // in another leader's batch just waits for it)
-    const bool waiting = std::find(pending_.begin(), pending_.end(), r) != pending_.end();
-    if (waiting && (pending_.size() >= width_ || late)) {
-      std::vector<Req*> batch;
-      batch.swap(pending_);
-      l.unlock();
-      // (no lock held: coding is the slow part; nothing thrown may leave
-      // the other callers waiting)
-      try {
-        Run(batch);
-      } catch (const std::exception& ex) {
-        for (Req* q : batch) q->st = Status::NoMemory(std::string("cm batch: ") + ex.what());
-      } catch (...) {
-        for (Req* q : batch) q->st = Status::NoMemory("cm batch: unknown exception");
-      }
-      l.lock();
-      for (Req* q : batch) q->done = true;
-      cv_.notify_all();
-      continue;
-    }
-    if (!late) late = cv_.wait_until(l, deadline) == std::cv_status::timeout;
-    else cv_.wait(l);
-  }
+  // (no lock held while a batch codes; nothing thrown leaves a caller waiting)
+  gather_.Submit(r, [this](std::vector<Req*>& batch) { Run(batch); },
+                 [](std::vector<Req*>& batch, const std::string& why) {
+                   for (Req* q : batch) q->st = Status::NoMemory("cm batch: " + why);
+                 });
   return r->st;
 }
 

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "engine/common/status.h"
+#include "engine/models/batch_gather.h"
 #include "engine/models/nucleotide_cm.h"
 
 namespace pmklc {
@@ -110,10 +111,8 @@ class CmBatcher : public CmStreamCoder {
   void Run(std::vector<Req*>& batch);
   DeviceChoice device_;
   size_t width_;
-  int linger_ms_;
-  std::mutex mu_;  // guards pending_, stats_ and every Req's done flag
-  std::condition_variable cv_;
-  std::vector<Req*> pending_;
+  BatchGatherer<Req> gather_;
+  std::mutex mu_;  // guards stats_
   Stats stats_;
   std::unique_ptr<NeuralBatcher> neural_;
 };

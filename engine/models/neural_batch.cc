@@ -178,49 +178,19 @@ Status RunNeuralJobs(std::span<SubJob* const> jobs, kn::Slices* slices, size_t s
 // ---- NeuralBatcher
 
 NeuralBatcher::NeuralBatcher(DeviceChoice device, size_t width, int threads, int linger_ms, size_t slice)
-    : device_(device),
-      width_(width < 1 ? 1 : width),
-      threads_(threads < 1 ? 1 : threads),
-      linger_ms_(linger_ms),
-      slice_(slice) {}
+    : device_(device), threads_(threads < 1 ? 1 : threads), slice_(slice), gather_(width, linger_ms) {}
 
 Status NeuralBatcher::Run(std::span<SubJob* const> jobs) {
   Req r;
   r.jobs = jobs;
-  std::unique_lock<std::mutex> l(mu_);
-  pending_.push_back(&r);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(linger_ms_);
-  bool late = false;
-  while (!r.done) {
-    // (as CmBatcher: only a caller still waiting to be taken leads)
-    const bool waiting = std::find(pending_.begin(), pending_.end(), &r) != pending_.end();
-    if (waiting && (pending_.size() >= width_ || late)) {
-      std::vector<Req*> batch;
-      batch.swap(pending_);
-      l.unlock();
-      try {
-        RunBatch(batch);
-      } catch (const std::exception& ex) {
-        for (Req* q : batch)
-          for (SubJob* j : q->jobs) {
-            j->st = Status::NoMemory(std::string("neural batch: ") + ex.what());
-            if (j->out) j->out->PublishRest(false);
-          }
-      } catch (...) {
-        for (Req* q : batch)
-          for (SubJob* j : q->jobs) {
-            j->st = Status::NoMemory("neural batch: unknown exception");
-            if (j->out) j->out->PublishRest(false);
-          }
-      }
-      l.lock();
-      for (Req* q : batch) q->done = true;
-      cv_.notify_all();
-      continue;
-    }
-    if (!late) late = cv_.wait_until(l, deadline) == std::cv_status::timeout;
-    else cv_.wait(l);
-  }
+  gather_.Submit(&r, [this](std::vector<Req*>& batch) { RunBatch(batch); },
+                 [](std::vector<Req*>& batch, const std::string& why) {
+                   for (Req* q : batch)
+                     for (SubJob* j : q->jobs) {
+                       j->st = Status::NoMemory("neural batch: " + why);
+                       if (j->out) j->out->PublishRest(false);
+                     }
+                 });
   for (SubJob* j : jobs)
     if (!j->st.ok()) return j->st;
   return Status::OK();

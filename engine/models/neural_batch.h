@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "engine/common/status.h"
+#include "engine/models/batch_gather.h"
 #include "engine/models/cm_batch.h"
 #include "engine/models/neural_schedule.h"
 #include "kernels/neural_slices.h"
@@ -64,13 +65,10 @@ class NeuralBatcher final : public neural::SubCoder {
   };
   void RunBatch(std::vector<Req*>& batch);
   DeviceChoice device_;
-  size_t width_;
   int threads_;
-  int linger_ms_;
   size_t slice_;
-  std::mutex mu_;  // guards pending_, stats_, next_gpu_ and every Req's done flag
-  std::condition_variable cv_;
-  std::vector<Req*> pending_;
+  BatchGatherer<Req> gather_;
+  std::mutex mu_;  // guards stats_ and next_gpu_
   Stats stats_;
   size_t next_gpu_ = 0;
 };

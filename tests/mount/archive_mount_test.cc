@@ -50,6 +50,28 @@ class ArchiveMountTest : public MountTest {
     EXPECT_EQ(rc, 0);
     return rc == 0;
   }
+  // Remounts archiving with balanced, puts the first `bytes` of ecoli_536
+  // (0: all of it) in T("e.fa") and M("e.fa") and archives it. False if the
+  // corpus is missing (the test is then skipped) or a step failed.
+  bool ArchivedEcoli(size_t bytes) {
+    std::vector<CorpusFile> corpus;
+    if (!RequireCorpus(&corpus)) return false;
+    const CorpusFile* e = FindCorpus(corpus, "ecoli_536");
+    if (!e) {
+      ADD_FAILURE() << "no ecoli_536 in the corpus";
+      return false;
+    }
+    opts_ = {"archive_delay=3600", "archive_profile=balanced"};
+    if (!Remount()) return false;
+    const std::string head = bytes ? "head -c " + std::to_string(bytes) + " " : "cat ";
+    std::string out;
+    if (Sh(head + e->path + " > " + T("e.fa") + " && cp " + T("e.fa") + " " + M("e.fa")) != 0 ||
+        Sh(PmklcBin() + " archive --wait " + store_dir(), &out) != 0) {
+      ADD_FAILURE() << "copy or archive failed: " << out;
+      return false;
+    }
+    return true;
+  }
   std::vector<std::string> opts_{"archive_delay=3600", "archive_threads=2"};
 };
 
@@ -138,15 +160,8 @@ TEST_F(ArchiveMountTest, ArchiveWaitRecodesWithin2PercentOfCompressMaxAndReadsBa
 // there; a corrupt entry is never served (dropped, decoded again); a write
 // to the file drops its entries in the same batch; recall_size=0 is off.
 TEST_F(ArchiveMountTest, RecallTierServesGroupsReadAgainAndNeverACorruptOne) {
-  std::vector<CorpusFile> corpus;
-  if (!RequireCorpus(&corpus)) return;
-  const CorpusFile* e = FindCorpus(corpus, "ecoli_536");
-  ASSERT_NE(e, nullptr);
-  opts_ = {"archive_delay=3600", "archive_profile=balanced"};
-  ASSERT_TRUE(Remount());
-  ASSERT_EQ(Sh("head -c 700000 " + e->path + " > " + T("e.fa") + " && cp " + T("e.fa") + " " + M("e.fa")), 0);
+  if (!ArchivedEcoli(700000)) return;
   std::string out;
-  ASSERT_EQ(Sh(PmklcBin() + " archive --wait " + store_dir(), &out), 0) << out;
   const std::string md5 = Md5OfFile(T("e.fa"));
   auto recall = [&](const char* key) { return JsonField(StatJson(), key, "recall"); };
   // After a remount: a model decode (a miss), which writes the entry.
@@ -215,15 +230,8 @@ TEST_F(ArchiveMountTest, RecallTierServesGroupsReadAgainAndNeverACorruptOne) {
 // kill -9 of the daemon while it writes recall entries loses nothing:
 // fsck is clean, the data reads back, and reads go on through the tier.
 TEST_F(ArchiveMountTest, KillWhileRecallEntriesAreWrittenLosesNothing) {
-  std::vector<CorpusFile> corpus;
-  if (!RequireCorpus(&corpus)) return;
-  const CorpusFile* e = FindCorpus(corpus, "ecoli_536");
-  ASSERT_NE(e, nullptr);
-  opts_ = {"archive_delay=3600", "archive_profile=balanced"};
-  ASSERT_TRUE(Remount());
-  ASSERT_EQ(Sh("cp " + e->path + " " + M("e.fa")), 0);
+  if (!ArchivedEcoli(0)) return;
   std::string out;
-  ASSERT_EQ(Sh(PmklcBin() + " archive --wait " + store_dir(), &out), 0) << out;
   ASSERT_TRUE(Remount());
   // Reads in the background; the daemon dies while they decode groups and
   // write their blocks' entries.
@@ -231,9 +239,9 @@ TEST_F(ArchiveMountTest, KillWhileRecallEntriesAreWrittenLosesNothing) {
   KillDaemon();
   ASSERT_EQ(Fsck(&out), 0) << out;
   ASSERT_TRUE(Mount());
-  EXPECT_EQ(Md5OfFile(M("e.fa")), Md5OfFile(e->path));
+  EXPECT_EQ(Md5OfFile(M("e.fa")), Md5OfFile(T("e.fa")));
   ASSERT_TRUE(Remount());
-  EXPECT_EQ(Md5OfFile(M("e.fa")), Md5OfFile(e->path));
+  EXPECT_EQ(Md5OfFile(M("e.fa")), Md5OfFile(T("e.fa")));
   std::string json;
   ASSERT_EQ(Sh(PmklcBin() + " stat --json " + store_dir(), &json), 0);
   EXPECT_GT(JsonField(json, "hits", "recall"), 0u) << json;

@@ -14,25 +14,14 @@
 
 #include "engine/container/container.h"
 #include "engine/models/neural_stream.h"
+#include "tests/unit/test_util.h"
 #include "engine/models/toknet_model.h"
 #include "kernels/device.h"
 
 namespace pmklc {
 namespace {
 
-std::vector<uint8_t> Genome(size_t n, uint64_t seed) {
-  std::mt19937_64 g(seed);
-  std::vector<uint8_t> c;
-  while (c.size() < n) {
-    if (c.size() > 5000 && g() % 3 == 0) {
-      const size_t from = g() % (c.size() - 2000);
-      for (size_t i = 0; i < 1500 && c.size() < n; ++i) c.push_back(g() % 30 ? c[from + i] : g() % 4);
-    } else {
-      for (int i = 0; i < 400 && c.size() < n; ++i) c.push_back((g() % 5) % 4);
-    }
-  }
-  return c;
-}
+std::vector<uint8_t> Genome(size_t n, uint64_t seed) { return testing::CopiedStretches(n, seed); }
 
 NeuralOptions Small(int workers, uint8_t smp) {
   NeuralOptions o;

@@ -12,25 +12,14 @@
 #include "engine/container/container.h"
 #include "tests/unit/container_util.h"
 #include "engine/models/neural_stream.h"
+#include "tests/unit/test_util.h"
 #include "engine/models/toknet_predictor.h"
 
 namespace pmklc {
 namespace {
 
 // DNA-like codes: random stretches and mutated copies of earlier stretches.
-std::vector<uint8_t> Genome(size_t n, uint64_t seed) {
-  std::mt19937_64 g(seed);
-  std::vector<uint8_t> c;
-  while (c.size() < n) {
-    if (c.size() > 5000 && g() % 3 == 0) {
-      size_t from = g() % (c.size() - 2000);
-      for (size_t i = 0; i < 1500 && c.size() < n; ++i) c.push_back(g() % 30 ? c[from + i] : g() % 4);
-    } else {
-      for (int i = 0; i < 400 && c.size() < n; ++i) c.push_back((g() % 5) % 4);  // skewed
-    }
-  }
-  return c;
-}
+std::vector<uint8_t> Genome(size_t n, uint64_t seed) { return testing::CopiedStretches(n, seed); }
 
 NeuralOptions Small(int workers, uint8_t smp = 5) {
   NeuralOptions o;

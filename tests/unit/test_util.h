@@ -38,6 +38,22 @@ inline uint64_t Fnv(const std::string& s) {
   return h;
 }
 
+// DNA-like codes: skewed random stretches and 3%-mutated copies of earlier
+// stretches (the neural tests' genome).
+inline std::vector<uint8_t> CopiedStretches(size_t n, uint64_t seed) {
+  std::mt19937_64 g(seed);
+  std::vector<uint8_t> c;
+  while (c.size() < n) {
+    if (c.size() > 5000 && g() % 3 == 0) {
+      const size_t from = g() % (c.size() - 2000);
+      for (size_t i = 0; i < 1500 && c.size() < n; ++i) c.push_back(g() % 30 ? c[from + i] : g() % 4);
+    } else {
+      for (int i = 0; i < 400 && c.size() < n; ++i) c.push_back((g() % 5) % 4);  // skewed
+    }
+  }
+  return c;
+}
+
 // A toy repeat-rich genome: random sequence with many copies of a few
 // 300-base "elements", each copy diverged by `div` percent point
 // mutations, a third of them reverse complemented (as Alu and L1 are).
