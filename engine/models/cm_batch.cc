@@ -14,6 +14,7 @@
 #include "engine/models/neural_batch.h"
 #include "kernels/cm_max_batch.h"
 #include "kernels/cm_slim_batch.h"
+#include "kernels/cpu/run_threads.h"
 #include "kernels/device.h"
 
 namespace pmklc {
@@ -85,20 +86,9 @@ Status ParallelFor(size_t n, int threads, Fn&& fn) {
   std::vector<Status> st(n);
   std::atomic<size_t> next{0};
   // (nothing thrown may end a thread: an exception is that item's status)
-  auto work = [&] {
+  kernels::RunOnThreads(n, threads, [&] {
     for (size_t i; (i = next.fetch_add(1)) < n;) st[i] = Guard([&] { return fn(i); });
-  };
-  const size_t w = std::min<size_t>(n, static_cast<size_t>(threads < 1 ? 1 : threads));
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < w; ++t) {
-    try {
-      pool.emplace_back(work);
-    } catch (...) {
-      break;  // (fewer threads: this one does the rest)
-    }
-  }
-  work();
-  for (auto& t : pool) t.join();
+  });
   for (Status& s : st)
     if (!s.ok()) return s;
   return Status::OK();

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "kernels/cpu/run_threads.h"
 #include "kernels/neural_slices.h"
 
 namespace pmklc::kernels::neuralk {
@@ -71,25 +72,14 @@ class CpuSlices final : public Slices {
 
   Status Advance(const size_t* handles, size_t count, size_t budget) override {
     std::atomic<size_t> next{0};
-    auto work = [&] {
+    RunOnThreads(count, threads_, [&] {
       for (size_t k; (k = next.fetch_add(1)) < count;) {
         HostStream* h = streams_[handles[k]].get();
         if (!h) continue;
         if (h->encode) h->st->EncodeSome(h->data.data(), h->n, budget);
         else h->st->DecodeSome(h->data.data(), h->n, budget);
       }
-    };
-    const size_t w = std::min<size_t>(count, static_cast<size_t>(threads_));
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < w; ++t) {
-      try {
-        pool.emplace_back(work);
-      } catch (...) {
-        break;  // (fewer threads: this one does the rest)
-      }
-    }
-    work();
-    for (auto& t : pool) t.join();
+    });
     return Status::OK();
   }
 

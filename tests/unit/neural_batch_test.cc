@@ -14,6 +14,7 @@
 
 #include "engine/container/container.h"
 #include "engine/models/neural_stream.h"
+#include "tests/unit/neural_util.h"
 #include "tests/unit/test_util.h"
 #include "engine/models/toknet_model.h"
 #include "kernels/device.h"
@@ -23,17 +24,7 @@ namespace {
 
 std::vector<uint8_t> Genome(size_t n, uint64_t seed) { return testing::CopiedStretches(n, seed); }
 
-NeuralOptions Small(int workers, uint8_t smp) {
-  NeuralOptions o;
-  o.cm = CmParams::Balanced();
-  o.dms = {{{3, 3, 8, 32}, 0.02f, true}, {{2, 2, 6, 16}, 0.02f, false}};
-  o.workers = workers;
-  o.min_sub_bases = 10000;
-  o.smp_percent = smp;
-  o.select = false;
-  o.spum = nullptr;
-  return o;
-}
+NeuralOptions Small(int workers, uint8_t smp = 5) { return testing::SmallNeural(workers, smp); }
 
 DeviceChoice Cpu() {
   DeviceChoice d;

@@ -12,6 +12,7 @@
 #include "engine/container/container.h"
 #include "tests/unit/container_util.h"
 #include "engine/models/neural_stream.h"
+#include "tests/unit/neural_util.h"
 #include "tests/unit/test_util.h"
 #include "engine/models/toknet_predictor.h"
 
@@ -21,17 +22,7 @@ namespace {
 // DNA-like codes: random stretches and mutated copies of earlier stretches.
 std::vector<uint8_t> Genome(size_t n, uint64_t seed) { return testing::CopiedStretches(n, seed); }
 
-NeuralOptions Small(int workers, uint8_t smp = 5) {
-  NeuralOptions o;
-  o.cm = CmParams::Balanced();  // quick; the mixing path is the same
-  o.dms = {{{3, 3, 8, 32}, 0.02f, true}, {{2, 2, 6, 16}, 0.02f, false}};
-  o.workers = workers;
-  o.min_sub_bases = 10000;
-  o.smp_percent = smp;
-  o.select = false;
-  o.spum = nullptr;
-  return o;
-}
+NeuralOptions Small(int workers, uint8_t smp = 5) { return testing::SmallNeural(workers, smp); }
 
 std::string Encode(const NeuralOptions& o, const std::vector<uint8_t>& c) {
   std::string out;
