@@ -230,7 +230,7 @@ Result<std::string> StoreReport(Store& s, const StoreReportOptions& opts) {
               sz(tier[1].stored).c_str(), (unsigned long long)tier[1].blocks);
   Appendf(&out, "to archive     %s of file data (%s stored) in files marked pending\n", sz(pend_raw).c_str(),
               sz(pend_stored).c_str());
-  Appendf(&out, "recall tier    %llu archived groups kept for reading again: %s of file data in %s stored\n",
+  Appendf(&out, "recall tier    %llu blocks of archived groups kept for reading again: %s of file data in %s stored\n",
           (unsigned long long)recall_entries, sz(recall_raw).c_str(), sz(recall_stored).c_str());
   if (opts.recall_on)
     Appendf(&out, "  this mount   budget %s; %llu hits, %llu misses; %llu written, %llu evicted, %llu dropped (corrupt or stale)\n",
