@@ -172,6 +172,20 @@ Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, u
   auto hdr = ParseBlockHeader(value);
   const GroupKey key{ino, g, hdr.ok() ? hdr->checksum : BlockChecksum(value)};
   std::optional<R> r = group_decodes_.Do(key, [&]() -> R {
+    // Every block of it cached already (a decode that just finished cached
+    // them; a read-ahead may arrive after it): the same bytes, checked
+    // against the group's checksum, without decoding again.
+    if (hdr.ok()) {
+      std::string raw;
+      bool all = true;
+      for (uint64_t j = 0; all && j * bs_ < hdr->raw_len; ++j) {
+        auto c = cache_.Get(ino, g * gb_ + j);
+        all = c != nullptr && c->size() == std::min<uint64_t>(bs_, hdr->raw_len - j * bs_);
+        if (all) raw += *c;
+      }
+      if (all && raw.size() == hdr->raw_len && BlockChecksum(raw) == hdr->checksum)
+        return std::make_shared<const std::string>(std::move(raw));
+    }
     std::string raw;
     // Reference segments first, side by side (before taking a slot: they
     // are decoded on threads of their own).

@@ -775,6 +775,43 @@ TEST_F(ArchiverDecodeCountTest, AWriteAcrossTwoArchivedGroupsDecodesThemBeforeTh
   EXPECT_EQ(ReadAll(ino), g);
 }
 
+// Sequential reads of an archived file (issue #19): each group is decoded
+// once, and a reader starting at the beginning gets the next group decoding
+// beside its first (read_threads=2).
+class ArchiverReadAheadTest : public ArchiverTest {
+ protected:
+  FsOptions FsOpts() const override {
+    FsOptions fo = ArchiverTest::FsOpts();
+    fo.read_threads = 2;
+    auto* self = const_cast<ArchiverReadAheadTest*>(this);
+    fo.hooks.before_group_decode = [self](uint64_t ino, uint64_t g) {
+      if (ino != self->ino_ || g >= 64) return;
+      self->decodes_[g]++;
+      if (g == 0)  // wait (at most 10 s) for group 1 to start beside it
+        for (int i = 0; i < 1000 && !self->decodes_[1].load(); ++i)
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (g == 0) self->overlap_ = self->decodes_[1].load() > 0;
+    };
+    return fo;
+  }
+  std::atomic<uint64_t> ino_{~uint64_t{0}};
+  std::atomic<int> decodes_[64] = {};
+  std::atomic<bool> overlap_{false};
+};
+
+TEST_F(ArchiverReadAheadTest, ASequentialReaderDecodesEachGroupOnceWithTheNextBesideIt) {
+  const std::string g = Genome(400000, 5);
+  const uint64_t ino = WriteNew("g.fa", g);
+  ASSERT_EQ(Pass(fs_->archive_host()), 0u);
+  const uint64_t groups = Groups(ino);
+  ASSERT_GE(groups, 4u);
+  Reopen();  // cold
+  ino_ = ino;
+  EXPECT_EQ(ReadAll(ino), g);
+  EXPECT_TRUE(overlap_.load()) << "group 1 did not decode beside group 0";
+  for (uint64_t k = 0; k < groups; ++k) EXPECT_EQ(decodes_[k].load(), 1) << "group " << k;
+}
+
 // Nobody waits behind a slow decode (issue #16): while a cold group of an
 // archived file decodes (held open here by a hook, as long as the test
 // likes), a stat of that file, a readdir, a cached read of another file, a
