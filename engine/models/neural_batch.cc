@@ -129,7 +129,11 @@ Status RunNeuralJobs(std::span<SubJob* const> jobs, kn::Slices* slices, size_t s
     }
     if (active == 0) {
       // Nothing runs: done, or every waiting job waits for a link that is
-      // published outside this batch (by a job another caller runs).
+      // published outside this batch (by a job another caller runs). The
+      // wait is short and the start pass runs again: another of the
+      // links may complete first, and a job of this batch it starts may be
+      // what the other batch waits for (two batches of one chain, each
+      // waiting on the other, would otherwise deadlock).
       DmLink* ext = nullptr;
       for (size_t i = 0; i < N && !ext; ++i)
         if (state[i] == JobState::kWaiting && jobs[i]->in && !inside.count(jobs[i]->in)) ext = jobs[i]->in;
@@ -138,8 +142,7 @@ Status RunNeuralJobs(std::span<SubJob* const> jobs, kn::Slices* slices, size_t s
           if (state[i] == JobState::kWaiting) finish(i, Status::Corruption("fasta-neural: a sub-block waits for itself"));
         return Status::OK();
       }
-      std::vector<std::vector<float>> ignore;
-      (void)ext->Wait(&ignore);  // (no lock held)
+      (void)ext->WaitFor(10);  // (no lock held)
       continue;
     }
     // The step: a slice, or less where a snapshot someone waits for is

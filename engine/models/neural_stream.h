@@ -73,6 +73,8 @@ class DmLink {
   void PublishRest(bool ok);
   // Blocks until every slot is published; false if a publisher failed.
   bool Wait(std::vector<std::vector<float>>* w);
+  // Waits at most ms milliseconds for every slot; true if they are.
+  bool WaitFor(int ms);
   bool complete();
 
  private:

@@ -1,5 +1,6 @@
 // Decoder of the neural nucleotide stream and the parts of the format shared
 // with the encoder (neural_schedule.h).
+#include <chrono>
 #include <thread>
 
 #include "engine/fasta/varint.h"
@@ -339,6 +340,11 @@ bool DmLink::Wait(std::vector<std::vector<float>>* w) {
   cv_.wait(l, [&] { return started_ && left_ == 0; });
   if (ok_) *w = w_;
   return ok_;
+}
+
+bool DmLink::WaitFor(int ms) {
+  std::unique_lock<std::mutex> l(mu_);
+  return cv_.wait_for(l, std::chrono::milliseconds(ms), [&] { return started_ && left_ == 0; });
 }
 
 void ForwardChain(const NeuralChain& c) {
