@@ -841,18 +841,29 @@ Result<uint64_t> Store::GetRecallVersion(uint64_t ino, uint64_t group) {
 }
 
 Status Store::WriteRecall(uint64_t ino, uint64_t group, uint64_t checksum, Batch& entries) {
-  std::lock_guard<std::mutex> l(rep_->recall_mu);
-  auto v = GetRecallVersion(ino, group);
-  if (!v.ok() && !v.status().IsNotFound()) return v.status();
-  if (v.ok() && *v != checksum) return Status::Busy("the group changed");
-  if (!v.ok()) {
-    // (a group archived before the recall tier: its version from its value)
+  // A group archived before the recall tier has no version yet: its header
+  // is read here, before the lock (a whole group value; group writers wait
+  // on the lock). Under the lock only the small version record is read.
+  bool from_header = false;
+  if (auto v0 = GetRecallVersion(ino, group); v0.status().IsNotFound()) {
     std::string gv;
     Status gs = GetGroup(ino, group, &gv);
     if (gs.IsNotFound()) return Status::Busy("the group is gone");
     PMKLC_RETURN_IF_ERROR(gs);
     if (gv.size() < format::kBlockHeaderSize || LoadLE64(gv.data() + 8) != checksum)
       return Status::Busy("the group changed");
+    from_header = true;
+  }
+  std::lock_guard<std::mutex> l(rep_->recall_mu);
+  auto v = GetRecallVersion(ino, group);
+  if (!v.ok() && !v.status().IsNotFound()) return v.status();
+  if (v.ok() && *v != checksum) return Status::Busy("the group changed");
+  if (!v.ok()) {
+    // Still no version: any PutGroup since the header read would have
+    // written one. (A DeleteGroup since leaves entries of a file now in the
+    // fast tier, which reads never consult; its next PutGroup or
+    // DeleteBlocksFrom drops them.)
+    if (!from_header) return Status::Busy("the group changed");
     std::string sum(8, '\0');
     StoreLE64(sum.data(), checksum);
     entries.rep_->ops.push_back({0, kRecall, RecallKey('v', ino, group), sum});
