@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/archive.sh — the archiver on the eval and collection genomes.
 #
-#   bench/archive.sh [BUILD_DIR] [PROFILE] [THREADS]   (defaults: build, max, 2)
+#   bench/archive.sh [BUILD_DIR] [PROFILE] [THREADS] [PART]
+#     Defaults: build, max, 2, all. PART: store (1-3 below), reads (4), all.
 #
 # 1. Copies every eval and collection genome into a fresh mount
 #    (archive_delay=3600, so nothing is archived by itself), then times
@@ -15,11 +16,24 @@
 #    largest file: uncached (each in another archived group: a whole group is
 #    decoded) and cached (the same offsets again), next to the time one group
 #    of that file takes to decode (pmklc_codecbench on a group-sized slice).
+# 4. Reads of archived data (issue #19), the eval genomes only, in one run:
+#    one store archived with the defaults, one with archive_split=1M and one
+#    with 512K (region reads), and fast-tier copies of the same files:
+#    - cold random 4 KiB reads of the largest file, each in another 4 MiB
+#      group, after a remount: first time (model decode; with split groups
+#      of one part), second time after another remount (recall tier), and
+#      the fast-tier copy;
+#    - sequential read MB/s (md5 of every file, recall_size=0) at
+#      read_threads=1 and at the default (one per core), and the fast tier;
+#    - `samtools faidx` of 1,000 random 100-base regions over the eval
+#      genomes, each its own samtools run, after a remount: p50, p99, total;
+#    - the stored bytes of each store (the ratio cost of split groups).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$root/build}
 profile=${2:-max}
 threads=${3:-2}
+part=${4:-all}
 pmklc=$build/pmklc
 randread=$build/pmklc_randread
 codecbench=$build/pmklc_codecbench
@@ -45,6 +59,8 @@ now() { date +%s.%N; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys.argv[1]))" "$1"; }
 
+reads_part() { "$root/bench/archive_reads.sh" "$build" "$profile" "$threads"; }
+if [ "$part" = reads ]; then reads_part; exit; fi
 total=0
 for f in "${files[@]}"; do total=$((total + $(stat -c %s "$f"))); done
 mount_it
@@ -119,4 +135,5 @@ for f in "${files[@]}"; do
   awk -v s="$st" -v n="$nt" -v d="$disk_after" -v a="$stored_after" -v name="$b" \
     'BEGIN { printf "| %s | %d | %d | %.4f | %.4f |\n", name, n, s, 8 * s / n, 8 * s / n * d / a }'
 done
+if [ "$part" = all ]; then echo; reads_part || bad=1; fi
 exit $bad

@@ -31,7 +31,13 @@ enum class CodecId : uint8_t {
   kFastaNeural = 5,   // fasta2bit streams, nucleotides CM + token networks (docs/format.md §fasta-neural)
   kFastaRef = 6,      // fasta-cm primed with reference segments (docs/format.md §fasta-ref)
   kRefLink = 7,       // the raw bytes of one reference segment (docs/format.md §ref-link)
+  kSplit = 8,         // consecutive parts, each a block value decoded alone (docs/format.md §split)
 };
+
+// Split blocks (docs/format.md §split; issue #19): version byte of the
+// payload, and the most parts one block may have.
+inline constexpr uint8_t kSplitVersion = 1;
+inline constexpr uint32_t kMaxSplitParts = 4096;
 
 // References (docs/format.md §fasta-ref; issue #6). Version byte of the
 // fasta-ref and ref-link payloads.

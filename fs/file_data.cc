@@ -98,11 +98,11 @@ void FileData::ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t of
   for (uint64_t g = from; g < want_end; ++g) {
     const uint64_t first = g * gb_;
     if (cache_.Get(ino, first)) continue;
-    if (!prefetch_pool_.TrySubmit([this, n, first, gen] { Prefetch(n, first, gen); })) break;
+    if (!prefetch_pool_.TrySubmit([this, n, first, gen] { Prefetch(n, first, gen, /*whole=*/true); })) break;
   }
 }
 
-void FileData::Prefetch(const std::shared_ptr<Node>& n, uint64_t idx, uint64_t gen) {
+void FileData::Prefetch(const std::shared_ptr<Node>& n, uint64_t idx, uint64_t gen, bool whole) {
   const uint64_t ino = n->attr.ino;  // never changes
   if (n->data_gen.load() != gen || cache_.Get(ino, idx)) return;
   // The ticket comes before the store read: if anyone changes this file's
@@ -112,7 +112,7 @@ void FileData::Prefetch(const std::shared_ptr<Node>& n, uint64_t idx, uint64_t g
   Fetched f;
   // A group another thread is decoding is not waited for: that would park
   // this prefetch thread instead of decoding the next group.
-  if (!FetchStored(ino, idx, &f, /*wait=*/false).ok()) return;  // the read reports errors itself
+  if (!FetchStored(ino, idx, &f, /*wait=*/false, whole).ok()) return;  // the read reports errors itself
   if (hooks_.before_prefetch_cache) hooks_.before_prefetch_cache(ino, idx);
   std::shared_lock<std::shared_mutex> l(n->mu);
   if (n->data_gen.load() != gen) return;
@@ -121,7 +121,7 @@ void FileData::Prefetch(const std::shared_ptr<Node>& n, uint64_t idx, uint64_t g
 }
 
 // Fast tier first, then the archived group, else a hole. See file_data.h.
-Status FileData::FetchStored(uint64_t ino, uint64_t idx, Fetched* f, bool wait) {
+Status FileData::FetchStored(uint64_t ino, uint64_t idx, Fetched* f, bool wait, bool whole) {
   f->block.reset();
   f->group.clear();
   std::string value;
@@ -144,26 +144,130 @@ Status FileData::FetchStored(uint64_t ino, uint64_t idx, Fetched* f, bool wait) 
       return Status::OK();
     }
   }
-  auto raw = DecodeGroup(ino, g, wait);
-  if (!raw.ok()) return raw.status().IsNotFound() ? Status::OK() : raw.status();
-  const std::string& r = **raw;
-  f->from_group = true;
-  for (uint64_t j = 0; j < gb_ && j * bs_ < r.size(); ++j) {
-    auto img = std::make_shared<const std::string>(r, j * bs_, std::min<size_t>(bs_, r.size() - j * bs_));
-    if (g * gb_ + j == idx) f->block = img;
-    else f->group.emplace_back(g * gb_ + j, std::move(img));
+  // (before the store read: the decoded blocks are cached unless the
+  // file's stored data changes after it)
+  const BlockCache::Ticket ticket = cache_.TakeTicket();
+  Status gs = store_->GetGroup(ino, g, &value);
+  if (gs.IsNotFound()) return Status::OK();  // a hole
+  if (!gs.ok()) return gs;
+  // A split group (docs/format.md §split): a read decodes only the part
+  // that holds its block.
+  std::vector<BlockPart> parts;
+  auto hdr = ParseBlockHeader(value);
+  if (!whole && hdr.ok() && hdr->codec == CodecId::kSplit && AlignedParts(value, &parts)) {
+    const uint64_t at = (idx - g * gb_) * bs_;
+    for (const BlockPart& p : parts) {
+      if (at < p.offset || at >= p.offset + p.raw_len) continue;
+      auto raw = DecodePart(ino, g, hdr->checksum, p, ticket, wait);
+      if (!raw.ok()) return raw.status();
+      f->from_group = true;
+      SliceInto(**raw, g * gb_ + p.offset / bs_, idx, f);
+      return Status::OK();
+    }
+    return Status::OK();  // past the group's bytes: a hole, as for a whole group
   }
+  auto raw = DecodeGroupValue(ino, g, ticket, std::move(value), wait);
+  if (!raw.ok()) return raw.status().IsNotFound() ? Status::OK() : raw.status();
+  f->from_group = true;
+  SliceInto(**raw, g * gb_, idx, f);
   return Status::OK();
 }
 
-Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, uint64_t g, bool wait) {
+void FileData::SliceInto(const std::string& r, uint64_t first, uint64_t idx, Fetched* f) const {
+  for (uint64_t j = 0; j * bs_ < r.size(); ++j) {
+    auto img = std::make_shared<const std::string>(r, j * bs_, std::min<size_t>(bs_, r.size() - j * bs_));
+    if (first + j == idx) f->block = img;
+    else f->group.emplace_back(first + j, std::move(img));
+  }
+}
+
+bool FileData::AlignedParts(std::string_view value, std::vector<BlockPart>* parts) const {
+  if (!BlockParts(value, parts).ok()) return false;  // (decoding it whole reports the damage)
+  for (const BlockPart& p : *parts)
+    if (p.offset % bs_ != 0 || p.offset + p.raw_len > uint64_t{gb_} * bs_) return false;
+  return true;
+}
+
+// Blocks [first, first + len / bs) of the cache, if every one is there with
+// the right length and together they make raw bytes of this checksum.
+std::shared_ptr<const std::string> FileData::FromCache(uint64_t ino, uint64_t first, uint64_t len,
+                                                       uint64_t checksum) {
+  std::string raw;
+  for (uint64_t j = 0; j * bs_ < len; ++j) {
+    auto c = cache_.Get(ino, first + j);
+    if (c == nullptr || c->size() != std::min<uint64_t>(bs_, len - j * bs_)) return nullptr;
+    raw += *c;
+  }
+  if (raw.size() != len || BlockChecksum(raw) != checksum) return nullptr;
+  return std::make_shared<const std::string>(std::move(raw));
+}
+
+// A block value decoded under a group decode slot (reference segments
+// first, side by side, before the slot: they decode on threads of their own).
+Status FileData::DecodeArchived(uint64_t ino, uint64_t g, std::string_view value, std::string* raw) {
+  std::vector<RefSegmentKey> deps;
+  Status s = BlockRefs(value, &deps);
+  if (s.ok() && !deps.empty()) refs_.Prefetch(deps);
+  // Context-model decoders hold 0.1-0.4 GiB each: at most one per core at a time.
+  struct Slot {
+    std::counting_semaphore<64>& sem;
+    explicit Slot(std::counting_semaphore<64>& x) : sem(x) { sem.acquire(); }
+    ~Slot() { sem.release(); }
+  };
+  if (s.ok()) {
+    Slot slot(group_slots_);
+    if (hooks_.before_group_decode) hooks_.before_group_decode(ino, g);
+    s = Guarded("decoding an archived group", [&] { return DecodeBlock(value, raw, nullptr, &refs_); });
+  }
+  return s;
+}
+
+void FileData::CacheDecoded(uint64_t ino, uint64_t first, const std::string& r, BlockCache::Ticket ticket) {
+  // Cached at once, so that a read-ahead arriving after this decode and
+  // before its reader caches the blocks does not decode them again.
+  for (uint64_t j = 0; j * bs_ < r.size(); ++j)
+    cache_.Fill(ino, first + j, std::make_shared<const std::string>(r, j * bs_, std::min<size_t>(bs_, r.size() - j * bs_)),
+                ticket);
+}
+
+Result<std::shared_ptr<const std::string>> FileData::DecodePart(uint64_t ino, uint64_t g, uint64_t group_checksum,
+                                                                const BlockPart& p, BlockCache::Ticket ticket,
+                                                                bool wait) {
   using R = Result<std::shared_ptr<const std::string>>;
-  // (before the store read: the decoded blocks are cached below unless the
-  // file's stored data changes after it)
+  const uint64_t first = g * gb_ + p.offset / bs_;
+  // Keyed by what the part decodes to, as a whole group's decode is.
+  const PartKey key{ino, g, p.offset, p.checksum};
+  std::optional<R> r = part_decodes_.Do(key, [&]() -> R {
+    if (auto c = FromCache(ino, first, p.raw_len, p.checksum)) return c;
+    std::string raw;
+    Status s = DecodeArchived(ino, g, p.value, &raw);
+    if (!s.ok()) {
+      spdlog::error("inode {} archived group {} part at byte {}: {} — returning EIO", ino, g, p.offset, s.ToString());
+      return Status::Corruption("inode " + std::to_string(ino) + " archived group " + std::to_string(g) +
+                                " part at byte " + std::to_string(p.offset) + ": " + s.message());
+    }
+    auto out = std::make_shared<const std::string>(std::move(raw));
+    CacheDecoded(ino, first, *out, ticket);
+    if (recall_) recall_->Offer(ino, g, group_checksum, first, *out);
+    return out;
+  }, wait);
+  if (!r) return Status::Busy("group decode in progress");
+  return *r;
+}
+
+Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, uint64_t g, bool wait) {
+  // (before the store read: see DecodeGroupValue)
   const BlockCache::Ticket ticket = cache_.TakeTicket();
   std::string value;
   Status gs = store_->GetGroup(ino, g, &value);
   if (!gs.ok()) return gs;
+  return DecodeGroupValue(ino, g, ticket, std::move(value), wait);
+}
+
+Result<std::shared_ptr<const std::string>> FileData::DecodeGroupValue(uint64_t ino, uint64_t g,
+                                                                      BlockCache::Ticket ticket, std::string value,
+                                                                      bool wait) {
+  using R = Result<std::shared_ptr<const std::string>>;
   // Concurrent readers of one stored value share one decode. The key names
   // what the value decodes to (its header's checksum of the raw bytes), so a
   // reader never joins a decode of an older value of the group (an explode,
@@ -175,47 +279,36 @@ Result<std::shared_ptr<const std::string>> FileData::DecodeGroup(uint64_t ino, u
     // Every block of it cached already (a decode that just finished cached
     // them; a read-ahead may arrive after it): the same bytes, checked
     // against the group's checksum, without decoding again.
-    if (hdr.ok()) {
+    if (hdr.ok())
+      if (auto c = FromCache(ino, g * gb_, hdr->raw_len, hdr->checksum)) return c;
+    // A split group: part by part, each shared with the readers of that
+    // part and cached as it is decoded; then the whole checked.
+    std::vector<BlockPart> parts;
+    if (hdr.ok() && hdr->codec == CodecId::kSplit && AlignedParts(value, &parts)) {
       std::string raw;
-      bool all = true;
-      for (uint64_t j = 0; all && j * bs_ < hdr->raw_len; ++j) {
-        auto c = cache_.Get(ino, g * gb_ + j);
-        all = c != nullptr && c->size() == std::min<uint64_t>(bs_, hdr->raw_len - j * bs_);
-        if (all) raw += *c;
+      raw.reserve(hdr->raw_len);
+      for (const BlockPart& p : parts) {
+        auto part = DecodePart(ino, g, hdr->checksum, p, ticket, /*wait=*/true);
+        if (!part.ok()) return part.status();
+        raw += **part;
       }
-      if (all && raw.size() == hdr->raw_len && BlockChecksum(raw) == hdr->checksum)
-        return std::make_shared<const std::string>(std::move(raw));
+      if (raw.size() != hdr->raw_len || BlockChecksum(raw) != hdr->checksum) {
+        spdlog::error("inode {} archived group {}: its parts do not make its checksum — returning EIO", ino, g);
+        return Status::Corruption("inode " + std::to_string(ino) + " archived group " + std::to_string(g) +
+                                  ": its parts do not make its checksum");
+      }
+      return std::make_shared<const std::string>(std::move(raw));
     }
     std::string raw;
-    // Reference segments first, side by side (before taking a slot: they
-    // are decoded on threads of their own).
-    std::vector<RefSegmentKey> deps;
-    Status s = BlockRefs(value, &deps);
-    if (s.ok() && !deps.empty()) refs_.Prefetch(deps);
-    // Context-model decoders hold 0.1-0.4 GiB each: at most one per core at a time.
-    struct Slot {
-      std::counting_semaphore<64>& sem;
-      explicit Slot(std::counting_semaphore<64>& x) : sem(x) { sem.acquire(); }
-      ~Slot() { sem.release(); }
-    };
-    if (s.ok()) {
-      Slot slot(group_slots_);
-      if (hooks_.before_group_decode) hooks_.before_group_decode(ino, g);
-      s = Guarded("decoding an archived group", [&] { return DecodeBlock(value, &raw, nullptr, &refs_); });
-    }
+    Status s = DecodeArchived(ino, g, value, &raw);
     if (!s.ok()) {
       spdlog::error("inode {} archived group {}: {} — returning EIO", ino, g, s.ToString());
       return Status::Corruption("inode " + std::to_string(ino) + " archived group " + std::to_string(g) +
                                 ": " + s.message());
     }
     auto out = std::make_shared<const std::string>(std::move(raw));
-    // Cached at once, so that a read-ahead arriving after this decode and
-    // before its reader caches the blocks does not decode the group again.
-    const std::string& r = *out;
-    for (uint64_t j = 0; j < gb_ && j * bs_ < r.size(); ++j)
-      cache_.Fill(ino, g * gb_ + j,
-                  std::make_shared<const std::string>(r, j * bs_, std::min<size_t>(bs_, r.size() - j * bs_)), ticket);
-    if (recall_ && hdr.ok()) recall_->Offer(ino, g, hdr->checksum, *out);
+    CacheDecoded(ino, g * gb_, *out, ticket);
+    if (recall_ && hdr.ok()) recall_->Offer(ino, g, hdr->checksum, g * gb_, *out);
     return out;
   }, wait);
   if (!r) return Status::Busy("group decode in progress");  // another thread is decoding it
@@ -340,7 +433,9 @@ void FileData::PlanReadLocked(Node* n, uint64_t off, size_t size, ReadPlan* plan
 
 void FileData::StartRead(const std::shared_ptr<Node>& n, uint64_t off, uint64_t fsize, const ReadPlan& plan) {
   const uint64_t group_bytes = uint64_t{gb_} * bs_;
-  if (plan.missing.empty() || off >= group_bytes || read_threads_ <= 1 || n->archived_seen.load() ||
+  // (only a read of the file's first bytes: a region read anywhere else in
+  // the first group, samtools faidx say, is not the start of a scan)
+  if (plan.missing.empty() || off != 0 || read_threads_ <= 1 || n->archived_seen.load() ||
       n->last_read_end.load() != ~uint64_t{0})
     return;
   // Archived? Its group's recall version says so without reading the group

@@ -129,10 +129,28 @@ class FileData {
  private:
   // Stored image of block idx (not trimmed to the file size). No lock needed.
   // wait=false: Busy instead of waiting when its group is being decoded.
-  Status FetchStored(uint64_t ino, uint64_t idx, Fetched* f, bool wait = true);
+  // whole=false: of a split group (docs/format.md §split) only the part that
+  // holds idx is decoded; whole=true decodes the whole group (read-ahead).
+  Status FetchStored(uint64_t ino, uint64_t idx, Fetched* f, bool wait = true, bool whole = false);
   // Decoded archived group; NotFound if not archived. One decode per group at
   // a time: others wait for it (or get Busy with wait=false).
   Result<std::shared_ptr<const std::string>> DecodeGroup(uint64_t ino, uint64_t g, bool wait = true);
+  // The same for a group value read after `ticket` was taken.
+  Result<std::shared_ptr<const std::string>> DecodeGroupValue(uint64_t ino, uint64_t g, BlockCache::Ticket ticket,
+                                                              std::string value, bool wait);
+  // One part of split group g (whose decoded bytes have group_checksum),
+  // decoded once for all its concurrent readers, its blocks cached and
+  // offered to the recall tier.
+  Result<std::shared_ptr<const std::string>> DecodePart(uint64_t ino, uint64_t g, uint64_t group_checksum,
+                                                        const BlockPart& p, BlockCache::Ticket ticket, bool wait);
+  // The parts of a split value, if each starts on a block boundary within
+  // the group (else false: the value is decoded whole).
+  bool AlignedParts(std::string_view value, std::vector<BlockPart>* parts) const;
+  Status DecodeArchived(uint64_t ino, uint64_t g, std::string_view value, std::string* raw);
+  std::shared_ptr<const std::string> FromCache(uint64_t ino, uint64_t first, uint64_t len, uint64_t checksum);
+  void CacheDecoded(uint64_t ino, uint64_t first, const std::string& raw, BlockCache::Ticket ticket);
+  // Fills f with raw's blocks (raw starts at block first): idx's as f->block.
+  void SliceInto(const std::string& raw, uint64_t first, uint64_t idx, Fetched* f) const;
   // Sequential reader of an archived file at off: next two groups decoded ahead.
   // ahead: groups past off's (0: read_threads).
   void ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t off, uint64_t fsize, unsigned ahead = 0);
@@ -155,7 +173,9 @@ class FileData {
   void DropPendingFrom(Node* n, uint64_t from_idx);
   void DropPendingAt(Node* n, uint64_t idx);
   void SchedulePrefetch(const std::shared_ptr<Node>& n, uint64_t from_idx, uint64_t end_idx);
-  void Prefetch(const std::shared_ptr<Node>& n, uint64_t idx, uint64_t gen);
+  // whole: the block's whole archived group (a group read-ahead), not just
+  // its part of a split group.
+  void Prefetch(const std::shared_ptr<Node>& n, uint64_t idx, uint64_t gen, bool whole = false);
 
   Store* store_;
   uint32_t bs_;
@@ -171,6 +191,8 @@ class FileData {
   std::counting_semaphore<64> group_slots_;  // concurrent group decodes (memory bound)
   using GroupKey = std::tuple<uint64_t, uint64_t, uint64_t>;  // ino, group, checksum of its decoded bytes
   SingleFlight<GroupKey, Result<std::shared_ptr<const std::string>>> group_decodes_;
+  using PartKey = std::tuple<uint64_t, uint64_t, uint64_t, uint64_t>;  // ino, group, offset, checksum of the part
+  SingleFlight<PartKey, Result<std::shared_ptr<const std::string>>> part_decodes_;
   EncoderPool prefetch_pool_;
   EncoderPool pool_;  // last: joined first on destruction
 };

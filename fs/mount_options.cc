@@ -154,6 +154,14 @@ const std::vector<Spec>& Table() {
          c->store.group_bytes = static_cast<uint32_t>(n);
          return Status::OK();
        }},
+      {"archive_split", Kind::kSize, 0, format::kMaxGroupBytes, {}, "0",
+       "code each archived group as parts of this size that decode alone, so that an uncached read of a few KB "
+       "decodes one part (a multiple of the block size, smaller than a group; costs ratio: README §Region reads; "
+       "0: whole groups)",
+       [](MountConfig* c, const std::string&, uint64_t n) {
+         c->archive.split_bytes = static_cast<uint32_t>(n);
+         return Status::OK();
+       }},
       {"references", Kind::kChoice, 0, 0, {"on", "off"}, "on",
        "code FASTA files against related files already archived (docs/store.md §References)",
        [](MountConfig* c, const std::string& v, uint64_t) { c->archive.references = v == "on"; return Status::OK(); }},

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "engine/common/parse.h"
+#include "engine/format.h"
 #include "store/services/archiver.h"
 #include "store/services/control.h"
 #include "store/services/store_models.h"
@@ -47,6 +49,14 @@ int RunArchive(const ArchiveArgs& a) {
   o.ref_segments = a.ref_segments;
   o.ref_depth = a.ref_depth;
   o.device = *device;
+  {
+    auto split = ParseSize(a.split, "--split", 0, format::kMaxGroupBytes);
+    if (!split.ok()) {
+      std::fprintf(stderr, "pmklc archive: %s\n", split.status().message().c_str());
+      return 2;
+    }
+    o.split_bytes = static_cast<uint32_t>(*split);
+  }
   {
     auto models = LoadStoreModels(st->get());
     if (!models.ok()) {

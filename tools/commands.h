@@ -81,6 +81,9 @@ struct ArchiveArgs {
   // --device, offline only (a mount uses device=): where balanced groups are
   // coded (engine/models/cm_batch.h). Default: auto
   std::string device = "auto";
+  // --split SIZE, offline only (a mount uses archive_split=): groups coded as
+  // parts of SIZE that decode alone (store/services/archiver.h). Default: 0 (off)
+  std::string split = "0";
 };
 int RunArchive(const ArchiveArgs& a);
 // pmklc train private STORE [--sample-mb N] [trainer options].

@@ -226,6 +226,9 @@ fstab:
   arch->add_option("--ref-depth", aa.ref_depth,
                    "unmounted store: deepest reference chain a read may decode (1 or 2). Default: 2")
       ->check(CLI::Range(1, 2));
+  arch->add_option("--split", aa.split,
+                   "unmounted store: code each group as parts of SIZE (K, M) that decode alone, so that a read of a "
+                   "few KB decodes one part (costs ratio; a multiple of the block size). Default: 0 (whole groups)");
   arch->footer("A mounted store is archived by its daemon (archive_profile=, archive_threads=), which\n"
                "skips the archive_delay for this pass; an unmounted store is archived by this command.\n"
                "Examples:\n  pmklc archive --wait ~/.local/share/pmklcfs/default\n"

@@ -88,6 +88,21 @@ std::string NucleotideCodes(std::string_view raw);
 // malformed header or reference list.
 Status BlockRefs(std::string_view value, std::vector<RefSegmentKey>* refs);
 
+// ---- Split blocks (docs/format.md §split; issue #19) ----------------------
+// A split block is consecutive parts, each a whole block value of its own
+// (never split itself) that decodes alone with its own checksum: a reader
+// of a few bytes decodes only the part that holds them.
+struct BlockPart {
+  uint64_t offset = 0;       // of its first byte in the block's raw bytes
+  uint32_t raw_len = 0;
+  uint64_t checksum = 0;     // of its raw bytes (its header's)
+  std::string_view value;    // a view into the split value
+};
+// The parts of a block value: a split block's parts, or for any other block
+// one part, the whole value. Corruption for a malformed split payload (the
+// parts' headers are parsed, nothing is decoded).
+Status BlockParts(std::string_view value, std::vector<BlockPart>* parts);
+
 // Decodes a block value into *out (replacing its contents). Verifies the codec
 // id is known, the decoded length and the XXH3-64 checksum. On any mismatch
 // returns Corruption and leaves *out empty: wrong bytes are never returned.
@@ -150,6 +165,12 @@ struct EncodeOptions {
   // CmEncode, with the same bytes: a CmBatcher that gathers the blocks
   // coded at once onto a GPU (`--device`, issue #18). Borrowed. Default: none
   CmStreamCoder* cm_coder = nullptr;
+  // Code a block longer than this as consecutive parts of this many bytes
+  // (the last shorter), each coded alone with these options (codec split):
+  // a reader of a few bytes then decodes one part, at a cost in ratio (the
+  // models start cold in every part; docs/BENCHMARKS.md §Region reads).
+  // Not with a chained fasta-neural block. 0: one stream. Default: 0
+  uint32_t split_bytes = 0;
 };
 
 // Encoder options of a named profile. Default: "fast".

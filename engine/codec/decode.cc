@@ -3,12 +3,14 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine/codec/codec.h"
 #include "engine/codec/endian.h"
 #include "engine/codec/zstd_ctx.h"
 #include "engine/fasta/fasta_codec.h"
+#include "engine/fasta/varint.h"
 
 namespace pmklc {
 
@@ -22,6 +24,7 @@ const char* CodecName(CodecId id) {
     case CodecId::kFastaNeural: return "fasta-neural";
     case CodecId::kFastaRef: return "fasta-ref";
     case CodecId::kRefLink: return "ref-link";
+    case CodecId::kSplit: return "split";
   }
   return nullptr;
 }
@@ -35,6 +38,7 @@ Result<CodecId> CodecFromName(std::string_view name) {
   if (name == "fasta-neural") return CodecId::kFastaNeural;
   if (name == "fasta-ref") return CodecId::kFastaRef;
   if (name == "ref-link") return CodecId::kRefLink;
+  if (name == "split") return CodecId::kSplit;
   return Status::NotFound("unknown codec '" + std::string(name) + "'");
 }
 
@@ -137,10 +141,53 @@ std::string NucleotideCodes(std::string_view raw) {
   return codes;
 }
 
+Status BlockParts(std::string_view value, std::vector<BlockPart>* parts) {
+  parts->clear();
+  auto hr = ParseBlockHeader(value);
+  if (!hr.ok()) return hr.status();
+  if (hr->codec != CodecId::kSplit) {
+    parts->push_back({0, hr->raw_len, hr->checksum, value});
+    return Status::OK();
+  }
+  Reader r(value.substr(format::kBlockHeaderSize));
+  uint8_t version;
+  uint64_t n;
+  if (!r.GetByte(&version) || version != format::kSplitVersion) return Status::Corruption("split: unknown version");
+  if (!r.GetVarint(&n) || n < 2 || n > format::kMaxSplitParts) return Status::Corruption("split: bad part count");
+  std::vector<uint64_t> lens(n);
+  for (auto& l : lens)
+    if (!r.GetVarint(&l) || l > r.remaining()) return Status::Corruption("split: truncated part table");
+  uint64_t off = 0;
+  for (uint64_t len : lens) {
+    std::string_view v;
+    if (!r.GetBytes(static_cast<size_t>(len), &v)) return Status::Corruption("split: truncated part");
+    auto ph = ParseBlockHeader(v);
+    if (!ph.ok()) return Status::Corruption("split: part " + std::to_string(parts->size()) + ": " + ph.status().message());
+    if (ph->codec == CodecId::kSplit) return Status::Corruption("split: a part is itself split");
+    if (ph->raw_len == 0) return Status::Corruption("split: an empty part");
+    parts->push_back({off, ph->raw_len, ph->checksum, v});
+    off += ph->raw_len;
+  }
+  if (r.remaining() != 0) return Status::Corruption("split: bytes after the last part");
+  if (off != hr->raw_len) return Status::Corruption("split: the parts' lengths do not add up to the block's");
+  return Status::OK();
+}
+
 Status BlockRefs(std::string_view value, std::vector<RefSegmentKey>* refs) {
   refs->clear();
   auto hr = ParseBlockHeader(value);
   if (!hr.ok()) return hr.status();
+  if (hr->codec == CodecId::kSplit) {  // every part's, each once, in order of first use
+    std::vector<BlockPart> parts;
+    PMKLC_RETURN_IF_ERROR(BlockParts(value, &parts));
+    for (const BlockPart& p : parts) {
+      std::vector<RefSegmentKey> own;
+      PMKLC_RETURN_IF_ERROR(BlockRefs(p.value, &own));
+      for (const RefSegmentKey& k : own)
+        if (std::find(refs->begin(), refs->end(), k) == refs->end()) refs->push_back(k);
+    }
+    return Status::OK();
+  }
   std::string_view payload = value.substr(format::kBlockHeaderSize);
   if (hr->codec == CodecId::kFastaRef) {
     size_t used = 0;
@@ -212,6 +259,21 @@ Status DecodeBlock(std::string_view value, std::string* out, const NeuralChain* 
       if (!seg.ok()) return seg.status();
       if ((*seg)->raw.size() != h.raw_len) return Status::Corruption("ref-link: segment length differs");
       buf = (*seg)->raw;
+      break;
+    }
+    case CodecId::kSplit: {
+      // Each part decodes alone and checks its own checksum; the whole
+      // block's checksum is checked below as for every codec.
+      std::vector<BlockPart> parts;
+      s = BlockParts(value, &parts);
+      if (!s.ok()) break;
+      std::string part;
+      for (const BlockPart& p : parts) {
+        s = DecodeBlock(p.value, &part, nullptr, refs, cm);
+        if (s.IsCorruption()) return Status::Corruption("split part at byte " + std::to_string(p.offset) + ": " + s.message());
+        if (!s.ok()) return s;
+        std::memcpy(buf.data() + p.offset, part.data(), part.size());
+      }
       break;
     }
     default:

@@ -5,6 +5,7 @@
 #include "engine/codec/endian.h"
 #include "engine/codec/zstd_ctx.h"
 #include "engine/fasta/fasta_codec.h"
+#include "engine/fasta/varint.h"
 
 namespace pmklc {
 
@@ -55,8 +56,47 @@ Result<EncodeOptions> ProfileOptions(std::string_view profile) {
   return Status::InvalidArgument("unknown profile '" + std::string(profile) + "' (fast, balanced, max, neural)");
 }
 
+namespace {
+// A split block (docs/format.md §split): the parts coded one after another.
+Status EncodeSplit(std::string_view raw, const EncodeOptions& opts, std::string* value) {
+  const size_t part = opts.split_bytes;
+  const size_t n = (raw.size() + part - 1) / part;
+  if (n > format::kMaxSplitParts) return Status::InvalidArgument("split: more than kMaxSplitParts parts");
+  EncodeOptions one = opts;
+  one.split_bytes = 0;
+  std::vector<std::string> parts(n);
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    PMKLC_RETURN_IF_ERROR(EncodeBlock(raw.substr(i * part, part), one, &parts[i]));
+    total += parts[i].size();
+  }
+  std::string payload;
+  payload.reserve(total + 8 + 4 * n);
+  payload.push_back(static_cast<char>(format::kSplitVersion));
+  PutVarint(&payload, n);
+  for (const std::string& p : parts) PutVarint(&payload, p.size());
+  for (const std::string& p : parts) payload += p;
+  constexpr size_t H = format::kBlockHeaderSize;
+  if (payload.size() >= raw.size()) {  // stored raw, as any block that does not shrink
+    value->resize(H + raw.size());
+    if (!raw.empty()) std::memcpy(value->data() + H, raw.data(), raw.size());
+    WriteHeader(CodecId::kRaw, raw, value->data());
+    return Status::OK();
+  }
+  value->resize(H + payload.size());
+  std::memcpy(value->data() + H, payload.data(), payload.size());
+  WriteHeader(CodecId::kSplit, raw, value->data());
+  return Status::OK();
+}
+}  // namespace
+
 Status EncodeBlock(std::string_view raw, const EncodeOptions& opts, std::string* value) {
   if (raw.size() > format::kMaxBlockRawLen) return Status::InvalidArgument("block too large");
+  if (opts.split_bytes > 0 && raw.size() > opts.split_bytes) {
+    if (opts.use_neural && opts.neural.chain.out != nullptr)
+      return Status::InvalidArgument("a chained fasta-neural block cannot be split");
+    return EncodeSplit(raw, opts, value);
+  }
   constexpr size_t H = format::kBlockHeaderSize;
   CodecId used = raw.empty() ? CodecId::kRaw : opts.codec;
   if (used == CodecId::kFasta2Bit || used == CodecId::kFastaProtein) used = CodecId::kZstd;  // fallback

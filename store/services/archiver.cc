@@ -159,9 +159,17 @@ Status Archiver::Init() {
   if (opts_.ref_segments == 0 || opts_.ref_segments > format::kMaxBlockRefs)
     return Status::InvalidArgument("ref_segments must be 1.." + std::to_string(format::kMaxBlockRefs));
   if (opts_.ref_depth == 0 || opts_.ref_depth > 2) return Status::InvalidArgument("ref_depth must be 1 or 2");
+  if (opts_.split_bytes != 0 &&
+      (opts_.split_bytes % store_->block_size() != 0 ||
+       uint64_t{opts_.split_bytes} >= uint64_t{store_->block_size()} * store_->group_blocks()))
+    return Status::InvalidArgument("archive_split=" + std::to_string(opts_.split_bytes) +
+                                   " must be a multiple of the store's block size (" +
+                                   std::to_string(store_->block_size()) + ") smaller than its groups (" +
+                                   std::to_string(uint64_t{store_->block_size()} * store_->group_blocks()) + ")");
   auto e = ArchiveEncodeOptions(opts_.profile);
   if (!e.ok()) return e.status();
   enc_ = *e;
+  enc_.split_bytes = opts_.split_bytes;
   enc_.neural.sprm = opts_.private_model;
   auto gpus = ResolveDevice(opts_.device);
   if (!gpus.ok()) return gpus.status();

@@ -80,6 +80,12 @@ struct ArchiveOptions {
   // bytes. cuda without a GPU fails Init. Default: auto (the GPUs when there
   // are any)
   DeviceChoice device;
+  // Code each group as consecutive parts of this many bytes, each decoded
+  // alone (codec split, docs/format.md §split): an uncached read of a few KB
+  // decodes one part instead of the whole group, at a cost in ratio
+  // (docs/BENCHMARKS.md §Region reads). A multiple of the store's block
+  // size, smaller than its groups; 0: each group is one stream. Default: 0
+  uint32_t split_bytes = 0;
 };
 
 // Encoder options of an archive profile; InvalidArgument for an unknown name.

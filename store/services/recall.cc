@@ -111,8 +111,8 @@ Result<std::shared_ptr<const std::string>> Recall::Lookup(uint64_t ino, uint64_t
   return std::shared_ptr<const std::string>(std::move(raw));
 }
 
-void Recall::Offer(uint64_t ino, uint64_t g, uint64_t checksum, const std::string& raw) {
-  if (!enabled() || raw.empty()) return;
+void Recall::Offer(uint64_t ino, uint64_t g, uint64_t checksum, uint64_t first_idx, const std::string& raw) {
+  if (!enabled() || raw.empty() || first_idx < g * gb_ || (first_idx - g * gb_) * bs_ + raw.size() > gb_ * bs_) return;
   {
     std::lock_guard<std::mutex> l(mu_);
     uint32_t& n = reads_[{ino, g}];
@@ -126,7 +126,7 @@ void Recall::Offer(uint64_t ino, uint64_t g, uint64_t checksum, const std::strin
   // Every block of the group (no lock: coding).
   std::vector<std::pair<Key, std::string>> put;
   uint64_t total = 0;
-  for (uint64_t j = 0; j < gb_ && j * bs_ < raw.size(); ++j) {
+  for (uint64_t j = 0; j * bs_ < raw.size(); ++j) {
     const std::string_view img(raw.data() + j * bs_, std::min<size_t>(bs_, raw.size() - j * bs_));
     std::string fv;
     Status s = EncodeBlock(img, *fast, &fv);
@@ -134,7 +134,7 @@ void Recall::Offer(uint64_t ino, uint64_t g, uint64_t checksum, const std::strin
       spdlog::warn("recall: inode {} group {}: encoding an entry: {}", ino, g, s.ToString());
       return;
     }
-    put.push_back({{ino, g * gb_ + j}, MakeValue(fv, checksum)});
+    put.push_back({{ino, first_idx + j}, MakeValue(fv, checksum)});
     total += put.back().second.size();
   }
   if (total > budget_) return;

@@ -59,11 +59,12 @@ class Recall {
   // Block idx (of archived group g) from its entry, if it has a valid one;
   // NotFound otherwise (a miss: decode the group).
   Result<std::shared_ptr<const std::string>> Lookup(uint64_t ino, uint64_t idx, uint64_t g);
-  // After a model decode of group g (raw: its decoded bytes, whose
-  // checksum is `checksum`): counts the read and, from the min_reads-th
-  // on, writes an entry for each of its blocks (evicting what the budget
-  // needs).
-  void Offer(uint64_t ino, uint64_t g, uint64_t checksum, const std::string& raw);
+  // After a model decode of group g, or of one part of a split group
+  // (raw: the decoded bytes, starting at block first_idx; checksum: that
+  // of the whole group's decoded bytes, its header's): counts the read and,
+  // from the min_reads-th on, writes an entry for each of raw's blocks
+  // (evicting what the budget needs).
+  void Offer(uint64_t ino, uint64_t g, uint64_t checksum, uint64_t first_idx, const std::string& raw);
 
   struct Stats {
     uint64_t entries = 0, bytes = 0, budget = 0;

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/codec/codec.h"
+#include "engine/format.h"
 #include "store/store.h"
 #include "tests/mount/mount_fixture.h"
 
@@ -246,6 +248,67 @@ TEST_F(ArchiveMountTest, KillWhileRecallEntriesAreWrittenLosesNothing) {
   ASSERT_EQ(Sh(PmklcBin() + " stat --json " + store_dir(), &json), 0);
   EXPECT_GT(JsonField(json, "hits", "recall"), 0u) << json;
   EXPECT_EQ(JsonField(json, "dropped", "recall"), 0u) << json;
+}
+
+// Region reads (issue #19 item 3): with archive_split=, a group is coded as
+// parts that decode alone, and an uncached read of 4 KiB decodes only the
+// part that holds it (the recall tier, which keeps what was decoded, shows
+// it: one part's blocks). A damaged part fails with EIO and never yields
+// wrong bytes; the other parts still read; fsck finds it.
+TEST_F(ArchiveMountTest, SplitGroupsDecodeOnlyThePartARegionReadNeeds) {
+  std::vector<CorpusFile> corpus;
+  if (!RequireCorpus(&corpus)) return;
+  const CorpusFile* e = FindCorpus(corpus, "ecoli_536");
+  ASSERT_NE(e, nullptr);
+  opts_ = {"archive_delay=3600", "archive_profile=balanced", "archive_split=1M"};
+  ASSERT_TRUE(Remount());
+  std::string out;
+  ASSERT_EQ(Sh("cp " + e->path + " " + T("e.fa") + " && cp " + e->path + " " + M("e.fa")), 0);
+  ASSERT_EQ(Sh(PmklcBin() + " archive --wait " + store_dir(), &out), 0) << out;
+  EXPECT_NE(StatJson().find("\"split\""), std::string::npos) << StatJson();
+  auto recall = [&](const char* key) { return JsonField(StatJson(), key, "recall"); };
+  auto dd = [&](const std::string& f, uint64_t off, std::string* got) {
+    return Sh("dd if=" + f + " bs=4096 skip=" + std::to_string(off / 4096) + " count=1 status=none", got);
+  };
+  ASSERT_TRUE(Remount());
+  std::string got, want;
+  const uint64_t off = (2u << 20) + (300u << 10);  // in the third 1 MiB part of group 0
+  ASSERT_EQ(dd(M("e.fa"), off, &got), 0);
+  ASSERT_EQ(dd(T("e.fa"), off, &want), 0);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(recall("written"), 8u) << "not one part's 8 blocks were decoded: " << StatJson();
+  EXPECT_EQ(Md5OfFile(M("e.fa")), Md5OfFile(T("e.fa")));
+  const uint64_t blocks = recall("entries");
+  EXPECT_EQ(blocks, (fs::file_size(e->path) + (128u << 10) - 1) / (128u << 10)) << StatJson();
+  ASSERT_TRUE(Unmount());
+  ASSERT_EQ(Fsck(&out), 0) << out;
+  // Damage the last part of group 0 (a byte in the middle of its payload).
+  {
+    auto st = Store::Open(store_dir(), StoreOptions{});
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    auto a = (*st)->Lookup(format::kRootIno, "e.fa");
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    std::string v;
+    ASSERT_TRUE((*st)->GetGroup(a->ino, 0, &v).ok());
+    std::vector<BlockPart> parts;
+    ASSERT_TRUE(BlockParts(v, &parts).ok());
+    ASSERT_EQ(parts.size(), 4u);
+    const size_t at = static_cast<size_t>(parts[3].value.data() - v.data()) + parts[3].value.size() / 2;
+    v[at] ^= 0x20;
+    Store::Batch b;
+    b.PutGroup(a->ino, 0, v);  // (drops the group's recall entries, as every group write)
+    ASSERT_TRUE((*st)->Write(b, true).ok());
+  }
+  EXPECT_NE(Fsck(&out), 0) << out;
+  opts_.push_back("recall_size=0");
+  ASSERT_TRUE(Mount());
+  ASSERT_EQ(dd(M("e.fa"), 4096, &got), 0);  // part 0: fine
+  ASSERT_EQ(dd(T("e.fa"), 4096, &want), 0);
+  EXPECT_EQ(got, want);
+  EXPECT_NE(Sh("dd if=" + M("e.fa") + " of=/dev/null bs=4096 skip=" + std::to_string((3u << 20) / 4096 + 5) +
+                " count=1 status=none 2>&1", &out), 0) << "a damaged part was read";
+  EXPECT_NE(out.find("Input/output error"), std::string::npos) << out;
+  EXPECT_NE(Sh("md5sum " + M("e.fa") + " > /dev/null 2>&1"), 0);
 }
 
 TEST_F(ArchiveMountTest, NeuralArchiveProfileRecodesAndReadsBack) {

@@ -918,3 +918,81 @@ TEST_F(ArchiverLockTest, NothingWaitsWhileAColdGroupDecodes) {
 
 }  // namespace
 }  // namespace pmklc
+
+namespace pmklc {
+namespace {
+
+// Split groups (archive_split=, issue #19 item 3): a read decodes only the
+// part that holds it, each part once; a write into a split group moves it
+// back to the fast tier like any group; bad part sizes are refused.
+class ArchiverSplitTest : public ArchiverTest {
+ protected:
+  FsOptions FsOpts() const override {
+    FsOptions fo = ArchiverTest::FsOpts();
+    auto* self = const_cast<ArchiverSplitTest*>(this);
+    fo.hooks.before_group_decode = [self](uint64_t, uint64_t) { self->decodes_++; };
+    return fo;
+  }
+  Status SplitPass(uint32_t split) {
+    ArchiveOptions o;
+    o.threads = 2;
+    o.idle_priority = false;
+    o.split_bytes = split;
+    Archiver ar(store_.get(), fs_->archive_host(), o);
+    PMKLC_RETURN_IF_ERROR(ar.Init());
+    uint64_t busy = 0;
+    return ar.RunPass(true, &busy);
+  }
+  std::string Read(uint64_t ino, uint64_t off, size_t n) {
+    std::string out(n, '\0');
+    auto r = fs_->Read(ino, off, n, out.data());
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    out.resize(r.ok() ? *r : 0);
+    return out;
+  }
+  std::atomic<int> decodes_{0};
+};
+
+TEST_F(ArchiverSplitTest, ReadsDecodeOnlyTheirPartAndWritesExplodeSplitGroups) {
+  std::string g = Genome(300000, 8);  // 5 groups of 64 KiB, each 2 parts of 32 KiB
+  const uint64_t ino = WriteNew("g.fa", g);
+  EXPECT_EQ(SplitPass(1000).code(), Status::Code::kInvalidArgument) << "not a multiple of the block size";
+  EXPECT_EQ(SplitPass(64 << 10).code(), Status::Code::kInvalidArgument) << "not smaller than a group";
+  ASSERT_TRUE(SplitPass(32 << 10).ok());
+  size_t split_groups = 0, parts = 0;
+  ASSERT_TRUE(store_->ForEachGroupOf(ino, [&](uint64_t, std::string_view v) {
+    std::vector<BlockPart> p;
+    EXPECT_TRUE(BlockParts(v, &p).ok());
+    split_groups += static_cast<CodecId>(v[1]) == CodecId::kSplit;
+    parts += p.size();
+    return true;
+  }).ok());
+  EXPECT_GE(split_groups, 4u);
+  Reopen();
+  decodes_ = 0;
+  const uint64_t at = (64 << 10) + (40 << 10);  // group 1, its second part
+  EXPECT_EQ(Read(ino, at, 100), g.substr(at, 100));
+  EXPECT_EQ(decodes_.load(), 1);
+  EXPECT_EQ(Read(ino, (64 << 10) + 100, 100), g.substr((64 << 10) + 100, 100));  // its first part
+  EXPECT_EQ(decodes_.load(), 2);
+  EXPECT_EQ(Read(ino, at + 5, 100), g.substr(at + 5, 100));  // cached
+  EXPECT_EQ(decodes_.load(), 2);
+  EXPECT_EQ(ReadAll(ino), g);
+  EXPECT_EQ(decodes_.load(), static_cast<int>(parts)) << "a part was decoded twice";
+  // A write into group 2's second part: the group goes back to the fast tier.
+  Reopen();
+  const uint64_t w = 2 * (64 << 10) + (50 << 10);
+  const std::string patch(37, 'N');
+  ASSERT_TRUE(fs_->Open(ino, O_WRONLY).ok());
+  auto wr = fs_->Write(ino, w, patch.data(), patch.size());
+  ASSERT_TRUE(wr.ok()) << wr.status().ToString();
+  ASSERT_TRUE(fs_->Release(ino, O_WRONLY).ok());
+  g.replace(w, patch.size(), patch);
+  EXPECT_EQ(ReadAll(ino), g);
+  ASSERT_TRUE(SplitPass(32 << 10).ok());
+  Reopen();
+  EXPECT_EQ(ReadAll(ino), g);
+}
+
+}  // namespace
+}  // namespace pmklc
