@@ -2,8 +2,9 @@
 # bench/archive_reads.sh — reads of archived data (issue #19): part 4 of
 # bench/archive.sh, which describes it; runs alone too.
 #
-#   bench/archive_reads.sh [BUILD_DIR] [PROFILE] [THREADS] [REGIONS]
-#     Defaults: build, max, 2 (archive_threads), 1000 (faidx regions)
+#   bench/archive_reads.sh [BUILD_DIR] [PROFILE] [THREADS] [REGIONS] [NAMES]
+#     Defaults: build, max, 2 (archive_threads), 1000 (faidx regions), the
+#     eval genomes (NAMES: corpus names, comma-separated, for a quick run)
 #
 # Three stores of the eval genomes, archived with PROFILE: whole groups (the
 # default), archive_split=1M and archive_split=512K; the first also holds
@@ -15,6 +16,7 @@ build=${1:-$root/build}
 profile=${2:-max}
 threads=${3:-2}
 nregions=${4:-1000}
+names=${5:-}
 pmklc=$build/pmklc
 randread=$build/pmklc_randread
 codecbench=$build/pmklc_codecbench
@@ -24,10 +26,11 @@ done
 have_samtools=1
 command -v samtools >/dev/null || { have_samtools=0; echo "samtools is not installed (apt install samtools): the faidx rows are skipped" >&2; }
 corpus=${PMKLC_CORPUS:-/tmp/pmklc-bench-corpus}
-"$root/../shared/data/corpus" "$corpus" eval >/dev/null
+"$root/../shared/data/corpus" "$corpus" eval train >/dev/null
 files=()
 while IFS=$'\t' read -r name role _; do
   [[ $name == \#* || -z $name ]] && continue
+  if [ -n "$names" ]; then [[ ",$names," == *",$name,"* ]] && files+=("$corpus/$name.fa"); continue; fi
   [ "$role" = eval ] && files+=("$corpus/$name.fa")
 done < "$root/../shared/data/corpus.tsv"
 big=$(ls -S "${files[@]}" | head -1)
