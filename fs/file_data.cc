@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <future>
 #include <system_error>
@@ -51,6 +52,7 @@ FileData::FileData(Store* store, const FsOptions& o)
       dirty_file_limit_(o.dirty_file_bytes),
       dirty_total_limit_(o.dirty_total_bytes),
       enc_(o.encode),
+      cache_bytes_(o.cache_bytes),
       cache_(o.cache_bytes),
       refs_(store, o.ref_cache_bytes),
       hooks_(o.hooks),
@@ -85,6 +87,10 @@ void FileData::ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t of
   if (read_threads_ <= 1) return;
   if (ahead == 0) ahead = read_threads_;
   const uint64_t group_bytes = uint64_t{gb_} * bs_;
+  // Within the cache: the sequential readers of archived files active now
+  // share half of cache_size for their groups read ahead (the rest holds
+  // what they are reading and everyone else's blocks), at least one each.
+  ahead = std::min(ahead, AheadShare(n->attr.ino, group_bytes));
   const uint64_t gr = off / group_bytes;
   const uint64_t want_end = std::min<uint64_t>(gr + 1 + ahead, (fsize + group_bytes - 1) / group_bytes);
   uint64_t cur = n->group_prefetch_next.load();
@@ -100,6 +106,21 @@ void FileData::ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t of
     if (cache_.Get(ino, first)) continue;
     if (!prefetch_pool_.TrySubmit([this, n, first, gen] { Prefetch(n, first, gen, /*whole=*/true); })) break;
   }
+}
+
+unsigned FileData::AheadShare(uint64_t ino, uint64_t group_bytes) {
+  const auto now = std::chrono::steady_clock::now();
+  size_t active;
+  {
+    std::lock_guard<std::mutex> l(readers_mu_);
+    readers_[ino] = now;
+    for (auto it = readers_.begin(); it != readers_.end();)
+      it = now - it->second > kReaderIdle ? readers_.erase(it) : std::next(it);
+    active = readers_.size();
+  }
+  const uint64_t groups = cache_bytes_ / 2 / std::max<uint64_t>(group_bytes, 1);
+  if (groups == 0) return 0;  // (a cache smaller than two groups: nothing ahead would stay in it)
+  return static_cast<unsigned>(std::clamp<uint64_t>(groups / active, 1, read_threads_));
 }
 
 void FileData::Prefetch(const std::shared_ptr<Node>& n, uint64_t idx, uint64_t gen, bool whole) {

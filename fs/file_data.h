@@ -7,8 +7,12 @@
 // file: truncation shortens the last block.
 //
 // Read-ahead: up to kPrefetchBlocks blocks past a sequential read are fetched
-// and decoded into the cache by background threads (one per core), so
-// decoding uses every core while the kernel copies data out.
+// and decoded into the cache by background threads (read_threads), so
+// decoding uses every core while the kernel copies data out. A sequential
+// reader of archived data also keeps whole groups decoding ahead: up to
+// read_threads, within half of cache_size shared equally by the readers
+// doing so at the time (AheadShare), so that what is decoded ahead stays
+// in the cache until it is read and many readers share the threads.
 //
 // A block that a write completes goes to the encoder pool (Node::pending) and
 // is stored in the background; FlushLocked waits for those jobs. A failure of
@@ -33,6 +37,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <semaphore>
@@ -154,6 +159,11 @@ class FileData {
   // Sequential reader of an archived file at off: next two groups decoded ahead.
   // ahead: groups past off's (0: read_threads).
   void ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t off, uint64_t fsize, unsigned ahead = 0);
+  // Groups one sequential reader (ino) may keep decoding ahead: half of the
+  // cache in groups, shared equally by the readers that scheduled read-ahead
+  // in the last kReaderIdle, at least 1 and at most read_threads.
+  unsigned AheadShare(uint64_t ino, uint64_t group_bytes);
+  static constexpr std::chrono::seconds kReaderIdle{5};
   void CacheGroupLocked(Node* n, const Fetched& f, BlockCache::Ticket t);
   static Status BadBlock(uint64_t ino, uint64_t idx, const Status& s);
   // Moves archived group g of n back to fast-tier blocks (no-op if not
@@ -183,6 +193,7 @@ class FileData {
   unsigned read_threads_;  // FsOptions::read_threads, resolved
   size_t dirty_file_limit_, dirty_total_limit_;
   EncodeOptions enc_;
+  uint64_t cache_bytes_;  // FsOptions::cache_bytes
   BlockCache cache_;
   StoreRefs refs_;  // reference segments of groups coded against others
   std::atomic<size_t> total_dirty_{0};
@@ -193,6 +204,8 @@ class FileData {
   SingleFlight<GroupKey, Result<std::shared_ptr<const std::string>>> group_decodes_;
   using PartKey = std::tuple<uint64_t, uint64_t, uint64_t, uint64_t>;  // ino, group, offset, checksum of the part
   SingleFlight<PartKey, Result<std::shared_ptr<const std::string>>> part_decodes_;
+  std::mutex readers_mu_;  // guards readers_ (a leaf: nothing else is taken under it)
+  std::map<uint64_t, std::chrono::steady_clock::time_point> readers_;  // ino -> its last read-ahead
   EncoderPool prefetch_pool_;
   EncoderPool pool_;  // last: joined first on destruction
 };

@@ -970,10 +970,12 @@ TEST_F(ArchiverSplitTest, ReadsDecodeOnlyTheirPartAndWritesExplodeSplitGroups) {
   EXPECT_GE(split_groups, 4u);
   Reopen();
   decodes_ = 0;
-  const uint64_t at = (64 << 10) + (40 << 10);  // group 1, its second part
+  // (reads far apart: a read near the last one counts as sequential and
+  // starts a read-ahead)
+  const uint64_t at = 3 * (64 << 10) + (40 << 10);  // group 3, its second part
   EXPECT_EQ(Read(ino, at, 100), g.substr(at, 100));
   EXPECT_EQ(decodes_.load(), 1);
-  EXPECT_EQ(Read(ino, (64 << 10) + 100, 100), g.substr((64 << 10) + 100, 100));  // its first part
+  EXPECT_EQ(Read(ino, (64 << 10) + 100, 100), g.substr((64 << 10) + 100, 100));  // group 1, its first part
   EXPECT_EQ(decodes_.load(), 2);
   EXPECT_EQ(Read(ino, at + 5, 100), g.substr(at + 5, 100));  // cached
   EXPECT_EQ(decodes_.load(), 2);
@@ -992,6 +994,71 @@ TEST_F(ArchiverSplitTest, ReadsDecodeOnlyTheirPartAndWritesExplodeSplitGroups) {
   ASSERT_TRUE(SplitPass(32 << 10).ok());
   Reopen();
   EXPECT_EQ(ReadAll(ino), g);
+}
+
+}  // namespace
+}  // namespace pmklc
+
+namespace pmklc {
+namespace {
+
+// Read-ahead within the cache (issue #19 item 2): with room for 8 groups
+// in the cache and read_threads=16, a sequential reader keeps at most 4
+// groups decoding ahead and two readers at once 2 each, so nothing decoded
+// ahead is evicted before it is read: every group is decoded once, also
+// with two files read at the same time.
+class ArchiverAheadBudgetTest : public ArchiverTest {
+ protected:
+  FsOptions FsOpts() const override {
+    FsOptions fo = ArchiverTest::FsOpts();
+    fo.read_threads = 16;
+    fo.cache_bytes = 8 * (64 << 10);
+    auto* self = const_cast<ArchiverAheadBudgetTest*>(this);
+    fo.hooks.before_group_decode = [self](uint64_t ino, uint64_t g) {
+      std::lock_guard<std::mutex> l(self->mu_);
+      self->decodes_[{ino, g}]++;
+    };
+    return fo;
+  }
+  // Reads like cat: 32 KiB at a time, in order.
+  std::string Scan(uint64_t ino, size_t size) {
+    std::string out(size, '\0');
+    for (size_t off = 0; off < size;) {
+      auto r = fs_->Read(ino, off, std::min<size_t>(32 << 10, size - off), out.data() + off);
+      if (!r.ok() || *r == 0) {
+        ADD_FAILURE() << (r.ok() ? "short read" : r.status().ToString());
+        break;
+      }
+      off += *r;
+    }
+    return out;
+  }
+  std::mutex mu_;
+  std::map<std::pair<uint64_t, uint64_t>, int> decodes_;
+};
+
+TEST_F(ArchiverAheadBudgetTest, GroupsReadAheadStayInTheCacheUntilRead) {
+  const std::string a = Genome(1200000, 21), b = Genome(1200000, 22);  // ~20 groups each
+  const uint64_t ia = WriteNew("a.fa", a), ib = WriteNew("b.fa", b);
+  ASSERT_EQ(Pass(fs_->archive_host()), 0u);
+  Reopen();
+  EXPECT_EQ(Scan(ia, a.size()), a);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    EXPECT_EQ(decodes_.size(), Groups(ia));
+    for (auto& [k, n] : decodes_) EXPECT_EQ(n, 1) << "group " << k.second << " decoded " << n << " times";
+    decodes_.clear();
+  }
+  Reopen();
+  std::string ra, rb;
+  std::thread t([&] { ra = Scan(ia, a.size()); });
+  rb = Scan(ib, b.size());
+  t.join();
+  EXPECT_EQ(ra, a);
+  EXPECT_EQ(rb, b);
+  std::lock_guard<std::mutex> l(mu_);
+  EXPECT_EQ(decodes_.size(), Groups(ia) + Groups(ib));
+  for (auto& [k, n] : decodes_) EXPECT_EQ(n, 1) << "inode " << k.first << " group " << k.second << " decoded " << n << " times";
 }
 
 }  // namespace
