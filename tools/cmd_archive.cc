@@ -8,6 +8,7 @@
 
 #include "engine/common/parse.h"
 #include "engine/format.h"
+#include "store/services/archive_units.h"
 #include "store/services/archiver.h"
 #include "store/services/control.h"
 #include "store/services/store_models.h"
@@ -16,8 +17,53 @@
 
 namespace pmklc::cli {
 
+namespace {
+
+int Fail(const Status& s, int code = 1) {
+  std::fprintf(stderr, "pmklc archive: %s\n", s.ToString().c_str());
+  return code;
+}
+
+// --work DIR --shard I/N: no store.
+int RunWork(const ArchiveArgs& a, const DeviceChoice& device) {
+  WorkOptions o;
+  const auto slash = a.shard.find('/');
+  auto i = ParseUint(a.shard.substr(0, slash), "--shard", 0, 4095);
+  auto n = slash == std::string::npos ? Result<uint64_t>(Status::InvalidArgument("no /N"))
+                                      : ParseUint(a.shard.substr(slash + 1), "--shard", 1, 4096);
+  if (!i.ok() || !n.ok() || *i >= *n)
+    return Fail(Status::InvalidArgument("--shard " + a.shard + ": expected I/N with 0 <= I < N"), 2);
+  o.shard = static_cast<uint32_t>(*i);
+  o.shards = static_cast<uint32_t>(*n);
+  o.threads = a.threads;
+  o.device = device;
+  auto r = WorkShard(a.work_dir, o);
+  if (!r.ok()) return Fail(r.status());
+  std::printf("%s shard %s: %s\n", a.work_dir.c_str(), a.shard.c_str(), r->Explain().c_str());
+  return 0;
+}
+
+}  // namespace
+
 int RunArchive(const ArchiveArgs& a) {
-  auto reply = ControlRequest(a.store, a.wait ? "archive-wait" : "archive");
+  const int modes = !a.export_dir.empty() + !a.work_dir.empty() + !a.ingest_dir.empty();
+  if (modes > 1) return Fail(Status::InvalidArgument("--export, --work and --ingest are separate steps: one at a time"), 2);
+  if (!a.work_dir.empty()) {
+    if (!a.store.empty()) return Fail(Status::InvalidArgument("--work takes no STORE (a worker needs only DIR)"), 2);
+    if (a.shard.empty()) return Fail(Status::InvalidArgument("--work needs --shard I/N"), 2);
+    auto device = ParseDevice(a.device);
+    if (!device.ok()) return Fail(device.status(), 2);
+    return RunWork(a, *device);
+  }
+  if (a.store.empty()) return Fail(Status::InvalidArgument("STORE is required"), 2);
+  if (modes) {
+    // A mounted store is changed by its daemon only (not yet through the
+    // control socket for these steps): refuse rather than race it.
+    auto ping = ControlRequest(a.store, "stat");
+    if (ping.ok() || !ping.status().IsNotFound())
+      return Fail(Status::Busy(a.store + " is mounted: unmount it for --export or --ingest"));
+  }
+  auto reply = modes ? Result<std::string>(Status::NotFound("")) : ControlRequest(a.store, a.wait ? "archive-wait" : "archive");
   if (reply.ok()) {
     std::printf("%s: %s\n", a.store.c_str(), reply->c_str());
     return 0;
@@ -40,6 +86,27 @@ int RunArchive(const ArchiveArgs& a) {
     return 1;
   }
   StoreArchiveHost host(st->get());
+  if (!a.export_dir.empty()) {
+    ExportOptions eo;
+    eo.shards = a.shards;
+    eo.profile = a.profile;
+    auto split = ParseSize(a.split, "--split", 0, format::kMaxGroupBytes);
+    if (!split.ok()) return Fail(split.status(), 2);
+    eo.split_bytes = static_cast<uint32_t>(*split);
+    auto r = ExportUnits(st->get(), a.export_dir, eo);
+    if (!r.ok()) return Fail(r.status());
+    std::printf("%s: exported %s into %s, %u shard(s)\n", a.store.c_str(), r->Explain().c_str(), a.export_dir.c_str(),
+                eo.shards);
+    return 0;
+  }
+  if (!a.ingest_dir.empty()) {
+    auto r = IngestResults(st->get(), &host, a.ingest_dir);
+    if (!r.ok()) return Fail(r.status());
+    st->get()->WaitForReclaim();
+    std::printf("%s: %s in %.1f s\n", a.store.c_str(), r->Explain().c_str(), r->seconds);
+    for (const std::string& n : r->notes) std::printf("  %s\n", n.c_str());
+    return 0;
+  }
   ArchiveOptions o;
   o.profile = a.profile;
   o.delay_s = 0;

@@ -84,6 +84,12 @@ struct ArchiveArgs {
   // --split SIZE, offline only (a mount uses archive_split=): groups coded as
   // parts of SIZE that decode alone (store/services/archiver.h). Default: 0 (off)
   std::string split = "0";
+  // Distributed archiving (store/services/archive_units.h). Default: none
+  std::string export_dir;  // --export DIR (with --shards N, Default 1)
+  unsigned shards = 1;
+  std::string work_dir;    // --work DIR --shard I/N
+  std::string shard;
+  std::string ingest_dir;  // --ingest DIR
 };
 int RunArchive(const ArchiveArgs& a);
 // pmklc train private STORE [--sample-mb N] [trainer options].

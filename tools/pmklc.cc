@@ -209,7 +209,17 @@ fstab:
 
   pmklc::cli::ArchiveArgs aa;
   auto* arch = app.add_subcommand("archive", "recode stored data with the archive profile now");
-  arch->add_option("STORE", aa.store, "store directory")->required();
+  arch->add_option("STORE", aa.store, "store directory (not with --work)");
+  arch->add_option("--export", aa.export_dir,
+                   "unmounted store: write its pending groups as work units into DIR (shared storage) instead of "
+                   "coding them here");
+  arch->add_option("--shards", aa.shards, "with --export: shards, one worker each. Default: 1")
+      ->check(CLI::Range(1, 4096));
+  arch->add_option("--work", aa.work_dir, "code one shard of the export in DIR (no store needed): with --shard I/N");
+  arch->add_option("--shard", aa.shard, "with --work: I/N, shard I (from 0) of N");
+  arch->add_option("--ingest", aa.ingest_dir,
+                   "unmounted store: swap the coded groups of DIR's done shards in (groups whose files changed since "
+                   "the export are refused and reported)");
   arch->add_flag("--wait", aa.wait, "mounted store: return when the daemon's pass has ended");
   arch->add_option("-p,--profile", aa.profile, "unmounted store: archive profile (max, balanced or neural). Default: max");
   arch->add_option("-j,--threads", aa.threads, "unmounted store: worker threads. Default: 1")
@@ -229,7 +239,11 @@ fstab:
   arch->add_option("--split", aa.split,
                    "unmounted store: code each group as parts of SIZE (K, M) that decode alone, so that a read of a "
                    "few KB decodes one part (costs ratio; a multiple of the block size). Default: 0 (whole groups)");
-  arch->footer("A mounted store is archived by its daemon (archive_profile=, archive_threads=), which\n"
+  arch->footer("Across machines (docs/store.md §Distributed archiving):\n"
+               "  pmklc archive /srv/store --export /shared/job --shards 4\n"
+               "  pmklc archive --work /shared/job --shard 0/4     # on any node, one per shard\n"
+               "  pmklc archive /srv/store --ingest /shared/job\n"
+               "A mounted store is archived by its daemon (archive_profile=, archive_threads=), which\n"
                "skips the archive_delay for this pass; an unmounted store is archived by this command.\n"
                "Examples:\n  pmklc archive --wait ~/.local/share/pmklcfs/default\n"
                "  pmklc archive -j 2 /srv/store        # unmounted: progress on a terminal");

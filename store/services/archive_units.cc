@@ -1,0 +1,625 @@
+// Distributed archiving: export, work, ingest (archive_units.h).
+#include "store/services/archive_units.h"
+
+#include <fcntl.h>
+#include <rocksdb/options.h>
+#include <rocksdb/sst_file_reader.h>
+#include <rocksdb/sst_file_writer.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "engine/codec/codec.h"
+#include "engine/codec/endian.h"
+#include "engine/common/guarded.h"
+#include "engine/fasta/varint.h"
+
+namespace pmklc {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char kExportMagic[8] = {'P', 'M', 'K', 'L', 'C', 'X', 'P', '\0'};
+constexpr char kUnitsMagic[8] = {'P', 'M', 'K', 'L', 'C', 'U', 'N', '\0'};
+constexpr char kDoneMagic[8] = {'P', 'M', 'K', 'L', 'C', 'D', 'N', '\0'};
+constexpr uint8_t kVersion = 1;
+constexpr uint32_t kMaxShards = 4096;
+constexpr size_t kMaxNotes = 100;
+
+// ---- files ------------------------------------------------------------------
+
+Status ReadWhole(const std::string& path, std::string* out) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Status::NotFound(path + ": cannot open");
+  out->assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  if (f.bad()) return Status::IOError(path + ": read failed");
+  return Status::OK();
+}
+
+// Writes path through a name of this process's own, fsyncs, renames.
+Status WriteAtomically(const std::string& path, std::string_view data) {
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError(tmp + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return e == ENOSPC ? Status::NoSpace(tmp + ": disk full") : Status::IOError(tmp + ": " + std::strerror(e));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    return Status::IOError(tmp + ": " + std::strerror(errno));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return Status::IOError(path + ": " + std::strerror(errno));
+  }
+  return Status::OK();
+}
+
+std::string UnitsPath(const std::string& dir, uint32_t i) { return dir + "/units/" + std::to_string(i); }
+std::string SstPath(const std::string& dir, uint32_t i) { return dir + "/out/" + std::to_string(i) + ".sst"; }
+std::string DonePath(const std::string& dir, uint32_t i) { return dir + "/out/" + std::to_string(i) + ".done"; }
+
+uint64_t FileHash(const std::string& path, Status* s) {
+  std::string data;
+  *s = ReadWhole(path, &data);
+  return s->ok() ? XXH3_64bits(data.data(), data.size()) : 0;
+}
+
+// ---- the export record --------------------------------------------------------
+// magic, u8 version, u32 block size, u32 group blocks, u32 shards,
+// section profile, u32 split bytes, u64 groups, u64 raw bytes.
+struct ExportRecord {
+  uint32_t block_size = 0, group_blocks = 0, shards = 0;
+  std::string profile;
+  uint32_t split_bytes = 0;
+  uint64_t groups = 0, raw_bytes = 0;
+
+  std::string Serialize() const {
+    std::string s(kExportMagic, 8);
+    s.push_back(static_cast<char>(kVersion));
+    char b[4];
+    for (uint32_t v : {block_size, group_blocks, shards}) {
+      StoreLE32(b, v);
+      s.append(b, 4);
+    }
+    PutSection(&s, profile);
+    StoreLE32(b, split_bytes);
+    s.append(b, 4);
+    PutVarint(&s, groups);
+    PutVarint(&s, raw_bytes);
+    return s;
+  }
+  static Result<ExportRecord> Read(const std::string& dir) {
+    std::string s;
+    const std::string path = dir + "/export";
+    Status r = ReadWhole(path, &s);
+    if (!r.ok()) return Status::NotFound(path + ": no export here (pmklc archive STORE --export DIR first)");
+    auto bad = [&](const char* why) { return Status::Corruption(path + ": " + why); };
+    if (s.size() < 9 || std::memcmp(s.data(), kExportMagic, 8) != 0) return bad("not an export record");
+    if (static_cast<uint8_t>(s[8]) != kVersion) return bad("unknown version");
+    Reader rd(std::string_view(s).substr(9));
+    ExportRecord e;
+    std::string_view v;
+    uint32_t* fields[] = {&e.block_size, &e.group_blocks, &e.shards};
+    for (uint32_t* f : fields) {
+      if (!rd.GetBytes(4, &v)) return bad("truncated");
+      *f = LoadLE32(v.data());
+    }
+    if (!rd.GetSection(&v)) return bad("truncated");
+    e.profile = std::string(v);
+    if (!rd.GetBytes(4, &v)) return bad("truncated");
+    e.split_bytes = LoadLE32(v.data());
+    if (!rd.GetVarint(&e.groups) || !rd.GetVarint(&e.raw_bytes) || rd.remaining()) return bad("malformed");
+    if (e.shards == 0 || e.shards > kMaxShards || e.block_size == 0 || e.group_blocks == 0) return bad("bad sizes");
+    return e;
+  }
+};
+
+// ---- units ----------------------------------------------------------------------
+// One per group: varint ino, varint group, varint file size, varint ctime
+// sec (zigzag), varint ctime nsec, varint raw length, varint blocks, then
+// per block varint index and section value.
+struct Unit {
+  uint64_t ino = 0, group = 0, size = 0;
+  Time ctime;
+  uint64_t raw_len = 0;
+  std::vector<std::pair<uint64_t, std::string>> blocks;  // fast-tier block values
+  uint64_t hash = 0;  // XXH3-64 of the unit's serialized bytes
+
+  void AppendTo(std::string* s) const {
+    PutVarint(s, ino);
+    PutVarint(s, group);
+    PutVarint(s, size);
+    PutVarint(s, ZigZag(ctime.sec));
+    PutVarint(s, ctime.nsec);
+    PutVarint(s, raw_len);
+    PutVarint(s, blocks.size());
+    for (auto& [idx, v] : blocks) {
+      PutVarint(s, idx);
+      PutSection(s, v);
+    }
+  }
+};
+
+Status ReadUnits(const std::string& path, std::vector<Unit>* out) {
+  std::string s;
+  PMKLC_RETURN_IF_ERROR(ReadWhole(path, &s));
+  auto bad = [&](const char* why) { return Status::Corruption(path + ": " + why); };
+  if (s.size() < 9 || std::memcmp(s.data(), kUnitsMagic, 8) != 0) return bad("not a units file");
+  if (static_cast<uint8_t>(s[8]) != kVersion) return bad("unknown version");
+  Reader rd(std::string_view(s).substr(9));
+  while (rd.remaining()) {
+    const char* start = rd.rest().data();
+    Unit u;
+    uint64_t sec, nsec, n;
+    if (!rd.GetVarint(&u.ino) || !rd.GetVarint(&u.group) || !rd.GetVarint(&u.size) || !rd.GetVarint(&sec) ||
+        !rd.GetVarint(&nsec) || !rd.GetVarint(&u.raw_len) || !rd.GetVarint(&n) || n > 65536 ||
+        u.raw_len > format::kMaxBlockRawLen || nsec >= 1000000000)
+      return bad("malformed unit");
+    u.ctime = {UnZigZag(sec), static_cast<uint32_t>(nsec)};
+    for (uint64_t i = 0; i < n; ++i) {
+      uint64_t idx;
+      std::string_view v;
+      if (!rd.GetVarint(&idx) || !rd.GetSection(&v)) return bad("truncated unit");
+      u.blocks.emplace_back(idx, std::string(v));
+    }
+    u.hash = XXH3_64bits(start, static_cast<size_t>(rd.rest().data() - start));
+    out->push_back(std::move(u));
+  }
+  return Status::OK();
+}
+
+// ---- results: SST entries --------------------------------------------------------
+// key: 'g' + u64 BE ino + u64 BE group (sorted as the store's group keys);
+// value: u8 version, u8 kind (0 no gain, 1 coded), u64 LE the unit's hash,
+// u64 LE before bytes, then for kind 1 the group value.
+std::string ResultKey(uint64_t ino, uint64_t g) {
+  std::string k(17, '\0');
+  k[0] = 'g';
+  for (int i = 0; i < 8; ++i) {
+    k[1 + i] = static_cast<char>(ino >> (56 - 8 * i));
+    k[9 + i] = static_cast<char>(g >> (56 - 8 * i));
+  }
+  return k;
+}
+
+struct Result1 {
+  uint64_t ino = 0, group = 0;
+  bool coded = false;
+  uint64_t unit_hash = 0, before = 0;
+  std::string value;
+};
+
+Status ParseResult(std::string_view key, std::string_view v, Result1* r) {
+  if (key.size() != 17 || key[0] != 'g' || v.size() < 18 || static_cast<uint8_t>(v[0]) != kVersion ||
+      static_cast<uint8_t>(v[1]) > 1)
+    return Status::Corruption("malformed result entry");
+  r->ino = r->group = 0;
+  for (int i = 0; i < 8; ++i) {
+    r->ino = (r->ino << 8) | static_cast<uint8_t>(key[1 + i]);
+    r->group = (r->group << 8) | static_cast<uint8_t>(key[9 + i]);
+  }
+  r->coded = v[1] == 1;
+  r->unit_hash = LoadLE64(v.data() + 2);
+  r->before = LoadLE64(v.data() + 10);
+  r->value.assign(v.substr(18));
+  if (r->coded != !r->value.empty()) return Status::Corruption("malformed result entry");
+  return Status::OK();
+}
+
+// out/I.done: magic, u8 version, u32 shard, u32 shards, u64 groups, u64 XXH3 of out/I.sst.
+std::string DoneRecord(uint32_t shard, uint32_t shards, uint64_t groups, uint64_t sst_hash) {
+  std::string s(kDoneMagic, 8);
+  s.push_back(static_cast<char>(kVersion));
+  char b[8];
+  StoreLE32(b, shard);
+  s.append(b, 4);
+  StoreLE32(b, shards);
+  s.append(b, 4);
+  StoreLE64(b, groups);
+  s.append(b, 8);
+  StoreLE64(b, sst_hash);
+  s.append(b, 8);
+  return s;
+}
+
+// OK if out/I.done is there, names this shard and matches out/I.sst;
+// NotFound if the shard is not done; Corruption if its files do not agree.
+Status CheckDone(const std::string& dir, uint32_t shard, uint32_t shards, uint64_t* groups) {
+  std::string s;
+  if (!ReadWhole(DonePath(dir, shard), &s).ok()) return Status::NotFound("shard " + std::to_string(shard) + " is not done");
+  if (s.size() != 33 || std::memcmp(s.data(), kDoneMagic, 8) != 0 || static_cast<uint8_t>(s[8]) != kVersion ||
+      LoadLE32(s.data() + 9) != shard || LoadLE32(s.data() + 13) != shards)
+    return Status::Corruption(DonePath(dir, shard) + ": malformed");
+  *groups = LoadLE64(s.data() + 17);
+  Status hs;
+  const uint64_t h = FileHash(SstPath(dir, shard), &hs);
+  if (!hs.ok()) return Status::Corruption(SstPath(dir, shard) + ": missing beside its .done");
+  if (h != LoadLE64(s.data() + 25)) return Status::Corruption(SstPath(dir, shard) + ": does not match its .done");
+  return Status::OK();
+}
+
+}  // namespace
+
+// ---- export ------------------------------------------------------------------------
+
+std::string ExportReport::Explain() const {
+  return std::to_string(groups) + " group(s) of " + std::to_string(files) + " file(s), " +
+         std::to_string(raw_bytes) + " bytes of file data, in " + std::to_string(unit_bytes) + " bytes of units";
+}
+
+Result<ExportReport> ExportUnits(Store* store, const std::string& dir, const ExportOptions& o) {
+  if (o.shards == 0 || o.shards > kMaxShards)
+    return Status::InvalidArgument("--shards must be 1.." + std::to_string(kMaxShards));
+  if (o.profile != "max" && o.profile != "balanced")
+    return Status::InvalidArgument("profile '" + o.profile + "': an export is coded with max or balanced");
+  const uint64_t bs = store->block_size(), gb = store->group_blocks();
+  if (o.split_bytes != 0 && (o.split_bytes % bs != 0 || o.split_bytes >= bs * gb))
+    return Status::InvalidArgument("--split must be a multiple of the store's block size smaller than its groups");
+  std::error_code ec;
+  if (fs::exists(dir + "/export", ec)) return Status::Exists(dir + " holds an export already");
+  for (const char* sub : {"/units", "/out"}) {
+    fs::create_directories(dir + sub, ec);
+    if (ec) return Status::IOError(dir + sub + ": " + ec.message());
+  }
+  std::vector<std::string> shard(o.shards);
+  for (auto& s : shard) {
+    s.assign(kUnitsMagic, 8);
+    s.push_back(static_cast<char>(kVersion));
+  }
+  std::vector<uint64_t> inos;
+  PMKLC_RETURN_IF_ERROR(store->ListPending(&inos));
+  ExportReport rep;
+  uint64_t next = 0;
+  for (uint64_t ino : inos) {
+    auto a = store->GetInode(ino);
+    if (!a.ok()) {
+      if (a.status().IsNotFound()) continue;
+      return a.status();
+    }
+    if (!S_ISREG(a->mode)) continue;
+    std::map<uint64_t, Unit> units;  // by group
+    PMKLC_RETURN_IF_ERROR(store->ForEachBlockOf(ino, [&](uint64_t idx, std::string_view v) {
+      Unit& u = units[idx / gb];
+      u.blocks.emplace_back(idx, std::string(v));
+      return true;
+    }));
+    if (units.empty()) continue;
+    rep.files++;
+    for (auto& [g, u] : units) {
+      u.ino = ino;
+      u.group = g;
+      u.size = a->size;
+      u.ctime = a->ctime;
+      const uint64_t start = g * gb * bs;
+      u.raw_len = a->size > start ? std::min<uint64_t>(a->size - start, gb * bs) : 0;
+      if (u.raw_len == 0) continue;  // blocks past the end: fsck's business, not ours
+      u.AppendTo(&shard[next++ % o.shards]);
+      rep.groups++;
+      rep.raw_bytes += u.raw_len;
+    }
+  }
+  for (uint32_t i = 0; i < o.shards; ++i) {
+    PMKLC_RETURN_IF_ERROR(WriteAtomically(UnitsPath(dir, i), shard[i]));
+    rep.unit_bytes += shard[i].size();
+  }
+  ExportRecord e;
+  e.block_size = static_cast<uint32_t>(bs);
+  e.group_blocks = static_cast<uint32_t>(gb);
+  e.shards = o.shards;
+  e.profile = o.profile;
+  e.split_bytes = o.split_bytes;
+  e.groups = rep.groups;
+  e.raw_bytes = rep.raw_bytes;
+  PMKLC_RETURN_IF_ERROR(WriteAtomically(dir + "/export", e.Serialize()));  // last: the export exists now
+  return rep;
+}
+
+// ---- work ----------------------------------------------------------------------------
+
+std::string WorkReport::Explain() const {
+  if (already_done) return "already done (out/ holds its results)";
+  char b[200];
+  std::snprintf(b, sizeof b, "coded %llu group(s), %.1f MB of file data: %llu -> %llu bytes in %.1f s (%.2f MB/s)%s",
+                static_cast<unsigned long long>(groups), raw_bytes / 1e6, static_cast<unsigned long long>(before_bytes),
+                static_cast<unsigned long long>(after_bytes), seconds, seconds > 0 ? raw_bytes / 1e6 / seconds : 0.0,
+                no_gain ? (", " + std::to_string(no_gain) + " no smaller (left as they are)").c_str() : "");
+  return b;
+}
+
+Result<WorkReport> WorkShard(const std::string& dir, const WorkOptions& o) {
+  auto e = ExportRecord::Read(dir);
+  if (!e.ok()) return e.status();
+  if (o.shards != e->shards || o.shard >= o.shards)
+    return Status::InvalidArgument("--shard " + std::to_string(o.shard) + "/" + std::to_string(o.shards) +
+                                   ": the export has " + std::to_string(e->shards) + " shard(s), numbered from 0");
+  WorkReport rep;
+  uint64_t done_groups = 0;
+  Status d = CheckDone(dir, o.shard, o.shards, &done_groups);
+  if (d.ok()) {
+    rep.already_done = true;
+    return rep;
+  }
+  if (!d.IsNotFound()) spdlog::warn("{} (coding the shard again)", d.ToString());
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<Unit> units;
+  PMKLC_RETURN_IF_ERROR(ReadUnits(UnitsPath(dir, o.shard), &units));
+  auto enc = ArchiveEncodeOptions(e->profile);
+  if (!enc.ok()) return enc.status();
+  enc->split_bytes = e->split_bytes;
+  std::unique_ptr<CmBatcher> batcher;
+  auto gpus = ResolveDevice(o.device);
+  if (!gpus.ok()) return gpus.status();
+  if (!gpus->empty()) {
+    batcher = std::make_unique<CmBatcher>(o.device, std::max(1u, o.threads));
+    enc->cm_coder = batcher.get();
+  }
+  // Code (threads take units in turn), then write the SST in key order.
+  std::vector<std::string> values(units.size());
+  std::vector<uint64_t> before(units.size(), 0);
+  std::vector<Status> errs(units.size());
+  std::atomic<size_t> next{0};
+  const uint64_t bs = e->block_size;
+  auto worker = [&] {
+    for (size_t i; (i = next++) < units.size();) {
+      const Unit& u = units[i];
+      errs[i] = Guarded("coding a unit", [&]() -> Status {
+        std::string raw(u.raw_len, '\0');
+        for (auto& [idx, v] : u.blocks) {
+          std::string img;
+          PMKLC_RETURN_IF_ERROR(DecodeBlock(v, &img));
+          const uint64_t at = (idx - u.group * e->group_blocks) * bs;
+          if (idx < u.group * e->group_blocks || at + img.size() > raw.size())
+            return Status::Corruption("block " + std::to_string(idx) + " lies outside its group");
+          std::memcpy(raw.data() + at, img.data(), img.size());
+          before[i] += v.size();
+        }
+        return EncodeBlock(raw, *enc, &values[i]);
+      });
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned t = 1; t < std::max(1u, o.threads); ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < units.size(); ++i)
+    if (!errs[i].ok())
+      return errs[i].IsCorruption() ? Status::Corruption("inode " + std::to_string(units[i].ino) + " group " +
+                                                         std::to_string(units[i].group) + ": " + errs[i].message())
+                                    : errs[i];
+  std::vector<size_t> order(units.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return std::tie(units[a].ino, units[a].group) < std::tie(units[b].ino, units[b].group);
+  });
+  const std::string sst = SstPath(dir, o.shard);
+  const std::string tmp = sst + ".tmp." + std::to_string(getpid());
+  rocksdb::Options ropts;
+  rocksdb::SstFileWriter w(rocksdb::EnvOptions(), ropts);
+  rocksdb::Status rs = w.Open(tmp);
+  if (!rs.ok()) return Status::IOError(tmp + ": " + rs.ToString());
+  std::string prev;
+  for (size_t i : order) {
+    const Unit& u = units[i];
+    const std::string key = ResultKey(u.ino, u.group);
+    if (key == prev) return Status::Corruption(UnitsPath(dir, o.shard) + ": a group appears twice");
+    prev = key;
+    const bool coded = values[i].size() < before[i];  // the archiver's rule: only if smaller
+    std::string v;
+    v.push_back(static_cast<char>(kVersion));
+    v.push_back(coded ? 1 : 0);
+    char b[8];
+    StoreLE64(b, u.hash);
+    v.append(b, 8);
+    StoreLE64(b, before[i]);
+    v.append(b, 8);
+    if (coded) v += values[i];
+    rs = w.Put(key, v);
+    if (!rs.ok()) return Status::IOError(tmp + ": " + rs.ToString());
+    rep.raw_bytes += u.raw_len;
+    if (coded) {
+      rep.groups++;
+      rep.before_bytes += before[i];
+      rep.after_bytes += values[i].size();
+    } else {
+      rep.no_gain++;
+    }
+  }
+  if (units.empty()) {
+    // (an SST cannot be empty: an empty shard's result is an empty file)
+    w.Finish().PermitUncheckedError();
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    if (Status ws = WriteAtomically(tmp, ""); !ws.ok()) return ws;
+  } else {
+    rs = w.Finish();
+    if (!rs.ok()) return Status::IOError(tmp + ": " + rs.ToString());
+  }
+  {
+    int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      (void)::fsync(fd);
+      ::close(fd);
+    }
+  }
+  if (::rename(tmp.c_str(), sst.c_str()) != 0) return Status::IOError(sst + ": " + std::strerror(errno));
+  Status hs;
+  const uint64_t h = FileHash(sst, &hs);
+  PMKLC_RETURN_IF_ERROR(hs);
+  PMKLC_RETURN_IF_ERROR(WriteAtomically(DonePath(dir, o.shard), DoneRecord(o.shard, o.shards, units.size(), h)));
+  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return rep;
+}
+
+// ---- ingest ----------------------------------------------------------------------------
+
+std::string IngestReport::Explain() const {
+  std::string s = "ingested " + std::to_string(groups) + " group(s) (" + std::to_string(bytes) + " bytes) from " +
+                  std::to_string(shards - shards_missing) + " of " + std::to_string(shards) + " shard(s)";
+  if (already) s += ", " + std::to_string(already) + " in already";
+  if (no_gain) s += ", " + std::to_string(no_gain) + " no smaller (left as they are)";
+  if (stale) s += ", " + std::to_string(stale) + " stale (their files changed since the export: refused, still pending)";
+  s += "; " + std::to_string(files_done) + " file(s) done";
+  return s;
+}
+
+Result<IngestReport> IngestResults(Store* store, ArchiveHost* host, const std::string& dir) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto e = ExportRecord::Read(dir);
+  if (!e.ok()) return e.status();
+  if (e->block_size != store->block_size() || e->group_blocks != store->group_blocks())
+    return Status::InvalidArgument(dir + ": exported from a store with other block or group sizes");
+  IngestReport rep;
+  rep.shards = e->shards;
+  auto note = [&](std::string line) {
+    if (rep.notes.size() < kMaxNotes) rep.notes.push_back(std::move(line));
+  };
+  // Per file: its exported groups, those not in (yet), and the ctime exported.
+  struct FileState {
+    Time ctime;
+    uint64_t open = 0;  // groups neither in, in already, nor no smaller
+  };
+  std::map<uint64_t, FileState> files;
+  for (uint32_t i = 0; i < e->shards; ++i) {
+    std::vector<Unit> units;
+    PMKLC_RETURN_IF_ERROR(ReadUnits(UnitsPath(dir, i), &units));
+    std::map<std::pair<uint64_t, uint64_t>, const Unit*> by_key;
+    for (const Unit& u : units) {
+      files[u.ino].ctime = u.ctime;
+      files[u.ino].open++;
+      by_key[{u.ino, u.group}] = &u;
+    }
+    uint64_t groups = 0;
+    Status d = CheckDone(dir, i, e->shards, &groups);
+    if (d.IsNotFound()) {
+      rep.shards_missing++;
+      note("shard " + std::to_string(i) + " is not done: its " + std::to_string(units.size()) +
+           " group(s) stay pending (run its worker, then ingest again)");
+      continue;
+    }
+    PMKLC_RETURN_IF_ERROR(d);
+    if (groups != units.size()) return Status::Corruption(DonePath(dir, i) + ": its group count differs from its units");
+    if (units.empty()) continue;
+    rocksdb::Options ropts;
+    rocksdb::SstFileReader reader(ropts);
+    rocksdb::Status rs = reader.Open(SstPath(dir, i));
+    if (!rs.ok()) return Status::Corruption(SstPath(dir, i) + ": " + rs.ToString());
+    rs = reader.VerifyChecksum();
+    if (!rs.ok()) return Status::Corruption(SstPath(dir, i) + ": " + rs.ToString());
+    std::unique_ptr<rocksdb::Iterator> it(reader.NewIterator(rocksdb::ReadOptions()));
+    uint64_t seen = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      Result1 r;
+      PMKLC_RETURN_IF_ERROR(ParseResult(it->key().ToStringView(), it->value().ToStringView(), &r));
+      auto u = by_key.find({r.ino, r.group});
+      if (u == by_key.end() || u->second->hash != r.unit_hash)
+        return Status::Corruption(SstPath(dir, i) + ": a result for a unit this shard does not hold");
+      ++seen;
+      const Unit& unit = *u->second;
+      FileState& f = files[r.ino];
+      if (!r.coded) {
+        rep.no_gain++;
+        f.open--;
+        continue;
+      }
+      // The swap: only if the file still holds exactly what was exported.
+      enum { kIn, kAlready, kStale } outcome = kStale;
+      std::string why;
+      Status s = host->Commit(r.ino, [&](const InodeAttr& now, Store::Batch* b) -> Status {
+        if (now.size != unit.size) {
+          why = "size changed";
+          return Status::Busy(why);
+        }
+        const uint64_t gb = store->group_blocks();
+        size_t k = 0, present = 0;
+        for (uint64_t j = 0; j < gb; ++j) {
+          const uint64_t idx = r.group * gb + j;
+          std::string v;
+          Status gs = store->GetBlock(r.ino, idx, &v);
+          if (gs.IsNotFound()) {
+            if (k < unit.blocks.size() && unit.blocks[k].first == idx) ++k;  // gone since the export
+            continue;
+          }
+          PMKLC_RETURN_IF_ERROR(gs);
+          ++present;
+          if (k >= unit.blocks.size() || unit.blocks[k].first != idx || unit.blocks[k].second != v) {
+            why = "block " + std::to_string(idx) + " changed";
+            return Status::Busy(why);
+          }
+          ++k;
+        }
+        if (present != unit.blocks.size()) {
+          // None left and the group is ours: an earlier ingest put it in.
+          std::string cur;
+          if (present == 0 && store->GetGroup(r.ino, r.group, &cur).ok() && cur == r.value) {
+            outcome = kAlready;
+            return Status::Busy("in already");
+          }
+          why = "blocks changed";
+          return Status::Busy(why);
+        }
+        b->PutGroup(r.ino, r.group, r.value);
+        for (auto& [idx, v] : unit.blocks) b->DeleteBlock(r.ino, idx);
+        outcome = kIn;
+        return Status::OK();
+      });
+      if (s.IsNotFound()) why = "deleted";
+      else if (!s.ok() && !s.IsBusy()) return s;
+      if (outcome == kIn && s.ok()) {
+        rep.groups++;
+        rep.bytes += r.value.size();
+        f.open--;
+      } else if (outcome == kAlready) {
+        rep.already++;
+        f.open--;
+      } else {
+        rep.stale++;
+        note("inode " + std::to_string(r.ino) + " group " + std::to_string(r.group) + ": " + why +
+             " since the export: refused (the file stays pending)");
+      }
+    }
+    if (!it->status().ok()) return Status::Corruption(SstPath(dir, i) + ": " + it->status().ToString());
+    if (seen != units.size()) return Status::Corruption(SstPath(dir, i) + ": holds " + std::to_string(seen) +
+                                                        " results for " + std::to_string(units.size()) + " units");
+  }
+  // A file whose every exported group is in, and which did not change since
+  // the export, is done: its pending mark goes (a file with groups still
+  // open, or changed, stays pending for the next pass or export).
+  for (auto& [ino, f] : files) {
+    if (f.open != 0) continue;
+    Status s = host->Commit(ino, [&](const InodeAttr& a, Store::Batch* b) -> Status {
+      if (!(a.ctime == f.ctime)) return Status::Busy("changed since the export");
+      b->DeletePending(ino);
+      return Status::OK();
+    });
+    if (s.ok()) rep.files_done++;
+    else if (!s.IsBusy() && !s.IsNotFound()) return s;
+  }
+  if (rep.groups) store->ScheduleReclaimAll();
+  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return rep;
+}
+
+}  // namespace pmklc

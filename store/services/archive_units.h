@@ -1,0 +1,100 @@
+// archive_units.h — archiving spread over many machines (issue #20; docs/store.md
+// §Distributed archiving). A store's pending groups are exported as work
+// units into a directory meant for shared storage; workers that need no
+// access to the store code one shard each into an SST file; the results are
+// ingested into the store under the archiver's swap rule (a group goes in
+// only if its file's size and every block value are still exactly those
+// that were exported).
+//
+// DIR holds:
+//   export        the export record (below), written last by ExportUnits
+//   units/I       shard I's units, 0 <= I < shards
+//   out/I.sst     shard I's results (rocksdb::SstFileWriter), renamed into
+//                 place when complete
+//   out/I.done    written (by rename) after out/I.sst: its group count and
+//                 XXH3-64; a shard without it is not done
+// Every file starts with a magic and a version byte (docs/store.md).
+//
+// Ownership: the functions borrow what they are given. Thread safety: each
+// call is independent; WorkShard codes on its own threads. Two workers of one
+// shard at once are safe (each writes under a name of its own and renames),
+// so a rerun of a killed or lost worker is always allowed.
+// Errors: a malformed export or result file is Corruption naming the file;
+// a unit whose file changed since the export is never ingested: it is
+// counted and reported as stale, and the file stays pending.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/common/status.h"
+#include "engine/models/cm_batch.h"
+#include "store/services/archiver.h"
+#include "store/store.h"
+
+namespace pmklc {
+
+struct ExportOptions {
+  // Shards the units are spread over (1..4096), one worker each. Default: 1
+  uint32_t shards = 1;
+  // Archive profile the workers code with: max or balanced. Default: max
+  std::string profile = "max";
+  // As ArchiveOptions::split_bytes. Default: 0
+  uint32_t split_bytes = 0;
+};
+
+struct ExportReport {
+  uint64_t files = 0, groups = 0;
+  uint64_t raw_bytes = 0;   // file bytes in the exported groups
+  uint64_t unit_bytes = 0;  // bytes written to units/
+  std::string Explain() const;
+};
+
+// Writes every group with fast-tier blocks of every pending regular file
+// into dir (created; it must not hold an export yet). The store is only
+// read. Groups go to shards round robin in file order. References: the
+// units are coded alone (docs/store.md §Distributed archiving says why).
+[[nodiscard]] Result<ExportReport> ExportUnits(Store* store, const std::string& dir, const ExportOptions& o);
+
+struct WorkOptions {
+  uint32_t shard = 0, shards = 1;  // which one of how many (must match the export)
+  // Coding threads. Default: 1
+  unsigned threads = 1;
+  // Where max and balanced groups are coded (as ArchiveOptions::device). Default: auto
+  DeviceChoice device;
+};
+
+struct WorkReport {
+  bool already_done = false;  // out/I.done was there and matched: nothing coded
+  uint64_t groups = 0, no_gain = 0;
+  uint64_t raw_bytes = 0, before_bytes = 0, after_bytes = 0;
+  double seconds = 0;
+  std::string Explain() const;
+};
+
+// Codes shard o.shard of the export in dir into out/I.sst and out/I.done.
+// Idempotent: a shard already done is skipped; a half-done one (killed) is
+// coded again from the start.
+[[nodiscard]] Result<WorkReport> WorkShard(const std::string& dir, const WorkOptions& o);
+
+struct IngestReport {
+  uint32_t shards = 0, shards_missing = 0;  // shards without out/I.done
+  uint64_t groups = 0, bytes = 0;           // ingested, and their stored bytes
+  uint64_t already = 0;                     // ingested by an earlier run
+  uint64_t no_gain = 0;                     // coded no smaller: left as they are
+  uint64_t stale = 0;                       // the file changed since the export: refused
+  uint64_t files_done = 0;                  // pending marks cleared
+  double seconds = 0;
+  std::vector<std::string> notes;           // one line per stale group or missing shard (at most 100)
+  std::string Explain() const;
+};
+
+// Swaps the results of every done shard in dir into the store, group by
+// group, each in one batch under host's file lock, only if the file still
+// holds exactly what was exported; clears a file's pending mark when all its
+// exported groups are in (or coded no smaller) and its ctime is the
+// exported one. Safe to run again after a crash or with more shards done.
+[[nodiscard]] Result<IngestReport> IngestResults(Store* store, ArchiveHost* host, const std::string& dir);
+
+}  // namespace pmklc
