@@ -24,6 +24,7 @@
 #include "fs/filesystem.h"
 #include "fs/fuse_ops.h"
 #include "fs/mount_options.h"
+#include "store/services/archive_units.h"
 #include "store/services/archiver.h"
 #include "store/services/control.h"
 #include "store/services/store_models.h"
@@ -175,6 +176,7 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
     }
     archiver->Start();
   }
+  std::mutex units_mu;  // one export or ingest at a time (a leaf: nothing else is taken under it)
   Status cs = control.Start(m.store, [&](const std::string& req) -> std::string {
     if (req == "stat" || req == "stat-json" || req == "stat-h") {
       StoreReportOptions ro;
@@ -219,6 +221,31 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
       std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>((*m)->id));
       spdlog::info("installed private model {} ({})", id, (*m)->name);
       return std::string("ok installed ") + id;
+    }
+    // Distributed archiving (store/services/archive_units.h): one export or
+    // ingest at a time, beside the archiver (a group both code goes in once:
+    // the later swap finds its blocks gone and is refused).
+    if (req.rfind("export ", 0) == 0 || req.rfind("ingest ", 0) == 0) {
+      std::lock_guard<std::mutex> one(units_mu);
+      std::istringstream in(req);
+      std::string verb, dir;
+      in >> verb;
+      if (verb == "ingest") {
+        std::getline(in >> std::ws, dir);
+        auto r = IngestResults(store.get(), fs.archive_host(), dir);
+        if (!r.ok()) return "error " + r.status().ToString();
+        store->WaitForReclaim();
+        std::string out = "ok\n" + r->Explain() + "\n";
+        for (const std::string& n : r->notes) out += "  " + n + "\n";
+        return out;
+      }
+      ExportOptions eo;
+      in >> eo.shards >> eo.split_bytes >> eo.profile;
+      std::getline(in >> std::ws, dir);
+      if (!in && dir.empty()) return "error malformed export request";
+      auto r = ExportUnits(store.get(), dir, eo, fs.archive_host());
+      if (!r.ok()) return "error " + r.status().ToString();
+      return "ok exported " + r->Explain();
     }
     if (req != "archive" && req != "archive-wait") return "error unknown request: " + req;
     if (!archiver) return "error archiving is off for this mount (archive_profile=off)";

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 
 #include "engine/common/parse.h"
@@ -56,14 +57,21 @@ int RunArchive(const ArchiveArgs& a) {
     return RunWork(a, *device);
   }
   if (a.store.empty()) return Fail(Status::InvalidArgument("STORE is required"), 2);
+  std::string request = a.wait ? "archive-wait" : "archive";
   if (modes) {
-    // A mounted store is changed by its daemon only (not yet through the
-    // control socket for these steps): refuse rather than race it.
-    auto ping = ControlRequest(a.store, "stat");
-    if (ping.ok() || !ping.status().IsNotFound())
-      return Fail(Status::Busy(a.store + " is mounted: unmount it for --export or --ingest"));
+    // A mounted store's daemon does these steps itself (it knows which
+    // files are in use, and swaps groups under its own file locks).
+    std::error_code ec;
+    const std::string dir = std::filesystem::absolute(a.export_dir.empty() ? a.ingest_dir : a.export_dir, ec).string();
+    if (!a.export_dir.empty()) {
+      auto split = ParseSize(a.split, "--split", 0, format::kMaxGroupBytes);
+      if (!split.ok()) return Fail(split.status(), 2);
+      request = "export " + std::to_string(a.shards) + " " + std::to_string(*split) + " " + a.profile + " " + dir;
+    } else {
+      request = "ingest " + dir;
+    }
   }
-  auto reply = modes ? Result<std::string>(Status::NotFound("")) : ControlRequest(a.store, a.wait ? "archive-wait" : "archive");
+  auto reply = ControlRequest(a.store, request);
   if (reply.ok()) {
     std::printf("%s: %s\n", a.store.c_str(), reply->c_str());
     return 0;

@@ -267,10 +267,11 @@ Status CheckDone(const std::string& dir, uint32_t shard, uint32_t shards, uint64
 
 std::string ExportReport::Explain() const {
   return std::to_string(groups) + " group(s) of " + std::to_string(files) + " file(s), " +
-         std::to_string(raw_bytes) + " bytes of file data, in " + std::to_string(unit_bytes) + " bytes of units";
+         std::to_string(raw_bytes) + " bytes of file data, in " + std::to_string(unit_bytes) + " bytes of units" +
+         (busy_files ? " (" + std::to_string(busy_files) + " file(s) in use left out, still pending)" : "");
 }
 
-Result<ExportReport> ExportUnits(Store* store, const std::string& dir, const ExportOptions& o) {
+Result<ExportReport> ExportUnits(Store* store, const std::string& dir, const ExportOptions& o, ArchiveHost* host) {
   if (o.shards == 0 || o.shards > kMaxShards)
     return Status::InvalidArgument("--shards must be 1.." + std::to_string(kMaxShards));
   if (o.profile != "max" && o.profile != "balanced")
@@ -300,6 +301,15 @@ Result<ExportReport> ExportUnits(Store* store, const std::string& dir, const Exp
       return a.status();
     }
     if (!S_ISREG(a->mode)) continue;
+    if (host) {
+      Status idle = host->CheckIdle(ino, nullptr);
+      if (idle.IsBusy()) {
+        rep.busy_files++;
+        continue;
+      }
+      if (idle.IsNotFound()) continue;
+      PMKLC_RETURN_IF_ERROR(idle);
+    }
     std::map<uint64_t, Unit> units;  // by group
     PMKLC_RETURN_IF_ERROR(store->ForEachBlockOf(ino, [&](uint64_t idx, std::string_view v) {
       Unit& u = units[idx / gb];

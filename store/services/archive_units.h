@@ -46,6 +46,7 @@ struct ExportOptions {
 
 struct ExportReport {
   uint64_t files = 0, groups = 0;
+  uint64_t busy_files = 0;  // left out: not idle (a mounted store)
   uint64_t raw_bytes = 0;   // file bytes in the exported groups
   uint64_t unit_bytes = 0;  // bytes written to units/
   std::string Explain() const;
@@ -55,7 +56,11 @@ struct ExportReport {
 // into dir (created; it must not hold an export yet). The store is only
 // read. Groups go to shards round robin in file order. References: the
 // units are coded alone (docs/store.md §Distributed archiving says why).
-[[nodiscard]] Result<ExportReport> ExportUnits(Store* store, const std::string& dir, const ExportOptions& o);
+// host: a mounted store's (its daemon exports): files that are not idle
+// (open for writing, unstored data) are left out and stay pending; nullptr:
+// an unmounted store, every pending file goes.
+[[nodiscard]] Result<ExportReport> ExportUnits(Store* store, const std::string& dir, const ExportOptions& o,
+                                               ArchiveHost* host = nullptr);
 
 struct WorkOptions {
   uint32_t shard = 0, shards = 1;  // which one of how many (must match the export)

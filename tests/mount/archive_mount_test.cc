@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -309,6 +310,69 @@ TEST_F(ArchiveMountTest, SplitGroupsDecodeOnlyThePartARegionReadNeeds) {
                 " count=1 status=none 2>&1", &out), 0) << "a damaged part was read";
   EXPECT_NE(out.find("Input/output error"), std::string::npos) << out;
   EXPECT_NE(Sh("md5sum " + M("e.fa") + " > /dev/null 2>&1"), 0);
+}
+
+// Distributed archiving (issue #20): a mounted store exports its pending
+// groups through its daemon, 4 workers code the shards as separate
+// processes (one killed with -9 and run again), the daemon ingests the
+// results: the store then holds exactly the group values of a local pass
+// over a copy of it, every file reads back, and fsck is clean.
+TEST_F(ArchiveMountTest, ExportWorkIngestThroughTheDaemonMatchesALocalPass) {
+  std::vector<CorpusFile> corpus;
+  if (!RequireCorpus(&corpus)) return;
+  opts_ = {"archive_delay=3600", "archive_profile=balanced"};
+  ASSERT_TRUE(Remount());
+  std::vector<std::string> names;
+  for (const char* name : {"ecoli_536", "lambda", "mlep_tn"}) {
+    const CorpusFile* f = FindCorpus(corpus, name);
+    ASSERT_NE(f, nullptr) << name;
+    ASSERT_EQ(Sh("cp " + f->path + " " + M(f->name + ".fa") + " && cp " + f->path + " " + T(f->name + ".fa")), 0);
+    names.push_back(f->name + ".fa");
+  }
+  ASSERT_TRUE(Unmount());
+  const std::string copy = T("local-store");
+  ASSERT_EQ(Sh("cp -a " + store_dir() + " " + copy), 0);
+  std::string out;
+  ASSERT_EQ(Sh(PmklcBin() + " archive -p balanced --references off " + copy + " 2>&1", &out), 0) << out;
+  ASSERT_TRUE(Mount());
+  const std::string job = T("job");
+  ASSERT_EQ(Sh(PmklcBin() + " archive " + store_dir() + " -p balanced --export " + job + " --shards 4 2>&1", &out), 0)
+      << out;
+  EXPECT_NE(out.find("exported"), std::string::npos) << out;
+  // Shard 0's worker is killed, then run again; the others run side by side.
+  ASSERT_EQ(Sh("( " + PmklcBin() + " archive --work " + job + " --shard 0/4 >/dev/null 2>&1 & echo $! > " +
+               T("w0.pid") + " ); sleep 0.3; kill -9 $(cat " + T("w0.pid") + ") 2>/dev/null; true"), 0);
+  ASSERT_EQ(Sh("for i in 0 1 2 3; do " + PmklcBin() + " archive --work " + job + " --shard $i/4 & done; wait 2>&1",
+               &out), 0) << out;
+  ASSERT_EQ(Sh(PmklcBin() + " archive --work " + job + " --shard 2/4 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("already done"), std::string::npos) << out;
+  ASSERT_EQ(Sh(PmklcBin() + " archive " + store_dir() + " --ingest " + job + " 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("3 file(s) done"), std::string::npos) << out;
+  for (const std::string& n : names) EXPECT_EQ(Md5OfFile(M(n)), Md5OfFile(T(n))) << n;
+  const std::string json = StatJson();
+  EXPECT_EQ(JsonField(json, "blocks", "fast"), 0u) << json;
+  EXPECT_EQ(JsonField(json, "pending_raw_bytes"), 0u) << json;
+  ASSERT_TRUE(Unmount());
+  ASSERT_EQ(Fsck(&out), 0) << out;
+  // The same group values as the local pass.
+  auto groups = [](const std::string& dir) {
+    std::map<std::pair<uint64_t, uint64_t>, std::string> g;
+    StoreOptions so;
+    so.create_if_missing = false;
+    auto st = Store::Open(dir, so);
+    EXPECT_TRUE(st.ok()) << st.status().ToString();
+    if (!st.ok()) return g;
+    for (uint64_t ino = 1; ino < 64; ++ino)
+      EXPECT_TRUE((*st)->ForEachGroupOf(ino, [&](uint64_t i, std::string_view v) {
+        g[{ino, i}] = std::string(v);
+        return true;
+      }).ok());
+    return g;
+  };
+  const auto local = groups(copy), distributed = groups(store_dir());
+  EXPECT_GE(local.size(), 3u);
+  EXPECT_TRUE(local == distributed) << local.size() << " local groups, " << distributed.size() << " ingested";
+  ASSERT_TRUE(Mount());
 }
 
 TEST_F(ArchiveMountTest, NeuralArchiveProfileRecodesAndReadsBack) {
