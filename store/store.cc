@@ -1067,6 +1067,23 @@ Status Store::ForEachBlockOf(uint64_t ino, const std::function<bool(uint64_t, st
       });
 }
 
+Status Store::ForEachBlockIn(uint64_t ino, uint64_t first, uint64_t end,
+                             const std::function<bool(uint64_t, std::string_view)>& fn, bool verify) {
+  rocksdb::ReadOptions ro;
+  ro.verify_checksums = verify;
+  ro.fill_cache = verify;
+  const std::string lo = BlockKey(ino, first), hi = BlockKey(ino, end);
+  rocksdb::Slice ub(hi);
+  ro.iterate_upper_bound = &ub;
+  std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(ro, rep_->cf[kBlocks]));
+  for (it->Seek(lo); it->Valid(); it->Next()) {
+    const rocksdb::Slice k = it->key();
+    if (k.size() != 16) continue;
+    if (!fn(LoadBE64(k.data() + 8), std::string_view(it->value().data(), it->value().size()))) break;
+  }
+  return FromRocks(it->status());
+}
+
 uint64_t Store::DiskBytes() {
   namespace fs = std::filesystem;
   uint64_t total = 0;

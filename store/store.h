@@ -236,6 +236,12 @@ class Store {
   Status ForEachBlock(const std::function<bool(uint64_t ino, uint64_t idx, std::string_view value)>& fn);
   // Block keys of one inode, in index order.
   Status ForEachBlockOf(uint64_t ino, const std::function<bool(uint64_t idx, std::string_view value)>& fn);
+  // Block keys of one inode with first <= idx < end, in index order (one
+  // range scan: a group's blocks). verify=false: RocksDB's own checksums are
+  // not checked and nothing enters its cache — only for a caller that
+  // compares every value byte for byte with one it trusts (ingest).
+  Status ForEachBlockIn(uint64_t ino, uint64_t first, uint64_t end,
+                        const std::function<bool(uint64_t idx, std::string_view value)>& fn, bool verify = true);
 
   // The sizes index (docs/store.md §Sizes), kept with every write of a
   // block, group or reference segment. Stored bytes of ino's fast-tier

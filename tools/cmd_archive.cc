@@ -111,7 +111,8 @@ int RunArchive(const ArchiveArgs& a) {
     auto r = IngestResults(st->get(), &host, a.ingest_dir);
     if (!r.ok()) return Fail(r.status());
     st->get()->WaitForReclaim();
-    std::printf("%s: %s in %.1f s\n", a.store.c_str(), r->Explain().c_str(), r->seconds);
+    std::printf("%s: %s in %.3f s (%.0f MB/s of group values)\n", a.store.c_str(), r->Explain().c_str(), r->seconds,
+                r->seconds > 0 ? r->bytes / 1e6 / r->seconds : 0.0);
     for (const std::string& n : r->notes) std::printf("  %s\n", n.c_str());
     return 0;
   }
