@@ -22,7 +22,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(build-essential cmake ninja-build pkg-config
       libfuse3-dev fuse3 librocksdb-dev libspdlog-dev
       libzstd-dev libxxhash-dev libcli11-dev libgtest-dev libsystemd-dev
-      libtorch-dev attr rsync samtools)
+      libtorch-dev attr rsync samtools munge slurm-wlm)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -15,6 +15,7 @@
 #include "store/services/store_models.h"
 #include "store/store.h"
 #include "tools/commands.h"
+#include "tools/slurm_jobs.h"
 
 namespace pmklc::cli {
 
@@ -44,11 +45,47 @@ int RunWork(const ArchiveArgs& a, const DeviceChoice& device) {
   return 0;
 }
 
+// --slurm: the jobs of an export just written into dir.
+int SubmitJobs(const ArchiveArgs& a, const std::string& dir) {
+  SlurmJobOptions o;
+  std::error_code ec;
+  o.pmklc = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec) o.pmklc = "pmklc";
+  o.store = std::filesystem::absolute(a.store, ec).string();
+  o.dir = dir;
+  o.shards = a.shards;
+  o.cpus = a.threads;
+  o.device = a.device;
+  o.partition = a.partition;
+  o.gres = a.gres;
+  o.time_limit = a.time_limit;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0) o.ingest_node = std::string(host).substr(0, std::string(host).find('.'));
+  auto scripts = WriteSlurmScripts(o);
+  if (!scripts.ok()) return Fail(scripts.status());
+  if (a.print) {
+    std::printf("# %s\n%s\n# %s\n%s", scripts->work_path.c_str(), scripts->work.c_str(), scripts->ingest_path.c_str(),
+                scripts->ingest.c_str());
+    std::printf("# submit: id=$(sbatch --parsable %s) && sbatch --dependency=afterany:$id %s\n",
+                scripts->work_path.c_str(), scripts->ingest_path.c_str());
+    return 0;
+  }
+  auto jobs = SubmitSlurmJobs(*scripts);
+  if (!jobs.ok()) return Fail(jobs.status());
+  std::printf("submitted: workers job %s (array 0-%u, logs %s/slurm/work-N.log); ingest job %s after them (log %s/slurm/ingest.log)\n",
+              jobs->work_job.c_str(), a.shards - 1, dir.c_str(), jobs->ingest_job.c_str(), dir.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int RunArchive(const ArchiveArgs& a) {
   const int modes = !a.export_dir.empty() + !a.work_dir.empty() + !a.ingest_dir.empty();
   if (modes > 1) return Fail(Status::InvalidArgument("--export, --work and --ingest are separate steps: one at a time"), 2);
+  if (a.slurm && a.export_dir.empty())
+    return Fail(Status::InvalidArgument("--slurm needs --export DIR (a directory on storage the nodes share)"), 2);
+  if (!a.slurm && (a.print || !a.partition.empty() || !a.gres.empty() || !a.time_limit.empty()))
+    return Fail(Status::InvalidArgument("--print, --partition, --gres and --time go with --slurm"), 2);
   if (!a.work_dir.empty()) {
     if (!a.store.empty()) return Fail(Status::InvalidArgument("--work takes no STORE (a worker needs only DIR)"), 2);
     if (a.shard.empty()) return Fail(Status::InvalidArgument("--work needs --shard I/N"), 2);
@@ -74,6 +111,10 @@ int RunArchive(const ArchiveArgs& a) {
   auto reply = ControlRequest(a.store, request);
   if (reply.ok()) {
     std::printf("%s: %s\n", a.store.c_str(), reply->c_str());
+    if (a.slurm) {
+      std::error_code ec;
+      return SubmitJobs(a, std::filesystem::absolute(a.export_dir, ec).string());
+    }
     return 0;
   }
   if (!reply.status().IsNotFound()) {
@@ -105,6 +146,11 @@ int RunArchive(const ArchiveArgs& a) {
     if (!r.ok()) return Fail(r.status());
     std::printf("%s: exported %s into %s, %u shard(s)\n", a.store.c_str(), r->Explain().c_str(), a.export_dir.c_str(),
                 eo.shards);
+    if (a.slurm) {
+      st->reset();  // (the ingest job opens the store)
+      std::error_code ec;
+      return SubmitJobs(a, std::filesystem::absolute(a.export_dir, ec).string());
+    }
     return 0;
   }
   if (!a.ingest_dir.empty()) {

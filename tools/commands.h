@@ -90,6 +90,11 @@ struct ArchiveArgs {
   std::string work_dir;    // --work DIR --shard I/N
   std::string shard;
   std::string ingest_dir;  // --ingest DIR
+  // --slurm (with --export DIR): then submit the workers as a job array and
+  // the ingest as a job after them (tools/slurm_jobs.h). Default: off
+  bool slurm = false;
+  std::string partition, gres, time_limit;  // #SBATCH lines; Default: none (the site's)
+  bool print = false;                       // --print: write the scripts, submit nothing
 };
 int RunArchive(const ArchiveArgs& a);
 // pmklc train private STORE [--sample-mb N] [trainer options].

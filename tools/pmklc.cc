@@ -217,6 +217,13 @@ fstab:
       ->check(CLI::Range(1, 4096));
   arch->add_option("--work", aa.work_dir, "code one shard of the export in DIR (no store needed): with --shard I/N");
   arch->add_option("--shard", aa.shard, "with --work: I/N, shard I (from 0) of N");
+  arch->add_flag("--slurm", aa.slurm,
+                 "with --export DIR: submit the workers as a Slurm job array (one task a shard, -j CPUs each) and "
+                 "the ingest as a job after them (afterany); prints the job ids");
+  arch->add_option("--partition", aa.partition, "with --slurm: the partition. Default: the site's");
+  arch->add_option("--gres", aa.gres, "with --slurm: generic resources of each worker, e.g. gpu:1. Default: none");
+  arch->add_option("--time", aa.time_limit, "with --slurm: time limit of each job, e.g. 12:00:00. Default: the site's");
+  arch->add_flag("--print", aa.print, "with --slurm: write the sbatch scripts into DIR/slurm and print them; submit nothing");
   arch->add_option("--ingest", aa.ingest_dir,
                    "unmounted store: swap the coded groups of DIR's done shards in (groups whose files changed since "
                    "the export are refused and reported)");

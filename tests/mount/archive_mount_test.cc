@@ -18,6 +18,7 @@
 #include "engine/format.h"
 #include "store/store.h"
 #include "tests/mount/mount_fixture.h"
+#include "tests/mount/slurm_cluster.h"
 
 namespace pmklc::mt {
 namespace {
@@ -312,6 +313,22 @@ TEST_F(ArchiveMountTest, SplitGroupsDecodeOnlyThePartARegionReadNeeds) {
   EXPECT_NE(Sh("md5sum " + M("e.fa") + " > /dev/null 2>&1"), 0);
 }
 
+// Every archived group value of the store in dir (unmounted), by inode and group.
+std::map<std::pair<uint64_t, uint64_t>, std::string> GroupsOf(const std::string& dir) {
+  std::map<std::pair<uint64_t, uint64_t>, std::string> g;
+  StoreOptions so;
+  so.create_if_missing = false;
+  auto st = Store::Open(dir, so);
+  EXPECT_TRUE(st.ok()) << st.status().ToString();
+  if (!st.ok()) return g;
+  for (uint64_t ino = 1; ino < 64; ++ino)
+    EXPECT_TRUE((*st)->ForEachGroupOf(ino, [&](uint64_t i, std::string_view v) {
+      g[{ino, i}] = std::string(v);
+      return true;
+    }).ok());
+  return g;
+}
+
 // Distributed archiving (issue #20): a mounted store exports its pending
 // groups through its daemon, 4 workers code the shards as separate
 // processes (one killed with -9 and run again), the daemon ingests the
@@ -355,23 +372,63 @@ TEST_F(ArchiveMountTest, ExportWorkIngestThroughTheDaemonMatchesALocalPass) {
   ASSERT_TRUE(Unmount());
   ASSERT_EQ(Fsck(&out), 0) << out;
   // The same group values as the local pass.
-  auto groups = [](const std::string& dir) {
-    std::map<std::pair<uint64_t, uint64_t>, std::string> g;
-    StoreOptions so;
-    so.create_if_missing = false;
-    auto st = Store::Open(dir, so);
-    EXPECT_TRUE(st.ok()) << st.status().ToString();
-    if (!st.ok()) return g;
-    for (uint64_t ino = 1; ino < 64; ++ino)
-      EXPECT_TRUE((*st)->ForEachGroupOf(ino, [&](uint64_t i, std::string_view v) {
-        g[{ino, i}] = std::string(v);
-        return true;
-      }).ok());
-    return g;
-  };
-  const auto local = groups(copy), distributed = groups(store_dir());
+  const auto local = GroupsOf(copy), distributed = GroupsOf(store_dir());
   EXPECT_GE(local.size(), 3u);
   EXPECT_TRUE(local == distributed) << local.size() << " local groups, " << distributed.size() << " ingested";
+  ASSERT_TRUE(Mount());
+}
+
+// `pmklc archive --slurm` on a real one-node Slurm cluster (munged,
+// slurmctld and slurmd started here): the export of a mounted store, a job
+// array of 4 workers and the ingest job after them give exactly the group
+// values of a local pass over a copy; every file reads back; fsck is clean.
+TEST_F(ArchiveMountTest, SlurmJobArrayArchivesLikeALocalPass) {
+  SlurmCluster cluster(T("slurm"));
+  const std::string why = cluster.Start();
+  if (!why.empty()) GTEST_SKIP() << "no one-node Slurm cluster here: " << why;
+  std::vector<CorpusFile> corpus;
+  if (!RequireCorpus(&corpus)) return;
+  opts_ = {"archive_delay=3600", "archive_profile=balanced"};
+  ASSERT_TRUE(Remount());
+  std::vector<std::string> names;
+  for (const char* name : {"ecoli_536", "lambda", "mlep_tn"}) {
+    const CorpusFile* f = FindCorpus(corpus, name);
+    ASSERT_NE(f, nullptr) << name;
+    ASSERT_EQ(Sh("cp " + f->path + " " + M(f->name + ".fa") + " && cp " + f->path + " " + T(f->name + ".fa")), 0);
+    names.push_back(f->name + ".fa");
+  }
+  ASSERT_TRUE(Unmount());
+  const std::string copy = T("local-store");
+  ASSERT_EQ(Sh("cp -a " + store_dir() + " " + copy), 0);
+  std::string out;
+  ASSERT_EQ(Sh(PmklcBin() + " archive -p balanced --references off " + copy + " 2>&1", &out), 0) << out;
+  ASSERT_TRUE(Mount());
+  const std::string job = T("job");
+  ASSERT_EQ(Sh(cluster.Env() + PmklcBin() + " archive " + store_dir() + " -p balanced --export " + job +
+                   " --shards 4 --slurm --time 10:00 2>&1",
+               &out), 0) << out;
+  EXPECT_NE(out.find("submitted: workers job"), std::string::npos) << out;
+  ASSERT_TRUE(cluster.WaitIdle(600)) << "the jobs did not finish";
+  std::string log;
+  ASSERT_EQ(Sh("cat " + job + "/slurm/ingest.log " + job + "/slurm/work-*.log 2>&1", &log), 0);
+  EXPECT_NE(log.find("3 file(s) done"), std::string::npos) << log;
+  for (const std::string& n : names) EXPECT_EQ(Md5OfFile(M(n)), Md5OfFile(T(n))) << n;
+  EXPECT_EQ(JsonField(StatJson(), "blocks", "fast"), 0u) << StatJson();
+  ASSERT_TRUE(Unmount());
+  ASSERT_EQ(Fsck(&out), 0) << out;
+  const auto local = GroupsOf(copy), distributed = GroupsOf(store_dir());
+  EXPECT_GE(local.size(), 3u);
+  EXPECT_TRUE(local == distributed) << local.size() << " local groups, " << distributed.size() << " from Slurm";
+  // --print writes the scripts and submits nothing.
+  out.clear();
+  ASSERT_EQ(Sh(cluster.Env() + PmklcBin() + " archive " + store_dir() + " --export " + T("job2") +
+                   " --shards 2 --slurm --print --partition debug 2>&1",
+               &out), 0) << out;
+  EXPECT_NE(out.find("#SBATCH --array=0-1"), std::string::npos) << out;
+  EXPECT_NE(out.find("#SBATCH --partition=debug"), std::string::npos) << out;
+  out.clear();  // (Sh appends)
+  ASSERT_EQ(Sh(cluster.Env() + "squeue -h 2>&1", &out), 0);
+  EXPECT_EQ(out.find_first_not_of(" \n"), std::string::npos) << "--print submitted something: " << out;
   ASSERT_TRUE(Mount());
 }
 
