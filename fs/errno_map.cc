@@ -28,6 +28,8 @@ int StatusToErrno(const Status& s) {
     case C::kBusy: return EBUSY;
     case C::kNoMemory: return ENOMEM;
     case C::kNoSuchAddress: return ENXIO;
+    case C::kReadOnly: return EROFS;
+    case C::kStale: return ESTALE;
   }
   return EIO;
 }

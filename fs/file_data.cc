@@ -74,13 +74,15 @@ void FileData::SchedulePrefetch(const std::shared_ptr<Node>& n, uint64_t from_id
   } while (!n->prefetch_next.compare_exchange_weak(cur, end_idx));
   const uint64_t gen = n->data_gen.load();
   const uint64_t ino = n->attr.ino;
+  const Store::ViewRef view = n->view;  // (under the node's lock: it goes with gen)
   for (uint64_t idx = from_idx; idx < end_idx; ++idx) {
     if (n->dirty.count(idx) || n->pending.count(idx) || cache_.Get(ino, idx)) continue;
-    if (!prefetch_pool_.TrySubmit([this, n, idx, gen] { Prefetch(n, idx, gen); })) break;
+    if (!prefetch_pool_.TrySubmit([this, n, idx, gen, view] { Prefetch(n, idx, gen, view); })) break;
   }
 }
 
-void FileData::ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t off, uint64_t fsize, unsigned ahead) {
+void FileData::ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t off, uint64_t fsize, unsigned ahead,
+                                     const Store::ViewRef& view) {
   // Keep the next read_threads archived groups (none with one thread)
   // decoding ahead of a sequential reader, one per prefetch thread; each
   // group is requested once per run.
@@ -104,7 +106,8 @@ void FileData::ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t of
   for (uint64_t g = from; g < want_end; ++g) {
     const uint64_t first = g * gb_;
     if (cache_.Get(ino, first)) continue;
-    if (!prefetch_pool_.TrySubmit([this, n, first, gen] { Prefetch(n, first, gen, /*whole=*/true); })) break;
+    if (!prefetch_pool_.TrySubmit([this, n, first, gen, view] { Prefetch(n, first, gen, view, /*whole=*/true); }))
+      break;
   }
 }
 
@@ -123,9 +126,11 @@ unsigned FileData::AheadShare(uint64_t ino, uint64_t group_bytes) {
   return static_cast<unsigned>(std::clamp<uint64_t>(groups / active, 1, read_threads_));
 }
 
-void FileData::Prefetch(const std::shared_ptr<Node>& n, uint64_t idx, uint64_t gen, bool whole) {
+void FileData::Prefetch(const std::shared_ptr<Node>& n, uint64_t idx, uint64_t gen, const Store::ViewRef& view,
+                        bool whole) {
   const uint64_t ino = n->attr.ino;  // never changes
   if (n->data_gen.load() != gen || cache_.Get(ino, idx)) return;
+  Store::Pin pin(store_, view);
   // The ticket comes before the store read: if anyone changes this file's
   // stored data after it (through this node or a later one, after the
   // kernel forgot this one), the fill is refused.
@@ -444,6 +449,7 @@ void FileData::PlanReadLocked(Node* n, uint64_t off, size_t size, ReadPlan* plan
   plan->missing.clear();
   plan->fetched.clear();
   plan->error = Status::OK();
+  plan->view = n->view;
   const uint64_t fsize = n->attr.size;
   if (off >= fsize || size == 0) return;
   const uint64_t end = off + std::min<uint64_t>(size, fsize - off);
@@ -461,13 +467,15 @@ void FileData::StartRead(const std::shared_ptr<Node>& n, uint64_t off, uint64_t 
     return;
   // Archived? Its group's recall version says so without reading the group
   // (groups archived before the recall tier: found by the first read instead).
+  Store::Pin pin(store_, plan.view);
   if (!store_->GetRecallVersion(n->attr.ino, off / group_bytes).ok()) return;
   n->archived_seen = true;
   // (read_threads - 1 ahead: this reader decodes its own group meanwhile)
-  ScheduleGroupPrefetch(n, off, fsize, read_threads_ - 1);
+  ScheduleGroupPrefetch(n, off, fsize, read_threads_ - 1, plan.view);
 }
 
 void FileData::FetchForRead(uint64_t ino, ReadPlan* plan) {
+  Store::Pin pin(store_, plan->view);
   for (uint64_t idx : plan->missing) {
     if (plan->fetched.count(idx)) continue;  // decoded with an earlier block's group
     Fetched f;
@@ -494,6 +502,7 @@ Result<size_t> FileData::ReadLocked(const std::shared_ptr<Node>& np, uint64_t of
   size = static_cast<size_t>(std::min<uint64_t>(size, fsize - off));
   const uint64_t ino = n->attr.ino;
   if (plan && !plan->error.ok() && cache_.Valid(ino, plan->ticket)) return plan->error;
+  Store::Pin pin(store_, n->view);  // (a follower's: the view its size came from)
   // Sequential, allowing for the kernel's readahead requests arriving out of
   // order on several FUSE threads.
   const uint64_t last = n->last_read_end.exchange(off + size);
@@ -503,7 +512,7 @@ Result<size_t> FileData::ReadLocked(const std::shared_ptr<Node>& np, uint64_t of
     uint64_t next = (off + size + bs_ - 1) / bs_;
     uint64_t end = std::min<uint64_t>(next + kPrefetchBlocks, (fsize + bs_ - 1) / bs_);
     if (next < end) SchedulePrefetch(np, next, end);
-    if (n->archived_seen.load()) ScheduleGroupPrefetch(np, off, fsize);
+    if (n->archived_seen.load()) ScheduleGroupPrefetch(np, off, fsize, 0, n->view);
   } else {
     n->prefetch_next = 0;  // random access: a later sequential run starts afresh
     n->group_prefetch_next = 0;
@@ -540,7 +549,7 @@ Result<size_t> FileData::ReadLocked(const std::shared_ptr<Node>& np, uint64_t of
       CacheGroupLocked(n, f, t);
       if (f.from_group && !n->archived_seen.load()) {
         n->archived_seen = true;
-        if (sequential) ScheduleGroupPrefetch(np, off, fsize);
+        if (sequential) ScheduleGroupPrefetch(np, off, fsize, 0, n->view);
       }
       if (!f.block) {
         std::memset(buf + done, 0, len);

@@ -78,6 +78,7 @@ class FileData {
     std::vector<uint64_t> missing;
     std::map<uint64_t, Fetched> fetched;
     Status error;          // the first fetch error (returned if still valid)
+    Store::ViewRef view;   // a follower's: the node's view at step 1 (step 2 reads it)
   };
   void PlanReadLocked(Node* n, uint64_t off, size_t size, ReadPlan* plan);
   // Between steps 1 and 2, no lock held: a reader that starts at the
@@ -122,6 +123,10 @@ class FileData {
   // Call after a store write (not made by FileData) that changed ino's
   // blocks or groups: read-ahead that read the store before it is not cached.
   void StoredDataChanged(uint64_t ino) { cache_.Invalidate(ino); }
+  // The same, and every cached block of ino goes too: its stored data was
+  // changed by another process (a follower's writer), so what the cache
+  // holds may be of the old bytes.
+  void StoredDataReplaced(uint64_t ino) { cache_.EraseFrom(ino, 0); }
   // Forgets cached and dirty blocks of an inode being deleted.
   void DropLocked(Node* n);
   // The cache of decoded reference segments these reads use (thread-safe;
@@ -158,7 +163,9 @@ class FileData {
   void SliceInto(const std::string& raw, uint64_t first, uint64_t idx, Fetched* f) const;
   // Sequential reader of an archived file at off: next two groups decoded ahead.
   // ahead: groups past off's (0: read_threads).
-  void ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t off, uint64_t fsize, unsigned ahead = 0);
+  // view: the store view the node's attributes came from (a follower's; else null).
+  void ScheduleGroupPrefetch(const std::shared_ptr<Node>& n, uint64_t off, uint64_t fsize, unsigned ahead,
+                             const Store::ViewRef& view);
   // Groups one sequential reader (ino) may keep decoding ahead: half of the
   // cache in groups, shared equally by the readers that scheduled read-ahead
   // in the last kReaderIdle, at least 1 and at most read_threads.
@@ -185,7 +192,9 @@ class FileData {
   void SchedulePrefetch(const std::shared_ptr<Node>& n, uint64_t from_idx, uint64_t end_idx);
   // whole: the block's whole archived group (a group read-ahead), not just
   // its part of a split group.
-  void Prefetch(const std::shared_ptr<Node>& n, uint64_t idx, uint64_t gen, bool whole = false);
+  // view: as for ScheduleGroupPrefetch, taken with gen.
+  void Prefetch(const std::shared_ptr<Node>& n, uint64_t idx, uint64_t gen, const Store::ViewRef& view,
+                bool whole = false);
 
   Store* store_;
   uint32_t bs_;

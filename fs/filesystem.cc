@@ -57,6 +57,16 @@ bool Caller::InGroup(uint32_t g) const {
 struct Filesystem::Impl {
   Impl(Store* s, const FsOptions& o) : store(s), opts(o), table(s), data(s, o) {
     next_ino = store->MaxIno() + 1;
+    ro = store->read_only();
+  }
+
+  // Filesystem::Read, once.
+  Result<size_t> Read(uint64_t ino, uint64_t off, size_t size, char* buf);
+
+  // ReadOnly for every change to a read-only store (a ro_follow mount).
+  Status Writable() const {
+    return ro ? Status::ReadOnly("this mount is read-only (ro_follow: changes go through the writer's mount)")
+              : Status::OK();
   }
 
   Store* store;
@@ -69,6 +79,12 @@ struct Filesystem::Impl {
   std::unique_ptr<ArchiveHost> archive_host;
   std::mutex damage_mu;
   std::set<uint64_t> damage_logged;  // inodes whose EIO was logged with a path (guarded by damage_mu)
+  bool ro = false;                   // the store is read-only (a follower's)
+  // Follow: one at a time (held while the store is opened again; no reader
+  // takes it), and the inodes it found changed, for TakeFollowChanges.
+  std::mutex follow_mu;
+  std::mutex changed_mu;  // a leaf
+  std::vector<uint64_t> follow_changed;  // guarded by changed_mu
 
   // The path of ino in the mount, found by scanning the directory entries
   // (only on an error path); "" when it has none (unlinked) or on error.
@@ -166,6 +182,11 @@ struct Filesystem::Impl {
   void OnUnreferenced(const std::shared_ptr<Node>& n) {
     if (!n) return;
     uint64_t ino = n->attr.ino;
+    if (ro) {  // nothing to store, and an unlinked inode is the writer's to purge
+      std::lock_guard<std::mutex> g(ns_mu);
+      if (!table.IsReferenced(ino)) table.Evict(ino);
+      return;
+    }
     {
       std::unique_lock<std::shared_mutex> l(n->mu);
       if (n->attr.nlink > 0) {
@@ -302,6 +323,7 @@ Filesystem::~Filesystem() = default;
 uint32_t Filesystem::block_size() const { return impl_->store->block_size(); }
 
 Status Filesystem::Recover() {
+  if (impl_->ro) return Status::OK();  // the writer's to do
   std::vector<uint64_t> orphans;
   PMKLC_RETURN_IF_ERROR(impl_->store->ListOrphans(&orphans));
   for (uint64_t ino : orphans) {
@@ -380,6 +402,7 @@ ArchiveHost* Filesystem::archive_host() {
 }
 
 Status Filesystem::Shutdown() {
+  if (impl_->ro) return Status::OK();  // nothing was written
   Status first;
   for (auto& n : impl_->table.All()) {
     std::unique_lock<std::shared_mutex> l(n->mu);
@@ -422,6 +445,11 @@ Status Filesystem::Lookup(uint64_t parent, const std::string& name, InodeAttr* o
     return nr.status();
   }
   std::shared_lock<std::shared_mutex> l((*nr)->mu);
+  if ((*nr)->gone) {  // (a follower's: the writer deleted it; the lookup is not counted)
+    l.unlock();
+    impl_->OnUnreferenced(impl_->table.DropLookup((*nr)->attr.ino, 1));
+    return Status::Stale("inode " + std::to_string(ino) + " was deleted by the writer");
+  }
   *out = (*nr)->attr;
   l.unlock();
   impl_->FillStored(nr->get(), out);
@@ -432,6 +460,11 @@ Status Filesystem::LookupIno(uint64_t ino, InodeAttr* out) {
   auto nr = impl_->table.GetAndLookup(ino);
   if (!nr.ok()) return nr.status();
   std::shared_lock<std::shared_mutex> l((*nr)->mu);
+  if ((*nr)->gone) {  // (a follower's: the writer deleted it; the lookup is not counted)
+    l.unlock();
+    impl_->OnUnreferenced(impl_->table.DropLookup((*nr)->attr.ino, 1));
+    return Status::Stale("inode " + std::to_string(ino) + " was deleted by the writer");
+  }
   *out = (*nr)->attr;
   l.unlock();
   impl_->FillStored(nr->get(), out);
@@ -447,6 +480,7 @@ Status Filesystem::GetAttr(uint64_t ino, InodeAttr* out) {
   auto nr = impl_->table.Get(ino);
   if (!nr.ok()) return nr.status();
   std::shared_lock<std::shared_mutex> l((*nr)->mu);
+  if ((*nr)->gone) return Status::Stale("inode " + std::to_string((*nr)->attr.ino) + " was deleted by the writer");
   *out = (*nr)->attr;
   l.unlock();
   impl_->FillStored(nr->get(), out);
@@ -454,6 +488,7 @@ Status Filesystem::GetAttr(uint64_t ino, InodeAttr* out) {
 }
 
 Status Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrRequest& r, InodeAttr* out) {
+  PMKLC_RETURN_IF_ERROR(impl_->Writable());
   auto nr = impl_->table.Get(ino);
   if (!nr.ok()) return nr.status();
   auto n = *nr;
@@ -504,6 +539,7 @@ Status Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrRequest& 
 
 Status Filesystem::Mknod(const Caller& c, uint64_t parent, const std::string& name, uint32_t mode,
                          uint64_t rdev, InodeAttr* out) {
+  PMKLC_RETURN_IF_ERROR(impl_->Writable());
   if ((mode & S_IFMT) == 0) mode |= S_IFREG;
   if (S_ISDIR(mode) || S_ISLNK(mode)) return Status::InvalidArgument("mknod of dir or symlink");
   if (!S_ISCHR(mode) && !S_ISBLK(mode)) rdev = 0;
@@ -512,17 +548,20 @@ Status Filesystem::Mknod(const Caller& c, uint64_t parent, const std::string& na
 
 Status Filesystem::Mkdir(const Caller& c, uint64_t parent, const std::string& name, uint32_t mode,
                          InodeAttr* out) {
+  PMKLC_RETURN_IF_ERROR(impl_->Writable());
   return impl_->CreateNode(c, parent, name, S_IFDIR | (mode & 07777), 0, {}, out);
 }
 
 Status Filesystem::Symlink(const Caller& c, uint64_t parent, const std::string& name,
                            const std::string& target, InodeAttr* out) {
+  PMKLC_RETURN_IF_ERROR(impl_->Writable());
   if (target.size() > format::kMaxSymlinkLen) return Status::NameTooLong();
   if (target.empty()) return Status::NotFound("empty symlink target");
   return impl_->CreateNode(c, parent, name, S_IFLNK | 0777, 0, target, out);
 }
 
 Status Filesystem::Link(uint64_t ino, uint64_t newparent, const std::string& newname, InodeAttr* out) {
+  PMKLC_RETURN_IF_ERROR(impl_->Writable());
   PMKLC_RETURN_IF_ERROR(CheckName(newname));
   PMKLC_RETURN_IF_ERROR(impl_->store->CheckSpace());
   std::lock_guard<std::mutex> g(impl_->ns_mu);
@@ -559,9 +598,11 @@ Status Filesystem::Link(uint64_t ino, uint64_t newparent, const std::string& new
 }
 
 Status Filesystem::Unlink(uint64_t parent, const std::string& name) {
+  PMKLC_RETURN_IF_ERROR(impl_->Writable());
   return impl_->RemoveEntry(parent, name, false);
 }
 Status Filesystem::Rmdir(uint64_t parent, const std::string& name) {
+  PMKLC_RETURN_IF_ERROR(impl_->Writable());
   if (name == ".") return Status::InvalidArgument();
   if (name == "..") return Status::NotEmpty();
   return impl_->RemoveEntry(parent, name, true);
@@ -569,6 +610,7 @@ Status Filesystem::Rmdir(uint64_t parent, const std::string& name) {
 
 Status Filesystem::Rename(uint64_t parent, const std::string& name, uint64_t newparent,
                           const std::string& newname, unsigned flags) {
+  PMKLC_RETURN_IF_ERROR(impl_->Writable());
   if (name.size() > format::kMaxNameLen) return Status::NameTooLong();
   PMKLC_RETURN_IF_ERROR(CheckName(newname));
   if ((flags & kRenameExchange) && (flags & kRenameNoReplace)) return Status::InvalidArgument();
@@ -695,6 +737,7 @@ bool WriteAccess(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
 }  // namespace
 
 Status Filesystem::Open(uint64_t ino, int flags) {
+  if (WriteAccess(flags) || (flags & O_TRUNC)) PMKLC_RETURN_IF_ERROR(impl_->Writable());
   auto nr = impl_->table.GetAndOpen(ino, WriteAccess(flags));
   return nr.ok() ? Status::OK() : nr.status();
 }
@@ -720,6 +763,18 @@ Status Filesystem::Flush(uint64_t ino, bool sync) {
 }
 
 Result<size_t> Filesystem::Read(uint64_t ino, uint64_t off, size_t size, char* buf) {
+  Result<size_t> r = impl_->Read(ino, off, size, buf);
+  // A follower's view whose files the writer deleted (compacted away)
+  // since its last catch-up: catch up now and read again, once.
+  if (impl_->ro && !r.ok() && Store::ViewLost(r.status()) && impl_->store->follower()) {
+    auto f = Follow();
+    if (f.ok()) r = impl_->Read(ino, off, size, buf);
+  }
+  return r;
+}
+
+Result<size_t> Filesystem::Impl::Read(uint64_t ino, uint64_t off, size_t size, char* buf) {
+  Impl* impl_ = this;
   auto nr = impl_->table.Get(ino);
   if (!nr.ok()) return nr.status();
   auto n = *nr;
@@ -730,6 +785,7 @@ Result<size_t> Filesystem::Read(uint64_t ino, uint64_t off, size_t size, char* b
   uint64_t fsize = 0;
   {
     std::shared_lock<std::shared_mutex> l(n->mu);
+    if (n->gone) return Status::Stale("inode " + std::to_string(ino) + " was deleted by the writer");
     if (IsDir(n->attr.mode)) return Status::IsDir();
     impl_->data.PlanReadLocked(n.get(), off, size, &plan);
     fsize = n->attr.size;
@@ -742,7 +798,7 @@ Result<size_t> Filesystem::Read(uint64_t ino, uint64_t off, size_t size, char* b
     r = impl_->data.ReadLocked(n, off, size, buf, &plan);
   }
   if (!r.ok() && r.status().IsCorruption()) impl_->LogDamage(ino, r.status());
-  if (r.ok() && !impl_->opts.noatime) {
+  if (r.ok() && !impl_->opts.noatime && !impl_->ro) {
     // relatime: update atime if it is not newer than mtime/ctime or is a day old.
     std::unique_lock<std::shared_mutex> l(n->mu);
     Time now = Now();
@@ -756,6 +812,7 @@ Result<size_t> Filesystem::Read(uint64_t ino, uint64_t off, size_t size, char* b
 }
 
 Result<size_t> Filesystem::Write(uint64_t ino, uint64_t off, const char* data, size_t size) {
+  PMKLC_RETURN_IF_ERROR(impl_->Writable());
   auto nr = impl_->table.Get(ino);
   if (!nr.ok()) return nr.status();
   auto n = *nr;
@@ -783,6 +840,7 @@ Result<size_t> Filesystem::Write(uint64_t ino, uint64_t off, const char* data, s
 }
 
 Status Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len) {
+  PMKLC_RETURN_IF_ERROR(impl_->Writable());
   if (mode != 0) return Status::NotSupported("fallocate mode " + std::to_string(mode));
   auto nr = impl_->table.Get(ino);
   if (!nr.ok()) return nr.status();
@@ -813,15 +871,18 @@ Result<uint64_t> Filesystem::SeekDataOrHole(uint64_t ino, uint64_t off, int when
   for (int attempt = 0;; ++attempt) {
     uint64_t size, gen;
     std::set<uint64_t> mem;
+    Store::ViewRef view;
     {
       std::shared_lock<std::shared_mutex> l(n->mu);
       if (!S_ISREG(n->attr.mode)) return Status::InvalidArgument("not a regular file");
       size = n->attr.size;
       gen = n->data_gen.load();
+      view = n->view;
       for (auto& [i, img] : n->dirty) mem.insert(i);
       for (auto& [i, img] : n->pending) mem.insert(i);
     }
     if (off >= size) return Status::NoSuchAddress("offset at or past the end of the file");
+    Store::Pin pin(impl_->store, view);  // (a follower's: the view size came from)
     uint64_t idx = off / bs;
     uint64_t found;
     if (whence == SEEK_DATA) {
@@ -847,6 +908,77 @@ Result<uint64_t> Filesystem::SeekDataOrHole(uint64_t ino, uint64_t off, int when
     }
     return std::min(size, std::max(off, found * bs));
   }
+}
+
+namespace {
+// A follower's node must drop what it cached: the record changed in more
+// than its access time.
+bool ChangedBeyondAtime(const InodeAttr& a, const InodeAttr& b) {
+  return a.mode != b.mode || a.uid != b.uid || a.gid != b.gid || a.nlink != b.nlink || a.size != b.size ||
+         a.rdev != b.rdev || a.parent != b.parent || !(a.mtime == b.mtime) || !(a.ctime == b.ctime) ||
+         a.symlink != b.symlink;
+}
+}  // namespace
+
+Result<bool> Filesystem::Follow() {
+  Impl* m = impl_.get();
+  if (!m->store->follower()) return Status::NotSupported("not a follower (ro_follow) mount");
+  std::lock_guard<std::mutex> one(m->follow_mu);
+  auto c = m->store->CatchUp();
+  if (!c.ok()) return c.status();
+  if (!*c) return false;
+  const Store::ViewRef v = m->store->CurrentView();
+  Store::Pin pin(m->store, v);
+  Status first;
+  std::vector<uint64_t> changed;
+  for (const std::shared_ptr<Node>& n : m->table.All()) {
+    const uint64_t ino = n->attr.ino;  // (never changes)
+    auto a = m->store->GetInode(ino);  // (before the lock: readers of the file go on)
+    if (!a.ok() && !a.status().IsNotFound()) {
+      if (first.ok()) first = a.status();  // it stays on its old view; the next catch-up tries again
+      continue;
+    }
+    std::unique_lock<std::shared_mutex> l(n->mu);
+    if (n->view == v) continue;  // loaded from this view already
+    bool drop = false;
+    if (!a.ok()) {
+      drop = !n->gone;
+      n->gone = true;
+    } else if (ChangedBeyondAtime(n->attr, *a)) {
+      n->attr = *a;
+      drop = true;
+    } else {
+      n->attr.atime = a->atime;
+    }
+    n->view = v;
+    if (drop) {
+      // What was cached or planned from the old view goes (tickets taken
+      // before this are refused; prefetches with the old data_gen stop).
+      n->data_gen++;
+      m->data.StoredDataReplaced(ino);
+      FileData::ForgetFastGroup(n.get());
+      n->archived_seen = false;
+      n->prefetch_next = 0;
+      n->group_prefetch_next = 0;
+      n->stored_bytes = InodeAttr::kUnknown;
+      changed.push_back(ino);
+    }
+  }
+  if (!changed.empty()) {
+    std::lock_guard<std::mutex> g(m->changed_mu);
+    m->follow_changed.insert(m->follow_changed.end(), changed.begin(), changed.end());
+  }
+  if (!first.ok()) return first;
+  return true;
+}
+
+std::vector<uint64_t> Filesystem::TakeFollowChanges() {
+  std::lock_guard<std::mutex> g(impl_->changed_mu);
+  std::vector<uint64_t> v;
+  v.swap(impl_->follow_changed);
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
 }
 
 Status Filesystem::ReadDir(uint64_t ino, std::vector<DirEntry>* out) {
@@ -893,6 +1025,7 @@ Status CheckXattrName(const std::string& name) {
 }  // namespace
 
 Status Filesystem::SetXattr(uint64_t ino, const std::string& name, const std::string& value, int flags) {
+  PMKLC_RETURN_IF_ERROR(impl_->Writable());
   PMKLC_RETURN_IF_ERROR(CheckXattrName(name));
   if (value.size() > format::kMaxXattrValue) return Status::TooBig("xattr value too large");
   PMKLC_RETURN_IF_ERROR(impl_->store->CheckSpace());
@@ -930,6 +1063,7 @@ Status Filesystem::ListXattr(uint64_t ino, std::vector<std::string>* names) {
 }
 
 Status Filesystem::RemoveXattr(uint64_t ino, const std::string& name) {
+  PMKLC_RETURN_IF_ERROR(impl_->Writable());
   if (name.size() > format::kMaxXattrName) return Status::Range("xattr name too long");
   auto nr = impl_->table.Get(ino);
   if (!nr.ok()) return nr.status();

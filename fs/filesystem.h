@@ -164,6 +164,22 @@ class Filesystem {
   // dirty data and locks. Owned by the Filesystem.
   ArchiveHost* archive_host();
 
+  // ---- Read-only followers (the Store is one: Store::follower) ----
+  // Over a read-only store every change is refused with ReadOnly (EROFS),
+  // and nothing is written: no atime, no recovery, nothing at shutdown.
+  // Follow catches the store up with its writer (Store::CatchUp) and moves
+  // every loaded inode onto the new view under its lock, its record read
+  // again from that view: an inode whose record changed (other than its
+  // atime) has its cached blocks dropped and is listed for
+  // TakeFollowChanges; one the writer deleted reads and stats as Stale
+  // (ESTALE) from then on. A read that finds its view's files deleted by
+  // the writer calls Follow and reads again, once. True if the view
+  // changed. Thread-safe: one Follow at a time; reads go on meanwhile.
+  Result<bool> Follow();
+  // The inodes Follow found changed since the last call (for the kernel's
+  // caches: fuse_lowlevel_notify_inval_inode), each once.
+  std::vector<uint64_t> TakeFollowChanges();
+
   // ---- Extended attributes ----
   Status SetXattr(uint64_t ino, const std::string& name, const std::string& value, int flags);
   Status GetXattr(uint64_t ino, const std::string& name, std::string* value);

@@ -256,7 +256,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
     Status s = FS(req)->Open(ino, fi->flags);
     if (!s.ok()) return ReplyErr(req, s);
     fi->fh = static_cast<uint64_t>(fi->flags);
-    fi->keep_cache = 1;
+    fi->keep_cache = Ctx(req)->keep_cache ? 1 : 0;
     if (fuse_reply_open(req, fi) == -ENOENT) (void)FS(req)->Release(ino, fi->flags);
   });
 }
@@ -270,7 +270,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
     s = FS(req)->Open(a.ino, fi->flags);
     if (!s.ok()) return ReplyErr(req, s);
     fi->fh = static_cast<uint64_t>(fi->flags);
-    fi->keep_cache = 1;
+    fi->keep_cache = Ctx(req)->keep_cache ? 1 : 0;
     fuse_entry_param e;
     std::memset(&e, 0, sizeof(e));
     e.ino = a.ino;

@@ -30,7 +30,10 @@ Result<std::shared_ptr<Node>> InodeTable::Load(uint64_t ino, const std::function
       seq = evictions_;
     }
     // The store read runs without the table's mutex: other inodes' lookups
-    // and forgets go on meanwhile.
+    // and forgets go on meanwhile. A follower's node keeps the view its
+    // record came from.
+    Store::ViewRef view = store_->follower() ? store_->CurrentView() : nullptr;
+    Store::Pin pin(store_, view);
     auto a = store_->GetInode(ino);
     if (!a.ok()) return a.status();
     std::lock_guard<std::mutex> l(mu_);
@@ -45,6 +48,7 @@ Result<std::shared_ptr<Node>> InodeTable::Load(uint64_t ino, const std::function
     if (evictions_ != seq && attempt < 3) continue;
     auto n = std::make_shared<Node>();
     n->attr = std::move(a).value();
+    n->view = std::move(view);
     map_[ino] = n;
     under_lock(n.get());
     return n;

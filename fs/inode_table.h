@@ -61,6 +61,14 @@ struct Node {
   std::atomic<uint64_t> stored_bytes{InodeAttr::kUnknown};
   std::atomic<uint64_t> stored_gen{~uint64_t{0}};
   std::atomic<int64_t> stored_at_ms{0};
+  // A follower's (Store::follower): the store view attr was read from; the
+  // file's data is read through the same view (Store::Pin), so that size
+  // and blocks always belong together. Filesystem::Follow moves both on
+  // together. Null on a writer's store. Guarded by mu.
+  Store::ViewRef view;
+  // A follower's: the writer deleted this inode (found at a catch-up);
+  // reads and stats get Stale (ESTALE). Guarded by mu.
+  bool gone = false;
   // Guarded by the table mutex:
   uint64_t nlookup = 0;
   uint32_t nopen = 0;

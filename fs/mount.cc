@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -115,11 +118,16 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
     else spdlog::error("store models: {}", models.status().ToString());
   }
   // The recall tier (store/services/recall.h): a cache; a failure to read
-  // its index leaves it off, logged.
-  Recall recall(store.get(), p.recall);
+  // its index leaves it off, logged. A follower has none (it writes).
+  const bool follower = p.follow_s > 0;
+  RecallOptions recall_opts = p.recall;
+  if (follower) recall_opts.size_bytes = 0;
+  Recall recall(store.get(), recall_opts);
   FsOptions fso = p.fs;
-  if (Status rcs = recall.Init(); !rcs.ok()) spdlog::error("recall tier off: {}", rcs.ToString());
-  else if (recall.enabled()) fso.recall = &recall;
+  if (follower) fso.noatime = true;
+  if (Status rcs = follower ? Status::OK() : recall.Init(); !rcs.ok())
+    spdlog::error("recall tier off: {}", rcs.ToString());
+  else if (!follower && recall.enabled()) fso.recall = &recall;
   auto fsp = std::make_unique<Filesystem>(store.get(), fso);
   Filesystem& fs = *fsp;
   Status rs = fs.Recover();
@@ -134,6 +142,7 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
   for (char& c : fsname) if (c == ',') c = '_';
   std::string opts = "fsname=" + fsname + ",subtype=pmklcfs,default_permissions";
   if (p.allow_other) opts += ",allow_other";
+  if (follower) opts += ",ro";  // (the kernel refuses changes too; the Filesystem refuses them anyway)
   for (const auto& o : p.fuse_opts) opts += "," + o;
   args.push_back("-o");
   args.push_back(opts);
@@ -143,6 +152,7 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
 
   FuseContext ctx;
   ctx.fs = &fs;
+  ctx.keep_cache = !follower;
   struct fuse_session* se = fuse_session_new(&fargs, FuseOps(), sizeof(struct fuse_lowlevel_ops), &ctx);
   if (se == nullptr) {
     fsp.reset();
@@ -160,10 +170,11 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
     return refuse(Status::IOError("cannot mount on " + m.mountpoint +
                                   " (is /dev/fuse available and the directory not already mounted?)"));
   }
-  // The archiver and the control socket that `pmklc archive` talks to.
+  // The archiver and the control socket that `pmklc archive` talks to
+  // (neither on a follower: the writer's daemon archives and answers them).
   std::unique_ptr<Archiver> archiver;
   ControlServer control;
-  if (p.archive.profile != "off") {
+  if (p.archive.profile != "off" && !follower) {
     archiver = std::make_unique<Archiver>(store.get(), fs.archive_host(), archive_opts);
     Status as = archiver->Init();
     if (!as.ok()) {
@@ -177,7 +188,7 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
     archiver->Start();
   }
   std::mutex units_mu;  // one export or ingest at a time (a leaf: nothing else is taken under it)
-  Status cs = control.Start(m.store, [&](const std::string& req) -> std::string {
+  Status cs = follower ? Status::OK() : control.Start(m.store, [&](const std::string& req) -> std::string {
     if (req == "stat" || req == "stat-json" || req == "stat-h") {
       StoreReportOptions ro;
       ro.json = req == "stat-json";
@@ -263,7 +274,32 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
   });
   if (!cs.ok()) spdlog::warn("control socket: {} (pmklc archive cannot reach this daemon)", cs.ToString());
   spdlog::info("mounted {} on {} (block size {} KiB, archive_profile={}); memory budget {}", m.store,
-               m.mountpoint, store->block_size() >> 10, p.archive.profile, budget.Describe());
+               m.mountpoint, store->block_size() >> 10, follower ? "off (ro_follow)" : p.archive.profile,
+               budget.Describe());
+  // A follower catches up with the writer every follow_s seconds, and tells
+  // the kernel which inodes changed (their cached pages and attributes go).
+  std::mutex follow_mu;
+  std::condition_variable follow_cv;
+  bool follow_stop = false;  // guarded by follow_mu
+  std::thread follow_thread;
+  if (follower) {
+    spdlog::info("ro_follow: read-only, catching up with the writer of {} every {} s", m.store, p.follow_s);
+    follow_thread = std::thread([&] {
+      Status last;
+      std::unique_lock<std::mutex> l(follow_mu);
+      while (!follow_cv.wait_for(l, std::chrono::seconds(p.follow_s), [&] { return follow_stop; })) {
+        l.unlock();
+        (void)Guarded("ro_follow catch-up", [&] {
+          auto r = fs.Follow();
+          if (!r.ok() && r.status().ToString() != last.ToString())
+            spdlog::warn("ro_follow: catching up failed (still serving the last view): {}", r.status().ToString());
+          last = r.ok() ? Status::OK() : r.status();
+          for (uint64_t ino : fs.TakeFollowChanges()) (void)fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
+        });
+        l.lock();
+      }
+    });
+  }
   report("");
   sd_notify(0, "READY=1\nSTATUS=serving");
 
@@ -274,6 +310,14 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
   int rc = fuse_session_loop_mt(se, cfg);
   fuse_loop_cfg_destroy(cfg);
   sd_notify(0, "STOPPING=1");
+  if (follow_thread.joinable()) {
+    {
+      std::lock_guard<std::mutex> g(follow_mu);
+      follow_stop = true;
+    }
+    follow_cv.notify_all();
+    follow_thread.join();
+  }
   if (archiver) archiver->Stop();  // the group in progress finishes or is dropped
   control.Stop();
   fuse_session_unmount(se);

@@ -28,6 +28,9 @@ struct Spec {
   const char* meaning;
   // Applies a validated value (kFlag: ""; kSize/kUint: number in n; kChoice: v).
   std::function<Status(MountConfig*, const std::string& v, uint64_t n)> apply;
+  // kUint: the value the option takes when given without one ("name"
+  // alone); nullptr: a value is required.
+  const char* bare = nullptr;
 };
 
 bool PowerOfTwo(uint64_t v) { return v && !(v & (v - 1)); }
@@ -178,6 +181,15 @@ const std::vector<Spec>& Table() {
          c->archive.ref_depth = static_cast<uint32_t>(n);
          return Status::OK();
        }},
+      {"ro_follow", Kind::kUint, 1, 86400, {}, "off (30 when given without a value)",
+       "mount read-only a store that another node's mount writes, on shared storage (docs/store.md §Read-only "
+       "followers): catch up with the writer every this many seconds; every change gets `EROFS`; no archiver",
+       [](MountConfig* c, const std::string&, uint64_t n) {
+         c->follow_s = static_cast<uint32_t>(n);
+         c->store.follow = true;
+         return Status::OK();
+       },
+       "30"},
       {"ref_cache", Kind::kSize, 0, uint64_t{1} << 40, {}, "256M",
        "decoded reference segments kept in memory (one cache for reads and the archiver)",
        [](MountConfig* c, const std::string&, uint64_t n) {
@@ -194,7 +206,7 @@ std::string Allowed(const Spec& s) {
     case Kind::kFlag: return "no value";
     case Kind::kSize:
       return "a size with K, M, G or T (" + FormatSize(s.min) + ".." + FormatSize(s.max) + ")";
-    case Kind::kUint: return std::to_string(s.min) + ".." + std::to_string(s.max);
+    case Kind::kUint: return std::to_string(s.min) + ".." + std::to_string(s.max) + (s.bare ? ", or none" : "");
     case Kind::kChoice: {
       std::string r;
       for (auto& c : s.choices) r += (r.empty() ? "" : "|") + c;
@@ -242,7 +254,7 @@ Result<MountConfig> ParseMountOptions(const std::vector<std::string>& options) {
         break;
       }
       case Kind::kUint: {
-        auto r = ParseUint(v, k, spec->min, spec->max);
+        auto r = ParseUint(!has_value && spec->bare ? spec->bare : v, k, spec->min, spec->max);
         if (!r.ok()) return bad("not a whole number in range");
         n = *r;
         break;
@@ -294,12 +306,14 @@ std::string MemoryBudget::Describe() const {
 std::string MountOptionsMarkdown() {
   std::string r = "| option | values | default | meaning |\n|---|---|---|---|\n";
   for (const Spec& s : Table()) {
-    std::string name = std::string("`") + s.name + (s.kind == Kind::kFlag ? "" : "=") + "`";
+    std::string name = std::string("`") + s.name + (s.kind == Kind::kFlag ? "" : s.bare ? "[=]" : "=") + "`";
     std::string values;
     switch (s.kind) {
       case Kind::kFlag: values = "(no value)"; break;
       case Kind::kSize: values = "size " + FormatSize(s.min) + "–" + FormatSize(s.max); break;
-      case Kind::kUint: values = std::to_string(s.min) + "–" + std::to_string(s.max); break;
+      case Kind::kUint:
+        values = std::to_string(s.min) + "–" + std::to_string(s.max) + (s.bare ? " or no value" : "");
+        break;
       case Kind::kChoice:
         for (auto& c : s.choices) values += (values.empty() ? "`" : ", `") + c + "`";
         break;
@@ -312,7 +326,7 @@ std::string MountOptionsMarkdown() {
 std::string MountOptionsHelp() {
   std::string r;
   for (const Spec& s : Table()) {
-    r += std::string("  ") + s.name + (s.kind == Kind::kFlag ? "" : "=") + "\n      " + s.meaning;
+    r += std::string("  ") + s.name + (s.kind == Kind::kFlag ? "" : s.bare ? "[=]" : "=") + "\n      " + s.meaning;
     if (s.kind != Kind::kFlag) r += " (" + Allowed(s) + ")";
     r += std::string(". Default: ") + s.def + "\n";
   }

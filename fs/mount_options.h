@@ -29,6 +29,9 @@ struct MountConfig {
   std::string log_level = "info";  // Default: info
   bool allow_other = false;        // Default: false
   unsigned threads = 10;           // FUSE worker threads. Default: 10
+  // ro_follow: seconds between catch-ups with the writer of a followed
+  // store (StoreOptions::follow); 0: this mount is the store's writer. Default: 0
+  uint32_t follow_s = 0;
   std::vector<std::string> fuse_opts;  // passed through to libfuse
   std::vector<std::string> given;      // "name=value" of each of our options given, in order
 };

@@ -6,7 +6,9 @@
 #include <rocksdb/slice.h>
 #include <rocksdb/table.h>
 #include <rocksdb/cache.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <sys/statvfs.h>
 
 #include <atomic>
@@ -17,6 +19,8 @@
 #include <set>
 #include <thread>
 #include <filesystem>
+#include <fstream>
+#include <map>
 
 #include "engine/common/guarded.h"
 #include "engine/codec/endian.h"
@@ -127,6 +131,58 @@ Status FromRocks(const rocksdb::Status& s) {
   return Status::IOError("rocksdb: " + s.ToString());
 }
 
+// RocksDB's info log of a follower: nothing (the store's folder and its LOG
+// are the writer's; the follower's errors come back as statuses).
+class NullLogger : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char*, va_list) override {}
+};
+
+// The files a follower's open depends on: the MANIFEST (its name and
+// size) and the WAL files (names and sizes). Each is opened to be measured
+// (on NFS an open revalidates cached attributes).
+struct StoreFiles {
+  std::string manifest;
+  int64_t manifest_size = -1;
+  std::map<std::string, int64_t> wals;
+  static int64_t SizeOf(const std::string& p) {
+    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat st;
+    const int64_t n = fstat(fd, &st) == 0 ? st.st_size : -1;
+    ::close(fd);
+    return n;
+  }
+  static StoreFiles Of(const std::string& path) {
+    StoreFiles f;
+    std::ifstream cur(path + "/CURRENT");
+    std::getline(cur, f.manifest);
+    if (!f.manifest.empty()) f.manifest_size = SizeOf(path + "/" + f.manifest);
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(path, ec)) {
+      const std::string n = e.path().filename().string();
+      if (n.ends_with(".log")) f.wals[n] = SizeOf(path + "/" + n);
+    }
+    return f;
+  }
+  // Whether the writer changed anything since.
+  bool operator==(const StoreFiles& o) const {
+    return manifest == o.manifest && manifest_size == o.manifest_size && wals == o.wals;
+  }
+  // Whether an open that ran between this listing and `after` saw one
+  // state of the store: the MANIFEST did not change (no flush or
+  // compaction was recorded) and no WAL file went (a WAL deleted after the
+  // open read an older MANIFEST would take its writes from the view).
+  // WALs that grew or appeared only add writes the open may have missed.
+  bool OpenedStableTo(const StoreFiles& after) const {
+    if (manifest.empty() || manifest != after.manifest || manifest_size != after.manifest_size) return false;
+    for (auto& [n, size] : wals)
+      if (!after.wals.count(n)) return false;
+    return true;
+  }
+};
+
 Time NowTime() {
   int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                    std::chrono::system_clock::now().time_since_epoch()).count();
@@ -148,10 +204,75 @@ std::string BlockKey(uint64_t ino, uint64_t idx) {
   return k;
 }
 
-struct Store::Rep {
-  std::string path;
+// One open RocksDB instance and its column family handles. A store has one
+// for its lifetime, except a follower, which opens a new one at each
+// catch-up; readers hold the one they use (shared_ptr) until they are done.
+struct Store::View {
+  View(rocksdb::DB* d, std::vector<rocksdb::ColumnFamilyHandle*> h) : db(d), cf(std::move(h)) {}
+  ~View() {
+    if (db) {
+      for (auto* h : cf) db->DestroyColumnFamilyHandle(h);
+      (void)db->Close();
+    }
+  }
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> cf;
+};
+
+namespace {
+// The views pinned on this thread (Store::Pin), innermost last.
+thread_local std::vector<std::pair<const Store::Rep*, std::shared_ptr<Store::View>>> t_pins;
+}  // namespace
+
+struct Store::Rep {
+  std::string path;
+  // The view in use. A writer's never changes; a follower's is replaced by
+  // CatchUp under view_mu (a leaf lock: a pointer copy).
+  std::shared_ptr<View> view;
+  mutable std::mutex view_mu;
+  bool read_only = false;
+  bool follow = false;
+  // A follower's: what it opens again at each catch-up (the options and
+  // descriptors of the first open, sharing one block cache), the store
+  // files as the last open saw them, and catch-ups done.
+  rocksdb::DBOptions dbo;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
+  StoreFiles files;
+  std::mutex catchup_mu;  // one catch-up at a time (held while it opens; readers never take it)
+  std::atomic<uint64_t> catchups{0};
+
+  // What a store call on this thread reads: the view pinned here for this
+  // store, or the current one (held for the call).
+  struct Using {
+    std::shared_ptr<View> hold;
+    const View* v = nullptr;
+    bool pinned = false;
+    const View* operator->() const { return v; }
+  };
+  Using Use() const {
+    for (auto it = t_pins.rbegin(); it != t_pins.rend(); ++it)
+      if (it->first == this) return Using{nullptr, it->second.get(), true};
+    if (!follow) return Using{nullptr, view.get(), false};
+    std::lock_guard<std::mutex> g(view_mu);
+    return Using{view, view.get(), false};
+  }
+  std::shared_ptr<View> Current() const {
+    std::lock_guard<std::mutex> g(view_mu);
+    return view;
+  }
+  Result<bool> CatchUp();
+  // Runs read on the view this thread uses. A follower's unpinned read that
+  // finds a file of its view gone (the writer compacted it away) catches up
+  // once and runs it again on the new view.
+  template <typename F>
+  Status Read(F&& read) {
+    Using u = Use();
+    Status s = read(*u.v);
+    if (!follow || u.pinned || !Store::ViewLost(s)) return s;
+    if (auto c = CatchUp(); !c.ok()) return s;
+    Using again = Use();
+    return read(*again.v);
+  }
   uint32_t block_size = 0;
   uint32_t group_blocks = 0;  // logical blocks per archived group
   uint32_t version = 0;
@@ -176,7 +297,7 @@ struct Store::Rep {
   void Schedule(uint8_t kind, uint64_t id) {
     {
       std::lock_guard<std::mutex> g(rmu);
-      if (rstop) return;
+      if (rstop || read_only) return;
       if (!rthread.joinable()) rthread = std::thread([this] { ReclaimLoop(); });
       rqueue.insert({kind, id});
     }
@@ -194,6 +315,8 @@ struct Store::Rep {
       l.unlock();
       // Reclaiming is best effort: nothing it throws may end the thread.
       (void)Guarded("reclaim", [&, kind = kind, ino = ino] {
+      auto* db = view->db.get();
+      const auto& cf = view->cf;
       // Flush every CF first so the WAL files holding the deleted data go too.
       (void)db->Flush(rocksdb::FlushOptions(), cf);
       rocksdb::CompactRangeOptions o;
@@ -228,10 +351,6 @@ struct Store::Rep {
       }
       rcv.notify_all();
       rthread.join();
-    }
-    if (db) {
-      for (auto* h : cf) db->DestroyColumnFamilyHandle(h);
-      (void)db->Close();
     }
   }
 };
@@ -354,24 +473,24 @@ namespace {
 Status FillSizes(Store::Rep* rep) {
   struct Src { int cf; char tag; };
   for (const Src src : {Src{kBlocks, 'b'}, Src{kCold, 'g'}, Src{kRefs, 's'}}) {
-    std::unique_ptr<rocksdb::Iterator> it(rep->db->NewIterator(rocksdb::ReadOptions(), rep->cf[src.cf]));
+    std::unique_ptr<rocksdb::Iterator> it(rep->view->db->NewIterator(rocksdb::ReadOptions(), rep->view->cf[src.cf]));
     rocksdb::WriteBatch wb;
     for (it->Seek(src.tag == 's' ? "s" : ""); it->Valid(); it->Next()) {
       const rocksdb::Slice k = it->key();
       if (src.tag == 's' && (k.size() == 0 || k[0] != 's')) break;
       const std::string_view key = src.tag == 's' ? std::string_view(k.data() + 1, k.size() - 1)
                                                   : std::string_view(k.data(), k.size());
-      rocksdb::Status s = wb.Put(rep->cf[kSizes], SizeKey(src.tag, key),
+      rocksdb::Status s = wb.Put(rep->view->cf[kSizes], SizeKey(src.tag, key),
                                  SizeRecord(std::string_view(it->value().data(), it->value().size())));
       if (!s.ok()) return FromRocks(s);
       if (wb.Count() >= 4096) {
-        s = rep->db->Write(rocksdb::WriteOptions(), &wb);
+        s = rep->view->db->Write(rocksdb::WriteOptions(), &wb);
         if (!s.ok()) return FromRocks(s);
         wb.Clear();
       }
     }
     if (!it->status().ok()) return FromRocks(it->status());
-    rocksdb::Status s = rep->db->Write(rocksdb::WriteOptions(), &wb);
+    rocksdb::Status s = rep->view->db->Write(rocksdb::WriteOptions(), &wb);
     if (!s.ok()) return FromRocks(s);
   }
   return Status::OK();
@@ -383,7 +502,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   std::error_code ec;
   bool exists = fs::exists(fs::path(path) / "CURRENT", ec);
   if (!exists) {
-    if (!o.create_if_missing || o.read_only)
+    if (!o.create_if_missing || o.read_only || o.follow)
       return Status::NotFound("no pmklcfs store at " + path);
     if (fs::exists(path, ec) && !fs::is_directory(path, ec))
       return Status::InvalidArgument(path + " exists and is not a directory");
@@ -402,6 +521,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   auto rep = std::make_unique<Rep>();
   rep->path = path;
   rep->min_free = o.min_free_bytes;
+  rep->read_only = o.read_only || o.follow;
+  rep->follow = o.follow;
   rocksdb::DBOptions dbo;
   dbo.create_if_missing = !exists;
   dbo.create_missing_column_families = !exists;
@@ -412,6 +533,17 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   // this bound forces the small metadata CFs to flush too. Default 64 MiB.
   dbo.max_total_wal_size = 64u << 20;
   dbo.paranoid_checks = true;
+  // A follower reopens the store at every catch-up: a small MANIFEST keeps
+  // that cheap (RocksDB rolls it over past this size). Default 1 GiB.
+  dbo.max_manifest_file_size = 64u << 20;
+  if (o.follow) {
+    // Every SST file is opened at open and held, so the writer deleting
+    // one later (a compaction) does not take it from this view (POSIX
+    // keeps an open file). The writer's LOG is its own: a follower logs
+    // nothing into the store's folder.
+    dbo.max_open_files = -1;
+    dbo.info_log = std::make_shared<NullLogger>();
+  }
 
   // Bounded memory (README §Memory): every memtable together stays within
   // memtable_bytes, and index and filter blocks live in the block cache.
@@ -461,7 +593,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
       // An older format (1 lacks "cold", 2 lacks "refs", 3 lacks "sizes",
       // 4 lacks "recall"): upgraded below (the new CFs are created empty,
       // then filled).
-      if (o.read_only) {
+      if (rep->read_only) {
         const bool v1 = std::find(names.begin(), names.end(), kCfNames[kCold]) == names.end();
         const bool v2 = std::find(names.begin(), names.end(), kCfNames[kRefs]) == names.end();
         const bool v3 = std::find(names.begin(), names.end(), kCfNames[kSizes]) == names.end();
@@ -474,7 +606,12 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
 
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::Status s = o.read_only
+  if (o.follow) {
+    rep->dbo = dbo;
+    rep->cfds = cfds;
+    rep->files = StoreFiles::Of(path);
+  }
+  rocksdb::Status s = rep->read_only
       ? rocksdb::DB::OpenForReadOnly(dbo, path, cfds, &handles, &raw)
       : rocksdb::DB::Open(dbo, path, cfds, &handles, &raw);
   if (!s.ok()) {
@@ -482,14 +619,13 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
       return Status::Busy("store " + path + " is in use by another process (" + s.ToString() + ")");
     return FromRocks(s);
   }
-  rep->db.reset(raw);
-  rep->cf = handles;
+  rep->view = std::make_shared<View>(raw, handles);
 
   std::string v;
-  auto* meta = rep->cf[kMeta];
-  s = rep->db->Get(rocksdb::ReadOptions(), meta, "format_version", &v);
+  auto* meta = rep->view->cf[kMeta];
+  s = rep->view->db->Get(rocksdb::ReadOptions(), meta, "format_version", &v);
   if (s.IsNotFound()) {
-    if (o.read_only) return Status::Corruption("store has no format version");
+    if (rep->read_only) return Status::Corruption("store has no format version");
     uint32_t bs = o.block_size ? o.block_size : format::kDefaultBlockSize;
     if (bs < format::kMinBlockSize || bs > format::kMaxBlockSize || (bs & (bs - 1)))
       return Status::InvalidArgument("block size must be a power of two in [4 KiB, 16 MiB]");
@@ -513,10 +649,10 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
     root.nlink = 2;
     root.parent = format::kRootIno;
     root.atime = root.mtime = root.ctime = NowTime();
-    wb.Put(rep->cf[kInodes], Key64(root.ino), EncodeInode(root));
+    wb.Put(rep->view->cf[kInodes], Key64(root.ino), EncodeInode(root));
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    s = rep->db->Write(wo, &wb);
+    s = rep->view->db->Write(wo, &wb);
     if (!s.ok()) return FromRocks(s);
     rep->version = format::kStoreVersion;
     rep->block_size = bs;
@@ -530,7 +666,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
       return Status::NotSupported("store format version " + std::to_string(rep->version) +
                                   " is not supported by this build (expects " +
                                   std::to_string(format::kStoreVersion) + ")");
-    s = rep->db->Get(rocksdb::ReadOptions(), meta, "block_size", &v);
+    s = rep->view->db->Get(rocksdb::ReadOptions(), meta, "block_size", &v);
     if (!s.ok() || v.size() != 4) return Status::Corruption("store has no valid block_size record");
     rep->block_size = LoadLE32(v.data());
     if (rep->block_size < format::kMinBlockSize || rep->block_size > format::kMaxBlockSize)
@@ -542,7 +678,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
       // (one read of the stored values; a crash before the version record
       // below just fills it again). The new version goes in the last batch.
       // 4 -> 5: the "recall" CF now exists (created empty above).
-      if (o.read_only) return Status::NotSupported(path + " has an older store format; mount it once to upgrade it");
+      if (rep->read_only) return Status::NotSupported(path + " has an older store format; mount it once to upgrade it");
       if (rep->version < 4) {
         Status fs = FillSizes(rep.get());
         if (!fs.ok()) return fs;
@@ -555,11 +691,11 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
       wb.Put(meta, "format_version", ver);
       rocksdb::WriteOptions wo;
       wo.sync = true;
-      s = rep->db->Write(wo, &wb);
+      s = rep->view->db->Write(wo, &wb);
       if (!s.ok()) return FromRocks(s);
       rep->version = format::kStoreVersion;
     }
-    s = rep->db->Get(rocksdb::ReadOptions(), meta, "group_blocks", &v);
+    s = rep->view->db->Get(rocksdb::ReadOptions(), meta, "group_blocks", &v);
     if (!s.ok() || v.size() != 4) return Status::Corruption("store has no valid group_blocks record");
     rep->group_blocks = LoadLE32(v.data());
     if (rep->group_blocks == 0 || uint64_t{rep->group_blocks} * rep->block_size > format::kMaxGroupBytes)
@@ -569,14 +705,16 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
 }
 
 Status Store::Write(Batch& b, bool sync) {
+  if (rep_->read_only) return Status::ReadOnly("the store " + rep_->path + " is open read-only");
+  const auto u = rep_->Use();
   rocksdb::WriteBatch wb;
   for (auto& op : b.rep_->ops) {
-    auto* h = rep_->cf[op.cf];
+    auto* h = u->cf[op.cf];
     rocksdb::Status s;
     // The sizes index follows every put and delete of a block, group or
     // segment, in the same batch.
     const char tag = SizeTag(op.cf, op.k);
-    auto* sz = rep_->cf[kSizes];
+    auto* sz = u->cf[kSizes];
     const std::string_view skey =
         tag == 's' || tag == 'r' ? std::string_view(op.k).substr(1) : std::string_view(op.k);
     if (op.kind == 0) {
@@ -606,20 +744,20 @@ Status Store::Write(Batch& b, bool sync) {
       s = wb.DeleteRange(h, op.k, BlockKey(ino + 1, 0));
       if (s.ok()) s = wb.DeleteRange(sz, SizeKey('b', op.k), SizeKey('b', BlockKey(ino + 1, 0)));
       const uint64_t g = (idx + rep_->group_blocks - 1) / rep_->group_blocks;
-      if (s.ok()) s = wb.DeleteRange(rep_->cf[kCold], BlockKey(ino, g), BlockKey(ino + 1, 0));
+      if (s.ok()) s = wb.DeleteRange(u->cf[kCold], BlockKey(ino, g), BlockKey(ino + 1, 0));
       if (s.ok()) s = wb.DeleteRange(sz, SizeKey('g', BlockKey(ino, g)), SizeKey('g', BlockKey(ino + 1, 0)));
       // the recall entries of those groups' blocks, and their versions
       const uint64_t b0 = g * rep_->group_blocks;
-      if (s.ok()) s = wb.DeleteRange(rep_->cf[kRecall], RecallKey('e', ino, b0), RecallKey('e', ino + 1, 0));
+      if (s.ok()) s = wb.DeleteRange(u->cf[kRecall], RecallKey('e', ino, b0), RecallKey('e', ino + 1, 0));
       if (s.ok()) s = wb.DeleteRange(sz, SizeKey('r', BlockKey(ino, b0)), SizeKey('r', BlockKey(ino + 1, 0)));
-      if (s.ok()) s = wb.DeleteRange(rep_->cf[kRecall], RecallKey('v', ino, g), RecallKey('v', ino + 1, 0));
-      if (s.ok() && idx == 0) s = wb.Delete(rep_->cf[kMeta], "pending/" + Key64(ino));
+      if (s.ok()) s = wb.DeleteRange(u->cf[kRecall], RecallKey('v', ino, g), RecallKey('v', ino + 1, 0));
+      if (s.ok() && idx == 0) s = wb.Delete(u->cf[kMeta], "pending/" + Key64(ino));
       // All of the file's data is gone: so are its holds on reference
       // objects and its sketch (a truncation keeps them: holding too long is
       // safe, releasing too early is not).
       if (s.ok() && idx == 0)
-        s = wb.DeleteRange(rep_->cf[kRefs], HoldPrefix(kHoldFile, ino), HoldPrefix(kHoldFile, ino + 1));
-      if (s.ok() && idx == 0) s = wb.Delete(rep_->cf[kRefs], RefKey('k', ino));
+        s = wb.DeleteRange(u->cf[kRefs], HoldPrefix(kHoldFile, ino), HoldPrefix(kHoldFile, ino + 1));
+      if (s.ok() && idx == 0) s = wb.Delete(u->cf[kRefs], RefKey('k', ino));
     }
     if (!s.ok()) return FromRocks(s);
   }
@@ -632,7 +770,7 @@ Status Store::Write(Batch& b, bool sync) {
   for (auto& op : b.rep_->ops) groups |= op.kind >= 3;
   std::unique_lock<std::mutex> rl(rep_->recall_mu, std::defer_lock);
   if (groups) rl.lock();  // (against WriteRecall's check-then-write)
-  return FromRocks(rep_->db->Write(wo, &wb));
+  return FromRocks(u->db->Write(wo, &wb));
 }
 
 void Store::ScheduleReclaim(uint64_t ino) { rep_->Schedule(kReclaimFile, ino); }
@@ -675,29 +813,36 @@ Status Store::CheckSpace() {
 }
 
 Status Store::SyncWAL() {
-  return FromRocks(rep_->db->SyncWAL());
+  if (rep_->read_only) return Status::OK();  // nothing written
+  const auto u = rep_->Use();
+  return FromRocks(u->db->SyncWAL());
 }
 
 Result<InodeAttr> Store::GetInode(uint64_t ino) {
-  rocksdb::PinnableSlice v;
-  auto s = rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kInodes], Key64(ino), &v);
-  if (s.IsNotFound()) return Status::NotFound("inode " + std::to_string(ino));
-  if (!s.ok()) return FromRocks(s);
   InodeAttr a;
-  PMKLC_RETURN_IF_ERROR(DecodeInode(ino, std::string_view(v.data(), v.size()), &a));
+  PMKLC_RETURN_IF_ERROR(rep_->Read([&](const View& u) -> Status {
+    rocksdb::PinnableSlice v;
+    auto s = u.db->Get(rocksdb::ReadOptions(), u.cf[kInodes], Key64(ino), &v);
+    if (s.IsNotFound()) return Status::NotFound("inode " + std::to_string(ino));
+    if (!s.ok()) return FromRocks(s);
+    return DecodeInode(ino, std::string_view(v.data(), v.size()), &a);
+  }));
   return a;
 }
 
 Result<DirEntry> Store::Lookup(uint64_t parent, std::string_view name) {
-  rocksdb::PinnableSlice v;
-  auto s = rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kDirents], KeyName(parent, name), &v);
-  if (s.IsNotFound()) return Status::NotFound();
-  if (!s.ok()) return FromRocks(s);
-  if (v.size() != 9) return Status::Corruption("bad dirent value");
   DirEntry e;
-  e.name = std::string(name);
-  e.ino = LoadLE64(v.data());
-  e.type = static_cast<uint32_t>(static_cast<unsigned char>(v.data()[8])) << 12;
+  PMKLC_RETURN_IF_ERROR(rep_->Read([&](const View& u) -> Status {
+    rocksdb::PinnableSlice v;
+    auto s = u.db->Get(rocksdb::ReadOptions(), u.cf[kDirents], KeyName(parent, name), &v);
+    if (s.IsNotFound()) return Status::NotFound();
+    if (!s.ok()) return FromRocks(s);
+    if (v.size() != 9) return Status::Corruption("bad dirent value");
+    e.name = std::string(name);
+    e.ino = LoadLE64(v.data());
+    e.type = static_cast<uint32_t>(static_cast<unsigned char>(v.data()[8])) << 12;
+    return Status::OK();
+  }));
   return e;
 }
 
@@ -723,66 +868,79 @@ Status ScanPrefix(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h, const std::st
 }  // namespace
 
 Status Store::ListDir(uint64_t parent, std::vector<DirEntry>* out) {
-  out->clear();
-  Status bad;
-  PMKLC_RETURN_IF_ERROR(ScanPrefix(rep_->db.get(), rep_->cf[kDirents], Key64(parent),
-      [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
-        if (v.size() != 9) { bad = Status::Corruption("bad dirent value"); return false; }
-        DirEntry e;
-        e.name.assign(k.data() + 8, k.size() - 8);
-        e.ino = LoadLE64(v.data());
-        e.type = static_cast<uint32_t>(static_cast<unsigned char>(v.data()[8])) << 12;
-        out->push_back(std::move(e));
-        return true;
-      }));
-  return bad;
+  return rep_->Read([&](const View& u) -> Status {
+    out->clear();
+    Status bad;
+    PMKLC_RETURN_IF_ERROR(ScanPrefix(u.db.get(), u.cf[kDirents], Key64(parent),
+        [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+          if (v.size() != 9) { bad = Status::Corruption("bad dirent value"); return false; }
+          DirEntry e;
+          e.name.assign(k.data() + 8, k.size() - 8);
+          e.ino = LoadLE64(v.data());
+          e.type = static_cast<uint32_t>(static_cast<unsigned char>(v.data()[8])) << 12;
+          out->push_back(std::move(e));
+          return true;
+        }));
+    return bad;
+  });
 }
 
 Result<bool> Store::DirEmpty(uint64_t parent) {
   bool empty = true;
-  PMKLC_RETURN_IF_ERROR(ScanPrefix(rep_->db.get(), rep_->cf[kDirents], Key64(parent),
-      [&](const rocksdb::Slice&, const rocksdb::Slice&) { empty = false; return false; }));
+  PMKLC_RETURN_IF_ERROR(rep_->Read([&](const View& u) -> Status {
+    empty = true;
+    return ScanPrefix(u.db.get(), u.cf[kDirents], Key64(parent),
+                      [&](const rocksdb::Slice&, const rocksdb::Slice&) { empty = false; return false; });
+  }));
   return empty;
 }
 
-Status Store::GetBlock(uint64_t ino, uint64_t idx, std::string* value) {
-  auto s = rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kBlocks], BlockKey(ino, idx), value);
-  if (s.IsNotFound()) return Status::NotFound();
+namespace {
+// A point read of key in cf into value; absent is `absent`.
+Status GetValue(const Store::View& u, int cf, const std::string& key, std::string* value, Status absent) {
+  auto s = u.db->Get(rocksdb::ReadOptions(), u.cf[cf], key, value);
+  if (s.IsNotFound()) return absent;
   return FromRocks(s);
+}
+}  // namespace
+
+Status Store::GetBlock(uint64_t ino, uint64_t idx, std::string* value) {
+  return rep_->Read([&](const View& u) { return GetValue(u, kBlocks, BlockKey(ino, idx), value, Status::NotFound()); });
 }
 
 Status Store::GetXattr(uint64_t ino, std::string_view name, std::string* value) {
-  auto s = rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kXattrs], KeyName(ino, name), value);
-  if (s.IsNotFound()) return Status::NoData();
-  return FromRocks(s);
+  return rep_->Read([&](const View& u) { return GetValue(u, kXattrs, KeyName(ino, name), value, Status::NoData()); });
 }
 
 Status Store::ListXattrs(uint64_t ino, std::vector<std::string>* names) {
-  names->clear();
-  return ScanPrefix(rep_->db.get(), rep_->cf[kXattrs], Key64(ino),
-      [&](const rocksdb::Slice& k, const rocksdb::Slice&) {
-        names->emplace_back(k.data() + 8, k.size() - 8);
-        return true;
-      });
+  return rep_->Read([&](const View& u) -> Status {
+    names->clear();
+    return ScanPrefix(u.db.get(), u.cf[kXattrs], Key64(ino), [&](const rocksdb::Slice& k, const rocksdb::Slice&) {
+      names->emplace_back(k.data() + 8, k.size() - 8);
+      return true;
+    });
+  });
 }
 
 uint64_t Store::MaxIno() {
-  std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(rocksdb::ReadOptions(), rep_->cf[kInodes]));
+  const auto u = rep_->Use();
+  std::unique_ptr<rocksdb::Iterator> it(u->db->NewIterator(rocksdb::ReadOptions(), u->cf[kInodes]));
   it->SeekToLast();
   uint64_t m = format::kRootIno;
   if (it->Valid() && it->key().size() == 8) m = std::max(m, LoadBE64(it->key().data()));
   // Orphans and blocks may reference numbers above the last inode after a crash
   // mid-purge; never reuse those either.
-  std::unique_ptr<rocksdb::Iterator> bt(rep_->db->NewIterator(rocksdb::ReadOptions(), rep_->cf[kBlocks]));
+  std::unique_ptr<rocksdb::Iterator> bt(u->db->NewIterator(rocksdb::ReadOptions(), u->cf[kBlocks]));
   bt->SeekToLast();
   if (bt->Valid() && bt->key().size() == 16) m = std::max(m, LoadBE64(bt->key().data()));
   return m;
 }
 
 Status Store::ListOrphans(std::vector<uint64_t>* out) {
+  const auto u = rep_->Use();
   out->clear();
   rocksdb::ReadOptions ro;
-  std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(ro, rep_->cf[kMeta]));
+  std::unique_ptr<rocksdb::Iterator> it(u->db->NewIterator(ro, u->cf[kMeta]));
   for (it->Seek("orphan/"); it->Valid() && it->key().starts_with("orphan/"); it->Next()) {
     if (it->key().size() == 15) out->push_back(LoadBE64(it->key().data() + 7));
   }
@@ -790,8 +948,9 @@ Status Store::ListOrphans(std::vector<uint64_t>* out) {
 }
 
 Status Store::ForEachInode(const std::function<bool(const InodeAttr&)>& fn) {
+  const auto u = rep_->Use();
   Status bad;
-  PMKLC_RETURN_IF_ERROR(ScanPrefix(rep_->db.get(), rep_->cf[kInodes], "",
+  PMKLC_RETURN_IF_ERROR(ScanPrefix(u->db.get(), u->cf[kInodes], "",
       [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
         InodeAttr a;
         if (k.size() != 8) { bad = Status::Corruption("bad inode key"); return false; }
@@ -803,8 +962,9 @@ Status Store::ForEachInode(const std::function<bool(const InodeAttr&)>& fn) {
 }
 
 Status Store::ForEachDirent(const std::function<bool(uint64_t, const DirEntry&)>& fn) {
+  const auto u = rep_->Use();
   Status bad;
-  PMKLC_RETURN_IF_ERROR(ScanPrefix(rep_->db.get(), rep_->cf[kDirents], "",
+  PMKLC_RETURN_IF_ERROR(ScanPrefix(u->db.get(), u->cf[kDirents], "",
       [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
         if (k.size() < 9 || v.size() != 9) { bad = Status::Corruption("bad dirent record"); return false; }
         DirEntry e;
@@ -817,7 +977,8 @@ Status Store::ForEachDirent(const std::function<bool(uint64_t, const DirEntry&)>
 }
 
 Status Store::ForEachBlock(const std::function<bool(uint64_t, uint64_t, std::string_view)>& fn) {
-  return ScanPrefix(rep_->db.get(), rep_->cf[kBlocks], "",
+  const auto u = rep_->Use();
+  return ScanPrefix(u->db.get(), u->cf[kBlocks], "",
       [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
         if (k.size() != 16) return fn(0, 0, std::string_view(v.data(), v.size()));
         return fn(LoadBE64(k.data()), LoadBE64(k.data() + 8), std::string_view(v.data(), v.size()));
@@ -825,22 +986,25 @@ Status Store::ForEachBlock(const std::function<bool(uint64_t, uint64_t, std::str
 }
 
 Status Store::GetGroup(uint64_t ino, uint64_t group, std::string* value) {
-  auto s = rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kCold], BlockKey(ino, group), value);
-  return FromRocks(s);
+  return rep_->Read([&](const View& u) { return GetValue(u, kCold, BlockKey(ino, group), value, Status::NotFound()); });
 }
 
 Status Store::GetRecall(uint64_t ino, uint64_t idx, std::string* value) {
-  return FromRocks(rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kRecall], RecallKey('e', ino, idx), value));
+  return rep_->Read(
+      [&](const View& u) { return GetValue(u, kRecall, RecallKey('e', ino, idx), value, Status::NotFound()); });
 }
 
 Result<uint64_t> Store::GetRecallVersion(uint64_t ino, uint64_t group) {
   std::string v;
-  PMKLC_RETURN_IF_ERROR(FromRocks(rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kRecall], RecallKey('v', ino, group), &v)));
+  PMKLC_RETURN_IF_ERROR(rep_->Read(
+      [&](const View& u) { return GetValue(u, kRecall, RecallKey('v', ino, group), &v, Status::NotFound()); }));
   if (v.size() != 8) return Status::Corruption("bad recall version record");
   return LoadLE64(v.data());
 }
 
 Status Store::WriteRecall(uint64_t ino, uint64_t group, uint64_t checksum, Batch& entries) {
+  if (rep_->read_only) return Status::ReadOnly("the store " + rep_->path + " is open read-only");
+  const auto u = rep_->Use();
   // A group archived before the recall tier has no version yet: its header
   // is read here, before the lock (a whole group value; group writers wait
   // on the lock). Under the lock only the small version record is read.
@@ -872,18 +1036,19 @@ Status Store::WriteRecall(uint64_t ino, uint64_t group, uint64_t checksum, Batch
   for (auto& op : entries.rep_->ops) {
     if (op.cf != kRecall || (op.kind != 0 && op.kind != 1)) return Status::InvalidArgument("WriteRecall: only recall entries");
     const char tag = SizeTag(op.cf, op.k);
-    rocksdb::Status s = op.kind == 0 ? wb.Put(rep_->cf[kRecall], op.k, op.v) : wb.Delete(rep_->cf[kRecall], op.k);
+    rocksdb::Status s = op.kind == 0 ? wb.Put(u->cf[kRecall], op.k, op.v) : wb.Delete(u->cf[kRecall], op.k);
     if (s.ok() && tag) {
       const std::string skey = SizeKey(tag, std::string_view(op.k).substr(1));
-      s = op.kind == 0 ? wb.Put(rep_->cf[kSizes], skey, SizeRecord(op.v)) : wb.Delete(rep_->cf[kSizes], skey);
+      s = op.kind == 0 ? wb.Put(u->cf[kSizes], skey, SizeRecord(op.v)) : wb.Delete(u->cf[kSizes], skey);
     }
     if (!s.ok()) return FromRocks(s);
   }
-  return FromRocks(rep_->db->Write(rocksdb::WriteOptions(), &wb));
+  return FromRocks(u->db->Write(rocksdb::WriteOptions(), &wb));
 }
 
 Status Store::ForEachRecall(const std::function<bool(uint64_t, uint64_t, std::string_view)>& fn) {
-  return ScanPrefix(rep_->db.get(), rep_->cf[kRecall], "e",
+  const auto u = rep_->Use();
+  return ScanPrefix(u->db.get(), u->cf[kRecall], "e",
       [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
         if (k.size() != 17) return true;
         return fn(LoadBE64(k.data() + 1), LoadBE64(k.data() + 9), std::string_view(v.data(), v.size()));
@@ -891,7 +1056,8 @@ Status Store::ForEachRecall(const std::function<bool(uint64_t, uint64_t, std::st
 }
 
 Status Store::ForEachGroup(const std::function<bool(uint64_t, uint64_t, std::string_view)>& fn) {
-  return ScanPrefix(rep_->db.get(), rep_->cf[kCold], "",
+  const auto u = rep_->Use();
+  return ScanPrefix(u->db.get(), u->cf[kCold], "",
       [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
         if (k.size() != 16) return fn(0, 0, std::string_view(v.data(), v.size()));
         return fn(LoadBE64(k.data()), LoadBE64(k.data() + 8), std::string_view(v.data(), v.size()));
@@ -899,7 +1065,8 @@ Status Store::ForEachGroup(const std::function<bool(uint64_t, uint64_t, std::str
 }
 
 Status Store::ForEachGroupOf(uint64_t ino, const std::function<bool(uint64_t, std::string_view)>& fn) {
-  return ScanPrefix(rep_->db.get(), rep_->cf[kCold], Key64(ino),
+  const auto u = rep_->Use();
+  return ScanPrefix(u->db.get(), u->cf[kCold], Key64(ino),
       [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
         if (k.size() != 16) return true;
         return fn(LoadBE64(k.data() + 8), std::string_view(v.data(), v.size()));
@@ -907,30 +1074,33 @@ Status Store::ForEachGroupOf(uint64_t ino, const std::function<bool(uint64_t, st
 }
 
 Status Store::ListPending(std::vector<uint64_t>* out) {
+  const auto u = rep_->Use();
   out->clear();
-  std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(rocksdb::ReadOptions(), rep_->cf[kMeta]));
+  std::unique_ptr<rocksdb::Iterator> it(u->db->NewIterator(rocksdb::ReadOptions(), u->cf[kMeta]));
   for (it->Seek("pending/"); it->Valid() && it->key().starts_with("pending/"); it->Next())
     if (it->key().size() == 16) out->push_back(LoadBE64(it->key().data() + 8));
   return FromRocks(it->status());
 }
 
 Status Store::GetMeta(std::string_view key, std::string* value) {
-  return FromRocks(rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kMeta], "x/" + std::string(key), value));
+  return rep_->Read(
+      [&](const View& u) { return GetValue(u, kMeta, "x/" + std::string(key), value, Status::NotFound()); });
 }
 
 Status Store::ForEachModel(const std::function<bool(uint64_t, std::string_view)>& fn) {
-  return ScanPrefix(rep_->db.get(), rep_->cf[kModels], "", [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+  const auto u = rep_->Use();
+  return ScanPrefix(u->db.get(), u->cf[kModels], "", [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
     if (k.size() != 8) return true;
     return fn(LoadBE64(k.data()), std::string_view(v.data(), v.size()));
   });
 }
 
 Status Store::GetRefObject(uint64_t id, std::string* record) {
-  return FromRocks(rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kRefs], RefKey('o', id), record));
+  return rep_->Read([&](const View& u) { return GetValue(u, kRefs, RefKey('o', id), record, Status::NotFound()); });
 }
 
 Status Store::GetRefSegment(uint64_t id, uint32_t segment, std::string* value) {
-  return FromRocks(rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kRefs], SegKey(id, segment), value));
+  return rep_->Read([&](const View& u) { return GetValue(u, kRefs, SegKey(id, segment), value, Status::NotFound()); });
 }
 
 namespace {
@@ -945,28 +1115,32 @@ Status ScanTag(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h, char tag,
 }  // namespace
 
 Status Store::ForEachRefObject(const std::function<bool(uint64_t, std::string_view)>& fn) {
-  return ScanTag(rep_->db.get(), rep_->cf[kRefs], 'o', [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+  const auto u = rep_->Use();
+  return ScanTag(u->db.get(), u->cf[kRefs], 'o', [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
     if (k.size() != 9) return true;
     return fn(LoadBE64(k.data() + 1), std::string_view(v.data(), v.size()));
   });
 }
 
 Status Store::ForEachRefSegment(const std::function<bool(uint64_t, uint32_t, std::string_view)>& fn) {
-  return ScanTag(rep_->db.get(), rep_->cf[kRefs], 's', [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+  const auto u = rep_->Use();
+  return ScanTag(u->db.get(), u->cf[kRefs], 's', [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
     if (k.size() != 13) return true;
     return fn(LoadBE64(k.data() + 1), LoadBE32(k.data() + 9), std::string_view(v.data(), v.size()));
   });
 }
 
 Status Store::ForEachHold(const std::function<bool(uint8_t, uint64_t, uint64_t)>& fn) {
-  return ScanTag(rep_->db.get(), rep_->cf[kRefs], 'h', [&](const rocksdb::Slice& k, const rocksdb::Slice&) {
+  const auto u = rep_->Use();
+  return ScanTag(u->db.get(), u->cf[kRefs], 'h', [&](const rocksdb::Slice& k, const rocksdb::Slice&) {
     if (k.size() != 18) return true;
     return fn(static_cast<uint8_t>(k[1]), LoadBE64(k.data() + 2), LoadBE64(k.data() + 10));
   });
 }
 
 Status Store::ForEachHoldBy(uint8_t kind, uint64_t holder, const std::function<bool(uint64_t)>& fn) {
-  return ScanPrefix(rep_->db.get(), rep_->cf[kRefs], HoldPrefix(kind, holder),
+  const auto u = rep_->Use();
+  return ScanPrefix(u->db.get(), u->cf[kRefs], HoldPrefix(kind, holder),
       [&](const rocksdb::Slice& k, const rocksdb::Slice&) {
         if (k.size() != 18) return true;
         return fn(LoadBE64(k.data() + 10));
@@ -974,24 +1148,26 @@ Status Store::ForEachHoldBy(uint8_t kind, uint64_t holder, const std::function<b
 }
 
 Status Store::GetSketch(uint64_t ino, std::string* record) {
-  return FromRocks(rep_->db->Get(rocksdb::ReadOptions(), rep_->cf[kRefs], RefKey('k', ino), record));
+  return rep_->Read([&](const View& u) { return GetValue(u, kRefs, RefKey('k', ino), record, Status::NotFound()); });
 }
 
 Status Store::ForEachSketch(const std::function<bool(uint64_t, std::string_view)>& fn) {
-  return ScanTag(rep_->db.get(), rep_->cf[kRefs], 'k', [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+  const auto u = rep_->Use();
+  return ScanTag(u->db.get(), u->cf[kRefs], 'k', [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
     if (k.size() != 9) return true;
     return fn(LoadBE64(k.data() + 1), std::string_view(v.data(), v.size()));
   });
 }
 
 Result<uint64_t> Store::StoredBytesOf(uint64_t ino) {
+  const auto u = rep_->Use();
   uint64_t total = 0;
   for (char tag : {'b', 'g'}) {
     const std::string lo = SizeKey(tag, Key64(ino)), hi = SizeKey(tag, Key64(ino + 1));
     rocksdb::ReadOptions ro;
     rocksdb::Slice ub(hi);
     ro.iterate_upper_bound = &ub;
-    std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(ro, rep_->cf[kSizes]));
+    std::unique_ptr<rocksdb::Iterator> it(u->db->NewIterator(ro, u->cf[kSizes]));
     for (it->Seek(lo); it->Valid(); it->Next())
       if (it->value().size() == kSizeRecord) total += LoadLE32(it->value().data());
     PMKLC_RETURN_IF_ERROR(FromRocks(it->status()));
@@ -1016,10 +1192,11 @@ Result<uint64_t> FirstSizeAtOrAfter(rocksdb::DB* db, rocksdb::ColumnFamilyHandle
 }  // namespace
 
 Result<uint64_t> Store::NextStoredBlock(uint64_t ino, uint64_t idx) {
+  const auto u = rep_->Use();
   const uint64_t gb = rep_->group_blocks;
-  auto b = FirstSizeAtOrAfter(rep_->db.get(), rep_->cf[kSizes], 'b', ino, idx);
+  auto b = FirstSizeAtOrAfter(u->db.get(), u->cf[kSizes], 'b', ino, idx);
   if (!b.ok() && !b.status().IsNotFound()) return b.status();
-  auto g = FirstSizeAtOrAfter(rep_->db.get(), rep_->cf[kSizes], 'g', ino, idx / gb);
+  auto g = FirstSizeAtOrAfter(u->db.get(), u->cf[kSizes], 'g', ino, idx / gb);
   if (!g.ok() && !g.status().IsNotFound()) return g.status();
   if (!b.ok() && !g.ok()) return Status::NotFound();
   const uint64_t from_group = g.ok() ? std::max(idx, *g * gb) : ~uint64_t{0};
@@ -1027,15 +1204,16 @@ Result<uint64_t> Store::NextStoredBlock(uint64_t ino, uint64_t idx) {
 }
 
 Result<uint64_t> Store::NextUnstoredBlock(uint64_t ino, uint64_t idx) {
+  const auto u = rep_->Use();
   const uint64_t gb = rep_->group_blocks;
   for (;;) {
-    auto g = FirstSizeAtOrAfter(rep_->db.get(), rep_->cf[kSizes], 'g', ino, idx / gb);
+    auto g = FirstSizeAtOrAfter(u->db.get(), u->cf[kSizes], 'g', ino, idx / gb);
     if (!g.ok() && !g.status().IsNotFound()) return g.status();
     if (g.ok() && *g == idx / gb) {  // inside an archived group: all of it is data
       idx = (*g + 1) * gb;
       continue;
     }
-    auto b = FirstSizeAtOrAfter(rep_->db.get(), rep_->cf[kSizes], 'b', ino, idx);
+    auto b = FirstSizeAtOrAfter(u->db.get(), u->cf[kSizes], 'b', ino, idx);
     if (!b.ok() && !b.status().IsNotFound()) return b.status();
     if (b.ok() && *b == idx) {
       ++idx;
@@ -1047,7 +1225,8 @@ Result<uint64_t> Store::NextUnstoredBlock(uint64_t ino, uint64_t idx) {
 
 Status Store::ForEachSize(
     const std::function<bool(char, uint64_t, uint64_t, uint32_t, uint32_t, uint8_t)>& fn) {
-  std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(rocksdb::ReadOptions(), rep_->cf[kSizes]));
+  const auto u = rep_->Use();
+  std::unique_ptr<rocksdb::Iterator> it(u->db->NewIterator(rocksdb::ReadOptions(), u->cf[kSizes]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const rocksdb::Slice k = it->key(), v = it->value();
     if (v.size() != kSizeRecord || k.size() < 13) continue;
@@ -1060,7 +1239,8 @@ Status Store::ForEachSize(
 }
 
 Status Store::ForEachBlockOf(uint64_t ino, const std::function<bool(uint64_t, std::string_view)>& fn) {
-  return ScanPrefix(rep_->db.get(), rep_->cf[kBlocks], Key64(ino),
+  const auto u = rep_->Use();
+  return ScanPrefix(u->db.get(), u->cf[kBlocks], Key64(ino),
       [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
         if (k.size() != 16) return true;
         return fn(LoadBE64(k.data() + 8), std::string_view(v.data(), v.size()));
@@ -1069,13 +1249,14 @@ Status Store::ForEachBlockOf(uint64_t ino, const std::function<bool(uint64_t, st
 
 Status Store::ForEachBlockIn(uint64_t ino, uint64_t first, uint64_t end,
                              const std::function<bool(uint64_t, std::string_view)>& fn, bool verify) {
+  const auto u = rep_->Use();
   rocksdb::ReadOptions ro;
   ro.verify_checksums = verify;
   ro.fill_cache = verify;
   const std::string lo = BlockKey(ino, first), hi = BlockKey(ino, end);
   rocksdb::Slice ub(hi);
   ro.iterate_upper_bound = &ub;
-  std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(ro, rep_->cf[kBlocks]));
+  std::unique_ptr<rocksdb::Iterator> it(u->db->NewIterator(ro, u->cf[kBlocks]));
   for (it->Seek(lo); it->Valid(); it->Next()) {
     const rocksdb::Slice k = it->key();
     if (k.size() != 16) continue;
@@ -1094,6 +1275,94 @@ uint64_t Store::DiskBytes() {
       total += e.file_size(ec);
   }
   return total;
+}
+
+// ---- Read-only followers ----------------------------------------------------
+
+bool Store::read_only() const { return rep_->read_only; }
+bool Store::follower() const { return rep_->follow; }
+uint64_t Store::catch_ups() const { return rep_->catchups.load(); }
+
+Store::ViewRef Store::CurrentView() const {
+  for (auto it = t_pins.rbegin(); it != t_pins.rend(); ++it)
+    if (it->first == rep_.get()) return it->second;
+  return rep_->Current();
+}
+
+Store::Pin::Pin(const Store* s, ViewRef v) : store_(s), view_(std::move(v)) {
+  if (view_) t_pins.emplace_back(store_->rep_.get(), view_);
+}
+
+Store::Pin::~Pin() {
+  if (!view_) return;
+  // (pins nest: this one is the innermost of its store on this thread)
+  for (auto it = t_pins.rbegin(); it != t_pins.rend(); ++it)
+    if (it->first == store_->rep_.get() && it->second == view_) {
+      t_pins.erase(std::next(it).base());
+      break;
+    }
+}
+
+bool Store::ViewLost(const Status& s) {
+  if (s.code() == Status::Code::kStale) return true;
+  if (s.code() != Status::Code::kIOError) return false;
+  const std::string& m = s.message();
+  return m.find("No such file or directory") != std::string::npos ||
+         m.find("Stale file handle") != std::string::npos || m.find("PathNotFound") != std::string::npos;
+}
+
+Result<bool> Store::CatchUp() { return rep_->CatchUp(); }
+
+Result<bool> Store::Rep::CatchUp() {
+  if (!follow) return Status::NotSupported("only a follower (ro_follow) catches up");
+  std::lock_guard<std::mutex> one(catchup_mu);
+  StoreFiles before = StoreFiles::Of(path);
+  if (before == files) return false;
+  // The writer may flush, compact, delete a WAL or roll its MANIFEST while
+  // this open reads them: such an open is not used (it may lack the writes
+  // of a WAL deleted after it read the MANIFEST); the next one is.
+  rocksdb::Status s;
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  bool stable = false;
+  for (int attempt = 0; attempt < 8 && !stable; ++attempt) {
+    if (attempt > 0) {
+      usleep(static_cast<useconds_t>(20000) << std::min(attempt, 4));
+      before = StoreFiles::Of(path);
+    }
+    raw = nullptr;
+    handles.clear();
+    s = rocksdb::DB::OpenForReadOnly(dbo, path, cfds, &handles, &raw);
+    if (!s.ok()) {
+      if (!Store::ViewLost(FromRocks(s)) && !s.IsCorruption() && !s.IsPathNotFound()) break;
+      continue;
+    }
+    const StoreFiles after = StoreFiles::Of(path);
+    stable = before.OpenedStableTo(after);
+    if (!stable) {
+      View discard(raw, handles);  // closes it
+      raw = nullptr;
+    }
+  }
+  if (!s.ok()) return Status::IOError("catching up with the writer of " + path + ": " + s.ToString());
+  if (!stable) return Status::Busy("catching up with the writer of " + path + ": it kept changing its files");
+  auto fresh = std::make_shared<View>(raw, handles);
+  // Still the same store (a folder replaced by another store is refused).
+  const std::shared_ptr<View> cur = Current();
+  for (const char* key : {"format_version", "block_size", "group_blocks"}) {
+    std::string now, was;
+    rocksdb::Status a = fresh->db->Get(rocksdb::ReadOptions(), fresh->cf[kMeta], key, &now);
+    rocksdb::Status b = cur->db->Get(rocksdb::ReadOptions(), cur->cf[kMeta], key, &was);
+    if (!a.ok() || !b.ok() || now != was)
+      return Status::Corruption("catching up with the writer of " + path + ": its " + key + " record changed");
+  }
+  {
+    std::lock_guard<std::mutex> g(view_mu);
+    view = std::move(fresh);  // the old view closes when its last reader lets go
+  }
+  files = std::move(before);
+  catchups++;
+  return true;
 }
 
 }  // namespace pmklc

@@ -5,11 +5,24 @@
 // Every mutation is collected in a Store::Batch and applied with Store::Write
 // as one atomic RocksDB WriteBatch. Nothing here interprets block payloads.
 //
-// Ownership: Store owns the RocksDB instance; Batch is a value owned by the
-// caller. Thread safety: Store methods are safe to call concurrently (RocksDB
-// guarantees it); a Batch is not shared between threads.
+// Ownership: Store owns the RocksDB instance (a follower's: the instance
+// of its last catch-up, and older ones while a reader holds them); Batch is
+// a value owned by the caller. Thread safety: Store methods are safe to call
+// concurrently (RocksDB guarantees it); a Batch is not shared between
+// threads; a Pin belongs to the thread that made it.
 // Errors: RocksDB errors become IOError (NoSpace when the disk is full,
-// Corruption when RocksDB reports it); reads of absent keys return NotFound.
+// Corruption when RocksDB reports it); reads of absent keys return NotFound;
+// every change to a read-only store is ReadOnly.
+//
+// Followers (StoreOptions::follow; docs/store.md §Read-only followers): a
+// store that another process writes, on this machine or on shared storage,
+// opened read-only (rocksdb::DB::OpenForReadOnly: the writer's SST and blob
+// files, MANIFEST and WAL, as of the open). CatchUp opens it again and makes
+// the new instance ("view") the one later calls read. A call reads one view
+// from start to end; a Pin makes every call of one thread read one view
+// (a file's attributes and data must come from the same one). A read that
+// finds a file of its view deleted by the writer (compacted away) catches
+// up once and reads again, unless its thread pinned the view.
 #pragma once
 
 #include <cstdint>
@@ -76,6 +89,9 @@ struct StoreOptions {
   // free space than this, so RocksDB itself never runs out of space (it cannot
   // recover cleanly from a full disk in its WAL). Default: 256 MiB
   uint64_t min_free_bytes = 256ull << 20;
+  // Opens a store that another process writes as a read-only follower
+  // (implies read_only; see Followers above). Default: false
+  bool follow = false;
 };
 
 class Store {
@@ -160,6 +176,7 @@ class Store {
   uint32_t group_blocks() const;
 
   // Applies a batch atomically. sync=true makes it durable (fsync'ed WAL).
+  // ReadOnly on a read-only store.
   Status Write(Batch& b, bool sync);
   // Makes every previous write durable.
   Status SyncWAL();
@@ -263,6 +280,40 @@ class Store {
 
   // Bytes the store uses on disk (SST + WAL files).
   uint64_t DiskBytes();
+
+  // ---- Read-only followers (StoreOptions::follow) ----
+  bool read_only() const;
+  bool follower() const;
+  // One open instance of the store (defined in store.cc).
+  struct View;
+  using ViewRef = std::shared_ptr<View>;
+  // The view that calls on this thread read now: the pinned one, else the
+  // current one.
+  ViewRef CurrentView() const;
+  // While it lives, every call of this thread on this store reads view v
+  // (kept open meanwhile). Pins nest; a null v pins nothing.
+  class Pin {
+   public:
+    Pin(const Store* s, ViewRef v);
+    ~Pin();
+    Pin(const Pin&) = delete;
+    Pin& operator=(const Pin&) = delete;
+   private:
+    const Store* store_;
+    ViewRef view_;
+  };
+  // A follower's catch-up: if the store's files changed since the last
+  // open (CURRENT, MANIFEST, WAL names and sizes), opens the store again
+  // and makes that the current view; true if it did. The open is retried
+  // a few times while the writer deletes or rolls the files it names.
+  // NotSupported for a store that is not a follower. Thread-safe (one at a
+  // time); readers go on meanwhile on the view they hold.
+  Result<bool> CatchUp();
+  // Catch-ups that changed the view so far.
+  uint64_t catch_ups() const;
+  // True for an error that means a file of the view was deleted by the
+  // writer (a follower's view fell behind): catching up mends it.
+  static bool ViewLost(const Status& s);
 
   struct Rep;
 

@@ -26,6 +26,8 @@ std::string Status::ToString() const {
     case Code::kBusy: name = "Busy"; break;
     case Code::kNoMemory: name = "NoMemory"; break;
     case Code::kNoSuchAddress: name = "NoSuchAddress"; break;
+    case Code::kReadOnly: name = "Read-only"; break;
+    case Code::kStale: name = "Stale"; break;
   }
   if (msg_.empty()) return name;
   return std::string(name) + ": " + msg_;

@@ -38,6 +38,8 @@ class [[nodiscard]] Status {
     kBusy,            // resource busy
     kNoMemory,        // an allocation failed (ENOMEM)
     kNoSuchAddress,   // a position past the data, e.g. SEEK_DATA past the last (ENXIO)
+    kReadOnly,        // a change refused by a read-only store or mount (EROFS)
+    kStale,           // what this view of a followed store names is gone (ESTALE)
   };
 
   Status() = default;
@@ -62,6 +64,8 @@ class [[nodiscard]] Status {
   static Status Busy(std::string m = {}) { return {Code::kBusy, std::move(m)}; }
   static Status NoMemory(std::string m = {}) { return {Code::kNoMemory, std::move(m)}; }
   static Status NoSuchAddress(std::string m = {}) { return {Code::kNoSuchAddress, std::move(m)}; }
+  static Status ReadOnly(std::string m = {}) { return {Code::kReadOnly, std::move(m)}; }
+  static Status Stale(std::string m = {}) { return {Code::kStale, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

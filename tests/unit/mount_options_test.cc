@@ -134,6 +134,21 @@ TEST(MountOptions, SizesAreParsedOneWayEverywhere) {
   EXPECT_EQ(*ParseUint("42", "n", 1, 64), 42u);
 }
 
+TEST(MountOptions, RoFollowTakesAnIntervalOrNone) {
+  auto bare = ParseMountOptions({"ro_follow"});
+  ASSERT_TRUE(bare.ok()) << bare.status().ToString();
+  EXPECT_EQ(bare->follow_s, 30u);
+  EXPECT_TRUE(bare->store.follow);
+  auto five = ParseMountOptions({"ro_follow=5"});
+  ASSERT_TRUE(five.ok());
+  EXPECT_EQ(five->follow_s, 5u);
+  EXPECT_EQ(ParseMountOptions({}).value().follow_s, 0u);  // a writer mount
+  EXPECT_FALSE(ParseMountOptions({"ro_follow=0"}).ok());
+  EXPECT_FALSE(ParseMountOptions({"ro_follow=x"}).ok());
+  // Options that take a value still require one.
+  EXPECT_FALSE(ParseMountOptions({"threads"}).ok());
+}
+
 TEST(MountOptions, ReadmeShowsTheTable) {
   std::ifstream f(std::string(PMKLC_SOURCE_DIR) + "/README.md");
   ASSERT_TRUE(f.good());
