@@ -6,6 +6,7 @@
 #include <rocksdb/slice.h>
 #include <rocksdb/table.h>
 #include <rocksdb/cache.h>
+#include <rocksdb/sst_file_writer.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -236,7 +237,7 @@ struct Store::Rep {
   // descriptors of the first open, sharing one block cache), the store
   // files as the last open saw them, and catch-ups done.
   rocksdb::DBOptions dbo;
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfds;  // (a writer's too: FileBatch writes SSTs with them)
   StoreFiles files;
   std::mutex catchup_mu;  // one catch-up at a time (held while it opens; readers never take it)
   std::atomic<uint64_t> catchups{0};
@@ -355,9 +356,10 @@ struct Store::Rep {
   }
 };
 
+struct Store::Batch::Op { int kind; int cf; std::string k, v; };
+
 struct Store::Batch::Rep {
   // Column family handles are bound at Write time; record ops by CF index.
-  struct Op { int kind; int cf; std::string k, v; };
   // 0 put, 1 delete, 2 delete-range (k..v), 4 group k changed (recall CF;
   // v: its new checksum, empty when deleted), 3 delete the blocks of inode
   // ino from logical block idx on, in both tiers; k = BlockKey(ino, idx)
@@ -606,11 +608,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
 
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  if (o.follow) {
-    rep->dbo = dbo;
-    rep->cfds = cfds;
-    rep->files = StoreFiles::Of(path);
-  }
+  rep->dbo = dbo;
+  rep->cfds = cfds;
+  if (o.follow) rep->files = StoreFiles::Of(path);
   rocksdb::Status s = rep->read_only
       ? rocksdb::DB::OpenForReadOnly(dbo, path, cfds, &handles, &raw)
       : rocksdb::DB::Open(dbo, path, cfds, &handles, &raw);
@@ -704,61 +704,82 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   return std::unique_ptr<Store>(new Store(std::move(rep)));
 }
 
+namespace {
+// Turns one batch op into RocksDB operations on sink (Put, Delete and
+// DeleteRange by column family index): the op itself, and what follows
+// it in the same batch (the sizes index, recall entries and versions).
+template <typename Sink>
+rocksdb::Status ExpandOp(const Store::Batch::Op& op, uint32_t group_blocks, Sink& sink) {
+  rocksdb::Status s;
+  // The sizes index follows every put and delete of a block, group or
+  // segment, in the same batch.
+  const char tag = SizeTag(op.cf, op.k);
+  const std::string_view skey =
+      tag == 's' || tag == 'r' ? std::string_view(op.k).substr(1) : std::string_view(op.k);
+  if (op.kind == 0) {
+    s = sink.Put(op.cf, op.k, op.v);
+    if (s.ok() && tag) s = sink.Put(kSizes, SizeKey(tag, skey), SizeRecord(op.v));
+  } else if (op.kind == 1) {
+    s = sink.Delete(op.cf, op.k);
+    if (s.ok() && tag) s = sink.Delete(kSizes, SizeKey(tag, skey));
+  } else if (op.kind == 2) {
+    s = sink.DeleteRange(op.cf, op.k, op.v);
+    if (s.ok() && tag) {
+      const std::string_view ekey = tag == 's' ? std::string_view(op.v).substr(1) : std::string_view(op.v);
+      s = sink.DeleteRange(kSizes, SizeKey(tag, skey), SizeKey(tag, ekey));
+    }
+  } else if (op.kind == 4) {
+    // A group changed: its blocks' recall entries go, its version is set
+    // (put) or dropped (delete).
+    const uint64_t ino = LoadBE64(op.k.data()), g = LoadBE64(op.k.data() + 8);
+    const uint64_t b0 = g * group_blocks, b1 = b0 + group_blocks;
+    s = sink.DeleteRange(kRecall, RecallKey('e', ino, b0), RecallKey('e', ino, b1));
+    if (s.ok()) s = sink.DeleteRange(kSizes, SizeKey('r', BlockKey(ino, b0)), SizeKey('r', BlockKey(ino, b1)));
+    if (s.ok())
+      s = op.v.empty() ? sink.Delete(kRecall, RecallKey('v', ino, g)) : sink.Put(kRecall, RecallKey('v', ino, g), op.v);
+  } else {
+    const uint64_t ino = LoadBE64(op.k.data()), idx = LoadBE64(op.k.data() + 8);
+    // Fast tier: [ino|idx, ino+1|0). Archived groups that start at or after
+    // idx; a group straddling idx was exploded by the caller.
+    s = sink.DeleteRange(kBlocks, op.k, BlockKey(ino + 1, 0));
+    if (s.ok()) s = sink.DeleteRange(kSizes, SizeKey('b', op.k), SizeKey('b', BlockKey(ino + 1, 0)));
+    const uint64_t g = (idx + group_blocks - 1) / group_blocks;
+    if (s.ok()) s = sink.DeleteRange(kCold, BlockKey(ino, g), BlockKey(ino + 1, 0));
+    if (s.ok()) s = sink.DeleteRange(kSizes, SizeKey('g', BlockKey(ino, g)), SizeKey('g', BlockKey(ino + 1, 0)));
+    // the recall entries of those groups' blocks, and their versions
+    const uint64_t b0 = g * group_blocks;
+    if (s.ok()) s = sink.DeleteRange(kRecall, RecallKey('e', ino, b0), RecallKey('e', ino + 1, 0));
+    if (s.ok()) s = sink.DeleteRange(kSizes, SizeKey('r', BlockKey(ino, b0)), SizeKey('r', BlockKey(ino + 1, 0)));
+    if (s.ok()) s = sink.DeleteRange(kRecall, RecallKey('v', ino, g), RecallKey('v', ino + 1, 0));
+    if (s.ok() && idx == 0) s = sink.Delete(kMeta, "pending/" + Key64(ino));
+    // All of the file's data is gone: so are its holds on reference
+    // objects and its sketch (a truncation keeps them: holding too long is
+    // safe, releasing too early is not).
+    if (s.ok() && idx == 0) s = sink.DeleteRange(kRefs, HoldPrefix(Store::kHoldFile, ino), HoldPrefix(Store::kHoldFile, ino + 1));
+    if (s.ok() && idx == 0) s = sink.Delete(kRefs, RefKey('k', ino));
+  }
+  return s;
+}
+
+// A sink that fills a WriteBatch.
+struct BatchSink {
+  rocksdb::WriteBatch* wb;
+  const Store::View* v;
+  rocksdb::Status Put(int cf, const rocksdb::Slice& k, const rocksdb::Slice& val) { return wb->Put(v->cf[cf], k, val); }
+  rocksdb::Status Delete(int cf, const rocksdb::Slice& k) { return wb->Delete(v->cf[cf], k); }
+  rocksdb::Status DeleteRange(int cf, const rocksdb::Slice& b, const rocksdb::Slice& e) {
+    return wb->DeleteRange(v->cf[cf], b, e);
+  }
+};
+}  // namespace
+
 Status Store::Write(Batch& b, bool sync) {
   if (rep_->read_only) return Status::ReadOnly("the store " + rep_->path + " is open read-only");
   const auto u = rep_->Use();
   rocksdb::WriteBatch wb;
+  BatchSink sink{&wb, u.v};
   for (auto& op : b.rep_->ops) {
-    auto* h = u->cf[op.cf];
-    rocksdb::Status s;
-    // The sizes index follows every put and delete of a block, group or
-    // segment, in the same batch.
-    const char tag = SizeTag(op.cf, op.k);
-    auto* sz = u->cf[kSizes];
-    const std::string_view skey =
-        tag == 's' || tag == 'r' ? std::string_view(op.k).substr(1) : std::string_view(op.k);
-    if (op.kind == 0) {
-      s = wb.Put(h, op.k, op.v);
-      if (s.ok() && tag) s = wb.Put(sz, SizeKey(tag, skey), SizeRecord(op.v));
-    } else if (op.kind == 1) {
-      s = wb.Delete(h, op.k);
-      if (s.ok() && tag) s = wb.Delete(sz, SizeKey(tag, skey));
-    } else if (op.kind == 2) {
-      s = wb.DeleteRange(h, op.k, op.v);
-      if (s.ok() && tag) {
-        const std::string_view ekey = tag == 's' ? std::string_view(op.v).substr(1) : std::string_view(op.v);
-        s = wb.DeleteRange(sz, SizeKey(tag, skey), SizeKey(tag, ekey));
-      }
-    } else if (op.kind == 4) {
-      // A group changed: its blocks' recall entries go, its version is set
-      // (put) or dropped (delete).
-      const uint64_t ino = LoadBE64(op.k.data()), g = LoadBE64(op.k.data() + 8);
-      const uint64_t b0 = g * rep_->group_blocks, b1 = b0 + rep_->group_blocks;
-      s = wb.DeleteRange(h, RecallKey('e', ino, b0), RecallKey('e', ino, b1));
-      if (s.ok()) s = wb.DeleteRange(sz, SizeKey('r', BlockKey(ino, b0)), SizeKey('r', BlockKey(ino, b1)));
-      if (s.ok()) s = op.v.empty() ? wb.Delete(h, RecallKey('v', ino, g)) : wb.Put(h, RecallKey('v', ino, g), op.v);
-    } else {
-      const uint64_t ino = LoadBE64(op.k.data()), idx = LoadBE64(op.k.data() + 8);
-      // Fast tier: [ino|idx, ino+1|0). Archived groups that start at or after
-      // idx; a group straddling idx was exploded by the caller.
-      s = wb.DeleteRange(h, op.k, BlockKey(ino + 1, 0));
-      if (s.ok()) s = wb.DeleteRange(sz, SizeKey('b', op.k), SizeKey('b', BlockKey(ino + 1, 0)));
-      const uint64_t g = (idx + rep_->group_blocks - 1) / rep_->group_blocks;
-      if (s.ok()) s = wb.DeleteRange(u->cf[kCold], BlockKey(ino, g), BlockKey(ino + 1, 0));
-      if (s.ok()) s = wb.DeleteRange(sz, SizeKey('g', BlockKey(ino, g)), SizeKey('g', BlockKey(ino + 1, 0)));
-      // the recall entries of those groups' blocks, and their versions
-      const uint64_t b0 = g * rep_->group_blocks;
-      if (s.ok()) s = wb.DeleteRange(u->cf[kRecall], RecallKey('e', ino, b0), RecallKey('e', ino + 1, 0));
-      if (s.ok()) s = wb.DeleteRange(sz, SizeKey('r', BlockKey(ino, b0)), SizeKey('r', BlockKey(ino + 1, 0)));
-      if (s.ok()) s = wb.DeleteRange(u->cf[kRecall], RecallKey('v', ino, g), RecallKey('v', ino + 1, 0));
-      if (s.ok() && idx == 0) s = wb.Delete(u->cf[kMeta], "pending/" + Key64(ino));
-      // All of the file's data is gone: so are its holds on reference
-      // objects and its sketch (a truncation keeps them: holding too long is
-      // safe, releasing too early is not).
-      if (s.ok() && idx == 0)
-        s = wb.DeleteRange(u->cf[kRefs], HoldPrefix(kHoldFile, ino), HoldPrefix(kHoldFile, ino + 1));
-      if (s.ok() && idx == 0) s = wb.Delete(u->cf[kRefs], RefKey('k', ino));
-    }
+    rocksdb::Status s = ExpandOp(op, rep_->group_blocks, sink);
     if (!s.ok()) return FromRocks(s);
   }
   rocksdb::WriteOptions wo;
@@ -1363,6 +1384,125 @@ Result<bool> Store::Rep::CatchUp() {
   files = std::move(before);
   catchups++;
   return true;
+}
+
+// ---- FileBatch: SST files ingested at once --------------------------------------
+
+struct Store::FileBatch::Rep {
+  Store::Rep* store = nullptr;
+  std::shared_ptr<View> view;
+  std::string dir;
+  // One SST file per column family and (sizes, recall) key tag, so that the
+  // keys of each arrive in order.
+  struct Stream {
+    std::unique_ptr<rocksdb::SstFileWriter> w;
+    std::string path;
+  };
+  std::map<std::pair<int, char>, Stream> streams;
+  uint64_t groups = 0, files = 0;
+  bool committed = false;
+
+  rocksdb::Status Open(int cf, char tag, Stream** out) {
+    auto it = streams.find({cf, tag});
+    if (it == streams.end()) {
+      Stream st;
+      const rocksdb::Options opts(store->dbo, store->cfds[cf].options);
+      st.w = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), opts, view->cf[cf]);
+      st.path = dir + "/" + std::to_string(files++) + ".sst";
+      rocksdb::Status s = st.w->Open(st.path);
+      if (!s.ok()) return s;
+      it = streams.emplace(std::make_pair(cf, tag), std::move(st)).first;
+    }
+    *out = &it->second;
+    return rocksdb::Status::OK();
+  }
+  static char TagOf(int cf, const rocksdb::Slice& k) {
+    return (cf == kSizes || cf == kRecall) && !k.empty() ? k[0] : 0;
+  }
+  rocksdb::Status Put(int cf, const rocksdb::Slice& k, const rocksdb::Slice& v) {
+    Stream* st;
+    rocksdb::Status s = Open(cf, TagOf(cf, k), &st);
+    return s.ok() ? st->w->Put(k, v) : s;
+  }
+  rocksdb::Status Delete(int cf, const rocksdb::Slice& k) {
+    Stream* st;
+    rocksdb::Status s = Open(cf, TagOf(cf, k), &st);
+    return s.ok() ? st->w->Delete(k) : s;
+  }
+  rocksdb::Status DeleteRange(int cf, const rocksdb::Slice& b, const rocksdb::Slice& e) {
+    Stream* st;
+    rocksdb::Status s = Open(cf, TagOf(cf, b), &st);
+    return s.ok() ? st->w->DeleteRange(b, e) : s;
+  }
+  Status Add(Batch& b) {
+    for (const auto& op : b.rep_->ops) {
+      rocksdb::Status s = ExpandOp(op, store->group_blocks, *this);
+      if (!s.ok()) return Status::InvalidArgument("FileBatch (keys out of order?): " + s.ToString());
+    }
+    return Status::OK();
+  }
+};
+
+Store::FileBatch::FileBatch(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+
+Store::FileBatch::~FileBatch() {
+  rep_->streams.clear();  // (closes the writers)
+  std::error_code ec;
+  std::filesystem::remove_all(rep_->dir, ec);
+}
+
+uint64_t Store::FileBatch::groups() const { return rep_->groups; }
+
+Status Store::FileBatch::PutGroup(uint64_t ino, uint64_t group, std::string_view value) {
+  if (rep_->committed) return Status::InvalidArgument("FileBatch: committed already");
+  Batch b;
+  b.PutGroup(ino, group, value);
+  PMKLC_RETURN_IF_ERROR(rep_->Add(b));
+  rep_->groups++;
+  return Status::OK();
+}
+
+Status Store::FileBatch::DeleteBlock(uint64_t ino, uint64_t idx) {
+  if (rep_->committed) return Status::InvalidArgument("FileBatch: committed already");
+  Batch b;
+  b.DeleteBlock(ino, idx);
+  return rep_->Add(b);
+}
+
+Status Store::FileBatch::Commit() {
+  if (rep_->committed) return Status::InvalidArgument("FileBatch: committed already");
+  rep_->committed = true;
+  std::map<int, rocksdb::IngestExternalFileArg> by_cf;
+  for (auto& [key, st] : rep_->streams) {
+    rocksdb::ExternalSstFileInfo info;
+    rocksdb::Status s = st.w->Finish(&info);
+    if (!s.ok()) return FromRocks(s);
+    rocksdb::IngestExternalFileArg& a = by_cf[key.first];
+    a.column_family = rep_->view->cf[key.first];
+    a.external_files.push_back(st.path);
+    a.options.move_files = true;         // (hard links: the files are in the store's folder tree)
+    a.options.snapshot_consistency = true;
+    a.options.allow_global_seqno = true;  // they go above everything there
+    a.options.allow_blocking_flush = true;
+  }
+  if (by_cf.empty()) return Status::OK();
+  std::vector<rocksdb::IngestExternalFileArg> args;
+  for (auto& [cf, a] : by_cf) args.push_back(std::move(a));
+  std::lock_guard<std::mutex> rl(rep_->store->recall_mu);  // (group changes: as Store::Write)
+  return FromRocks(rep_->view->db->IngestExternalFiles(args));
+}
+
+Result<std::unique_ptr<Store::FileBatch>> Store::NewFileBatch(const std::string& dir) {
+  if (rep_->read_only) return Status::ReadOnly("the store " + rep_->path + " is open read-only");
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IOError("cannot create " + dir + ": " + ec.message());
+  auto rep = std::make_unique<FileBatch::Rep>();
+  rep->store = rep_.get();
+  rep->view = rep_->Current();
+  rep->dir = dir;
+  return std::unique_ptr<FileBatch>(new FileBatch(std::move(rep)));
 }
 
 }  // namespace pmklc

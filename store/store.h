@@ -157,12 +157,41 @@ class Store {
     void PutOrphan(uint64_t ino);
     void DeleteOrphan(uint64_t ino);
     size_t Count() const;
+    struct Op;  // one recorded change (store.cc)
 
    private:
     friend class Store;
     struct Rep;
     std::unique_ptr<Rep> rep_;
   };
+
+  // A large change written as SST files and ingested into RocksDB at once
+  // (rocksdb::DB::IngestExternalFiles: atomic across column families, no
+  // WAL, no memtable, no flush), for a caller that has the store to itself
+  // (an offline ingest, store/services/archive_units.h): nothing else may
+  // change what it checked before Commit. Groups, and blocks, are added in
+  // key order (inode, then index); each op keeps what Batch's keeps (the
+  // sizes index, recall entries and versions). Nothing is visible before
+  // Commit, and a crash before or in it leaves the store as it was.
+  // Not thread-safe; one FileBatch at a time per directory.
+  class FileBatch {
+   public:
+    ~FileBatch();  // removes its directory and whatever is left in it
+    Status PutGroup(uint64_t ino, uint64_t group, std::string_view value);
+    Status DeleteBlock(uint64_t ino, uint64_t idx);
+    uint64_t groups() const;
+    // Ingests every file (moved into the store). Once only.
+    Status Commit();
+    struct Rep;
+
+   private:
+    friend class Store;
+    explicit FileBatch(std::unique_ptr<Rep> rep);
+    std::unique_ptr<Rep> rep_;
+  };
+  // A FileBatch whose files go in dir (created; removed with the batch): a
+  // folder on the store's file system, so that Commit moves them in.
+  Result<std::unique_ptr<FileBatch>> NewFileBatch(const std::string& dir);
 
   // Opens (or creates) a store at path. Fails with a clear message if the
   // path is not a pmklcfs store or its format version is unknown.

@@ -154,7 +154,9 @@ int RunArchive(const ArchiveArgs& a) {
     return 0;
   }
   if (!a.ingest_dir.empty()) {
-    auto r = IngestResults(st->get(), &host, a.ingest_dir);
+    IngestOptions io;
+    io.as_files = a.ingest_as == "files";
+    auto r = IngestResults(st->get(), &host, a.ingest_dir, io);
     if (!r.ok()) return Fail(r.status());
     st->get()->WaitForReclaim();
     std::printf("%s: %s in %.3f s (%.0f MB/s of group values)\n", a.store.c_str(), r->Explain().c_str(), r->seconds,

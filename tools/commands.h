@@ -90,6 +90,10 @@ struct ArchiveArgs {
   std::string work_dir;    // --work DIR --shard I/N
   std::string shard;
   std::string ingest_dir;  // --ingest DIR
+  // --ingest-as: an unmounted store's shards go in as SST files ("files")
+  // or one WriteBatch a group ("batches", as a mounted store's daemon
+  // does). Default: files
+  std::string ingest_as = "files";
   // --slurm (with --export DIR): then submit the workers as a job array and
   // the ingest as a job after them (tools/slurm_jobs.h). Default: off
   bool slurm = false;

@@ -227,6 +227,10 @@ fstab:
   arch->add_option("--ingest", aa.ingest_dir,
                    "unmounted store: swap the coded groups of DIR's done shards in (groups whose files changed since "
                    "the export are refused and reported)");
+  arch->add_option("--ingest-as", aa.ingest_as,
+                   "with --ingest on an unmounted store: each shard's groups go in as SST files ingested at once "
+                   "(files), or one WriteBatch a group as a mounted store's daemon does (batches). Default: files")
+      ->check(CLI::IsMember({"files", "batches"}));
   arch->add_flag("--wait", aa.wait, "mounted store: return when the daemon's pass has ended");
   arch->add_option("-p,--profile", aa.profile, "unmounted store: archive profile (max, balanced or neural). Default: max");
   arch->add_option("-j,--threads", aa.threads, "unmounted store: worker threads. Default: 1")

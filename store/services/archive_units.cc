@@ -560,7 +560,53 @@ std::string IngestReport::Explain() const {
   return s;
 }
 
-Result<IngestReport> IngestResults(Store* store, ArchiveHost* host, const std::string& dir) {
+namespace {
+enum Outcome { kIn, kAlready, kStale };
+
+// Whether unit's group may be swapped in for result r now that the file's
+// attributes are `now`: only if the file still holds exactly what was
+// exported (its size, and every block value, byte for byte). kAlready: an
+// earlier ingest put this very group in. *why: what changed. A store
+// read that fails sets *err (the ingest stops).
+Outcome CheckUnit(Store* store, const InodeAttr& now, const Unit& unit, const Result1& r, std::string* why,
+                  Status* err) {
+  if (now.size != unit.size) {
+    *why = "size changed";
+    return kStale;
+  }
+  // The group's blocks now, in one range scan, against the exported ones
+  // (both in index order).
+  const uint64_t gb = store->group_blocks();
+  size_t k = 0, present = 0;
+  bool changed = false;
+  Status s = store->ForEachBlockIn(r.ino, r.group * gb, (r.group + 1) * gb, [&](uint64_t idx, std::string_view v) {
+    while (k < unit.blocks.size() && unit.blocks[k].first < idx) ++k;  // gone since the export
+    ++present;
+    if (k >= unit.blocks.size() || unit.blocks[k].first != idx || unit.blocks[k].second != v) {
+      *why = "block " + std::to_string(idx) + " changed";
+      changed = true;
+      return false;
+    }
+    ++k;
+    return true;
+  }, /*verify=*/false);  // (compared byte for byte with the exported values)
+  if (!s.ok()) {
+    *err = s;
+    return kStale;
+  }
+  if (changed) return kStale;
+  if (present != unit.blocks.size()) {
+    // None left and the group is ours: an earlier ingest put it in.
+    std::string cur;
+    if (present == 0 && store->GetGroup(r.ino, r.group, &cur).ok() && cur == r.value) return kAlready;
+    *why = "blocks changed";
+    return kStale;
+  }
+  return kIn;
+}
+}  // namespace
+
+Result<IngestReport> IngestResults(Store* store, ArchiveHost* host, const std::string& dir, const IngestOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   auto e = ExportRecord::Read(dir);
   if (!e.ok()) return e.status();
@@ -606,6 +652,16 @@ Result<IngestReport> IngestResults(Store* store, ArchiveHost* host, const std::s
     // checked as it is read)
     std::unique_ptr<rocksdb::Iterator> it(reader.NewIterator(rocksdb::ReadOptions()));
     uint64_t seen = 0;
+    // An unmounted store (the host is exclusive): the shard's fresh groups
+    // go in at once, as SST files (Store::FileBatch); a mounted one's, each
+    // in a batch under its file's lock.
+    std::unique_ptr<Store::FileBatch> fb;
+    std::vector<std::pair<FileState*, uint64_t>> in_batch;  // (its file, its bytes) per group in fb
+    if (host->exclusive() && o.as_files) {
+      auto b = store->NewFileBatch(store->path() + "/ingest.tmp");
+      if (!b.ok()) return b.status();
+      fb = std::move(b).value();
+    }
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       Result1 r;
       PMKLC_RETURN_IF_ERROR(ParseResult(it->key().ToStringView(), it->value().ToStringView(), &r));
@@ -621,49 +677,37 @@ Result<IngestReport> IngestResults(Store* store, ArchiveHost* host, const std::s
         continue;
       }
       // The swap: only if the file still holds exactly what was exported.
-      enum { kIn, kAlready, kStale } outcome = kStale;
       std::string why;
-      Status s = host->Commit(r.ino, [&](const InodeAttr& now, Store::Batch* b) -> Status {
-        if (now.size != unit.size) {
-          why = "size changed";
-          return Status::Busy(why);
+      Outcome outcome = kStale;
+      Status err;
+      if (fb) {
+        // This process has the store to itself: checked now, swapped in
+        // with the shard's other groups at its end, as SST files.
+        auto now = store->GetInode(r.ino);
+        if (now.status().IsNotFound()) why = "deleted";
+        else if (!now.ok()) return now.status();
+        else outcome = CheckUnit(store, *now, unit, r, &why, &err);
+        PMKLC_RETURN_IF_ERROR(err);
+        if (outcome == kIn) {
+          PMKLC_RETURN_IF_ERROR(fb->PutGroup(r.ino, r.group, r.value));
+          for (auto& [idx, v] : unit.blocks) PMKLC_RETURN_IF_ERROR(fb->DeleteBlock(r.ino, idx));
+          in_batch.push_back({&f, r.value.size()});
+          continue;
         }
-        // The group's blocks now, in one range scan, against the exported
-        // ones (both in index order).
-        const uint64_t gb = store->group_blocks();
-        size_t k = 0, present = 0;
-        bool changed = false;
-        PMKLC_RETURN_IF_ERROR(store->ForEachBlockIn(r.ino, r.group * gb, (r.group + 1) * gb,
-                                                    [&](uint64_t idx, std::string_view v) {
-          while (k < unit.blocks.size() && unit.blocks[k].first < idx) ++k;  // gone since the export
-          ++present;
-          if (k >= unit.blocks.size() || unit.blocks[k].first != idx || unit.blocks[k].second != v) {
-            why = "block " + std::to_string(idx) + " changed";
-            changed = true;
-            return false;
-          }
-          ++k;
-          return true;
-        }, /*verify=*/false));  // (compared byte for byte with the exported values)
-        if (changed) return Status::Busy(why);
-        if (present != unit.blocks.size()) {
-          // None left and the group is ours: an earlier ingest put it in.
-          std::string cur;
-          if (present == 0 && store->GetGroup(r.ino, r.group, &cur).ok() && cur == r.value) {
-            outcome = kAlready;
-            return Status::Busy("in already");
-          }
-          why = "blocks changed";
-          return Status::Busy(why);
-        }
-        b->PutGroup(r.ino, r.group, r.value);
-        for (auto& [idx, v] : unit.blocks) b->DeleteBlock(r.ino, idx);
-        outcome = kIn;
-        return Status::OK();
-      });
-      if (s.IsNotFound()) why = "deleted";
-      else if (!s.ok() && !s.IsBusy()) return s;
-      if (outcome == kIn && s.ok()) {
+      } else {
+        Status s = host->Commit(r.ino, [&](const InodeAttr& now, Store::Batch* b) -> Status {
+          outcome = CheckUnit(store, now, unit, r, &why, &err);
+          PMKLC_RETURN_IF_ERROR(err);
+          if (outcome != kIn) return Status::Busy(why);
+          b->PutGroup(r.ino, r.group, r.value);
+          for (auto& [idx, v] : unit.blocks) b->DeleteBlock(r.ino, idx);
+          return Status::OK();
+        });
+        if (s.IsNotFound()) why = "deleted";
+        else if (!s.ok() && !s.IsBusy()) return s;
+        if (outcome == kIn && !s.ok()) outcome = kStale;
+      }
+      if (outcome == kIn) {
         rep.groups++;
         rep.bytes += r.value.size();
         f.open--;
@@ -679,6 +723,15 @@ Result<IngestReport> IngestResults(Store* store, ArchiveHost* host, const std::s
     if (!it->status().ok()) return Status::Corruption(SstPath(dir, i) + ": " + it->status().ToString());
     if (seen != units.size()) return Status::Corruption(SstPath(dir, i) + ": holds " + std::to_string(seen) +
                                                         " results for " + std::to_string(units.size()) + " units");
+    if (fb && !in_batch.empty()) {
+      PMKLC_RETURN_IF_ERROR(fb->Commit());
+      for (auto& [f, bytes] : in_batch) {
+        rep.groups++;
+        rep.bytes += bytes;
+        f->open--;
+      }
+      rep.as_files++;
+    }
   }
   // A file whose every exported group is in, and which did not change since
   // the export, is done: its pending mark goes (a file with groups still

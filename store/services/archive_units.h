@@ -90,16 +90,27 @@ struct IngestReport {
   uint64_t no_gain = 0;                     // coded no smaller: left as they are
   uint64_t stale = 0;                       // the file changed since the export: refused
   uint64_t files_done = 0;                  // pending marks cleared
+  uint64_t as_files = 0;                    // shards swapped in as SST files (an unmounted store)
   double seconds = 0;
   std::vector<std::string> notes;           // one line per stale group or missing shard (at most 100)
   std::string Explain() const;
 };
 
-// Swaps the results of every done shard in dir into the store, group by
-// group, each in one batch under host's file lock, only if the file still
-// holds exactly what was exported; clears a file's pending mark when all its
-// exported groups are in (or coded no smaller) and its ctime is the
-// exported one. Safe to run again after a crash or with more shards done.
-[[nodiscard]] Result<IngestReport> IngestResults(Store* store, ArchiveHost* host, const std::string& dir);
+// Swaps the results of every done shard in dir into the store, only the
+// groups whose files still hold exactly what was exported: for a mounted
+// store (host not exclusive) group by group, each in one batch under
+// host's file lock; for an unmounted one, a shard's groups checked, then
+// ingested together as SST files (Store::FileBatch: atomic, no WAL).
+// Clears a file's pending mark when all its exported groups are in (or
+// coded no smaller) and its ctime is the exported one. Safe to run again
+// after a crash or with more shards done.
+struct IngestOptions {
+  // With an exclusive host (an unmounted store): each shard's groups as
+  // SST files ingested at once (false: one WriteBatch a group, as with a
+  // mounted store). Default: true
+  bool as_files = true;
+};
+[[nodiscard]] Result<IngestReport> IngestResults(Store* store, ArchiveHost* host, const std::string& dir,
+                                                 const IngestOptions& o = {});
 
 }  // namespace pmklc

@@ -108,6 +108,10 @@ class ArchiveHost {
   // Archiver. nullptr: the archiver keeps its own of
   // ArchiveOptions::ref_cache_bytes. Default: nullptr
   virtual StoreRefs* refs() { return nullptr; }
+  // True when nothing but the caller changes the store meanwhile (it is
+  // not mounted: this process holds it), so that what a caller checked
+  // stays true until it writes. Default: false
+  virtual bool exclusive() const { return false; }
 };
 
 // Host for a store that is not mounted (pmklc archive): no other writer exists.
@@ -116,6 +120,7 @@ class StoreArchiveHost : public ArchiveHost {
   explicit StoreArchiveHost(Store* store) : store_(store) {}
   Status CheckIdle(uint64_t ino, const Time* not_after) override;
   Status Commit(uint64_t ino, const std::function<Status(const InodeAttr&, Store::Batch*)>& fn) override;
+  bool exclusive() const override { return true; }
 
  private:
   Store* store_;

@@ -378,6 +378,67 @@ TEST_F(ArchiveMountTest, ExportWorkIngestThroughTheDaemonMatchesALocalPass) {
   ASSERT_TRUE(Mount());
 }
 
+// kill -9 of `pmklc archive --ingest` at many points, in both of its ways
+// of swapping groups in (SST files ingested at once, and one WriteBatch a
+// group): the store never needs repair (fsck clean after every kill), and
+// ingesting again ends with exactly the group values of a local pass.
+TEST_F(ArchiveMountTest, KillDuringIngestLosesNothing) {
+  std::vector<CorpusFile> corpus;
+  if (!RequireCorpus(&corpus)) return;
+  opts_ = {"archive_delay=3600", "archive_profile=balanced"};
+  ASSERT_TRUE(Remount());
+  std::vector<std::string> names;
+  for (const char* name : {"ecoli_536", "lambda", "mlep_tn", "kpn_hs11286", "kpn_kp1084"}) {
+    const CorpusFile* f = FindCorpus(corpus, name);
+    ASSERT_NE(f, nullptr) << name;
+    ASSERT_EQ(Sh("cp " + f->path + " " + M(f->name + ".fa") + " && cp " + f->path + " " + T(f->name + ".fa")), 0);
+    names.push_back(f->name + ".fa");
+  }
+  ASSERT_TRUE(Unmount());
+  const std::string copy = T("local-store");
+  ASSERT_EQ(Sh("cp -a " + store_dir() + " " + copy), 0);
+  std::string out;
+  ASSERT_EQ(Sh(PmklcBin() + " archive -p balanced --references off " + copy + " 2>&1", &out), 0) << out;
+  const std::string job = T("job");
+  ASSERT_EQ(Sh(PmklcBin() + " archive " + store_dir() + " -p balanced --export " + job + " --shards 4 2>&1", &out), 0)
+      << out;
+  ASSERT_EQ(Sh("for i in 0 1 2 3; do " + PmklcBin() + " archive --work " + job + " --shard $i/4 & done; wait 2>&1",
+               &out), 0) << out;
+  // Each try starts from the store as exported, kills one ingest after a
+  // delay spread over a whole ingest's time, checks the store, then
+  // ingests again to the end.
+  const std::string before = T("before-ingest");
+  ASSERT_EQ(Sh("cp -a " + store_dir() + " " + before), 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(Sh(PmklcBin() + " archive " + store_dir() + " --ingest " + job + " --ingest-as batches >/dev/null 2>&1"), 0);
+  const double whole_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const auto local = GroupsOf(copy);
+  EXPECT_GE(local.size(), 5u);
+  int partial = 0;  // tries whose ingest after the kill found some groups in already, some not
+  for (int k = 0; k < 12; ++k) {
+    const char* how = k % 2 ? "batches" : "files";
+    const double delay_s = whole_ms * (0.15 + 0.08 * k) / 1000.0;
+    ASSERT_EQ(Sh("rm -rf " + store_dir() + " && cp -a " + before + " " + store_dir()), 0);
+    Sh("( " + PmklcBin() + " archive " + store_dir() + " --ingest " + job + " --ingest-as " + how +
+       " >/dev/null 2>&1 & echo $! > " + T("ing.pid") + " ); sleep " + std::to_string(delay_s) +
+       "; kill -9 $(cat " + T("ing.pid") + ") 2>/dev/null; sleep 0.2; true");
+    out.clear();
+    ASSERT_EQ(Fsck(&out), 0) << "after kill -9 of an ingest (" << how << ", " << delay_s << " s):\n" << out;
+    out.clear();
+    ASSERT_EQ(Sh(PmklcBin() + " archive " + store_dir() + " --ingest " + job + " --ingest-as " + how + " 2>&1", &out),
+              0) << out;
+    if (out.find("in already") != std::string::npos && out.find("ingested 0 group") == std::string::npos) ++partial;
+    out.clear();
+    ASSERT_EQ(Fsck(&out), 0) << out;
+    EXPECT_TRUE(GroupsOf(store_dir()) == local) << how << ", killed after " << delay_s << " s";
+  }
+  RecordProperty("tries_killed_mid_ingest", partial);
+  RecordProperty("whole_ingest_ms", static_cast<int>(whole_ms));
+  ASSERT_TRUE(Mount());
+  for (const std::string& n : names) EXPECT_EQ(Md5OfFile(M(n)), Md5OfFile(T(n))) << n;
+  EXPECT_EQ(JsonField(StatJson(), "pending_raw_bytes"), 0u) << StatJson();
+}
+
 // `pmklc archive --slurm` on a real one-node Slurm cluster (munged,
 // slurmctld and slurmd started here): the export of a mounted store, a job
 // array of 4 workers and the ingest job after them give exactly the group
