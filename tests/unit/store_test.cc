@@ -406,6 +406,85 @@ TEST(Store, SizesIndexFollowsEveryWrite) {
   EXPECT_EQ(n, 0u);
 }
 
+// A FileBatch (SST files ingested at once) leaves the store exactly as a
+// WriteBatch of the same ops does: groups, blocks, the sizes index and
+// recall versions; stale recall entries of its groups go too. Keys out of
+// order are refused and nothing goes in.
+TEST(Store, FileBatchEqualsAWriteBatchOfTheSameOps) {
+  TempDir d;
+  std::string v, g;
+  EncodeOptions zstd;
+  zstd.fasta = false;
+  ASSERT_TRUE(EncodeBlock(std::string(5000, 'x'), zstd, &v).ok());
+  ASSERT_TRUE(EncodeBlock(std::string(9000, 'y'), zstd, &g).ok());
+  auto fill = [&](Store& s) {
+    Store::Batch b;
+    for (uint64_t ino : {5, 6})
+      for (uint64_t i = 0; i < 70; ++i) b.PutBlock(ino, i, v);
+    ASSERT_TRUE(s.Write(b, false).ok());
+    Store::Batch raw;
+    raw.PutRecall(5, 3, "stale entry");  // (as one left from an earlier group of block 3)
+    ASSERT_TRUE(s.Write(raw, false).ok());
+  };
+  // What both apply: group 0 of inodes 5 and 6, its blocks deleted.
+  auto dump = [&](Store& s) {
+    std::string out;
+    EXPECT_TRUE(s.ForEachBlock([&](uint64_t ino, uint64_t i, std::string_view) {
+      out += "b" + std::to_string(ino) + "/" + std::to_string(i) + " ";
+      return true;
+    }).ok());
+    EXPECT_TRUE(s.ForEachGroup([&](uint64_t ino, uint64_t i, std::string_view val) {
+      out += "g" + std::to_string(ino) + "/" + std::to_string(i) + ":" + std::to_string(val.size()) + " ";
+      return true;
+    }).ok());
+    EXPECT_TRUE(s.ForEachSize([&](char tag, uint64_t a, uint64_t b, uint32_t st, uint32_t raw, uint8_t c) {
+      out += std::string(1, tag) + std::to_string(a) + "/" + std::to_string(b) + ":" + std::to_string(st) + "," +
+             std::to_string(raw) + "," + std::to_string(c) + " ";
+      return true;
+    }).ok());
+    EXPECT_TRUE(s.ForEachRecall([&](uint64_t ino, uint64_t i, std::string_view) {
+      out += "r" + std::to_string(ino) + "/" + std::to_string(i) + " ";
+      return true;
+    }).ok());
+    auto ver = s.GetRecallVersion(5, 0);
+    out += "v" + (ver.ok() ? std::to_string(*ver) : ver.status().ToString());
+    return out;
+  };
+  auto a = Store::Open(d.sub("a"), StoreOptions{});
+  auto b = Store::Open(d.sub("b"), StoreOptions{});
+  ASSERT_TRUE(a.ok() && b.ok());
+  fill(**a);
+  fill(**b);
+  const uint64_t gb = (*a)->group_blocks();
+  ASSERT_LE(gb, 64u);
+  Store::Batch wb;
+  auto fb = (*b)->NewFileBatch(d.sub("b/ingest.tmp"));
+  ASSERT_TRUE(fb.ok()) << fb.status().ToString();
+  for (uint64_t ino : {5, 6}) {
+    wb.PutGroup(ino, 0, g);
+    ASSERT_TRUE((*fb)->PutGroup(ino, 0, g).ok());
+    for (uint64_t i = 0; i < gb; ++i) {
+      wb.DeleteBlock(ino, i);
+      ASSERT_TRUE((*fb)->DeleteBlock(ino, i).ok());
+    }
+  }
+  ASSERT_TRUE((*a)->Write(wb, false).ok());
+  EXPECT_EQ((*fb)->groups(), 2u);
+  ASSERT_TRUE((*fb)->Commit().ok());
+  fb->reset();
+  EXPECT_FALSE(std::filesystem::exists(d.sub("b/ingest.tmp")));
+  const std::string da = dump(**a), db = dump(**b);
+  EXPECT_EQ(da, db);
+  EXPECT_EQ(da.find("r5/3"), std::string::npos) << da;  // the stale entry went
+  // Out of order: refused at the op, and nothing of the batch goes in.
+  auto bad = (*b)->NewFileBatch(d.sub("b/ingest.tmp"));
+  ASSERT_TRUE(bad.ok());
+  ASSERT_TRUE((*bad)->PutGroup(6, 1, g).ok());
+  EXPECT_FALSE((*bad)->PutGroup(5, 1, g).ok());
+  bad->reset();
+  EXPECT_EQ(dump(**b), db);
+}
+
 // Reference records: objects, segments and holds; deleting an object takes
 // its segments and its own holds; deleting a file's data from block 0 takes
 // the file's holds and sketch, a truncation keeps them.
