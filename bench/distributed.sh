@@ -9,8 +9,11 @@
 #     times, for more group values to ingest)
 #
 # Prints: export, each worker and ingest (seconds, MB/s of file data; ingest
-# also MB/s of group values), the local `pmklc archive -j SHARDS
-# --references off` of a copy, and whether both stores hold the same bytes.
+# also MB/s of group values), both ways an unmounted store ingests (SST
+# files ingested at once, the default, and one WriteBatch a group, as a
+# mounted store's daemon does, into a copy), the local `pmklc archive -j
+# SHARDS --references off` of a copy, and whether the stores hold the same
+# bytes.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$root/build}
@@ -58,10 +61,16 @@ done
 wait
 t1=$(now)
 t_work=$(secs "$t0" "$t1")
-t0=$(now); "$pmklc" archive "$work/store" --ingest "$work/job" > "$work/ingest.txt"; t1=$(now)
+cp -a "$work/store" "$work/store-b"
+sync
+t0=$(now); "$pmklc" archive "$work/store" --ingest "$work/job" --ingest-as files > "$work/ingest.txt"; t1=$(now)
 t_ingest=$(secs "$t0" "$t1")
+sync
+t0=$(now); "$pmklc" archive "$work/store-b" --ingest "$work/job" --ingest-as batches > "$work/ingest-b.txt"; t1=$(now)
+t_ingest_b=$(secs "$t0" "$t1")
 values=$("$pmklc" stat --json "$work/store" | field "['tiers']['archived']['stored_bytes']")
 local_values=$("$pmklc" stat --json "$work/local" | field "['tiers']['archived']['stored_bytes']")
+b_values=$("$pmklc" stat --json "$work/store-b" | field "['tiers']['archived']['stored_bytes']")
 fsck=$("$pmklc" fsck "$work/store" | tail -1)
 
 echo "## bench/distributed.sh, $(date -u +%F), $(nproc) cores, profile $profile, $shards shards, eval + collection x $copies ($total bytes)"
@@ -74,9 +83,11 @@ for i in $(seq 0 $((shards - 1))); do
   echo "| worker $i (one thread) | $(cat "$work/w$i.time") | | $(cat "$work/w$i.txt" | sed 's/.*: coded/coded/') |"
 done
 awk -v t="$t_work" -v n="$total" 'BEGIN { printf "| all workers, side by side | %s | %.2f | |\n", t, n / t / 1e6 }'
-awk -v t="$t_ingest" -v n="$total" -v v="$values" 'BEGIN { printf "| ingest | %s | %.1f | %.1f MB/s of group values (%d bytes) |\n", t, n / t / 1e6, v / t / 1e6, v }'
+awk -v t="$t_ingest" -v n="$total" -v v="$values" 'BEGIN { printf "| ingest, SST files (`--ingest-as files`, the default) | %s | %.1f | %.1f MB/s of group values (%d bytes) |\n", t, n / t / 1e6, v / t / 1e6, v }'
+awk -v t="$t_ingest_b" -v n="$total" -v v="$values" -v f="$t_ingest" 'BEGIN { printf "| ingest, one WriteBatch a group (`--ingest-as batches`, as a mount) | %s | %.1f | %.1f MB/s of group values; files take %.2fx its time |\n", t, n / t / 1e6, v / t / 1e6, f / t }'
 echo
-echo "ingest: $(sed 's/^[^:]*: //' "$work/ingest.txt" | head -1)"
-echo "stored group values: distributed $values, local $local_values ($([ "$values" = "$local_values" ] && echo same || echo DIFFERENT))"
+echo "ingest (files): $(sed 's/^[^:]*: //' "$work/ingest.txt" | head -1)"
+echo "ingest (batches): $(sed 's/^[^:]*: //' "$work/ingest-b.txt" | head -1)"
+echo "stored group values: distributed $values, batches $b_values, local $local_values ($([ "$values" = "$local_values" ] && [ "$b_values" = "$local_values" ] && echo same || echo DIFFERENT))"
 echo "fsck: $fsck"
-[ "$values" = "$local_values" ]
+[ "$values" = "$local_values" ] && [ "$b_values" = "$local_values" ]

@@ -774,8 +774,7 @@ Result<size_t> Filesystem::Read(uint64_t ino, uint64_t off, size_t size, char* b
 }
 
 Result<size_t> Filesystem::Impl::Read(uint64_t ino, uint64_t off, size_t size, char* buf) {
-  Impl* impl_ = this;
-  auto nr = impl_->table.Get(ino);
+  auto nr = table.Get(ino);
   if (!nr.ok()) return nr.status();
   auto n = *nr;
   Result<size_t> r = size_t{0};
@@ -787,18 +786,21 @@ Result<size_t> Filesystem::Impl::Read(uint64_t ino, uint64_t off, size_t size, c
     std::shared_lock<std::shared_mutex> l(n->mu);
     if (n->gone) return Status::Stale("inode " + std::to_string(ino) + " was deleted by the writer");
     if (IsDir(n->attr.mode)) return Status::IsDir();
-    impl_->data.PlanReadLocked(n.get(), off, size, &plan);
+    data.PlanReadLocked(n.get(), off, size, &plan);
     fsize = n->attr.size;
   }
-  impl_->data.StartRead(n, off, fsize, plan);
-  if (!plan.missing.empty()) impl_->data.FetchForRead(ino, &plan);
+  data.StartRead(n, off, fsize, plan);
+  if (!plan.missing.empty()) data.FetchForRead(ino, &plan);
   {
     std::shared_lock<std::shared_mutex> l(n->mu);
+    // (a follower's: the writer deleted it meanwhile; its view no longer
+    // holds its blocks, which would read as holes)
+    if (n->gone) return Status::Stale("inode " + std::to_string(ino) + " was deleted by the writer");
     if (IsDir(n->attr.mode)) return Status::IsDir();
-    r = impl_->data.ReadLocked(n, off, size, buf, &plan);
+    r = data.ReadLocked(n, off, size, buf, &plan);
   }
-  if (!r.ok() && r.status().IsCorruption()) impl_->LogDamage(ino, r.status());
-  if (r.ok() && !impl_->opts.noatime && !impl_->ro) {
+  if (!r.ok() && r.status().IsCorruption()) LogDamage(ino, r.status());
+  if (r.ok() && !opts.noatime && !ro) {
     // relatime: update atime if it is not newer than mtime/ctime or is a day old.
     std::unique_lock<std::shared_mutex> l(n->mu);
     Time now = Now();
@@ -874,6 +876,7 @@ Result<uint64_t> Filesystem::SeekDataOrHole(uint64_t ino, uint64_t off, int when
     Store::ViewRef view;
     {
       std::shared_lock<std::shared_mutex> l(n->mu);
+      if (n->gone) return Status::Stale("inode " + std::to_string(ino) + " was deleted by the writer");
       if (!S_ISREG(n->attr.mode)) return Status::InvalidArgument("not a regular file");
       size = n->attr.size;
       gen = n->data_gen.load();
@@ -924,9 +927,11 @@ Result<bool> Filesystem::Follow() {
   Impl* m = impl_.get();
   if (!m->store->follower()) return Status::NotSupported("not a follower (ro_follow) mount");
   std::lock_guard<std::mutex> one(m->follow_mu);
+  const auto t0 = std::chrono::steady_clock::now();
   auto c = m->store->CatchUp();
   if (!c.ok()) return c.status();
   if (!*c) return false;
+  const auto t1 = std::chrono::steady_clock::now();
   const Store::ViewRef v = m->store->CurrentView();
   Store::Pin pin(m->store, v);
   Status first;
@@ -964,6 +969,11 @@ Result<bool> Filesystem::Follow() {
       changed.push_back(ino);
     }
   }
+  spdlog::debug("ro_follow: caught up (catch-up {}): opened in {:.1f} ms, {} loaded inode(s) moved over in {:.1f} ms, "
+                "{} changed", m->store->catch_ups(), std::chrono::duration<double, std::milli>(t1 - t0).count(),
+                m->table.All().size(),
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count(),
+                changed.size());
   if (!changed.empty()) {
     std::lock_guard<std::mutex> g(m->changed_mu);
     m->follow_changed.insert(m->follow_changed.end(), changed.begin(), changed.end());
