@@ -241,9 +241,16 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
       std::istringstream in(req);
       std::string verb, dir;
       in >> verb;
+      // Neither runs beside an archiver pass (which promotes, collects
+      // reference objects and archives the same files).
+      auto paused = [&](const std::function<void()>& fn) {
+        if (archiver) archiver->WhilePaused(fn);
+        else fn();
+      };
       if (verb == "ingest") {
         std::getline(in >> std::ws, dir);
-        auto r = IngestResults(store.get(), fs.archive_host(), dir);
+        Result<IngestReport> r = Status::IOError("ingest did not run");
+        paused([&] { r = IngestResults(store.get(), fs.archive_host(), dir); });
         if (!r.ok()) return "error " + r.status().ToString();
         store->WaitForReclaim();
         std::string out = "ok\n" + r->Explain() + "\n";
@@ -251,10 +258,16 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
         return out;
       }
       ExportOptions eo;
-      in >> eo.shards >> eo.split_bytes >> eo.profile;
+      int defer = 1;
+      in >> eo.shards >> eo.split_bytes >> eo.profile >> defer;
       std::getline(in >> std::ws, dir);
       if (!in && dir.empty()) return "error malformed export request";
-      auto r = ExportUnits(store.get(), dir, eo, fs.archive_host());
+      eo.defer_related = defer != 0;
+      eo.references = p.archive.references;
+      eo.ref_segments = p.archive.ref_segments;
+      eo.ref_depth = p.archive.ref_depth;
+      Result<ExportReport> r = Status::IOError("export did not run");
+      paused([&] { r = ExportUnits(store.get(), dir, eo, fs.archive_host()); });
       if (!r.ok()) return "error " + r.status().ToString();
       return "ok exported " + r->Explain();
     }

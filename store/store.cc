@@ -1399,6 +1399,7 @@ struct Store::FileBatch::Rep {
     std::string path;
   };
   std::map<std::pair<int, char>, Stream> streams;
+  std::set<std::string> holds;  // hold keys, written at Commit (in order)
   uint64_t groups = 0, files = 0;
   bool committed = false;
 
@@ -1469,9 +1470,17 @@ Status Store::FileBatch::DeleteBlock(uint64_t ino, uint64_t idx) {
   return rep_->Add(b);
 }
 
+void Store::FileBatch::PutHold(uint8_t kind, uint64_t holder, uint64_t object) {
+  rep_->holds.insert(HoldKey(kind, holder, object));
+}
+
 Status Store::FileBatch::Commit() {
   if (rep_->committed) return Status::InvalidArgument("FileBatch: committed already");
   rep_->committed = true;
+  for (const std::string& k : rep_->holds) {
+    rocksdb::Status s = rep_->Put(kRefs, k, rocksdb::Slice());
+    if (!s.ok()) return FromRocks(s);
+  }
   std::map<int, rocksdb::IngestExternalFileArg> by_cf;
   for (auto& [key, st] : rep_->streams) {
     rocksdb::ExternalSstFileInfo info;

@@ -179,6 +179,8 @@ class Store {
     ~FileBatch();  // removes its directory and whatever is left in it
     Status PutGroup(uint64_t ino, uint64_t group, std::string_view value);
     Status DeleteBlock(uint64_t ino, uint64_t idx);
+    // A hold (as Batch::PutHold), in any order; repeats are one.
+    void PutHold(uint8_t kind, uint64_t holder, uint64_t object);
     uint64_t groups() const;
     // Ingests every file (moved into the store). Once only.
     Status Commit();

@@ -103,7 +103,8 @@ int RunArchive(const ArchiveArgs& a) {
     if (!a.export_dir.empty()) {
       auto split = ParseSize(a.split, "--split", 0, format::kMaxGroupBytes);
       if (!split.ok()) return Fail(split.status(), 2);
-      request = "export " + std::to_string(a.shards) + " " + std::to_string(*split) + " " + a.profile + " " + dir;
+      request = "export " + std::to_string(a.shards) + " " + std::to_string(*split) + " " + a.profile + " " +
+                (a.defer_related == "on" ? "1" : "0") + " " + dir;
     } else {
       request = "ingest " + dir;
     }
@@ -142,6 +143,10 @@ int RunArchive(const ArchiveArgs& a) {
     auto split = ParseSize(a.split, "--split", 0, format::kMaxGroupBytes);
     if (!split.ok()) return Fail(split.status(), 2);
     eo.split_bytes = static_cast<uint32_t>(*split);
+    eo.references = a.references == "on";
+    eo.ref_segments = a.ref_segments;
+    eo.ref_depth = a.ref_depth;
+    eo.defer_related = a.defer_related == "on";
     auto r = ExportUnits(st->get(), a.export_dir, eo);
     if (!r.ok()) return Fail(r.status());
     std::printf("%s: exported %s into %s, %u shard(s)\n", a.store.c_str(), r->Explain().c_str(), a.export_dir.c_str(),

@@ -94,6 +94,10 @@ struct ArchiveArgs {
   // or one WriteBatch a group ("batches", as a mounted store's daemon
   // does). Default: files
   std::string ingest_as = "files";
+  // --defer-related (with --export): a file related to one earlier in the
+  // same export is left for the next export (on) or coded without it (off).
+  // Default: on
+  std::string defer_related = "on";
   // --slurm (with --export DIR): then submit the workers as a job array and
   // the ingest as a job after them (tools/slurm_jobs.h). Default: off
   bool slurm = false;

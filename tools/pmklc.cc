@@ -227,6 +227,11 @@ fstab:
   arch->add_option("--ingest", aa.ingest_dir,
                    "unmounted store: swap the coded groups of DIR's done shards in (groups whose files changed since "
                    "the export are refused and reported)");
+  arch->add_option("--defer-related", aa.defer_related,
+                   "with --export: a file related to one exported before it in the same export is left pending for "
+                   "the next export, which codes it against that one once ingested (on), or is exported now and "
+                   "coded without it (off). Default: on")
+      ->check(CLI::IsMember({"on", "off"}));
   arch->add_option("--ingest-as", aa.ingest_as,
                    "with --ingest on an unmounted store: each shard's groups go in as SST files ingested at once "
                    "(files), or one WriteBatch a group as a mounted store's daemon does (batches). Default: files")

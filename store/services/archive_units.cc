@@ -26,6 +26,9 @@
 #include "engine/codec/endian.h"
 #include "engine/common/guarded.h"
 #include "engine/fasta/varint.h"
+#include "engine/format.h"
+#include "store/services/archive_refs.h"
+#include "store/services/store_refs.h"
 
 namespace pmklc {
 
@@ -36,9 +39,16 @@ namespace {
 constexpr char kExportMagic[8] = {'P', 'M', 'K', 'L', 'C', 'X', 'P', '\0'};
 constexpr char kUnitsMagic[8] = {'P', 'M', 'K', 'L', 'C', 'U', 'N', '\0'};
 constexpr char kDoneMagic[8] = {'P', 'M', 'K', 'L', 'C', 'D', 'N', '\0'};
-constexpr uint8_t kVersion = 1;
+constexpr char kRefsMagic[8] = {'P', 'M', 'K', 'L', 'C', 'R', 'F', '\0'};
+constexpr char kFilesMagic[8] = {'P', 'M', 'K', 'L', 'C', 'F', 'L', '\0'};
+constexpr uint8_t kVersion = 1;       // export record, results, done records, refs, files
+constexpr uint8_t kUnitsVersion = 2;  // units: 2 adds each group's reference segments
 constexpr uint32_t kMaxShards = 4096;
 constexpr size_t kMaxNotes = 100;
+// A file is checked for relatedness to at most this many FASTA files
+// exported before it (ExportOptions::defer_related). Each is a sketch
+// comparison.
+constexpr size_t kMaxDeferCompare = 4096;
 
 // ---- files ------------------------------------------------------------------
 
@@ -201,6 +211,9 @@ struct Unit {
   // (UnitsFile::data), one exported holds its own (owned).
   std::vector<std::pair<uint64_t, std::string_view>> blocks;
   std::vector<std::string> owned;
+  // The reference segments the group is coded against, in order (the
+  // planner's choice at export; empty: coded alone).
+  std::vector<RefSegmentKey> refs;
   uint64_t hash = 0;  // XXH3-64 of the unit's serialized bytes
 
   void AppendTo(std::string* s) const {
@@ -214,6 +227,14 @@ struct Unit {
     for (auto& [idx, v] : blocks) {
       PutVarint(s, idx);
       PutSection(s, v);
+    }
+    PutVarint(s, refs.size());
+    char b[8];
+    for (const RefSegmentKey& k : refs) {
+      PutVarint(s, k.object);
+      PutVarint(s, k.segment);
+      StoreLE64(b, k.checksum);
+      s->append(b, 8);
     }
   }
 };
@@ -230,7 +251,8 @@ Status ReadUnits(const std::string& path, UnitsFile* file) {
   const std::string_view s = file->data.view();
   auto bad = [&](const char* why) { return Status::Corruption(path + ": " + why); };
   if (s.size() < 9 || std::memcmp(s.data(), kUnitsMagic, 8) != 0) return bad("not a units file");
-  if (static_cast<uint8_t>(s[8]) != kVersion) return bad("unknown version");
+  if (static_cast<uint8_t>(s[8]) != kUnitsVersion)
+    return bad("units of another version (export again with this build)");
   Reader rd(s.substr(9));
   while (rd.remaining()) {
     const char* start = rd.rest().data();
@@ -247,8 +269,95 @@ Status ReadUnits(const std::string& path, UnitsFile* file) {
       if (!rd.GetVarint(&idx) || !rd.GetSection(&v)) return bad("truncated unit");
       u.blocks.emplace_back(idx, v);
     }
+    uint64_t nrefs;
+    if (!rd.GetVarint(&nrefs) || nrefs > format::kMaxBlockRefs) return bad("malformed unit references");
+    for (uint64_t i = 0; i < nrefs; ++i) {
+      uint64_t object, segment;
+      std::string_view sum;
+      if (!rd.GetVarint(&object) || !rd.GetVarint(&segment) || segment > UINT32_MAX || !rd.GetBytes(8, &sum))
+        return bad("truncated unit references");
+      u.refs.push_back({object, static_cast<uint32_t>(segment), LoadLE64(sum.data())});
+    }
     u.hash = XXH3_64bits(start, static_cast<size_t>(rd.rest().data() - start));
     out->push_back(std::move(u));
+  }
+  return Status::OK();
+}
+
+// ---- reference codes: DIR/refs ----------------------------------------------------
+// magic, u8 version, then per segment: varint object, varint segment, u64
+// checksum, varint bases, section of the bases' codes packed 4 a byte (the
+// first base in the low bits). What a worker primes a group's coder with
+// (RefSegment::codes): the planner decoded them at export, so a worker
+// needs no store and decodes no segment.
+std::string PackCodes(std::string_view codes) {
+  std::string p((codes.size() + 3) / 4, '\0');
+  for (size_t i = 0; i < codes.size(); ++i) p[i / 4] |= static_cast<char>((codes[i] & 3) << (2 * (i % 4)));
+  return p;
+}
+
+struct ExportRefs {
+  struct Entry {
+    uint64_t checksum = 0, bases = 0;
+    std::string_view packed;
+  };
+  Mapped data;
+  std::map<std::pair<uint64_t, uint32_t>, Entry> entries;
+
+  // An export without references has no file: then there are none.
+  Status Read(const std::string& dir) {
+    const std::string path = dir + "/refs";
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return Status::OK();
+    PMKLC_RETURN_IF_ERROR(data.Open(path));
+    const std::string_view s = data.view();
+    auto bad = [&](const char* why) { return Status::Corruption(path + ": " + why); };
+    if (s.size() < 9 || std::memcmp(s.data(), kRefsMagic, 8) != 0) return bad("not a reference codes file");
+    if (static_cast<uint8_t>(s[8]) != kVersion) return bad("unknown version");
+    Reader rd(s.substr(9));
+    while (rd.remaining()) {
+      uint64_t object, segment, bases;
+      std::string_view sum, packed;
+      if (!rd.GetVarint(&object) || !rd.GetVarint(&segment) || segment > UINT32_MAX || !rd.GetBytes(8, &sum) ||
+          !rd.GetVarint(&bases) || !rd.GetSection(&packed) || packed.size() != (bases + 3) / 4)
+        return bad("malformed entry");
+      entries[{object, static_cast<uint32_t>(segment)}] = {LoadLE64(sum.data()), bases, packed};
+    }
+    return Status::OK();
+  }
+  // Appends the codes of segment k to *out.
+  Status AppendCodes(const RefSegmentKey& k, std::string* out) const {
+    auto it = entries.find({k.object, k.segment});
+    if (it == entries.end() || it->second.checksum != k.checksum)
+      return Status::Corruption("reference segment " + std::to_string(k.object) + "/" + std::to_string(k.segment) +
+                                " is not in the export's refs");
+    const Entry& e = it->second;
+    const size_t at = out->size();
+    out->resize(at + e.bases);
+    for (uint64_t i = 0; i < e.bases; ++i)
+      (*out)[at + i] = static_cast<char>((static_cast<uint8_t>(e.packed[i / 4]) >> (2 * (i % 4))) & 3);
+    return Status::OK();
+  }
+};
+
+// ---- files: DIR/files --------------------------------------------------------------
+// magic, u8 version, then per exported file: varint ino, section its sketch
+// record (RefPlanner::SketchRecord of its plan; empty: none), which ingest
+// stores once the file's every group is in, so that later files may pick it
+// as a reference.
+Status ReadFileRecords(const std::string& dir, std::map<uint64_t, std::string>* out) {
+  const std::string path = dir + "/files";
+  std::string s;
+  if (!ReadWhole(path, &s).ok()) return Status::Corruption(path + ": missing (an incomplete export)");
+  auto bad = [&](const char* why) { return Status::Corruption(path + ": " + why); };
+  if (s.size() < 9 || std::memcmp(s.data(), kFilesMagic, 8) != 0) return bad("not a files record");
+  if (static_cast<uint8_t>(s[8]) != kVersion) return bad("unknown version");
+  Reader rd(std::string_view(s).substr(9));
+  while (rd.remaining()) {
+    uint64_t ino;
+    std::string_view rec;
+    if (!rd.GetVarint(&ino) || !rd.GetSection(&rec)) return bad("malformed entry");
+    (*out)[ino] = std::string(rec);
   }
   return Status::OK();
 }
@@ -328,10 +437,77 @@ Status CheckDone(const std::string& dir, uint32_t shard, uint32_t shards, uint64
 // ---- export ------------------------------------------------------------------------
 
 std::string ExportReport::Explain() const {
-  return std::to_string(groups) + " group(s) of " + std::to_string(files) + " file(s), " +
-         std::to_string(raw_bytes) + " bytes of file data, in " + std::to_string(unit_bytes) + " bytes of units" +
-         (busy_files ? " (" + std::to_string(busy_files) + " file(s) in use left out, still pending)" : "");
+  std::string s = std::to_string(groups) + " group(s) of " + std::to_string(files) + " file(s), " +
+                  std::to_string(raw_bytes) + " bytes of file data, in " + std::to_string(unit_bytes) +
+                  " bytes of units";
+  if (groups_with_refs)
+    s += "; " + std::to_string(groups_with_refs) + " group(s) coded against " + std::to_string(ref_segments) +
+         " reference segment(s) (" + std::to_string(ref_bytes) + " bytes of their codes in refs)";
+  if (busy_files) s += "; " + std::to_string(busy_files) + " file(s) in use left out, still pending";
+  if (deferred_files)
+    s += "; " + std::to_string(deferred_files) +
+         " related file(s) left for the next export (they code against files of this one once it is ingested)";
+  return s;
 }
+
+namespace {
+// One shard's units file, written as the export goes (a few MiB in memory
+// at a time), under a name of this process's own, renamed when complete.
+class ShardOut {
+ public:
+  ShardOut() = default;
+  ShardOut(const ShardOut&) = delete;
+  ShardOut& operator=(const ShardOut&) = delete;
+  ~ShardOut() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      ::unlink(tmp_.c_str());
+    }
+  }
+  Status Open(const std::string& path) {
+    path_ = path;
+    tmp_ = path + ".tmp." + std::to_string(getpid());
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) return Status::IOError(tmp_ + ": " + std::strerror(errno));
+    buf_.assign(kUnitsMagic, 8);
+    buf_.push_back(static_cast<char>(kUnitsVersion));
+    return Status::OK();
+  }
+  Status Add(const Unit& u) {
+    u.AppendTo(&buf_);
+    return buf_.size() >= (size_t{8} << 20) ? Flush() : Status::OK();
+  }
+  // Writes the rest, fsyncs, renames into place.
+  Status Finish() {
+    PMKLC_RETURN_IF_ERROR(Flush());
+    if (::fsync(fd_) != 0 || ::close(fd_) != 0) {
+      fd_ = -1;
+      return Status::IOError(tmp_ + ": " + std::strerror(errno));
+    }
+    fd_ = -1;
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0) return Status::IOError(path_ + ": " + std::strerror(errno));
+    return Status::OK();
+  }
+  uint64_t bytes() const { return written_ + buf_.size(); }
+
+ private:
+  Status Flush() {
+    size_t done = 0;
+    while (done < buf_.size()) {
+      ssize_t n = ::write(fd_, buf_.data() + done, buf_.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return errno == ENOSPC ? Status::NoSpace(tmp_ + ": disk full") : Status::IOError(tmp_ + ": " + std::strerror(errno));
+      done += static_cast<size_t>(n);
+    }
+    written_ += buf_.size();
+    buf_.clear();
+    return Status::OK();
+  }
+  std::string path_, tmp_, buf_;
+  int fd_ = -1;
+  uint64_t written_ = 0;
+};
+}  // namespace
 
 Result<ExportReport> ExportUnits(Store* store, const std::string& dir, const ExportOptions& o, ArchiveHost* host) {
   if (o.shards == 0 || o.shards > kMaxShards)
@@ -347,15 +523,36 @@ Result<ExportReport> ExportUnits(Store* store, const std::string& dir, const Exp
     fs::create_directories(dir + sub, ec);
     if (ec) return Status::IOError(dir + sub + ": " + ec.message());
   }
-  std::vector<std::string> shard(o.shards);
-  for (auto& s : shard) {
-    s.assign(kUnitsMagic, 8);
-    s.push_back(static_cast<char>(kVersion));
+  std::vector<std::unique_ptr<ShardOut>> shard;
+  for (uint32_t i = 0; i < o.shards; ++i) {
+    shard.push_back(std::make_unique<ShardOut>());
+    PMKLC_RETURN_IF_ERROR(shard.back()->Open(UnitsPath(dir, i)));
   }
+  // References are planned here, against the store as it is, as the local
+  // archiver plans them (promoting related archived files to objects
+  // through the host, under their locks): an unmounted store is its own host.
+  StoreArchiveHost own_host(store);
+  ArchiveHost* h = host ? host : &own_host;
+  std::unique_ptr<StoreRefs> own_refs;
+  StoreRefs* refs = h->refs();
+  if (o.references && !refs) {
+    own_refs = std::make_unique<StoreRefs>(store, o.ref_cache_bytes);
+    refs = own_refs.get();
+  }
+  RefPlanner planner(store, h, refs, RefPlanOptions{o.ref_segments, o.ref_depth});
+
+  // 1. The pending regular files that are idle, and their fast-tier groups.
+  struct File {
+    uint64_t ino = 0;
+    InodeAttr attr;
+    std::vector<uint64_t> groups;
+    std::optional<ref::Sketch> sketch;  // a nucleotide FASTA file the planner may code against others
+    bool stay_usable = false;
+  };
+  std::vector<File> files;
   std::vector<uint64_t> inos;
   PMKLC_RETURN_IF_ERROR(store->ListPending(&inos));
   ExportReport rep;
-  uint64_t next = 0;
   for (uint64_t ino : inos) {
     auto a = store->GetInode(ino);
     if (!a.ok()) {
@@ -372,8 +569,70 @@ Result<ExportReport> ExportUnits(Store* store, const std::string& dir, const Exp
       if (idle.IsNotFound()) continue;
       PMKLC_RETURN_IF_ERROR(idle);
     }
+    File f;
+    f.ino = ino;
+    f.attr = *a;
+    PMKLC_RETURN_IF_ERROR(store->ForEachBlockOf(ino, [&](uint64_t idx, std::string_view) {
+      if (f.groups.empty() || f.groups.back() != idx / gb) f.groups.push_back(idx / gb);
+      return true;
+    }));
+    if (!f.groups.empty()) files.push_back(std::move(f));
+  }
+  // 2. The local archiver's planning order (diverse files first).
+  if (o.references) {
+    std::vector<RefPlanner::PendingFile> pending;
+    for (File& f : files) {
+      Result<std::optional<ref::Sketch>> sk = std::optional<ref::Sketch>();
+      Status gs = Guarded("sketching", [&] { sk = planner.PendingSketch(f.ino, f.attr.size, f.groups); });
+      if (!gs.ok()) sk = gs;
+      if (!sk.ok()) spdlog::warn("export: inode {}: sketch: {} (coded alone)", f.ino, sk.status().ToString());
+      else f.sketch = std::move(*sk);
+      pending.push_back({f.ino, f.sketch});
+    }
+    if (files.size() > 1) {
+      auto order = planner.PlanningOrder(pending);
+      if (order.ok()) {
+        std::vector<File> ordered;
+        for (const RefPlanner::PlanStep& st : *order) {
+          files[st.index].stay_usable = st.stay_usable;
+          ordered.push_back(std::move(files[st.index]));
+        }
+        files = std::move(ordered);
+      } else {
+        spdlog::warn("export: planning order: {} (files in the order they came)", order.status().ToString());
+      }
+    }
+  }
+  // 3. Each file: deferred (related to a file exported before it here, which
+  // it could use once that one is archived), or planned and exported.
+  std::vector<const ref::Sketch*> exported_sketches;
+  std::map<std::pair<uint64_t, uint32_t>, RefSegmentKey> needed;  // segments whose codes the workers get
+  std::string files_rec(kFilesMagic, 8);
+  files_rec.push_back(static_cast<char>(kVersion));
+  uint64_t next = 0;
+  std::vector<uint64_t> promoted;
+  for (File& f : files) {
+    if (o.references && o.defer_related && f.sketch) {
+      bool related = false;
+      for (size_t k = 0; k < exported_sketches.size() && k < kMaxDeferCompare && !related; ++k)
+        related = ref::Jaccard(*exported_sketches[k], *f.sketch) >= ref::kRelatedJaccard;
+      if (related) {
+        rep.deferred_files++;
+        continue;
+      }
+    }
+    RefPlan plan;
+    if (o.references && f.sketch) {
+      Result<RefPlan> r = Status::NoMemory("reference planning");
+      Status gs = Guarded("planning references", [&] { r = planner.Plan(f.ino, f.attr.size, f.groups, f.stay_usable); });
+      if (!gs.ok()) r = gs;
+      if (r.ok()) plan = std::move(*r);
+      else spdlog::warn("export: inode {}: reference planning: {} (coded alone)", f.ino, r.status().ToString());
+      promoted.insert(promoted.end(), plan.promoted.begin(), plan.promoted.end());
+      exported_sketches.push_back(&*f.sketch);
+    }
     std::map<uint64_t, Unit> units;  // by group
-    PMKLC_RETURN_IF_ERROR(store->ForEachBlockOf(ino, [&](uint64_t idx, std::string_view v) {
+    PMKLC_RETURN_IF_ERROR(store->ForEachBlockOf(f.ino, [&](uint64_t idx, std::string_view v) {
       Unit& u = units[idx / gb];
       u.owned.emplace_back(v);
       u.blocks.emplace_back(idx, std::string_view());
@@ -383,22 +642,50 @@ Result<ExportReport> ExportUnits(Store* store, const std::string& dir, const Exp
     rep.files++;
     for (auto& [g, u] : units) {
       for (size_t k = 0; k < u.blocks.size(); ++k) u.blocks[k].second = u.owned[k];
-      u.ino = ino;
+      u.ino = f.ino;
       u.group = g;
-      u.size = a->size;
-      u.ctime = a->ctime;
+      u.size = f.attr.size;
+      u.ctime = f.attr.ctime;
       const uint64_t start = g * gb * bs;
-      u.raw_len = a->size > start ? std::min<uint64_t>(a->size - start, gb * bs) : 0;
+      u.raw_len = f.attr.size > start ? std::min<uint64_t>(f.attr.size - start, gb * bs) : 0;
       if (u.raw_len == 0) continue;  // blocks past the end: fsck's business, not ours
-      u.AppendTo(&shard[next++ % o.shards]);
+      if (auto pg = plan.groups.find(g); pg != plan.groups.end() && !pg->second.refs.empty()) {
+        u.refs = pg->second.refs;
+        for (const RefSegmentKey& k : u.refs) needed[{k.object, k.segment}] = k;
+        rep.groups_with_refs++;
+      }
+      PMKLC_RETURN_IF_ERROR(shard[next++ % o.shards]->Add(u));
       rep.groups++;
       rep.raw_bytes += u.raw_len;
     }
+    PutVarint(&files_rec, f.ino);
+    PutSection(&files_rec, planner.SketchRecord(plan));
+  }
+  // 4. The codes of every segment a unit is coded against.
+  if (!needed.empty()) {
+    std::string rf(kRefsMagic, 8);
+    rf.push_back(static_cast<char>(kVersion));
+    char b[8];
+    for (auto& [key, k] : needed) {
+      auto seg = refs->Get(k);
+      if (!seg.ok()) return seg.status();  // (StoreRefs names the segment)
+      PutVarint(&rf, k.object);
+      PutVarint(&rf, k.segment);
+      StoreLE64(b, k.checksum);
+      rf.append(b, 8);
+      PutVarint(&rf, (*seg)->codes.size());
+      PutSection(&rf, PackCodes((*seg)->codes));
+    }
+    PMKLC_RETURN_IF_ERROR(WriteAtomically(dir + "/refs", rf));
+    rep.ref_segments = needed.size();
+    rep.ref_bytes = rf.size();
   }
   for (uint32_t i = 0; i < o.shards; ++i) {
-    PMKLC_RETURN_IF_ERROR(WriteAtomically(UnitsPath(dir, i), shard[i]));
-    rep.unit_bytes += shard[i].size();
+    rep.unit_bytes += shard[i]->bytes();
+    PMKLC_RETURN_IF_ERROR(shard[i]->Finish());
   }
+  PMKLC_RETURN_IF_ERROR(WriteAtomically(dir + "/files", files_rec));
+  for (uint64_t ino : promoted) store->ScheduleReclaim(ino);  // (their old group values now live as segments)
   ExportRecord e;
   e.block_size = static_cast<uint32_t>(bs);
   e.group_blocks = static_cast<uint32_t>(gb);
@@ -441,6 +728,8 @@ Result<WorkReport> WorkShard(const std::string& dir, const WorkOptions& o) {
   UnitsFile file;
   PMKLC_RETURN_IF_ERROR(ReadUnits(UnitsPath(dir, o.shard), &file));
   const std::vector<Unit>& units = file.units;
+  ExportRefs refs;
+  PMKLC_RETURN_IF_ERROR(refs.Read(dir));
   auto enc = ArchiveEncodeOptions(e->profile);
   if (!enc.ok()) return enc.status();
   enc->split_bytes = e->split_bytes;
@@ -471,7 +760,15 @@ Result<WorkReport> WorkShard(const std::string& dir, const WorkOptions& o) {
           std::memcpy(raw.data() + at, img.data(), img.size());
           before[i] += v.size();
         }
-        return EncodeBlock(raw, *enc, &values[i]);
+        if (u.refs.empty()) return EncodeBlock(raw, *enc, &values[i]);
+        // Coded against its reference segments, as the local archiver codes
+        // it: their codes, in order, prime the coder.
+        std::string prime;
+        for (const RefSegmentKey& k : u.refs) PMKLC_RETURN_IF_ERROR(refs.AppendCodes(k, &prime));
+        EncodeOptions with = *enc;
+        with.refs = u.refs;
+        with.ref_codes = prime;
+        return EncodeBlock(raw, with, &values[i]);
       });
     }
   };
@@ -604,6 +901,34 @@ Outcome CheckUnit(Store* store, const InodeAttr& now, const Unit& unit, const Re
   }
   return kIn;
 }
+// For a group value coded against references: its segments' objects, each
+// of which must still be in the store (an object goes only when nothing
+// holds it; the swap adds the group's holds in its own write). kStale and
+// *why otherwise; a failed read sets *err.
+Outcome CheckObjects(Store* store, std::string_view value, std::vector<RefSegmentKey>* deps, std::string* why,
+                     Status* err) {
+  deps->clear();
+  Status s = BlockRefs(value, deps);
+  if (!s.ok()) {
+    *err = Status::Corruption("a coded group's reference list: " + s.message());
+    return kStale;
+  }
+  std::set<uint64_t> seen;
+  for (const RefSegmentKey& d : *deps) {
+    if (!seen.insert(d.object).second) continue;
+    std::string rec;
+    s = store->GetRefObject(d.object, &rec);
+    if (s.IsNotFound()) {
+      *why = "its reference object " + std::to_string(d.object) + " is gone";
+      return kStale;
+    }
+    if (!s.ok()) {
+      *err = s;
+      return kStale;
+    }
+  }
+  return kIn;
+}
 }  // namespace
 
 Result<IngestReport> IngestResults(Store* store, ArchiveHost* host, const std::string& dir, const IngestOptions& o) {
@@ -617,6 +942,8 @@ Result<IngestReport> IngestResults(Store* store, ArchiveHost* host, const std::s
   auto note = [&](std::string line) {
     if (rep.notes.size() < kMaxNotes) rep.notes.push_back(std::move(line));
   };
+  std::map<uint64_t, std::string> sketches;  // each exported file's sketch record
+  PMKLC_RETURN_IF_ERROR(ReadFileRecords(dir, &sketches));
   // Per file: its exported groups, those not in (yet), and the ctime exported.
   struct FileState {
     Time ctime;
@@ -680,6 +1007,7 @@ Result<IngestReport> IngestResults(Store* store, ArchiveHost* host, const std::s
       std::string why;
       Outcome outcome = kStale;
       Status err;
+      std::vector<RefSegmentKey> deps;
       if (fb) {
         // This process has the store to itself: checked now, swapped in
         // with the shard's other groups at its end, as SST files.
@@ -688,9 +1016,12 @@ Result<IngestReport> IngestResults(Store* store, ArchiveHost* host, const std::s
         else if (!now.ok()) return now.status();
         else outcome = CheckUnit(store, *now, unit, r, &why, &err);
         PMKLC_RETURN_IF_ERROR(err);
+        if (outcome == kIn) outcome = CheckObjects(store, r.value, &deps, &why, &err);
+        PMKLC_RETURN_IF_ERROR(err);
         if (outcome == kIn) {
           PMKLC_RETURN_IF_ERROR(fb->PutGroup(r.ino, r.group, r.value));
           for (auto& [idx, v] : unit.blocks) PMKLC_RETURN_IF_ERROR(fb->DeleteBlock(r.ino, idx));
+          for (const RefSegmentKey& d : deps) fb->PutHold(Store::kHoldFile, r.ino, d.object);
           in_batch.push_back({&f, r.value.size()});
           continue;
         }
@@ -698,9 +1029,14 @@ Result<IngestReport> IngestResults(Store* store, ArchiveHost* host, const std::s
         Status s = host->Commit(r.ino, [&](const InodeAttr& now, Store::Batch* b) -> Status {
           outcome = CheckUnit(store, now, unit, r, &why, &err);
           PMKLC_RETURN_IF_ERROR(err);
+          if (outcome == kIn) outcome = CheckObjects(store, r.value, &deps, &why, &err);
+          PMKLC_RETURN_IF_ERROR(err);
           if (outcome != kIn) return Status::Busy(why);
           b->PutGroup(r.ino, r.group, r.value);
           for (auto& [idx, v] : unit.blocks) b->DeleteBlock(r.ino, idx);
+          // The group depends on these objects (coded against references):
+          // the holds keep them, in the same batch.
+          for (const RefSegmentKey& d : deps) b->PutHold(Store::kHoldFile, r.ino, d.object);
           return Status::OK();
         });
         if (s.IsNotFound()) why = "deleted";
@@ -736,11 +1072,17 @@ Result<IngestReport> IngestResults(Store* store, ArchiveHost* host, const std::s
   // A file whose every exported group is in, and which did not change since
   // the export, is done: its pending mark goes (a file with groups still
   // open, or changed, stays pending for the next pass or export).
+  RefPlanner planner(store, host, nullptr, RefPlanOptions{});  // (DropUnneededHolds reads the store only)
   for (auto& [ino, f] : files) {
     if (f.open != 0) continue;
     Status s = host->Commit(ino, [&](const InodeAttr& a, Store::Batch* b) -> Status {
       if (!(a.ctime == f.ctime)) return Status::Busy("changed since the export");
       b->DeletePending(ino);
+      // As the local archiver finishes a file: holds on objects no group
+      // names any more go, and later files may pick this one as a reference.
+      if (Status hs = planner.DropUnneededHolds(ino, b); !hs.ok())
+        spdlog::warn("ingest: inode {}: holds kept: {}", ino, hs.ToString());
+      if (auto sk = sketches.find(ino); sk != sketches.end() && !sk->second.empty()) b->PutSketch(ino, sk->second);
       return Status::OK();
     });
     if (s.ok()) rep.files_done++;

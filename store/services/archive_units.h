@@ -8,7 +8,10 @@
 //
 // DIR holds:
 //   export        the export record (below), written last by ExportUnits
-//   units/I       shard I's units, 0 <= I < shards
+//   units/I       shard I's units, 0 <= I < shards; a unit names the
+//                 reference segments its group is coded against
+//   refs          those segments' nucleotide codes (none without references)
+//   files         each exported file's sketch record, stored at ingest
 //   out/I.sst     shard I's results (rocksdb::SstFileWriter), renamed into
 //                 place when complete
 //   out/I.done    written (by rename) after out/I.sst: its group count and
@@ -42,20 +45,39 @@ struct ExportOptions {
   std::string profile = "max";
   // As ArchiveOptions::split_bytes. Default: 0
   uint32_t split_bytes = 0;
+  // References (issue #6), planned at export as the local archiver plans
+  // them: each nucleotide FASTA file's groups are coded against segments of
+  // the related files and objects already in the store. Default: true
+  bool references = true;
+  uint32_t ref_segments = 4;  // as ArchiveOptions::ref_segments. Default: 4
+  uint32_t ref_depth = 2;     // as ArchiveOptions::ref_depth. Default: 2
+  size_t ref_cache_bytes = size_t{256} << 20;  // decoded segments, without a host's cache. Default: 256 MiB
+  // A file related to one exported before it in this export (which it could
+  // use once that one is archived) is left pending for the next export,
+  // instead of being coded without it. Default: true
+  bool defer_related = true;
 };
 
 struct ExportReport {
   uint64_t files = 0, groups = 0;
-  uint64_t busy_files = 0;  // left out: not idle (a mounted store)
-  uint64_t raw_bytes = 0;   // file bytes in the exported groups
-  uint64_t unit_bytes = 0;  // bytes written to units/
+  uint64_t busy_files = 0;      // left out: not idle (a mounted store)
+  uint64_t deferred_files = 0;  // left out: related to a file of this export (ExportOptions::defer_related)
+  uint64_t raw_bytes = 0;       // file bytes in the exported groups
+  uint64_t unit_bytes = 0;      // bytes written to units/
+  uint64_t groups_with_refs = 0;          // groups coded against reference segments
+  uint64_t ref_segments = 0, ref_bytes = 0;  // distinct segments, and DIR/refs's size
   std::string Explain() const;
 };
 
 // Writes every group with fast-tier blocks of every pending regular file
-// into dir (created; it must not hold an export yet). The store is only
-// read. Groups go to shards round robin in file order. References: the
-// units are coded alone (docs/store.md §Distributed archiving says why).
+// into dir (created; it must not hold an export yet). Groups go to shards
+// round robin in file order. References (ExportOptions::references): the
+// files are planned in the local archiver's order against the files and
+// objects already archived; a related archived file may be promoted to a
+// reference object on the way (the only change to the store), and a file
+// related to one earlier in this export is deferred (defer_related).
+// A mounted store's daemon runs it with its archiver paused (no pass may
+// promote, collect or archive meanwhile); so does its ingest.
 // host: a mounted store's (its daemon exports): files that are not idle
 // (open for writing, unstored data) are left out and stay pending; nullptr:
 // an unmounted store, every pending file goes.

@@ -248,6 +248,11 @@ void Archiver::Loop() {
   }
 }
 
+void Archiver::WhilePaused(const std::function<void()>& fn) {
+  std::lock_guard<std::mutex> pass(pass_mu_);
+  fn();
+}
+
 Status Archiver::RunPass(bool ignore_delay, uint64_t* busy,
                          const std::function<void(uint64_t, uint64_t)>& progress, PassSummary* summary) {
   std::lock_guard<std::mutex> pass(pass_mu_);

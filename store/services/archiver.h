@@ -175,6 +175,9 @@ class Archiver {
   void Stop();
   // Makes the next pass start now and ignore the delay.
   void Kick();
+  // Runs fn with no pass running, and none starting until it returns (the
+  // daemon's export and ingest). Thread-safe.
+  void WhilePaused(const std::function<void()>& fn);
   // Kicks, then waits until a pass that started after the call has ended.
   // Returns that pass's status; `busy` gets the number of files skipped
   // because they were open for writing.

@@ -76,6 +76,39 @@ class ArchiveMountTest : public MountTest {
     }
     return true;
   }
+  // For the distributed-archiving tests: remounts archiving with balanced,
+  // copies the named corpus genomes into the mount (and T() for
+  // comparison; *names gets "NAME.fa"), unmounts, and archives a copy of
+  // the store at `copy` locally (balanced, no references): the group
+  // values a distributed pass must match. The store is left unmounted.
+  // False if the corpus is missing (skipped) or a step failed (reported).
+  bool CopyInAndArchiveACopyLocally(std::initializer_list<const char*> genomes, const std::string& copy,
+                                    std::vector<std::string>* names) {
+    std::vector<CorpusFile> corpus;
+    if (!RequireCorpus(&corpus)) return false;
+    opts_ = {"archive_delay=3600", "archive_profile=balanced"};
+    if (!Remount()) return false;
+    for (const char* name : genomes) {
+      const CorpusFile* f = FindCorpus(corpus, name);
+      if (!f) {
+        ADD_FAILURE() << "no " << name << " in the corpus";
+        return false;
+      }
+      if (Sh("cp " + f->path + " " + M(f->name + ".fa") + " && cp " + f->path + " " + T(f->name + ".fa")) != 0) {
+        ADD_FAILURE() << "copying " << name << " in failed";
+        return false;
+      }
+      names->push_back(f->name + ".fa");
+    }
+    if (!Unmount()) return false;
+    std::string out;
+    if (Sh("cp -a " + store_dir() + " " + copy) != 0 ||
+        Sh(PmklcBin() + " archive -p balanced --references off " + copy + " 2>&1", &out) != 0) {
+      ADD_FAILURE() << "the local pass over a copy failed: " << out;
+      return false;
+    }
+    return true;
+  }
   std::vector<std::string> opts_{"archive_delay=3600", "archive_threads=2"};
 };
 
@@ -335,22 +368,10 @@ std::map<std::pair<uint64_t, uint64_t>, std::string> GroupsOf(const std::string&
 // results: the store then holds exactly the group values of a local pass
 // over a copy of it, every file reads back, and fsck is clean.
 TEST_F(ArchiveMountTest, ExportWorkIngestThroughTheDaemonMatchesALocalPass) {
-  std::vector<CorpusFile> corpus;
-  if (!RequireCorpus(&corpus)) return;
-  opts_ = {"archive_delay=3600", "archive_profile=balanced"};
-  ASSERT_TRUE(Remount());
   std::vector<std::string> names;
-  for (const char* name : {"ecoli_536", "lambda", "mlep_tn"}) {
-    const CorpusFile* f = FindCorpus(corpus, name);
-    ASSERT_NE(f, nullptr) << name;
-    ASSERT_EQ(Sh("cp " + f->path + " " + M(f->name + ".fa") + " && cp " + f->path + " " + T(f->name + ".fa")), 0);
-    names.push_back(f->name + ".fa");
-  }
-  ASSERT_TRUE(Unmount());
   const std::string copy = T("local-store");
-  ASSERT_EQ(Sh("cp -a " + store_dir() + " " + copy), 0);
+  if (!CopyInAndArchiveACopyLocally({"ecoli_536", "lambda", "mlep_tn"}, copy, &names)) return;
   std::string out;
-  ASSERT_EQ(Sh(PmklcBin() + " archive -p balanced --references off " + copy + " 2>&1", &out), 0) << out;
   ASSERT_TRUE(Mount());
   const std::string job = T("job");
   ASSERT_EQ(Sh(PmklcBin() + " archive " + store_dir() + " -p balanced --export " + job + " --shards 4 2>&1", &out), 0)
@@ -378,29 +399,101 @@ TEST_F(ArchiveMountTest, ExportWorkIngestThroughTheDaemonMatchesALocalPass) {
   ASSERT_TRUE(Mount());
 }
 
+// Every reference object record and segment of the store in dir (unmounted).
+std::map<std::string, std::string> RefObjectsOf(const std::string& dir) {
+  std::map<std::string, std::string> r;
+  StoreOptions so;
+  so.create_if_missing = false;
+  so.read_only = true;
+  auto st = Store::Open(dir, so);
+  EXPECT_TRUE(st.ok()) << st.status().ToString();
+  if (!st.ok()) return r;
+  EXPECT_TRUE((*st)->ForEachRefObject([&](uint64_t id, std::string_view rec) {
+    r["o" + std::to_string(id)] = std::string(rec);
+    return true;
+  }).ok());
+  EXPECT_TRUE((*st)->ForEachRefSegment([&](uint64_t id, uint32_t seg, std::string_view v) {
+    r["s" + std::to_string(id) + "/" + std::to_string(seg)] = std::string(v);
+    return true;
+  }).ok());
+  EXPECT_TRUE((*st)->ForEachHold([&](uint8_t kind, uint64_t holder, uint64_t object) {
+    r["h" + std::to_string(kind) + "/" + std::to_string(holder) + "/" + std::to_string(object)] = "";
+    return true;
+  }).ok());
+  EXPECT_TRUE((*st)->ForEachSketch([&](uint64_t ino, std::string_view rec) {
+    r["k" + std::to_string(ino)] = std::string(rec);
+    return true;
+  }).ok());
+  return r;
+}
+
+// Reference coding through work units (issue #20 item 1 with issue #6): a
+// K. pneumoniae strain archived already, three more strains and E. coli
+// pending. Each export plans references against what the store holds (as
+// the local archiver does) and leaves the strains related to one it
+// exports for the next round; after the rounds, the store holds exactly
+// the group values, reference objects, holds and sketches of a local pass
+// with references over a copy, every file reads back and fsck is clean.
+TEST_F(ArchiveMountTest, ReferencesThroughWorkUnitsInRoundsMatchALocalPass) {
+  std::vector<CorpusFile> corpus;
+  if (!RequireCorpus(&corpus)) return;
+  opts_ = {"archive_delay=3600", "archive_profile=balanced"};
+  ASSERT_TRUE(Remount());
+  auto put = [&](const char* name) {
+    const CorpusFile* f = FindCorpus(corpus, name);
+    ASSERT_NE(f, nullptr) << name;
+    ASSERT_EQ(Sh("cp " + f->path + " " + M(f->name + ".fa") + " && cp " + f->path + " " + T(f->name + ".fa")), 0);
+  };
+  put("kpn_hs11286");
+  std::string out;
+  ASSERT_EQ(Sh(PmklcBin() + " archive --wait " + store_dir() + " 2>&1", &out), 0) << out;
+  const std::vector<std::string> names = {"kpn_hs11286", "kpn_kp1084", "kpn_mgh78578", "kpn_ntuh_k2044", "ecoli_536"};
+  for (size_t i = 1; i < names.size(); ++i) put(names[i].c_str());
+  ASSERT_TRUE(Unmount());
+  const std::string copy = T("local-store");
+  ASSERT_EQ(Sh("cp -a " + store_dir() + " " + copy), 0);
+  ASSERT_EQ(Sh(PmklcBin() + " archive -p balanced " + copy + " 2>&1", &out), 0) << out;
+  int rounds = 0, with_refs = 0;
+  for (; rounds < 6; ++rounds) {
+    const std::string job = T("job" + std::to_string(rounds));
+    out.clear();
+    ASSERT_EQ(Sh(PmklcBin() + " archive " + store_dir() + " -p balanced --export " + job + " --shards 2 2>&1", &out),
+              0) << out;
+    if (out.find("exported 0 group(s)") != std::string::npos) break;
+    if (out.find("coded against") != std::string::npos) ++with_refs;
+    ASSERT_EQ(Sh("for i in 0 1; do " + PmklcBin() + " archive --work " + job + " --shard $i/2 & done; wait 2>&1",
+                 &out), 0) << out;
+    out.clear();
+    ASSERT_EQ(Sh(PmklcBin() + " archive " + store_dir() + " --ingest " + job + " 2>&1", &out), 0) << out;
+    EXPECT_EQ(out.find("stale"), std::string::npos) << out;
+  }
+  EXPECT_GE(rounds, 2) << "related strains were not left for a later round";
+  EXPECT_LE(rounds, 4);
+  EXPECT_GE(with_refs, 2) << "no export coded against references";
+  ASSERT_EQ(Fsck(&out), 0) << out;
+  const auto local = GroupsOf(copy), distributed = GroupsOf(store_dir());
+  EXPECT_GE(local.size(), 8u);
+  EXPECT_TRUE(local == distributed) << local.size() << " local groups, " << distributed.size() << " distributed";
+  EXPECT_TRUE(RefObjectsOf(copy) == RefObjectsOf(store_dir())) << "reference objects, holds or sketches differ";
+  ASSERT_TRUE(Mount());
+  for (const std::string& n : names) EXPECT_EQ(Md5OfFile(M(n + ".fa")), Md5OfFile(T(n + ".fa"))) << n;
+  EXPECT_EQ(JsonField(StatJson(), "pending_raw_bytes"), 0u) << StatJson();
+}
+
 // kill -9 of `pmklc archive --ingest` at many points, in both of its ways
 // of swapping groups in (SST files ingested at once, and one WriteBatch a
 // group): the store never needs repair (fsck clean after every kill), and
 // ingesting again ends with exactly the group values of a local pass.
 TEST_F(ArchiveMountTest, KillDuringIngestLosesNothing) {
-  std::vector<CorpusFile> corpus;
-  if (!RequireCorpus(&corpus)) return;
-  opts_ = {"archive_delay=3600", "archive_profile=balanced"};
-  ASSERT_TRUE(Remount());
   std::vector<std::string> names;
-  for (const char* name : {"ecoli_536", "lambda", "mlep_tn", "kpn_hs11286", "kpn_kp1084"}) {
-    const CorpusFile* f = FindCorpus(corpus, name);
-    ASSERT_NE(f, nullptr) << name;
-    ASSERT_EQ(Sh("cp " + f->path + " " + M(f->name + ".fa") + " && cp " + f->path + " " + T(f->name + ".fa")), 0);
-    names.push_back(f->name + ".fa");
-  }
-  ASSERT_TRUE(Unmount());
   const std::string copy = T("local-store");
-  ASSERT_EQ(Sh("cp -a " + store_dir() + " " + copy), 0);
+  if (!CopyInAndArchiveACopyLocally({"ecoli_536", "lambda", "mlep_tn", "kpn_hs11286", "kpn_kp1084"}, copy, &names))
+    return;
   std::string out;
-  ASSERT_EQ(Sh(PmklcBin() + " archive -p balanced --references off " + copy + " 2>&1", &out), 0) << out;
   const std::string job = T("job");
-  ASSERT_EQ(Sh(PmklcBin() + " archive " + store_dir() + " -p balanced --export " + job + " --shards 4 2>&1", &out), 0)
+  ASSERT_EQ(Sh(PmklcBin() + " archive " + store_dir() + " -p balanced --references off --export " + job +
+                   " --shards 4 2>&1",
+               &out), 0)
       << out;
   ASSERT_EQ(Sh("for i in 0 1 2 3; do " + PmklcBin() + " archive --work " + job + " --shard $i/4 & done; wait 2>&1",
                &out), 0) << out;
@@ -447,22 +540,10 @@ TEST_F(ArchiveMountTest, SlurmJobArrayArchivesLikeALocalPass) {
   SlurmCluster cluster(T("slurm"));
   const std::string why = cluster.Start();
   if (!why.empty()) GTEST_SKIP() << "no one-node Slurm cluster here: " << why;
-  std::vector<CorpusFile> corpus;
-  if (!RequireCorpus(&corpus)) return;
-  opts_ = {"archive_delay=3600", "archive_profile=balanced"};
-  ASSERT_TRUE(Remount());
   std::vector<std::string> names;
-  for (const char* name : {"ecoli_536", "lambda", "mlep_tn"}) {
-    const CorpusFile* f = FindCorpus(corpus, name);
-    ASSERT_NE(f, nullptr) << name;
-    ASSERT_EQ(Sh("cp " + f->path + " " + M(f->name + ".fa") + " && cp " + f->path + " " + T(f->name + ".fa")), 0);
-    names.push_back(f->name + ".fa");
-  }
-  ASSERT_TRUE(Unmount());
   const std::string copy = T("local-store");
-  ASSERT_EQ(Sh("cp -a " + store_dir() + " " + copy), 0);
+  if (!CopyInAndArchiveACopyLocally({"ecoli_536", "lambda", "mlep_tn"}, copy, &names)) return;
   std::string out;
-  ASSERT_EQ(Sh(PmklcBin() + " archive -p balanced --references off " + copy + " 2>&1", &out), 0) << out;
   ASSERT_TRUE(Mount());
   const std::string job = T("job");
   ASSERT_EQ(Sh(cluster.Env() + PmklcBin() + " archive " + store_dir() + " -p balanced --export " + job +
