@@ -61,6 +61,22 @@ int SubmitJobs(const ArchiveArgs& a, const std::string& dir) {
   o.time_limit = a.time_limit;
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) == 0) o.ingest_node = std::string(host).substr(0, std::string(host).find('.'));
+  // The next round, if this export leaves related files for one: the same
+  // options, into DIR/next.
+  if (a.references == "on" && a.defer_related == "on") {
+    auto q = [](const std::string& s) {
+      std::string r = "'";
+      for (char c : s) r += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      return r + "'";
+    };
+    o.next_round = q(o.pmklc) + " archive " + q(o.store) + " --export " + q(dir + "/next") + " --shards " +
+                   std::to_string(a.shards) + " -j " + std::to_string(a.threads) + " -p " + q(a.profile) +
+                   " --split " + q(a.split) + " --ref-segments " + std::to_string(a.ref_segments) + " --ref-depth " +
+                   std::to_string(a.ref_depth) + " --device " + q(a.device) + " --slurm";
+    if (!a.partition.empty()) o.next_round += " --partition " + q(a.partition);
+    if (!a.gres.empty()) o.next_round += " --gres " + q(a.gres);
+    if (!a.time_limit.empty()) o.next_round += " --time " + q(a.time_limit);
+  }
   auto scripts = WriteSlurmScripts(o);
   if (!scripts.ok()) return Fail(scripts.status());
   if (a.print) {

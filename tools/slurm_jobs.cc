@@ -76,7 +76,14 @@ Result<SlurmScripts> WriteSlurmScripts(const SlurmJobOptions& o) {
   out.ingest += "#SBATCH --output=" + sd + "/ingest.log\n";
   if (!o.ingest_node.empty()) out.ingest += "#SBATCH --nodelist=" + o.ingest_node + "\n";
   out.ingest += "# The results into the store (on its host; a mounted store's daemon ingests them itself).\n";
-  out.ingest += "exec " + Quote(o.pmklc) + " archive " + Quote(o.store) + " --ingest " + Quote(o.dir) + "\n";
+  if (o.next_round.empty()) {
+    out.ingest += "exec " + Quote(o.pmklc) + " archive " + Quote(o.store) + " --ingest " + Quote(o.dir) + "\n";
+  } else {
+    out.ingest += Quote(o.pmklc) + " archive " + Quote(o.store) + " --ingest " + Quote(o.dir) + " || exit $?\n";
+    out.ingest += "# Related files were left for a next round (they code against these): export and submit it.\n";
+    out.ingest += "if [ -e " + Quote(o.dir + "/deferred") + " ] && [ ! -e " + Quote(o.dir + "/next/export") +
+                  " ]; then\n  exec " + o.next_round + "\nfi\n";
+  }
   PMKLC_RETURN_IF_ERROR(WriteText(out.work_path, out.work));
   PMKLC_RETURN_IF_ERROR(WriteText(out.ingest_path, out.ingest));
   return out;

@@ -2,7 +2,9 @@
 // cluster): the sbatch scripts of an export's workers (a job array, one task
 // a shard) and of its ingest, written into DIR/slurm, and their submission
 // with sbatch (the ingest after the workers, afterany: it ingests the shards
-// that are done and reports the others).
+// that are done and reports the others). When the export left related
+// files for a later round (DIR/deferred), the ingest job then exports them
+// into DIR/next and submits that round the same way, until none is left.
 // Errors: a missing sbatch, or an sbatch that refuses a script, is one line
 // naming the command; scripts already written stay for a manual submit.
 #pragma once
@@ -22,6 +24,9 @@ struct SlurmJobOptions {
   std::string device = "auto";
   std::string partition, gres, time_limit;  // empty: not set
   std::string ingest_node; // the store's host; empty: any node
+  // The command (for sh) that exports and submits the next round when the
+  // export left related files for it (DIR/deferred); empty: none.
+  std::string next_round;
 };
 
 struct SlurmScripts {

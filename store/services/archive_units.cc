@@ -685,6 +685,10 @@ Result<ExportReport> ExportUnits(Store* store, const std::string& dir, const Exp
     PMKLC_RETURN_IF_ERROR(shard[i]->Finish());
   }
   PMKLC_RETURN_IF_ERROR(WriteAtomically(dir + "/files", files_rec));
+  // For whoever runs the next round (pmklc archive --slurm's ingest job):
+  // related files were left pending for it.
+  if (rep.deferred_files)
+    PMKLC_RETURN_IF_ERROR(WriteAtomically(dir + "/deferred", std::to_string(rep.deferred_files) + "\n"));
   for (uint64_t ino : promoted) store->ScheduleReclaim(ino);  // (their old group values now live as segments)
   ExportRecord e;
   e.block_size = static_cast<uint32_t>(bs);

@@ -12,6 +12,8 @@
 //                 reference segments its group is coded against
 //   refs          those segments' nucleotide codes (none without references)
 //   files         each exported file's sketch record, stored at ingest
+//   deferred      the number of related files left for the next export (only
+//                 when there are some; ExportOptions::defer_related)
 //   out/I.sst     shard I's results (rocksdb::SstFileWriter), renamed into
 //                 place when complete
 //   out/I.done    written (by rename) after out/I.sst: its group count and

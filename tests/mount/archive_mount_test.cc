@@ -79,11 +79,12 @@ class ArchiveMountTest : public MountTest {
   // For the distributed-archiving tests: remounts archiving with balanced,
   // copies the named corpus genomes into the mount (and T() for
   // comparison; *names gets "NAME.fa"), unmounts, and archives a copy of
-  // the store at `copy` locally (balanced, no references): the group
+  // the store at `copy` locally (balanced; references: related files coded
+  // against each other, as a distributed pass's rounds do): the group
   // values a distributed pass must match. The store is left unmounted.
   // False if the corpus is missing (skipped) or a step failed (reported).
   bool CopyInAndArchiveACopyLocally(std::initializer_list<const char*> genomes, const std::string& copy,
-                                    std::vector<std::string>* names) {
+                                    std::vector<std::string>* names, bool references = false) {
     std::vector<CorpusFile> corpus;
     if (!RequireCorpus(&corpus)) return false;
     opts_ = {"archive_delay=3600", "archive_profile=balanced"};
@@ -103,7 +104,8 @@ class ArchiveMountTest : public MountTest {
     if (!Unmount()) return false;
     std::string out;
     if (Sh("cp -a " + store_dir() + " " + copy) != 0 ||
-        Sh(PmklcBin() + " archive -p balanced --references off " + copy + " 2>&1", &out) != 0) {
+        Sh(PmklcBin() + " archive -p balanced --references " + (references ? "on " : "off ") + copy + " 2>&1",
+           &out) != 0) {
       ADD_FAILURE() << "the local pass over a copy failed: " << out;
       return false;
     }
@@ -540,9 +542,13 @@ TEST_F(ArchiveMountTest, SlurmJobArrayArchivesLikeALocalPass) {
   SlurmCluster cluster(T("slurm"));
   const std::string why = cluster.Start();
   if (!why.empty()) GTEST_SKIP() << "no one-node Slurm cluster here: " << why;
+  // Two related strains: the export leaves one for a second round, which
+  // the ingest job exports and submits itself.
   std::vector<std::string> names;
   const std::string copy = T("local-store");
-  if (!CopyInAndArchiveACopyLocally({"ecoli_536", "lambda", "mlep_tn"}, copy, &names)) return;
+  if (!CopyInAndArchiveACopyLocally({"ecoli_536", "lambda", "kpn_hs11286", "kpn_kp1084"}, copy, &names,
+                                    /*references=*/true))
+    return;
   std::string out;
   ASSERT_TRUE(Mount());
   const std::string job = T("job");
@@ -550,17 +556,22 @@ TEST_F(ArchiveMountTest, SlurmJobArrayArchivesLikeALocalPass) {
                    " --shards 4 --slurm --time 10:00 2>&1",
                &out), 0) << out;
   EXPECT_NE(out.find("submitted: workers job"), std::string::npos) << out;
+  EXPECT_NE(out.find("left for the next export"), std::string::npos) << out;
   ASSERT_TRUE(cluster.WaitIdle(600)) << "the jobs did not finish";
   std::string log;
-  ASSERT_EQ(Sh("cat " + job + "/slurm/ingest.log " + job + "/slurm/work-*.log 2>&1", &log), 0);
-  EXPECT_NE(log.find("3 file(s) done"), std::string::npos) << log;
+  ASSERT_EQ(Sh("cat " + job + "/slurm/ingest.log " + job + "/slurm/work-*.log " + job + "/next/slurm/ingest.log " +
+                   job + "/next/slurm/work-*.log 2>&1",
+               &log), 0) << log;
+  EXPECT_NE(log.find("3 file(s) done"), std::string::npos) << log;  // the first round
+  EXPECT_NE(log.find("1 file(s) done"), std::string::npos) << log;  // the second
   for (const std::string& n : names) EXPECT_EQ(Md5OfFile(M(n)), Md5OfFile(T(n))) << n;
   EXPECT_EQ(JsonField(StatJson(), "blocks", "fast"), 0u) << StatJson();
   ASSERT_TRUE(Unmount());
   ASSERT_EQ(Fsck(&out), 0) << out;
   const auto local = GroupsOf(copy), distributed = GroupsOf(store_dir());
-  EXPECT_GE(local.size(), 3u);
+  EXPECT_GE(local.size(), 4u);
   EXPECT_TRUE(local == distributed) << local.size() << " local groups, " << distributed.size() << " from Slurm";
+  EXPECT_TRUE(RefObjectsOf(copy) == RefObjectsOf(store_dir())) << "reference objects, holds or sketches differ";
   // --print writes the scripts and submits nothing.
   out.clear();
   ASSERT_EQ(Sh(cluster.Env() + PmklcBin() + " archive " + store_dir() + " --export " + T("job2") +
