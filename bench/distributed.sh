@@ -4,6 +4,9 @@
 # one run.
 #
 #   bench/distributed.sh [BUILD_DIR] [PROFILE] [SHARDS] [COPIES]
+#     (the distributed pass is exported with --references off, to compare
+#     it with the local pass; a second export of a copy plans references,
+#     for its cost)
 #     Defaults: build, max, 2 (workers run side by side, one thread each),
 #     1 (COPIES: each eval and collection genome is copied in that many
 #     times, for more group values to ingest)
@@ -48,11 +51,15 @@ done
 sync
 fusermount3 -u "$work/mnt"; sleep 1
 cp -a "$work/store" "$work/local"
+cp -a "$work/store" "$work/refs-store"
 
 t0=$(now); "$pmklc" archive -p "$profile" -j "$shards" --references off "$work/local" >/dev/null; t1=$(now)
 t_local=$(secs "$t0" "$t1")
-t0=$(now); "$pmklc" archive "$work/store" -p "$profile" --export "$work/job" --shards "$shards" >/dev/null; t1=$(now)
+t0=$(now); "$pmklc" archive "$work/store" -p "$profile" --references off --export "$work/job" --shards "$shards" >/dev/null; t1=$(now)
 t_export=$(secs "$t0" "$t1")
+# The same export planning references (the default): what the planner costs there.
+t0=$(now); "$pmklc" archive "$work/refs-store" -p "$profile" --export "$work/refs-job" --shards "$shards" -j "$(nproc)" > "$work/refs-export.txt"; t1=$(now)
+t_export_r=$(secs "$t0" "$t1")
 unit_bytes=$(du -sb "$work/job/units" | cut -f1)
 t0=$(now)
 for i in $(seq 0 $((shards - 1))); do
@@ -78,7 +85,8 @@ echo
 echo "| step | seconds | MB/s of file data | notes |"
 echo "|---|---|---|---|"
 awk -v t="$t_local" -v n="$total" -v j="$shards" 'BEGIN { printf "| local `pmklc archive -j %d --references off` (a copy) | %s | %.2f | |\n", j, t, n / t / 1e6 }'
-awk -v t="$t_export" -v n="$total" -v u="$unit_bytes" 'BEGIN { printf "| export | %s | %.1f | %d bytes of units |\n", t, n / t / 1e6, u }'
+awk -v t="$t_export" -v n="$total" -v u="$unit_bytes" 'BEGIN { printf "| export, `--references off` | %s | %.1f | %d bytes of units |\n", t, n / t / 1e6, u }'
+awk -v t="$t_export_r" -v n="$total" -v r="$(sed 's/^[^:]*: exported //; s/ into .*//' "$work/refs-export.txt")" 'BEGIN { printf "| export planning references (the default) | %s | %.1f | %s |\n", t, n / t / 1e6, r }'
 for i in $(seq 0 $((shards - 1))); do
   echo "| worker $i (one thread) | $(cat "$work/w$i.time") | | $(cat "$work/w$i.txt" | sed 's/.*: coded/coded/') |"
 done

@@ -266,6 +266,7 @@ Status Serve(const MountOptions& m, const MountConfig& p, int report_fd) {
       eo.references = p.archive.references;
       eo.ref_segments = p.archive.ref_segments;
       eo.ref_depth = p.archive.ref_depth;
+      eo.threads = std::max(1u, std::thread::hardware_concurrency());  // (the store's host: its cores)
       Result<ExportReport> r = Status::IOError("export did not run");
       paused([&] { r = ExportUnits(store.get(), dir, eo, fs.archive_host()); });
       if (!r.ok()) return "error " + r.status().ToString();

@@ -163,6 +163,7 @@ int RunArchive(const ArchiveArgs& a) {
     eo.ref_segments = a.ref_segments;
     eo.ref_depth = a.ref_depth;
     eo.defer_related = a.defer_related == "on";
+    eo.threads = a.threads;
     auto r = ExportUnits(st->get(), a.export_dir, eo);
     if (!r.ok()) return Fail(r.status());
     std::printf("%s: exported %s into %s, %u shard(s)\n", a.store.c_str(), r->Explain().c_str(), a.export_dir.c_str(),

@@ -340,15 +340,25 @@ Result<std::vector<RefPlanner::PlanStep>> RefPlanner::PlanningOrder(const std::v
 }
 
 Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<uint64_t>& groups,
-                                 bool stay_usable) {
+                                 bool stay_usable, const ref::Sketch* known) {
   RefPlan plan;
   // The nucleotide codes of each group (what the groups are coded with and
-  // against), and the file's sketch from them.
+  // against), and the file's sketch from them; with a known sketch, read
+  // only once a candidate is related.
   std::map<uint64_t, std::string> codes;
-  auto scanned = ScanPending(ino, size, groups, &plan.sketch,
-                             [&](uint64_t g, std::string&& gc) { codes[g] = std::move(gc); });
-  if (!scanned.ok()) return scanned.status();
-  if (!*scanned) return plan;
+  auto scan = [&]() -> Result<bool> {
+    ref::Sketch sk;
+    auto scanned = ScanPending(ino, size, groups, &sk, [&](uint64_t g, std::string&& gc) { codes[g] = std::move(gc); });
+    if (scanned.ok() && *scanned) plan.sketch = std::move(sk);
+    return scanned;
+  };
+  if (known) {
+    plan.sketch = *known;
+  } else {
+    auto scanned = scan();
+    if (!scanned.ok()) return scanned.status();
+    if (!*scanned) return plan;
+  }
   plan.sketched = true;
 
   // Related files and objects, best first.
@@ -382,6 +392,11 @@ Result<RefPlan> RefPlanner::Plan(uint64_t ino, uint64_t size, const std::vector<
     return true;
   }));
   if (cands.empty()) return plan;
+  if (known) {  // (related to something: the codes are needed now)
+    auto scanned = scan();
+    if (!scanned.ok()) return scanned.status();
+    if (!*scanned) return RefPlan();  // (changed since its sketch: coded alone)
+  }
   // To stay usable (a chain of 2 at most: a file that uses an object made
   // of a dependent file is as deep as it may go), only the depth-0 ones,
   // if any is related; else the file is better coded against the others.

@@ -108,7 +108,10 @@ class RefPlanner {
   // when any is related, so that the file stays shallow enough to be a
   // reference itself (it costs the coverage the deeper ones would add).
   // Errors are logged by the caller; the file is then coded alone.
-  Result<RefPlan> Plan(uint64_t ino, uint64_t size, const std::vector<uint64_t>& groups, bool stay_usable = false);
+  // known: the file's PendingSketch, when the caller took it already: then
+  // a file related to nothing is not read again (the plan is the same).
+  Result<RefPlan> Plan(uint64_t ino, uint64_t size, const std::vector<uint64_t>& groups, bool stay_usable = false,
+                       const ref::Sketch* known = nullptr);
   // The sketch record to keep for a file whose groups were all archived
   // with `plan`: empty when it is not nucleotide FASTA or could never be a
   // reference (its chain is max_depth deep already).

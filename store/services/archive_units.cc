@@ -580,15 +580,24 @@ Result<ExportReport> ExportUnits(Store* store, const std::string& dir, const Exp
   }
   // 2. The local archiver's planning order (diverse files first).
   if (o.references) {
+    // (each file read whole once for its sketch, on o.threads threads)
+    std::atomic<size_t> at{0};
+    auto sketcher = [&] {
+      for (size_t i; (i = at++) < files.size();) {
+        File& f = files[i];
+        Result<std::optional<ref::Sketch>> sk = std::optional<ref::Sketch>();
+        Status gs = Guarded("sketching", [&] { sk = planner.PendingSketch(f.ino, f.attr.size, f.groups); });
+        if (!gs.ok()) sk = gs;
+        if (!sk.ok()) spdlog::warn("export: inode {}: sketch: {} (coded alone)", f.ino, sk.status().ToString());
+        else f.sketch = std::move(*sk);
+      }
+    };
+    std::vector<std::thread> ts;
+    for (unsigned t = 1; t < std::min<size_t>(std::max(1u, o.threads), files.size()); ++t) ts.emplace_back(sketcher);
+    sketcher();
+    for (auto& t : ts) t.join();
     std::vector<RefPlanner::PendingFile> pending;
-    for (File& f : files) {
-      Result<std::optional<ref::Sketch>> sk = std::optional<ref::Sketch>();
-      Status gs = Guarded("sketching", [&] { sk = planner.PendingSketch(f.ino, f.attr.size, f.groups); });
-      if (!gs.ok()) sk = gs;
-      if (!sk.ok()) spdlog::warn("export: inode {}: sketch: {} (coded alone)", f.ino, sk.status().ToString());
-      else f.sketch = std::move(*sk);
-      pending.push_back({f.ino, f.sketch});
-    }
+    for (File& f : files) pending.push_back({f.ino, f.sketch});
     if (files.size() > 1) {
       auto order = planner.PlanningOrder(pending);
       if (order.ok()) {
@@ -624,7 +633,9 @@ Result<ExportReport> ExportUnits(Store* store, const std::string& dir, const Exp
     RefPlan plan;
     if (o.references && f.sketch) {
       Result<RefPlan> r = Status::NoMemory("reference planning");
-      Status gs = Guarded("planning references", [&] { r = planner.Plan(f.ino, f.attr.size, f.groups, f.stay_usable); });
+      Status gs = Guarded("planning references", [&] {
+        r = planner.Plan(f.ino, f.attr.size, f.groups, f.stay_usable, &*f.sketch);
+      });
       if (!gs.ok()) r = gs;
       if (r.ok()) plan = std::move(*r);
       else spdlog::warn("export: inode {}: reference planning: {} (coded alone)", f.ino, r.status().ToString());

@@ -54,6 +54,8 @@ struct ExportOptions {
   uint32_t ref_segments = 4;  // as ArchiveOptions::ref_segments. Default: 4
   uint32_t ref_depth = 2;     // as ArchiveOptions::ref_depth. Default: 2
   size_t ref_cache_bytes = size_t{256} << 20;  // decoded segments, without a host's cache. Default: 256 MiB
+  // Threads that read the files for their sketches (references). Default: 1
+  unsigned threads = 1;
   // A file related to one exported before it in this export (which it could
   // use once that one is archived) is left pending for the next export,
   // instead of being coded without it. Default: true
