@@ -178,6 +178,9 @@ struct ExportRecord {
     const std::string path = dir + "/export";
     Status r = ReadWhole(path, &s);
     if (!r.ok()) return Status::NotFound(path + ": no export here (pmklc archive STORE --export DIR first)");
+    return Parse(s, path);
+  }
+  static Result<ExportRecord> Parse(std::string_view s, const std::string& path) {
     auto bad = [&](const char* why) { return Status::Corruption(path + ": " + why); };
     if (s.size() < 9 || std::memcmp(s.data(), kExportMagic, 8) != 0) return bad("not an export record");
     if (static_cast<uint8_t>(s[8]) != kVersion) return bad("unknown version");
@@ -245,10 +248,7 @@ struct UnitsFile {
   std::vector<Unit> units;
 };
 
-Status ReadUnits(const std::string& path, UnitsFile* file) {
-  std::vector<Unit>* out = &file->units;
-  PMKLC_RETURN_IF_ERROR(file->data.Open(path));
-  const std::string_view s = file->data.view();
+Status ParseUnits(std::string_view s, const std::string& path, std::vector<Unit>* out) {
   auto bad = [&](const char* why) { return Status::Corruption(path + ": " + why); };
   if (s.size() < 9 || std::memcmp(s.data(), kUnitsMagic, 8) != 0) return bad("not a units file");
   if (static_cast<uint8_t>(s[8]) != kUnitsVersion)
@@ -284,6 +284,11 @@ Status ReadUnits(const std::string& path, UnitsFile* file) {
   return Status::OK();
 }
 
+Status ReadUnits(const std::string& path, UnitsFile* file) {
+  PMKLC_RETURN_IF_ERROR(file->data.Open(path));
+  return ParseUnits(file->data.view(), path, &file->units);
+}
+
 // ---- reference codes: DIR/refs ----------------------------------------------------
 // magic, u8 version, then per segment: varint object, varint segment, u64
 // checksum, varint bases, section of the bases' codes packed 4 a byte (the
@@ -310,7 +315,10 @@ struct ExportRefs {
     std::error_code ec;
     if (!fs::exists(path, ec)) return Status::OK();
     PMKLC_RETURN_IF_ERROR(data.Open(path));
-    const std::string_view s = data.view();
+    return Parse(data.view(), path);
+  }
+  // (entries view s)
+  Status Parse(std::string_view s, const std::string& path) {
     auto bad = [&](const char* why) { return Status::Corruption(path + ": " + why); };
     if (s.size() < 9 || std::memcmp(s.data(), kRefsMagic, 8) != 0) return bad("not a reference codes file");
     if (static_cast<uint8_t>(s[8]) != kVersion) return bad("unknown version");
@@ -345,10 +353,7 @@ struct ExportRefs {
 // record (RefPlanner::SketchRecord of its plan; empty: none), which ingest
 // stores once the file's every group is in, so that later files may pick it
 // as a reference.
-Status ReadFileRecords(const std::string& dir, std::map<uint64_t, std::string>* out) {
-  const std::string path = dir + "/files";
-  std::string s;
-  if (!ReadWhole(path, &s).ok()) return Status::Corruption(path + ": missing (an incomplete export)");
+Status ParseFileRecords(std::string_view s, const std::string& path, std::map<uint64_t, std::string>* out) {
   auto bad = [&](const char* why) { return Status::Corruption(path + ": " + why); };
   if (s.size() < 9 || std::memcmp(s.data(), kFilesMagic, 8) != 0) return bad("not a files record");
   if (static_cast<uint8_t>(s[8]) != kVersion) return bad("unknown version");
@@ -360,6 +365,13 @@ Status ReadFileRecords(const std::string& dir, std::map<uint64_t, std::string>* 
     (*out)[ino] = std::string(rec);
   }
   return Status::OK();
+}
+
+Status ReadFileRecords(const std::string& dir, std::map<uint64_t, std::string>* out) {
+  const std::string path = dir + "/files";
+  std::string s;
+  if (!ReadWhole(path, &s).ok()) return Status::Corruption(path + ": missing (an incomplete export)");
+  return ParseFileRecords(s, path, out);
 }
 
 // ---- results: SST entries --------------------------------------------------------
@@ -1106,6 +1118,36 @@ Result<IngestReport> IngestResults(Store* store, ArchiveHost* host, const std::s
   if (rep.groups) store->ScheduleReclaimAll();
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return rep;
+}
+
+// ---- the parsers, for the fuzz target -------------------------------------------
+
+Status ParseExportFile(char kind, std::string_view bytes) {
+  switch (kind) {
+    case 'x': return ExportRecord::Parse(bytes, "export").status();
+    case 'u': {
+      std::vector<Unit> units;
+      return ParseUnits(bytes, "units", &units);
+    }
+    case 'r': {
+      ExportRefs refs;
+      PMKLC_RETURN_IF_ERROR(refs.Parse(bytes, "refs"));
+      // Every entry unpacks to its bases, each a code 0..3.
+      for (auto& [key, e] : refs.entries) {
+        std::string codes;
+        PMKLC_RETURN_IF_ERROR(refs.AppendCodes({key.first, key.second, e.checksum}, &codes));
+        if (codes.size() != e.bases) return Status::Corruption("refs: an entry unpacked to the wrong length");
+        for (char c : codes)
+          if (static_cast<uint8_t>(c) > 3) return Status::Corruption("refs: a code out of range");
+      }
+      return Status::OK();
+    }
+    case 'f': {
+      std::map<uint64_t, std::string> files;
+      return ParseFileRecords(bytes, "files", &files);
+    }
+  }
+  return Status::InvalidArgument("ParseExportFile: unknown kind");
 }
 
 }  // namespace pmklc

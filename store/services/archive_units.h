@@ -139,4 +139,10 @@ struct IngestOptions {
 [[nodiscard]] Result<IngestReport> IngestResults(Store* store, ArchiveHost* host, const std::string& dir,
                                                  const IngestOptions& o = {});
 
+// Parses one file of an export directory from its bytes, as workers and
+// ingest read them (kind: 'x' the export record, 'u' a units file, 'r' the
+// reference codes, 'f' the files record): OK or Corruption, never more (the
+// fuzz target tests/fuzz/export_files_fuzz.cc).
+[[nodiscard]] Status ParseExportFile(char kind, std::string_view bytes);
+
 }  // namespace pmklc

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 
 #include <rocksdb/sst_file_reader.h>
 
@@ -293,6 +294,66 @@ TEST_F(ArchiveUnitsTest, WorkersRerunSafelyAndMissingShardsWait) {
   w.shards = 3;
   w.shard = 0;
   EXPECT_FALSE(WorkShard(job, w).ok());
+}
+
+// The files of an export come from shared storage: mutated, truncated or
+// random bytes of each kind parse or fail as Corruption (the fuzz target's
+// entry, tests/fuzz/export_files_fuzz.cc, run here on real files), and a
+// worker given a damaged units file refuses it.
+TEST_F(ArchiveUnitsTest, DamagedExportFilesAreCorruptionNeverACrash) {
+  const std::string job = dir_.sub("job");
+  {
+    auto s = OpenAt(dir_.sub("store"));
+    ExportOptions eo;
+    eo.shards = 2;
+    eo.profile = "balanced";
+    ASSERT_TRUE(ExportUnits(s.get(), job, eo).ok());
+  }
+  auto slurp = [](const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  };
+  // A reference codes file of two entries (what an export with references writes).
+  std::string refs("PMKLCRF\0\x01", 9);
+  for (uint64_t object : {7, 9}) {
+    refs.push_back(static_cast<char>(object));  // varint object
+    refs.push_back(1);                          // varint segment
+    refs.append(8, static_cast<char>(object));  // u64 checksum
+    refs.push_back(9);                          // varint bases
+    refs.push_back(3);                          // section of (9 + 3) / 4 bytes
+    refs.append("\x1b\xe4\x02", 3);
+  }
+  ASSERT_TRUE(ParseExportFile('r', refs).ok());
+  const std::map<char, std::string> seeds = {
+      {'x', slurp(job + "/export")}, {'u', slurp(job + "/units/0")}, {'f', slurp(job + "/files")}, {'r', refs}};
+  std::mt19937 g(2020);
+  for (auto& [kind, seed] : seeds) {
+    ASSERT_FALSE(seed.empty()) << kind;
+    ASSERT_TRUE(ParseExportFile(kind, seed).ok()) << kind;
+    for (int iter = 0; iter < 3000; ++iter) {
+      std::string v = seed;
+      for (int e = 0, edits = 1 + static_cast<int>(g() % 3); e < edits && !v.empty(); ++e) {
+        switch (g() % 4) {
+          case 0: v[g() % v.size()] ^= static_cast<char>(1 << (g() % 8)); break;
+          case 1: v.resize(g() % (v.size() + 1)); break;
+          case 2: v[g() % v.size()] = static_cast<char>(g()); break;
+          case 3: v.insert(g() % (v.size() + 1), 1, static_cast<char>(g())); break;
+        }
+      }
+      const Status st = ParseExportFile(kind, v);
+      ASSERT_TRUE(st.ok() || st.IsCorruption()) << kind << ": " << st.ToString();
+    }
+  }
+  // A units file cut short: the worker says which file, and codes nothing.
+  const std::string units = slurp(job + "/units/0");
+  std::ofstream(job + "/units/0", std::ios::binary | std::ios::trunc) << units.substr(0, units.size() / 2);
+  WorkOptions w;
+  w.shard = 0;
+  w.shards = 2;
+  auto r = WorkShard(job, w);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("units/0"), std::string::npos) << r.status().ToString();
 }
 
 }  // namespace
