@@ -130,7 +130,10 @@ void RunPlan(const GpuPlan& plan, std::vector<bool>* on_gpu, CmBatchReport* repo
   std::vector<std::thread> th;
   for (const auto& [gpu, groups] : plan.work) {
     auto body = [&, gpu = gpu, &groups = groups] {
-      for (const auto& [kernel, idx] : groups) {
+      for (const auto& item : groups) {
+        // (named, not a structured binding: clang before 16 cannot capture those)
+        const auto& kernel = std::get<0>(item);
+        const auto& idx = std::get<1>(item);
         Status s = Guard([&] { return run(gpu, kernel, idx); });
         if (!s.ok()) {
           std::lock_guard<std::mutex> l(mu);

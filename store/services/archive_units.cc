@@ -1100,7 +1100,9 @@ Result<IngestReport> IngestResults(Store* store, ArchiveHost* host, const std::s
   // the export, is done: its pending mark goes (a file with groups still
   // open, or changed, stays pending for the next pass or export).
   RefPlanner planner(store, host, nullptr, RefPlanOptions{});  // (DropUnneededHolds reads the store only)
-  for (auto& [ino, f] : files) {
+  for (auto& entry : files) {
+    const uint64_t ino = entry.first;  // (named: clang before 16 cannot capture a structured binding)
+    FileState& f = entry.second;
     if (f.open != 0) continue;
     Status s = host->Commit(ino, [&](const InodeAttr& a, Store::Batch* b) -> Status {
       if (!(a.ctime == f.ctime)) return Status::Busy("changed since the export");
