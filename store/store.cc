@@ -610,10 +610,29 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rep->dbo = dbo;
   rep->cfds = cfds;
-  if (o.follow) rep->files = StoreFiles::Of(path);
-  rocksdb::Status s = rep->read_only
-      ? rocksdb::DB::OpenForReadOnly(dbo, path, cfds, &handles, &raw)
-      : rocksdb::DB::Open(dbo, path, cfds, &handles, &raw);
+  rocksdb::Status s;
+  if (o.follow) {
+    // As at every catch-up (Rep::CatchUp): an open during which the writer
+    // flushed or deleted a WAL is not used.
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      if (attempt > 0) usleep(static_cast<useconds_t>(20000) << std::min(attempt, 4));
+      rep->files = StoreFiles::Of(path);
+      raw = nullptr;
+      handles.clear();
+      s = rocksdb::DB::OpenForReadOnly(dbo, path, cfds, &handles, &raw);
+      if (!s.ok()) {
+        if (!Store::ViewLost(FromRocks(s)) && !s.IsCorruption() && !s.IsPathNotFound()) break;
+        continue;
+      }
+      if (rep->files.OpenedStableTo(StoreFiles::Of(path))) break;
+      View discard(raw, handles);  // closes it
+      raw = nullptr;
+      s = rocksdb::Status::Busy("the writer kept changing its files while the store was opened");
+    }
+  } else {
+    s = rep->read_only ? rocksdb::DB::OpenForReadOnly(dbo, path, cfds, &handles, &raw)
+                       : rocksdb::DB::Open(dbo, path, cfds, &handles, &raw);
+  }
   if (!s.ok()) {
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
       return Status::Busy("store " + path + " is in use by another process (" + s.ToString() + ")");
