@@ -223,6 +223,34 @@ struct Store::View {
 namespace {
 // The views pinned on this thread (Store::Pin), innermost last.
 thread_local std::vector<std::pair<const Store::Rep*, std::shared_ptr<Store::View>>> t_pins;
+
+// A follower's open (at mount and at every catch-up): the writer may
+// flush, compact, delete a WAL or roll its MANIFEST while it reads them.
+// Such an open is not used (it may lack the writes of a WAL deleted after
+// it read the MANIFEST); it is tried again, 8 times at most, backing off.
+// OK: *raw and *handles hold an open made while nothing changed, and *seen
+// the files it saw; Busy if the files kept changing; else the open's error.
+rocksdb::Status OpenFollower(const rocksdb::DBOptions& dbo, const std::string& path,
+                             const std::vector<rocksdb::ColumnFamilyDescriptor>& cfds, rocksdb::DB** raw,
+                             std::vector<rocksdb::ColumnFamilyHandle*>* handles, StoreFiles* seen) {
+  rocksdb::Status s;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    if (attempt > 0) usleep(static_cast<useconds_t>(20000) << std::min(attempt, 4));
+    *seen = StoreFiles::Of(path);
+    *raw = nullptr;
+    handles->clear();
+    s = rocksdb::DB::OpenForReadOnly(dbo, path, cfds, handles, raw);
+    if (!s.ok()) {
+      if (!Store::ViewLost(FromRocks(s)) && !s.IsCorruption() && !s.IsPathNotFound()) return s;
+      continue;
+    }
+    if (seen->OpenedStableTo(StoreFiles::Of(path))) return s;
+    Store::View discard(*raw, *handles);  // closes it
+    *raw = nullptr;
+    s = rocksdb::Status::Busy("the writer kept changing its files while the store was opened");
+  }
+  return s;
+}
 }  // namespace
 
 struct Store::Rep {
@@ -612,23 +640,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   rep->cfds = cfds;
   rocksdb::Status s;
   if (o.follow) {
-    // As at every catch-up (Rep::CatchUp): an open during which the writer
-    // flushed or deleted a WAL is not used.
-    for (int attempt = 0; attempt < 8; ++attempt) {
-      if (attempt > 0) usleep(static_cast<useconds_t>(20000) << std::min(attempt, 4));
-      rep->files = StoreFiles::Of(path);
-      raw = nullptr;
-      handles.clear();
-      s = rocksdb::DB::OpenForReadOnly(dbo, path, cfds, &handles, &raw);
-      if (!s.ok()) {
-        if (!Store::ViewLost(FromRocks(s)) && !s.IsCorruption() && !s.IsPathNotFound()) break;
-        continue;
-      }
-      if (rep->files.OpenedStableTo(StoreFiles::Of(path))) break;
-      View discard(raw, handles);  // closes it
-      raw = nullptr;
-      s = rocksdb::Status::Busy("the writer kept changing its files while the store was opened");
-    }
+    s = OpenFollower(dbo, path, cfds, &raw, &handles, &rep->files);
   } else {
     s = rep->read_only ? rocksdb::DB::OpenForReadOnly(dbo, path, cfds, &handles, &raw)
                        : rocksdb::DB::Open(dbo, path, cfds, &handles, &raw);
@@ -1356,36 +1368,13 @@ Result<bool> Store::CatchUp() { return rep_->CatchUp(); }
 Result<bool> Store::Rep::CatchUp() {
   if (!follow) return Status::NotSupported("only a follower (ro_follow) catches up");
   std::lock_guard<std::mutex> one(catchup_mu);
-  StoreFiles before = StoreFiles::Of(path);
-  if (before == files) return false;
-  // The writer may flush, compact, delete a WAL or roll its MANIFEST while
-  // this open reads them: such an open is not used (it may lack the writes
-  // of a WAL deleted after it read the MANIFEST); the next one is.
-  rocksdb::Status s;
+  if (StoreFiles::Of(path) == files) return false;
+  StoreFiles before;
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  bool stable = false;
-  for (int attempt = 0; attempt < 8 && !stable; ++attempt) {
-    if (attempt > 0) {
-      usleep(static_cast<useconds_t>(20000) << std::min(attempt, 4));
-      before = StoreFiles::Of(path);
-    }
-    raw = nullptr;
-    handles.clear();
-    s = rocksdb::DB::OpenForReadOnly(dbo, path, cfds, &handles, &raw);
-    if (!s.ok()) {
-      if (!Store::ViewLost(FromRocks(s)) && !s.IsCorruption() && !s.IsPathNotFound()) break;
-      continue;
-    }
-    const StoreFiles after = StoreFiles::Of(path);
-    stable = before.OpenedStableTo(after);
-    if (!stable) {
-      View discard(raw, handles);  // closes it
-      raw = nullptr;
-    }
-  }
+  rocksdb::Status s = OpenFollower(dbo, path, cfds, &raw, &handles, &before);
+  if (s.IsBusy()) return Status::Busy("catching up with the writer of " + path + ": it kept changing its files");
   if (!s.ok()) return Status::IOError("catching up with the writer of " + path + ": " + s.ToString());
-  if (!stable) return Status::Busy("catching up with the writer of " + path + ": it kept changing its files");
   auto fresh = std::make_shared<View>(raw, handles);
   // Still the same store (a folder replaced by another store is refused).
   const std::shared_ptr<View> cur = Current();
