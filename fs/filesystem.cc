@@ -936,7 +936,8 @@ Result<bool> Filesystem::Follow() {
   Store::Pin pin(m->store, v);
   Status first;
   std::vector<uint64_t> changed;
-  for (const std::shared_ptr<Node>& n : m->table.All()) {
+  const std::vector<std::shared_ptr<Node>> loaded = m->table.All();
+  for (const std::shared_ptr<Node>& n : loaded) {
     const uint64_t ino = n->attr.ino;  // (never changes)
     auto a = m->store->GetInode(ino);  // (before the lock: readers of the file go on)
     if (!a.ok() && !a.status().IsNotFound()) {
@@ -971,7 +972,7 @@ Result<bool> Filesystem::Follow() {
   }
   spdlog::debug("ro_follow: caught up (catch-up {}): opened in {:.1f} ms, {} loaded inode(s) moved over in {:.1f} ms, "
                 "{} changed", m->store->catch_ups(), std::chrono::duration<double, std::milli>(t1 - t0).count(),
-                m->table.All().size(),
+                loaded.size(),
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count(),
                 changed.size());
   if (!changed.empty()) {

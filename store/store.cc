@@ -1243,6 +1243,19 @@ Result<uint64_t> FirstSizeAtOrAfter(rocksdb::DB* db, rocksdb::ColumnFamilyHandle
 }
 }  // namespace
 
+Status Store::BlockIndicesOf(uint64_t ino, std::vector<uint64_t>* out) {
+  const auto u = rep_->Use();
+  out->clear();
+  const std::string lo = SizeKey('b', Key64(ino)), hi = SizeKey('b', Key64(ino + 1));
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice ub(hi);
+  ro.iterate_upper_bound = &ub;
+  std::unique_ptr<rocksdb::Iterator> it(u->db->NewIterator(ro, u->cf[kSizes]));
+  for (it->Seek(lo); it->Valid(); it->Next())
+    if (it->key().size() == 17) out->push_back(LoadBE64(it->key().data() + 9));
+  return FromRocks(it->status());
+}
+
 Result<uint64_t> Store::NextStoredBlock(uint64_t ino, uint64_t idx) {
   const auto u = rep_->Use();
   const uint64_t gb = rep_->group_blocks;

@@ -307,6 +307,9 @@ class Store {
   // archived group (groups of group_blocks() blocks), or NotFound; and the
   // first block index >= idx that is neither (may be past the file's end).
   Result<uint64_t> NextStoredBlock(uint64_t ino, uint64_t idx);
+  // The indices of ino's fast-tier blocks, in order, from the sizes index
+  // (no block value is read).
+  Status BlockIndicesOf(uint64_t ino, std::vector<uint64_t>* out);
   Result<uint64_t> NextUnstoredBlock(uint64_t ino, uint64_t idx);
 
   // Bytes the store uses on disk (SST + WAL files).

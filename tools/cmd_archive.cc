@@ -64,11 +64,7 @@ int SubmitJobs(const ArchiveArgs& a, const std::string& dir) {
   // The next round, if this export leaves related files for one: the same
   // options, into DIR/next.
   if (a.references == "on" && a.defer_related == "on") {
-    auto q = [](const std::string& s) {
-      std::string r = "'";
-      for (char c : s) r += c == '\'' ? std::string("'\\''") : std::string(1, c);
-      return r + "'";
-    };
+    const auto q = ShellQuote;
     o.next_round = q(o.pmklc) + " archive " + q(o.store) + " --export " + q(dir + "/next") + " --shards " +
                    std::to_string(a.shards) + " -j " + std::to_string(a.threads) + " -p " + q(a.profile) +
                    " --split " + q(a.split) + " --ref-segments " + std::to_string(a.ref_segments) + " --ref-depth " +

@@ -11,12 +11,6 @@ namespace pmklc::cli {
 
 namespace {
 
-// Single quotes for sh: 'it'\''s'.
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
 
 Status WriteText(const std::string& path, const std::string& text) {
   std::ofstream f(path, std::ios::trunc);
@@ -49,6 +43,12 @@ Result<std::string> Run(const std::string& cmd) {
 
 }  // namespace
 
+std::string ShellQuote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
 Result<SlurmScripts> WriteSlurmScripts(const SlurmJobOptions& o) {
   const std::string sd = o.dir + "/slurm";
   std::error_code ec;
@@ -69,19 +69,19 @@ Result<SlurmScripts> WriteSlurmScripts(const SlurmJobOptions& o) {
   out.work += "#SBATCH --output=" + sd + "/work-%a.log\n";
   if (!o.gres.empty()) out.work += "#SBATCH --gres=" + o.gres + "\n";
   out.work += "# One shard of the export in " + o.dir + " (pmklc archive --work); rerunning a task is safe.\n";
-  out.work += "exec " + Quote(o.pmklc) + " archive --work " + Quote(o.dir) + " --shard \"$SLURM_ARRAY_TASK_ID/" +
+  out.work += "exec " + ShellQuote(o.pmklc) + " archive --work " + ShellQuote(o.dir) + " --shard \"$SLURM_ARRAY_TASK_ID/" +
               std::to_string(o.shards) + "\" -j \"${SLURM_CPUS_PER_TASK:-" + std::to_string(o.cpus) +
-              "}\" --device " + Quote(o.device) + "\n";
+              "}\" --device " + ShellQuote(o.device) + "\n";
   out.ingest = common("pmklc-ingest");
   out.ingest += "#SBATCH --output=" + sd + "/ingest.log\n";
   if (!o.ingest_node.empty()) out.ingest += "#SBATCH --nodelist=" + o.ingest_node + "\n";
   out.ingest += "# The results into the store (on its host; a mounted store's daemon ingests them itself).\n";
   if (o.next_round.empty()) {
-    out.ingest += "exec " + Quote(o.pmklc) + " archive " + Quote(o.store) + " --ingest " + Quote(o.dir) + "\n";
+    out.ingest += "exec " + ShellQuote(o.pmklc) + " archive " + ShellQuote(o.store) + " --ingest " + ShellQuote(o.dir) + "\n";
   } else {
-    out.ingest += Quote(o.pmklc) + " archive " + Quote(o.store) + " --ingest " + Quote(o.dir) + " || exit $?\n";
+    out.ingest += ShellQuote(o.pmklc) + " archive " + ShellQuote(o.store) + " --ingest " + ShellQuote(o.dir) + " || exit $?\n";
     out.ingest += "# Related files were left for a next round (they code against these): export and submit it.\n";
-    out.ingest += "if [ -e " + Quote(o.dir + "/deferred") + " ] && [ ! -e " + Quote(o.dir + "/next/export") +
+    out.ingest += "if [ -e " + ShellQuote(o.dir + "/deferred") + " ] && [ ! -e " + ShellQuote(o.dir + "/next/export") +
                   " ]; then\n  exec " + o.next_round + "\nfi\n";
   }
   PMKLC_RETURN_IF_ERROR(WriteText(out.work_path, out.work));
@@ -91,10 +91,10 @@ Result<SlurmScripts> WriteSlurmScripts(const SlurmJobOptions& o) {
 
 Result<SlurmSubmitted> SubmitSlurmJobs(const SlurmScripts& s) {
   SlurmSubmitted r;
-  auto w = Run("sbatch --parsable " + Quote(s.work_path));
+  auto w = Run("sbatch --parsable " + ShellQuote(s.work_path));
   if (!w.ok()) return w.status();
   r.work_job = w->substr(0, w->find(';'));
-  auto i = Run("sbatch --parsable --dependency=afterany:" + r.work_job + " " + Quote(s.ingest_path));
+  auto i = Run("sbatch --parsable --dependency=afterany:" + r.work_job + " " + ShellQuote(s.ingest_path));
   if (!i.ok())
     return Status::IOError(i.status().message() + " (the workers are job " + r.work_job +
                            "; submit the ingest yourself: sbatch --dependency=afterany:" + r.work_job + " " +

@@ -15,6 +15,9 @@
 
 namespace pmklc::cli {
 
+// s single-quoted for sh ('it'\''s').
+std::string ShellQuote(const std::string& s);
+
 struct SlurmJobOptions {
   std::string pmklc;       // absolute path of the pmklc the jobs run (visible on the nodes)
   std::string store;       // absolute store path (the ingest job's)

@@ -75,22 +75,27 @@ Status ReadWhole(const std::string& path, std::string* out) {
   return Status::OK();
 }
 
+// All of data to fd (name: for the message); NoSpace on a full disk.
+Status WriteFully(int fd, std::string_view data, const std::string& name) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno == ENOSPC ? Status::NoSpace(name + ": disk full") : Status::IOError(name + ": " + std::strerror(errno));
+    done += static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
 // Writes path through a name of this process's own, fsyncs, renames.
 Status WriteAtomically(const std::string& path, std::string_view data) {
   const std::string tmp = path + ".tmp." + std::to_string(getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError(tmp + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return e == ENOSPC ? Status::NoSpace(tmp + ": disk full") : Status::IOError(tmp + ": " + std::strerror(e));
-    }
-    done += static_cast<size_t>(n);
+  if (Status w = WriteFully(fd, data, tmp); !w.ok()) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return w;
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     ::unlink(tmp.c_str());
@@ -504,13 +509,7 @@ class ShardOut {
 
  private:
   Status Flush() {
-    size_t done = 0;
-    while (done < buf_.size()) {
-      ssize_t n = ::write(fd_, buf_.data() + done, buf_.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return errno == ENOSPC ? Status::NoSpace(tmp_ + ": disk full") : Status::IOError(tmp_ + ": " + std::strerror(errno));
-      done += static_cast<size_t>(n);
-    }
+    PMKLC_RETURN_IF_ERROR(WriteFully(fd_, buf_, tmp_));
     written_ += buf_.size();
     buf_.clear();
     return Status::OK();
@@ -584,10 +583,11 @@ Result<ExportReport> ExportUnits(Store* store, const std::string& dir, const Exp
     File f;
     f.ino = ino;
     f.attr = *a;
-    PMKLC_RETURN_IF_ERROR(store->ForEachBlockOf(ino, [&](uint64_t idx, std::string_view) {
+    // (from the sizes index: the block values are read once, below)
+    std::vector<uint64_t> blocks;
+    PMKLC_RETURN_IF_ERROR(store->BlockIndicesOf(ino, &blocks));
+    for (uint64_t idx : blocks)
       if (f.groups.empty() || f.groups.back() != idx / gb) f.groups.push_back(idx / gb);
-      return true;
-    }));
     if (!f.groups.empty()) files.push_back(std::move(f));
   }
   // 2. The local archiver's planning order (diverse files first).
