@@ -49,6 +49,7 @@ class ArchiveUnitsTest : public testing::FsFixture {
     return fo;
   }
   void SetUp() override {
+    if (!testing::CorpusPresent()) GTEST_SKIP() << "no ../shared/data/corpus in this checkout";
     FsFixture::SetUp();
     files_ = {{"e.fa", Genome("ecoli_536", 400000)}, {"l.fa", Genome("lambda", 1 << 20)},
               {"m.fa", Genome("mlep_tn", 300000)}};

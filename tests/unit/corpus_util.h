@@ -10,6 +10,13 @@
 
 namespace pmklc::testing {
 
+// Whether this checkout has the corpus script (../shared/data/corpus): a
+// test that needs real genomes skips without it, and fails if the script is
+// there but gives it nothing.
+inline bool CorpusPresent() {
+  return std::filesystem::exists(std::string(PMKLC_SOURCE_DIR) + "/../shared/data/corpus");
+}
+
 inline std::vector<std::string> CorpusFiles(std::string* why) {
   namespace fs = std::filesystem;
   const char* env = std::getenv("PMKLC_TEST_CORPUS");

@@ -31,6 +31,7 @@ EncodeOptions Balanced(uint32_t split) {
 }
 
 TEST(SplitCodec, PartsDecodeAloneAndTheWholeRoundTrips) {
+  if (!testing::CorpusPresent()) GTEST_SKIP() << "no ../shared/data/corpus in this checkout";
   const std::string raw = Genome("ecoli_536", 600000);
   ASSERT_EQ(raw.size(), 600000u) << "no corpus";
   std::string v, again, out;
@@ -68,6 +69,7 @@ TEST(SplitCodec, PartsDecodeAloneAndTheWholeRoundTrips) {
 }
 
 TEST(SplitCodec, ADamagedPartFailsAndNeverYieldsWrongBytes) {
+  if (!testing::CorpusPresent()) GTEST_SKIP() << "no ../shared/data/corpus in this checkout";
   const std::string raw = Genome("ecoli_536", 300000);
   ASSERT_FALSE(raw.empty()) << "no corpus";
   std::string v, out;
@@ -111,6 +113,7 @@ TEST(SplitCodec, ADamagedPartFailsAndNeverYieldsWrongBytes) {
 }
 
 TEST(SplitCodec, PartsCodedAgainstReferencesListThemOnce) {
+  if (!testing::CorpusPresent()) GTEST_SKIP() << "no ../shared/data/corpus in this checkout";
   const std::string genome = Genome("ecoli_536", 500000);
   ASSERT_FALSE(genome.empty()) << "no corpus";
   const std::string ref_raw = genome.substr(0, 200000);
